@@ -1,0 +1,422 @@
+//! The kernel command line: Linux-style words (`key`, `key=value`,
+//! `key="value with spaces"`) parsed into typed [`Settings`].
+//!
+//! Parsing never fails: an unknown word, a missing or malformed value is
+//! handed to the caller's warning sink (one [`Warning`] per bad word) and the
+//! setting keeps its default, so boot goes on as Linux's does.
+//!
+//! No allocation: list-valued settings borrow from the command line.
+#![no_std]
+
+use core::fmt;
+
+/// Linux's console log levels: a message is printed when its level is
+/// numerically below the console loglevel (0 = emergency ... 7 = debug).
+pub const LOGLEVEL_MAX: u8 = 15;
+/// The console loglevel Linux uses by default (prints up to KERN_INFO).
+pub const LOGLEVEL_DEFAULT: u8 = 7;
+/// The console loglevel `quiet` selects (KERN_WARNING and above are hidden;
+/// only errors and worse are printed), as in Linux.
+pub const LOGLEVEL_QUIET: u8 = 4;
+
+/// Which boot-time self-test suites run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SelfTestSelection<'a> {
+    /// Every suite that runs by default (no `selftest` word, or `selftest`).
+    Default,
+    /// `selftest=off`: none.
+    Off,
+    /// `selftest=a,b,c`: exactly these suites (explicit-only suites included).
+    Suites(SuiteList<'a>),
+}
+
+/// A comma-separated list of suite names, borrowed from the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SuiteList<'a>(&'a str);
+
+impl<'a> SuiteList<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> {
+        self.0.split(',').filter(|s| !s.is_empty())
+    }
+
+    pub fn contains(&self, suite: &str) -> bool {
+        self.iter().any(|s| s == suite)
+    }
+}
+
+/// Everything the command line can set. `Default` is the boot without words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings<'a> {
+    /// Console loglevel (Linux meaning, see [`LOGLEVEL_DEFAULT`]).
+    pub loglevel: u8,
+    /// `quiet` was given (it lowers the loglevel unless `loglevel=` says otherwise).
+    pub quiet: bool,
+    pub selftest: SelfTestSelection<'a>,
+    /// `numa=off`: ignore the firmware's NUMA description, one node holds everything.
+    pub numa_off: bool,
+    /// `mem=SIZE`: use no memory above this physical address.
+    pub mem_limit: Option<u64>,
+    /// `mm.report`: print the memory reports at boot as well as at the end.
+    pub mm_report: bool,
+}
+
+impl Default for Settings<'_> {
+    fn default() -> Self {
+        Settings {
+            loglevel: LOGLEVEL_DEFAULT,
+            quiet: false,
+            selftest: SelfTestSelection::Default,
+            numa_off: false,
+            mem_limit: None,
+            mm_report: false,
+        }
+    }
+}
+
+/// One word the parser could not use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Warning<'a> {
+    /// A key nobody knows.
+    Unknown { word: &'a str },
+    /// A known key whose value does not parse.
+    BadValue {
+        key: &'a str,
+        value: &'a str,
+        expected: &'static str,
+    },
+    /// A known key that needs a value and got none.
+    MissingValue {
+        key: &'a str,
+        expected: &'static str,
+    },
+    /// A flag that takes no value was given one.
+    UnexpectedValue { key: &'a str, value: &'a str },
+    /// A `"` that never closes: the rest of the line was taken as the value.
+    UnterminatedQuote { word: &'a str },
+}
+
+impl fmt::Display for Warning<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::Unknown { word } => {
+                write!(f, "unknown command-line parameter '{word}', ignored")
+            }
+            Warning::BadValue {
+                key,
+                value,
+                expected,
+            } => write!(
+                f,
+                "bad value '{value}' for '{key}' (expected {expected}), default kept"
+            ),
+            Warning::MissingValue { key, expected } => {
+                write!(f, "'{key}' needs a value ({expected}), default kept")
+            }
+            Warning::UnexpectedValue { key, value } => {
+                write!(f, "'{key}' takes no value, '{value}' ignored")
+            }
+            Warning::UnterminatedQuote { word } => {
+                write!(
+                    f,
+                    "unterminated quote in '{word}', taken to the end of the line"
+                )
+            }
+        }
+    }
+}
+
+/// One word of the line: its key and, after `=`, its value (quotes removed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Word<'a> {
+    pub raw: &'a str,
+    pub key: &'a str,
+    pub value: Option<&'a str>,
+}
+
+/// Splits a command line into words as Linux's `next_arg` does: whitespace
+/// separates words except inside double quotes; `key="a b"` gives value `a b`.
+pub fn words<'a>(line: &'a str) -> impl Iterator<Item = (Word<'a>, bool)> {
+    let mut rest = line;
+    core::iter::from_fn(move || {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            return None;
+        }
+        let bytes = rest.as_bytes();
+        let mut in_quote = false;
+        let mut end = bytes.len();
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'"' {
+                in_quote = !in_quote;
+            } else if b.is_ascii_whitespace() && !in_quote {
+                end = i;
+                break;
+            }
+        }
+        let raw = &rest[..end];
+        rest = &rest[end..];
+        let (key, value) = match raw.split_once('=') {
+            Some((k, v)) => (k, Some(strip_quotes(v))),
+            None => (strip_quotes(raw), None),
+        };
+        Some((Word { raw, key, value }, in_quote))
+    })
+}
+
+fn strip_quotes(s: &str) -> &str {
+    let s = s.strip_prefix('"').unwrap_or(s);
+    s.strip_suffix('"').unwrap_or(s)
+}
+
+/// Parses `1234`, `0x4d2`, or a size with a K/M/G/T suffix (binary units, as
+/// Linux's memparse).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let (digits, shift) = match s.as_bytes().last()? {
+        b'k' | b'K' => (&s[..s.len() - 1], 10),
+        b'm' | b'M' => (&s[..s.len() - 1], 20),
+        b'g' | b'G' => (&s[..s.len() - 1], 30),
+        b't' | b'T' => (&s[..s.len() - 1], 40),
+        _ => (s, 0),
+    };
+    let n = parse_u64(digits)?;
+    n.checked_mul(1u64 << shift)
+}
+
+/// Parses a decimal or `0x` hexadecimal number.
+pub fn parse_u64(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+/// Parses the whole line. Every word that cannot be used goes to `warn`.
+pub fn parse<'a>(line: &'a str, mut warn: impl FnMut(Warning<'a>)) -> Settings<'a> {
+    let mut s = Settings::default();
+    let mut explicit_loglevel = false;
+    for (word, unterminated) in words(line) {
+        if unterminated {
+            warn(Warning::UnterminatedQuote { word: word.raw });
+        }
+        let key = word.key;
+        let flag = |warn: &mut dyn FnMut(Warning<'a>)| {
+            if let Some(value) = word.value {
+                warn(Warning::UnexpectedValue { key, value });
+            }
+        };
+        match key {
+            "loglevel" => {
+                const EXPECTED: &str = "a number from 0 to 15";
+                match word.value {
+                    None => warn(Warning::MissingValue {
+                        key,
+                        expected: EXPECTED,
+                    }),
+                    Some(v) => match v.parse::<u8>() {
+                        Ok(n) if n <= LOGLEVEL_MAX => {
+                            s.loglevel = n;
+                            explicit_loglevel = true;
+                        }
+                        _ => warn(Warning::BadValue {
+                            key,
+                            value: v,
+                            expected: EXPECTED,
+                        }),
+                    },
+                }
+            }
+            "quiet" => {
+                flag(&mut warn);
+                s.quiet = true;
+            }
+            "selftest" => match word.value {
+                None => s.selftest = SelfTestSelection::Default,
+                Some("off") | Some("none") => s.selftest = SelfTestSelection::Off,
+                Some("all") => s.selftest = SelfTestSelection::Default,
+                Some(v) if !v.is_empty() && v.split(',').all(valid_suite_name) => {
+                    s.selftest = SelfTestSelection::Suites(SuiteList(v))
+                }
+                Some(v) => warn(Warning::BadValue {
+                    key,
+                    value: v,
+                    expected: "off, all, or a comma-separated list of suite names",
+                }),
+            },
+            "numa" => match word.value {
+                Some("off") => s.numa_off = true,
+                Some(v) => warn(Warning::BadValue {
+                    key,
+                    value: v,
+                    expected: "off",
+                }),
+                None => warn(Warning::MissingValue {
+                    key,
+                    expected: "off",
+                }),
+            },
+            "mem" => {
+                const EXPECTED: &str = "a size such as 512M or 2G";
+                match word.value {
+                    None => warn(Warning::MissingValue {
+                        key,
+                        expected: EXPECTED,
+                    }),
+                    Some(v) => match parse_size(v) {
+                        Some(n) if n > 0 => s.mem_limit = Some(n),
+                        _ => warn(Warning::BadValue {
+                            key,
+                            value: v,
+                            expected: EXPECTED,
+                        }),
+                    },
+                }
+            }
+            "mm.report" => {
+                flag(&mut warn);
+                s.mm_report = true;
+            }
+            _ => warn(Warning::Unknown { word: word.raw }),
+        }
+    }
+    if s.quiet && !explicit_loglevel {
+        s.loglevel = LOGLEVEL_QUIET;
+    }
+    s
+}
+
+fn valid_suite_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    fn parse_collect(line: &str) -> (Settings<'_>, Vec<Warning<'_>>) {
+        let mut warnings = Vec::new();
+        let s = parse(line, |w| warnings.push(w));
+        (s, warnings)
+    }
+
+    #[test]
+    fn empty_line_gives_defaults_and_no_warning() {
+        let (s, w) = parse_collect("   ");
+        assert_eq!(s, Settings::default());
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn unknown_word_and_bad_loglevel_each_warn_once_and_keep_defaults() {
+        let (s, w) = parse_collect("bogus=1 loglevel=x");
+        assert_eq!(s.loglevel, LOGLEVEL_DEFAULT);
+        assert_eq!(
+            w,
+            [
+                Warning::Unknown { word: "bogus=1" },
+                Warning::BadValue {
+                    key: "loglevel",
+                    value: "x",
+                    expected: "a number from 0 to 15"
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn quiet_lowers_loglevel_unless_loglevel_is_explicit() {
+        assert_eq!(parse_collect("quiet").0.loglevel, LOGLEVEL_QUIET);
+        assert_eq!(parse_collect("quiet loglevel=8").0.loglevel, 8);
+        assert_eq!(parse_collect("loglevel=2 quiet").0.loglevel, 2);
+    }
+
+    #[test]
+    fn loglevel_out_of_range_is_rejected() {
+        let (s, w) = parse_collect("loglevel=16");
+        assert_eq!(s.loglevel, LOGLEVEL_DEFAULT);
+        assert_eq!(w.len(), 1);
+    }
+
+    #[test]
+    fn selftest_forms() {
+        assert_eq!(
+            parse_collect("selftest").0.selftest,
+            SelfTestSelection::Default
+        );
+        assert_eq!(
+            parse_collect("selftest=off").0.selftest,
+            SelfTestSelection::Off
+        );
+        let (s, w) = parse_collect("selftest=boot,cmdline");
+        assert!(w.is_empty());
+        match s.selftest {
+            SelfTestSelection::Suites(list) => {
+                assert!(list.contains("boot") && list.contains("cmdline"));
+                assert!(!list.contains("boo"));
+                assert_eq!(list.iter().count(), 2);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let (s, w) = parse_collect("selftest=a;b");
+        assert_eq!(s.selftest, SelfTestSelection::Default);
+        assert_eq!(w.len(), 1);
+    }
+
+    #[test]
+    fn quoted_values_keep_spaces() {
+        let ws: Vec<_> = words(r#"a="x y" b c="z""#).map(|(w, _)| w).collect();
+        assert_eq!(ws.len(), 3);
+        assert_eq!(ws[0].key, "a");
+        assert_eq!(ws[0].value, Some("x y"));
+        assert_eq!(ws[1].key, "b");
+        assert_eq!(ws[1].value, None);
+        assert_eq!(ws[2].value, Some("z"));
+    }
+
+    #[test]
+    fn unterminated_quote_warns() {
+        let (_, w) = parse_collect(r#"selftest="boot quiet"#);
+        assert!(matches!(w[0], Warning::UnterminatedQuote { .. }));
+    }
+
+    #[test]
+    fn flags_with_values_warn_but_still_apply() {
+        let (s, w) = parse_collect("quiet=1");
+        assert!(s.quiet);
+        assert_eq!(
+            w,
+            [Warning::UnexpectedValue {
+                key: "quiet",
+                value: "1"
+            }]
+        );
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_suffixes() {
+        assert_eq!(parse_size("512M"), Some(512 << 20));
+        assert_eq!(parse_size("2g"), Some(2 << 30));
+        assert_eq!(parse_size("0x1000"), Some(4096));
+        assert_eq!(parse_size("12"), Some(12));
+        assert_eq!(parse_size("M"), None);
+        assert_eq!(parse_size("99999999999T"), None);
+        let (s, w) = parse_collect("mem=1G numa=off");
+        assert_eq!(s.mem_limit, Some(1 << 30));
+        assert!(s.numa_off);
+        assert!(w.is_empty());
+        let (_, w) = parse_collect("mem=0 numa=on numa");
+        assert_eq!(w.len(), 3);
+    }
+
+    #[test]
+    fn every_warning_names_the_word() {
+        use std::string::ToString;
+        let (_, w) = parse_collect("bogus=1 loglevel=x");
+        assert!(w[0].to_string().contains("bogus=1"));
+        assert!(w[1].to_string().contains("loglevel") && w[1].to_string().contains("'x'"));
+    }
+}

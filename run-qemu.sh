@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Builds the kernel and boots it under QEMU on a NUMA topology.
+# Exit status: 0 the kernel passed, 1 it failed (a self-test, a panic, a
+# fatal exception), 2 timeout or QEMU error. `./run-qemu.sh --help` for more.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+toolchain=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$here/rust-toolchain.toml")
+presets_dir="$here/fixtures/qemu-acpi"
+presets="one-node two-node four-node-asym memless-cpuless eight-node-big"
+
+usage() {
+    cat <<USAGE
+Usage: ./run-qemu.sh [options]
+
+Builds the kernel (release) and boots it under QEMU with the PVH entry,
+qboot firmware and the serial console on stdout. The kernel runs its
+self-tests (KTAP) and ends the VM with its verdict.
+
+Topology (default: --topology two-node):
+  --topology NAME        one of: $presets
+                         (the QEMU arguments of fixtures/qemu-acpi/NAME/qemu-args.txt)
+  --nodes N              free-form: N nodes ...
+  --cpus-per-node C      ... with C CPUs each (default 1; 0 makes CPU-less nodes
+                         impossible to express: use a preset for those) ...
+  --mem-per-node SIZE    ... and SIZE of RAM each, e.g. 512M (default 512M) ...
+  --distance I-J=D       ... and SLIT distance D between nodes I and J
+                         (repeatable; unspecified pairs are left to QEMU: 20)
+
+Kernel and run:
+  --cmdline "WORDS"      kernel command line, e.g. "selftest=paging loglevel=8"
+  --kvm | --tcg          accelerator (default: KVM when /dev/kvm is usable,
+                         otherwise TCG, with a note)
+  --timeout SECONDS      give up after this long, exit status 2 (default 120)
+  --gdb                  start QEMU's gdb stub on tcp::1234 and wait for the debugger
+  --no-build             do not build; use the existing kernel
+  --kernel PATH          boot this ELF instead of the built one (implies --no-build)
+  --qemu-arg ARG         pass one more argument to QEMU (repeatable)
+  --dry-run              print the QEMU command and exit
+  --setup                install what is missing (QEMU, the pinned Rust toolchain
+                         and target) and exit
+  -h, --help             this text
+
+Exit status: 0 pass, 1 fail, 2 timeout or QEMU error.
+USAGE
+}
+
+die2() { echo "run-qemu: $*" >&2; exit 2; }
+
+topology="" nodes="" cpus_per_node=1 mem_per_node=512M distances=()
+cmdline="" accel="" timeout_s=120 gdb=0 build=1 kernel="" dry_run=0 setup=0 extra=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -h|--help) usage; exit 0 ;;
+        --topology) topology=${2:?--topology needs a name}; shift ;;
+        --nodes) nodes=${2:?}; shift ;;
+        --cpus-per-node) cpus_per_node=${2:?}; shift ;;
+        --mem-per-node) mem_per_node=${2:?}; shift ;;
+        --distance) distances+=("${2:?}"); shift ;;
+        --cmdline) cmdline=${2?}; shift ;;
+        --kvm) accel=kvm ;;
+        --tcg) accel=tcg ;;
+        --timeout) timeout_s=${2:?}; shift ;;
+        --gdb) gdb=1 ;;
+        --no-build) build=0 ;;
+        --kernel) kernel=${2:?}; build=0; shift ;;
+        --qemu-arg) extra+=("${2?}"); shift ;;
+        --dry-run) dry_run=1 ;;
+        --setup) setup=1 ;;
+        *) echo "run-qemu: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+
+# --- what a fresh machine lacks ------------------------------------------
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+ensure_qemu() {
+    command -v qemu-system-x86_64 >/dev/null && return
+    echo "run-qemu: installing qemu-system-x86 (apt-get), needed once" >&2
+    as_root apt-get update -qq >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 >&2
+}
+ensure_toolchain() {
+    if ! rustup run "$toolchain" rustc --print target-list >/dev/null 2>&1 \
+        || ! rustup target list --installed --toolchain "$toolchain" 2>/dev/null | grep -qx x86_64-unknown-none; then
+        echo "run-qemu: installing Rust $toolchain with target x86_64-unknown-none (rustup), needed once" >&2
+        rustup toolchain install "$toolchain" --profile minimal --target x86_64-unknown-none \
+            --component rustfmt,clippy >&2
+    fi
+}
+
+if [ "$setup" = 1 ]; then ensure_qemu; ensure_toolchain; exit 0; fi
+
+# --- topology --------------------------------------------------------------
+topo_args=()
+if [ -n "$nodes" ]; then
+    [ -z "$topology" ] || die2 "--topology and --nodes exclude each other"
+    [[ "$nodes" =~ ^[1-9][0-9]*$ ]] || die2 "--nodes wants a positive number, not '$nodes'"
+    [[ "$cpus_per_node" =~ ^[1-9][0-9]*$ ]] || die2 "--cpus-per-node wants a positive number"
+    [[ "$mem_per_node" =~ ^[1-9][0-9]*[KMGT]?$ ]] || die2 "--mem-per-node wants a size like 512M"
+    total_cpus=$((nodes * cpus_per_node))
+    unit=${mem_per_node//[0-9]/}; num=${mem_per_node//[KMGT]/}
+    case "$unit" in K) mib=$((num / 1024));; M|"") mib=$num;; G) mib=$((num * 1024));; T) mib=$((num * 1024 * 1024));; esac
+    topo_args=(-machine q35 -smp "$total_cpus" -m "$((mib * nodes))M")
+    for ((i = 0; i < nodes; i++)); do
+        first=$((i * cpus_per_node)); last=$((first + cpus_per_node - 1))
+        topo_args+=(-object "memory-backend-ram,id=m$i,size=${mib}M"
+                    -numa "node,nodeid=$i,cpus=$first-$last,memdev=m$i")
+    done
+    for d in "${distances[@]}"; do
+        [[ "$d" =~ ^([0-9]+)-([0-9]+)=([0-9]+)$ ]] || die2 "--distance wants I-J=D, not '$d'"
+        topo_args+=(-numa "dist,src=${BASH_REMATCH[1]},dst=${BASH_REMATCH[2]},val=${BASH_REMATCH[3]}")
+    done
+    topo_name="custom-${nodes}x${cpus_per_node}cpu-${mem_per_node}"
+else
+    [ ${#distances[@]} -eq 0 ] || die2 "--distance goes with --nodes"
+    topology=${topology:-two-node}
+    case " $presets " in *" $topology "*) ;; *) die2 "unknown topology '$topology' (presets: $presets)";; esac
+    read -r -a topo_args < "$presets_dir/$topology/qemu-args.txt"
+    topo_name=$topology
+fi
+
+# --- accelerator -------------------------------------------------------------
+kvm_usable() { [ -e /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+if [ -z "$accel" ]; then
+    if kvm_usable; then accel=kvm; else
+        accel=tcg; echo "run-qemu: /dev/kvm is not usable here; using TCG (software emulation)" >&2
+    fi
+elif [ "$accel" = kvm ] && ! kvm_usable; then
+    die2 "--kvm asked for, but /dev/kvm is missing or not accessible"
+fi
+if [ "$accel" = kvm ]; then
+    # Plain -cpu host aborts on these hosts ("failed to set MSR 0x10a").
+    accel_args=(-accel kvm -cpu host,-arch-capabilities)
+else
+    accel_args=(-accel tcg -cpu max)
+fi
+
+# --- kernel --------------------------------------------------------------------
+if [ -z "$kernel" ]; then
+    kernel="$here/target/x86_64-unknown-none/release/kernel"
+fi
+if [ "$build" = 1 ] && [ "$dry_run" = 0 ]; then
+    ensure_toolchain
+    (cd "$here" && cargo +"$toolchain" build --release --quiet -p kernel) >&2 || die2 "kernel build failed"
+fi
+[ "$dry_run" = 1 ] || [ -f "$kernel" ] || die2 "no kernel at $kernel (build it, or drop --no-build)"
+
+# qboot starts a PVH kernel in a fraction of SeaBIOS's time.
+firmware=()
+if [ -f /usr/share/qemu/qboot.rom ]; then firmware=(-bios /usr/share/qemu/qboot.rom); fi
+
+qemu=(qemu-system-x86_64 "${topo_args[@]}" "${accel_args[@]}" "${firmware[@]}"
+      -kernel "$kernel" -append "$cmdline"
+      -display none -vga none -nic none -monitor none -serial stdio -no-reboot
+      -device isa-debug-exit,iobase=0xf4,iosize=0x04)
+[ "$gdb" = 0 ] || qemu+=(-s -S)
+qemu+=("${extra[@]}")
+
+echo "run-qemu: topology $topo_name, accelerator $accel" >&2
+echo "run-qemu: ${qemu[*]}" >&2
+[ "$dry_run" = 0 ] || exit 0
+ensure_qemu
+[ "$gdb" = 0 ] || echo "run-qemu: waiting for gdb: gdb $kernel -ex 'target remote :1234'" >&2
+
+set +e
+if [ "$gdb" = 1 ]; then
+    "${qemu[@]}" < /dev/null
+else
+    timeout -k 5 "$timeout_s" "${qemu[@]}" < /dev/null
+fi
+status=$?
+set -e
+case $status in
+    33) exit 0 ;;   # the kernel wrote Verdict::Pass to isa-debug-exit
+    35) echo "run-qemu: the kernel reported failure" >&2; exit 1 ;;
+    124|137) echo "run-qemu: timed out after ${timeout_s}s" >&2; exit 2 ;;
+    *) echo "run-qemu: QEMU exited with status $status without a verdict" >&2; exit 2 ;;
+esac

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints, the host unit tests of the
+# hardware-independent crates, and the QEMU boot tests (every preset
+# topology, under KVM when usable and always under TCG, plus the canaries
+# that prove the harness can fail). Installs what a fresh machine lacks.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+toolchain=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+
+./run-qemu.sh --setup
+echo "== formatting and lints"
+cargo +"$toolchain" fmt --all -- --check
+cargo +"$toolchain" clippy --workspace --all-targets --quiet -- -D warnings
+echo "== building the kernel"
+cargo +"$toolchain" build --release --quiet -p kernel
+echo "== host unit tests and QEMU boot tests"
+cargo +"$toolchain" test --workspace --exclude kernel

@@ -1,0 +1,409 @@
+//! The kernel's final page tables (layout drawn in the `layout` crate):
+//! the image identity-mapped with W^X rights and unmapped stack guard pages,
+//! and the direct map of RAM with the largest pages alignment allows.
+//!
+//! They are built while the boot stub's identity map of the first 1 GiB is
+//! live, in frames taken just above the kernel image; those frames are
+//! recorded so the memory allocator later keeps them reserved.
+
+use super::stacks;
+use crate::boot::start_info::BootInfo;
+use layout::{phys_to_virt, DIRECT_MAP_BASE, PAGE_SIZE, SIZE_1G, SIZE_2M};
+use spin::Mutex;
+use x86_64::registers::control::{Cr3, Cr3Flags};
+use x86_64::structures::paging::mapper::{MappedFrame, Translate, TranslateResult};
+use x86_64::structures::paging::{
+    FrameAllocator, Mapper, OffsetPageTable, Page, PageSize, PageTable, PageTableFlags as F,
+    PhysFrame, Size1GiB, Size2MiB, Size4KiB,
+};
+use x86_64::{PhysAddr, VirtAddr};
+
+extern "C" {
+    static __kernel_start: u8;
+    static __text_end: u8;
+    static __rodata_end: u8;
+    static __kernel_end: u8;
+}
+
+/// The boot stub identity-maps this much; early frames must lie below it.
+const EARLY_IDENTITY_LIMIT: u64 = SIZE_1G;
+
+/// Physical extents of the image's parts, from the linker script.
+#[derive(Clone, Copy, Debug)]
+pub struct ImageLayout {
+    pub start: u64,
+    pub text_end: u64,
+    pub rodata_end: u64,
+    pub end: u64,
+}
+
+pub fn image_layout() -> ImageLayout {
+    // SAFETY: only the addresses of the linker symbols are taken.
+    unsafe {
+        ImageLayout {
+            start: &__kernel_start as *const u8 as u64,
+            text_end: &__text_end as *const u8 as u64,
+            rodata_end: &__rodata_end as *const u8 as u64,
+            end: &__kernel_end as *const u8 as u64,
+        }
+    }
+}
+
+/// Frames handed out one after another from just above the kernel image.
+pub struct EarlyFrames {
+    start: u64,
+    next: u64,
+    limit: u64,
+}
+
+impl EarlyFrames {
+    /// The frames used so far, `[start, end)`, to be reserved later.
+    pub fn used(&self) -> (u64, u64) {
+        (self.start, self.next)
+    }
+}
+
+// SAFETY: every frame handed out lies in RAM the firmware reported usable,
+// above the kernel image, is handed out once, and is zeroed first.
+unsafe impl FrameAllocator<Size4KiB> for EarlyFrames {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        if self.next + PAGE_SIZE > self.limit {
+            return None;
+        }
+        let frame = self.next;
+        self.next += PAGE_SIZE;
+        // SAFETY: the frame is free RAM below EARLY_IDENTITY_LIMIT, which the
+        // boot stub identity-maps writable; no one else uses it.
+        unsafe { core::ptr::write_bytes(frame as *mut u8, 0, PAGE_SIZE as usize) };
+        Some(PhysFrame::containing_address(PhysAddr::new(frame)))
+    }
+}
+
+/// What the live page tables look like, for reports and self-tests.
+pub struct KernelPageTables {
+    pml4_phys: u64,
+    pub early_frames: (u64, u64),
+    pub huge_1g: bool,
+}
+
+static KERNEL_PAGE_TABLES: Mutex<Option<KernelPageTables>> = Mutex::new(None);
+
+/// Whether the CPU can map 1 GiB pages (CPUID 0x8000_0001 EDX bit 26).
+fn cpu_has_1g_pages() -> bool {
+    let r = core::arch::x86_64::__cpuid(0x8000_0001);
+    r.edx & (1 << 26) != 0
+}
+
+#[derive(Debug)]
+pub enum PagingError {
+    NoEarlyRam,
+    OutOfFrames,
+    MapFailed(u64),
+}
+
+/// Builds the final tables and switches to them. Returns what was built.
+pub fn init(boot: &BootInfo) -> Result<(), PagingError> {
+    let image = image_layout();
+    let (ram_start, ram_end) = boot
+        .ram_range_containing(image.end)
+        .ok_or(PagingError::NoEarlyRam)?;
+    let first = layout::align_up(image.end.max(ram_start), PAGE_SIZE);
+    let mut frames = EarlyFrames {
+        start: first,
+        next: first,
+        limit: ram_end.min(EARLY_IDENTITY_LIMIT),
+    };
+    let pml4_frame = frames.allocate_frame().ok_or(PagingError::OutOfFrames)?;
+    // SAFETY: the frame was just zeroed and is identity-mapped; with offset 0
+    // the mapper reaches every table frame through that identity map, since
+    // all of them come from `frames`, below the limit.
+    let mut mapper = unsafe {
+        OffsetPageTable::new(
+            &mut *(pml4_frame.start_address().as_u64() as *mut PageTable),
+            VirtAddr::new(0),
+        )
+    };
+    let parents = F::PRESENT | F::WRITABLE;
+
+    // The image, 4 KiB at a time, each part with its own rights.
+    let guards = stacks::all();
+    let mut page = image.start;
+    while page < image.end {
+        let flags = if page < image.text_end {
+            F::PRESENT
+        } else if page < image.rodata_end {
+            F::PRESENT | F::NO_EXECUTE
+        } else {
+            F::PRESENT | F::WRITABLE | F::NO_EXECUTE
+        };
+        let is_guard = guards.iter().any(|s| (s.guard..s.bottom).contains(&page));
+        if !is_guard {
+            map::<Size4KiB>(&mut mapper, page, page, flags, parents, &mut frames)?;
+        }
+        page += PAGE_SIZE;
+    }
+
+    // The direct map: RAM and ACPI ranges only, never the MMIO holes.
+    let huge_1g = cpu_has_1g_pages();
+    let data = F::PRESENT | F::WRITABLE | F::NO_EXECUTE;
+    for e in boot.memory_map().iter().filter(|e| e.kind.direct_mapped()) {
+        for c in layout::chunks(e.start, e.end, huge_1g) {
+            let virt = phys_to_virt(c.start);
+            match c.size {
+                SIZE_1G => map::<Size1GiB>(&mut mapper, virt, c.start, data, parents, &mut frames)?,
+                SIZE_2M => map::<Size2MiB>(&mut mapper, virt, c.start, data, parents, &mut frames)?,
+                _ => map::<Size4KiB>(&mut mapper, virt, c.start, data, parents, &mut frames)?,
+            }
+        }
+    }
+
+    // SAFETY: the new tables map the running code (text), this stack (boot
+    // stack, data) and all data the kernel uses, at the same addresses as the
+    // boot stub's identity map, so execution continues seamlessly.
+    unsafe { Cr3::write(pml4_frame, Cr3Flags::empty()) };
+    *KERNEL_PAGE_TABLES.lock() = Some(KernelPageTables {
+        pml4_phys: pml4_frame.start_address().as_u64(),
+        early_frames: frames.used(),
+        huge_1g,
+    });
+    Ok(())
+}
+
+fn map<S: PageSize>(
+    mapper: &mut OffsetPageTable<'_>,
+    virt: u64,
+    phys: u64,
+    flags: F,
+    parents: F,
+    frames: &mut EarlyFrames,
+) -> Result<(), PagingError>
+where
+    for<'a> OffsetPageTable<'a>: Mapper<S>,
+{
+    let page = Page::<S>::containing_address(VirtAddr::new(virt));
+    let frame = PhysFrame::<S>::containing_address(PhysAddr::new(phys));
+    // SAFETY: the mapping is built in tables not yet loaded; each virtual
+    // page is mapped once, to memory the firmware describes.
+    let flush = unsafe { mapper.map_to_with_table_flags(page, frame, flags, parents, frames) };
+    match flush {
+        // Not loaded yet: nothing to flush.
+        Ok(f) => {
+            f.ignore();
+            Ok(())
+        }
+        Err(x86_64::structures::paging::mapper::MapToError::FrameAllocationFailed) => {
+            Err(PagingError::OutOfFrames)
+        }
+        Err(_) => Err(PagingError::MapFailed(virt)),
+    }
+}
+
+/// How one virtual address is mapped right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mapping {
+    NotMapped,
+    Mapped {
+        phys: u64,
+        page_size: u64,
+        writable: bool,
+        executable: bool,
+    },
+}
+
+/// Walks the live tables (through the direct map) for `virt`.
+pub fn translate(virt: u64) -> Mapping {
+    let guard = match KERNEL_PAGE_TABLES.try_lock() {
+        Some(g) => g,
+        None => return Mapping::NotMapped,
+    };
+    let Some(kpt) = guard.as_ref() else {
+        return Mapping::NotMapped;
+    };
+    if !VirtAddr::try_new(virt).is_ok() {
+        return Mapping::NotMapped;
+    }
+    // SAFETY: the PML4 is live and every table frame is covered by the
+    // direct map (they are RAM); we only read through this mapper.
+    let mapper = unsafe {
+        OffsetPageTable::new(
+            &mut *(phys_to_virt(kpt.pml4_phys) as *mut PageTable),
+            VirtAddr::new(DIRECT_MAP_BASE),
+        )
+    };
+    match mapper.translate(VirtAddr::new(virt)) {
+        TranslateResult::Mapped {
+            frame,
+            offset,
+            flags,
+        } => {
+            let page_size = match frame {
+                MappedFrame::Size4KiB(_) => Size4KiB::SIZE,
+                MappedFrame::Size2MiB(_) => Size2MiB::SIZE,
+                MappedFrame::Size1GiB(_) => Size1GiB::SIZE,
+            };
+            Mapping::Mapped {
+                phys: frame.start_address().as_u64() + offset,
+                page_size,
+                writable: flags.contains(F::WRITABLE),
+                executable: !flags.contains(F::NO_EXECUTE),
+            }
+        }
+        _ => Mapping::NotMapped,
+    }
+}
+
+/// The early frames the page tables occupy, and whether 1 GiB pages are used.
+pub fn summary() -> Option<((u64, u64), bool)> {
+    KERNEL_PAGE_TABLES
+        .lock()
+        .as_ref()
+        .map(|k| (k.early_frames, k.huge_1g))
+}
+
+mod selftests {
+    use super::{image_layout, translate, Mapping};
+    use crate::arch::x86_64::stacks;
+    use crate::{kassert, kassert_eq, selftest};
+    use layout::{phys_to_virt, PAGE_SIZE};
+
+    static RODATA_PROBE: [u8; 8] = *b"rodata!!";
+    static mut DATA_PROBE: u64 = 7;
+
+    selftest!(
+        "paging",
+        fn page_zero_is_unmapped() {
+            kassert_eq!(translate(0), Mapping::NotMapped);
+            kassert_eq!(translate(PAGE_SIZE - 1), Mapping::NotMapped);
+            Ok(())
+        }
+    );
+
+    selftest!(
+        "paging",
+        fn kernel_text_is_read_only_and_executable() {
+            let text = page_zero_is_unmapped as *const () as u64;
+            match translate(text) {
+                Mapping::Mapped {
+                    writable,
+                    executable,
+                    page_size,
+                    ..
+                } => {
+                    kassert!(!writable && executable, "text at {text:#x}");
+                    kassert_eq!(page_size, PAGE_SIZE);
+                }
+                Mapping::NotMapped => kassert!(false, "text at {text:#x} not mapped"),
+            }
+            Ok(())
+        }
+    );
+
+    selftest!(
+        "paging",
+        fn rodata_is_read_only_and_not_executable() {
+            let addr = RODATA_PROBE.as_ptr() as u64;
+            let layout = image_layout();
+            kassert!(
+                addr >= layout.text_end && addr < layout.rodata_end,
+                "{addr:#x}"
+            );
+            kassert!(matches!(
+                translate(addr),
+                Mapping::Mapped {
+                    writable: false,
+                    executable: false,
+                    ..
+                }
+            ));
+            Ok(())
+        }
+    );
+
+    selftest!(
+        "paging",
+        fn data_is_writable_and_not_executable() {
+            let addr = core::ptr::addr_of!(DATA_PROBE) as u64;
+            kassert!(matches!(
+                translate(addr),
+                Mapping::Mapped {
+                    writable: true,
+                    executable: false,
+                    ..
+                }
+            ));
+            Ok(())
+        }
+    );
+
+    selftest!(
+        "paging",
+        fn every_stack_has_an_unmapped_guard_page() {
+            for s in stacks::all() {
+                kassert_eq!(translate(s.guard), Mapping::NotMapped);
+                kassert_eq!(translate(s.bottom - 1), Mapping::NotMapped);
+                kassert!(
+                    matches!(
+                        translate(s.bottom),
+                        Mapping::Mapped {
+                            writable: true,
+                            executable: false,
+                            ..
+                        }
+                    ),
+                    "{} bottom {:#x}",
+                    s.name,
+                    s.bottom
+                );
+                kassert!(matches!(translate(s.top - 8), Mapping::Mapped { .. }));
+                kassert!(stacks::guard_page_of(s.guard).is_some());
+            }
+            Ok(())
+        }
+    );
+
+    selftest!(
+        "paging",
+        fn direct_map_covers_every_ram_range_with_large_pages() {
+            let boot = crate::boot_info();
+            let mut large = 0;
+            for e in boot.memory_map().iter().filter(|e| e.kind.direct_mapped()) {
+                let first = layout::align_up(e.start, PAGE_SIZE);
+                let last = layout::align_down(e.end - 1, PAGE_SIZE);
+                for phys in [
+                    first,
+                    layout::align_down((first + last) / 2, PAGE_SIZE),
+                    last,
+                ] {
+                    match translate(phys_to_virt(phys)) {
+                        Mapping::Mapped {
+                            phys: p,
+                            page_size,
+                            writable,
+                            executable,
+                        } => {
+                            kassert_eq!(p, phys);
+                            kassert!(writable && !executable);
+                            if page_size > PAGE_SIZE {
+                                large += 1;
+                            }
+                        }
+                        Mapping::NotMapped => {
+                            kassert!(false, "phys {phys:#x} not in the direct map")
+                        }
+                    }
+                }
+            }
+            kassert!(large > 0, "no 2 MiB or 1 GiB page in the direct map");
+            Ok(())
+        }
+    );
+
+    selftest!(
+        "paging",
+        fn direct_map_leaves_mmio_holes_unmapped() {
+            // The local APIC's page lies in the PCI hole, never RAM on q35.
+            kassert_eq!(translate(phys_to_virt(0xfee0_0000)), Mapping::NotMapped);
+            Ok(())
+        }
+    );
+}

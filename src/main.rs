@@ -1,0 +1,131 @@
+//! A single-address-space x86_64 unikernel with a NUMA-aware memory
+//! subsystem. `kernel_entry` is where the PVH boot stub lands; `boot` below
+//! is the boot order, one subsystem per line.
+#![no_std]
+#![no_main]
+#![feature(abi_x86_interrupt)]
+// Error enums carry their data for the `{:?}` in boot-failure panics.
+#![allow(dead_code)]
+
+mod arch;
+mod boot;
+mod console;
+mod fatal;
+mod selftest;
+
+use arch::x86_64::{
+    exceptions, gdt, paging,
+    qemu_exit::{exit_qemu, Verdict},
+    tsc,
+};
+use boot::start_info::{self, BootInfo};
+use spin::Once;
+
+static BOOT_INFO: Once<BootInfo> = Once::new();
+
+/// The boot information, copied from the loader's start_info.
+pub fn boot_info() -> &'static BootInfo {
+    BOOT_INFO
+        .get()
+        .expect("boot info is copied first thing at boot")
+}
+
+/// Entered from the boot stub in long mode, on the boot stack, with the
+/// first 1 GiB identity-mapped.
+#[no_mangle]
+extern "C" fn kernel_entry(start_info_phys: u32) -> ! {
+    boot(start_info_phys as u64)
+}
+
+fn boot(start_info_phys: u64) -> ! {
+    console::init(); // serial console and `log` work
+    let tsc_khz = tsc::calibrate(); // log lines carry the time since boot
+    let boot = BOOT_INFO.call_once(|| {
+        let mut info = BootInfo::empty();
+        // SAFETY: the address came from the loader in EBX and the boot
+        // stub's identity map covers it; nothing has touched boot memory yet.
+        if let Err(e) = unsafe { start_info::copy_from(start_info_phys, &mut info) } {
+            panic!("unusable PVH start_info at {start_info_phys:#x}: {e:?}");
+        }
+        info
+    }); // memory map, command line and RSDP are ours
+    gdt::init(); // kernel segments, IST stacks
+    exceptions::init(); // every CPU exception is reported from here on
+    if let Err(e) = paging::init(boot) {
+        panic!("building the kernel page tables failed: {e:?}");
+    } // W^X image, guard pages, direct map; page 0 unmapped
+    let settings = cmdline::parse(boot.cmdline(), |w| log::warn!("cmdline: {w}"));
+    console::set_loglevel(settings.loglevel); // loglevel= and quiet apply
+
+    log::info!(
+        "booting; TSC {}.{:03} MHz (PIT-calibrated)",
+        tsc_khz / 1000,
+        tsc_khz % 1000
+    );
+    log_boot_info(boot);
+
+    let totals = selftest::run(settings.selftest);
+    let boot_ns = tsc::ns_since_boot();
+    log::info!(
+        "boot: entry to end of self-tests took {}.{:03} ms (TSC)",
+        boot_ns / 1_000_000,
+        (boot_ns / 1000) % 1000
+    );
+    exit_qemu(if totals.failed == 0 {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    })
+}
+
+fn log_boot_info(boot: &BootInfo) {
+    log::info!("command line: '{}'", boot.cmdline());
+    if boot.cmdline_truncated {
+        log::warn!(
+            "command line longer than {} bytes; cut there",
+            start_info::MAX_CMDLINE
+        );
+    }
+    if boot.cmdline_invalid_utf8 {
+        log::warn!("command line is not UTF-8; ignored");
+    }
+    for e in boot.memory_map() {
+        log::info!(
+            "BIOS-e820: [mem {:#018x}-{:#018x}] {}",
+            e.start,
+            e.end - 1,
+            e.kind.name()
+        );
+    }
+    if boot.e820_dropped > 0 {
+        log::warn!(
+            "{} memory-map entries beyond {} ignored",
+            boot.e820_dropped,
+            start_info::MAX_E820
+        );
+    }
+    log::info!("ACPI RSDP at {:#x} (from start_info)", boot.rsdp);
+    let image = paging::image_layout();
+    log::info!(
+        "kernel image [{:#x}-{:#x}): text {} KiB, rodata {} KiB, data+bss+stacks {} KiB",
+        image.start,
+        image.end,
+        (image.text_end - image.start) / 1024,
+        (image.rodata_end - image.text_end) / 1024,
+        (image.end - image.rodata_end) / 1024
+    );
+    if let Some(((start, end), huge)) = paging::summary() {
+        log::info!(
+            "page tables: {} frames at [{start:#x}-{end:#x}), direct map with {} pages",
+            (end - start) / layout::PAGE_SIZE,
+            if huge { "1 GiB" } else { "2 MiB" }
+        );
+    }
+    let names = selftest::suite_names();
+    for (name, explicit) in names {
+        log::debug!(
+            "selftest suite {name}{}",
+            if explicit { " (explicit only)" } else { "" }
+        );
+    }
+}

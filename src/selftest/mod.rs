@@ -1,0 +1,235 @@
+//! Boot-time self-tests, reported as KTAP version 1
+//! (Linux Documentation/dev-tools/ktap.rst).
+//!
+//! A test registers itself where it is written, with [`selftest!`]: the
+//! macro places a [`SelfTest`] record in the `.selftests` linker section,
+//! and the runner reads the section between `__start_selftests` and
+//! `__stop_selftests`. There is no hand-kept list.
+//!
+//! Cases are grouped into suites (the KTAP subtests). `selftest=a,b` runs
+//! exactly those suites; by default every suite that is not explicit-only
+//! runs. Explicit-only suites (the harness canaries that fail on purpose)
+//! run only when named.
+
+pub mod canary;
+
+use crate::kprintln;
+use cmdline::SelfTestSelection;
+
+/// The outcome of one case.
+pub type Outcome = Result<(), Failure>;
+
+#[derive(Debug)]
+#[allow(dead_code)] // Skipped is for cases that need hardware a VM may lack
+pub enum Failure {
+    /// An assertion failed; its diagnostic lines are already printed.
+    Failed,
+    /// The case could not run here; the reason is printed after `# SKIP`.
+    Skipped(&'static str),
+}
+
+/// One registered case. `repr(C)` because the linker lays the records out
+/// and the runner reads them back as an array.
+#[repr(C)]
+pub struct SelfTest {
+    pub suite: &'static str,
+    pub name: &'static str,
+    pub run: fn() -> Outcome,
+    pub explicit_only: bool,
+}
+
+/// Registers a self-test case in a suite, beside the code it proves:
+///
+/// ```ignore
+/// selftest!("boot", fn page_zero_is_unmapped() {
+///     kassert_eq!(paging::translate(0), Mapping::NotMapped);
+///     Ok(())
+/// });
+/// ```
+/// `selftest!(explicit "suite", fn ...)` registers a case that runs only when
+/// its suite is named on the command line.
+#[macro_export]
+macro_rules! selftest {
+    (@register $suite:literal, $name:ident, $explicit:literal) => {
+        const _: () = {
+            #[link_section = ".selftests"]
+            #[used]
+            static ENTRY: $crate::selftest::SelfTest = $crate::selftest::SelfTest {
+                suite: $suite,
+                name: stringify!($name),
+                run: $name,
+                explicit_only: $explicit,
+            };
+        };
+    };
+    (explicit $suite:literal, fn $name:ident() $body:block) => {
+        fn $name() -> $crate::selftest::Outcome $body
+        $crate::selftest!(@register $suite, $name, true);
+    };
+    ($suite:literal, fn $name:ident() $body:block) => {
+        fn $name() -> $crate::selftest::Outcome $body
+        $crate::selftest!(@register $suite, $name, false);
+    };
+}
+
+/// Fails the case unless `cond` holds, naming file, line and the condition.
+#[macro_export]
+macro_rules! kassert {
+    ($cond:expr $(,)?) => {
+        if !$cond {
+            $crate::kprintln!(
+                "    # {}:{}: assertion failed: {}",
+                file!(),
+                line!(),
+                stringify!($cond)
+            );
+            return Err($crate::selftest::Failure::Failed);
+        }
+    };
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            $crate::kprintln!(
+                "    # {}:{}: assertion failed: {}: {}",
+                file!(),
+                line!(),
+                stringify!($cond),
+                format_args!($($fmt)+)
+            );
+            return Err($crate::selftest::Failure::Failed);
+        }
+    };
+}
+
+/// Fails the case unless `actual == expected`, printing both.
+#[macro_export]
+macro_rules! kassert_eq {
+    ($actual:expr, $expected:expr $(,)?) => {{
+        let (actual, expected) = (&$actual, &$expected);
+        if actual != expected {
+            $crate::kprintln!(
+                "    # {}:{}: {} != {}",
+                file!(),
+                line!(),
+                stringify!($actual),
+                stringify!($expected)
+            );
+            $crate::kprintln!("    # expected: {:?}", expected);
+            $crate::kprintln!("    # actual:   {:?}", actual);
+            return Err($crate::selftest::Failure::Failed);
+        }
+    }};
+}
+
+extern "C" {
+    static __start_selftests: u8;
+    static __stop_selftests: u8;
+}
+
+fn registered() -> &'static [SelfTest] {
+    // SAFETY: the linker script brackets the `.selftests` section with these
+    // symbols; the section holds only `SelfTest` statics emitted by the
+    // `selftest!` macro, laid out back to back at their natural alignment.
+    unsafe {
+        let start = &__start_selftests as *const u8 as *const SelfTest;
+        let stop = &__stop_selftests as *const u8 as *const SelfTest;
+        let n = (stop as usize - start as usize) / core::mem::size_of::<SelfTest>();
+        core::slice::from_raw_parts(start, n)
+    }
+}
+
+/// Suite names in first-registration order, each once.
+fn suites(all: &'static [SelfTest]) -> impl Iterator<Item = &'static SelfTest> {
+    all.iter()
+        .enumerate()
+        .filter(move |(i, t)| !all[..*i].iter().any(|u| u.suite == t.suite))
+        .map(|(_, t)| t)
+}
+
+#[derive(Default, Clone, Copy)]
+pub struct Totals {
+    pub passed: u32,
+    pub failed: u32,
+    pub skipped: u32,
+}
+
+/// Runs the selected suites, prints KTAP and the summary, returns totals.
+pub fn run(selection: SelfTestSelection) -> Totals {
+    let all = registered();
+    let mut totals = Totals::default();
+    if selection == SelfTestSelection::Off {
+        kprintln!("selftest: off (selftest=off); nothing run");
+        return totals;
+    }
+    let selected = |suite: &SelfTest| match selection {
+        SelfTestSelection::Suites(list) => list.contains(suite.suite),
+        _ => !suite.explicit_only,
+    };
+    // Names asked for that no suite has are failures, not silence.
+    let mut unknown = 0;
+    if let SelfTestSelection::Suites(list) = selection {
+        unknown = list
+            .iter()
+            .filter(|name| !all.iter().any(|t| t.suite == *name))
+            .count();
+    }
+    let plan = suites(all).filter(|s| selected(s)).count() + unknown;
+
+    kprintln!("KTAP version 1");
+    kprintln!("1..{plan}");
+    let mut n = 0;
+    for suite in suites(all).filter(|s| selected(s)) {
+        n += 1;
+        kprintln!("    KTAP version 1");
+        kprintln!("    # Subtest: {}", suite.suite);
+        let cases = all.iter().filter(|t| t.suite == suite.suite);
+        kprintln!("    1..{}", cases.clone().count());
+        let (mut failed, mut ran) = (0, 0);
+        for (i, case) in cases.enumerate() {
+            match (case.run)() {
+                Ok(()) => {
+                    ran += 1;
+                    totals.passed += 1;
+                    kprintln!("    ok {} {}", i + 1, case.name);
+                }
+                Err(Failure::Failed) => {
+                    ran += 1;
+                    failed += 1;
+                    totals.failed += 1;
+                    kprintln!("    not ok {} {}", i + 1, case.name);
+                }
+                Err(Failure::Skipped(why)) => {
+                    totals.skipped += 1;
+                    kprintln!("    ok {} {} # SKIP {why}", i + 1, case.name);
+                }
+            }
+        }
+        match (failed, ran) {
+            (0, 0) => kprintln!("ok {n} {} # SKIP every case skipped", suite.suite),
+            (0, _) => kprintln!("ok {n} {}", suite.suite),
+            _ => kprintln!("not ok {n} {}", suite.suite),
+        }
+    }
+    if let SelfTestSelection::Suites(list) = selection {
+        for name in list
+            .iter()
+            .filter(|name| !all.iter().any(|t| t.suite == *name))
+        {
+            n += 1;
+            totals.failed += 1;
+            kprintln!("# selftest=: no suite is named '{name}'");
+            kprintln!("not ok {n} {name}");
+        }
+    }
+    kprintln!(
+        "selftest: {} passed, {} failed, {} skipped",
+        totals.passed,
+        totals.failed,
+        totals.skipped
+    );
+    totals
+}
+
+/// The names of all suites, for the boot log.
+pub fn suite_names() -> impl Iterator<Item = (&'static str, bool)> {
+    suites(registered()).map(|t| (t.suite, t.explicit_only))
+}
