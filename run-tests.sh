@@ -14,4 +14,11 @@ cargo +"$toolchain" clippy --workspace --all-targets --quiet -- -D warnings
 echo "== building the kernel"
 cargo +"$toolchain" build --release --quiet -p kernel
 echo "== host unit tests and QEMU boot tests"
-cargo +"$toolchain" test --workspace --exclude kernel
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo +"$toolchain" test --workspace --exclude kernel 2>&1 | tee "$log" || status=$?
+# One closing line over every test binary: cargo prints one per binary.
+awk '/^test result:/ { p += $4; f += $6; s += $8 }
+     END { printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+exit "$status"
