@@ -10,14 +10,15 @@ toolchain=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 ./run-qemu.sh --setup
 echo "== formatting and lints"
 cargo +"$toolchain" fmt --all -- --check
-cargo +"$toolchain" clippy --workspace --all-targets --quiet -- -D warnings
+cargo +"$toolchain" clippy --quiet -p kernel -- -D warnings
+cargo +"$toolchain" host-clippy --quiet -- -D warnings
 echo "== building the kernel"
 cargo +"$toolchain" build --release --quiet -p kernel
 echo "== host unit tests and QEMU boot tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo +"$toolchain" test --workspace --exclude kernel 2>&1 | tee "$log" || status=$?
+cargo +"$toolchain" host-test 2>&1 | tee "$log" || status=$?
 # One closing line over every test binary: cargo prints one per binary.
 awk '/^test result:/ { p += $4; f += $6; s += $8 }
      END { printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
