@@ -7,10 +7,12 @@
 // Error enums carry their data for the `{:?}` in boot-failure panics.
 #![allow(dead_code)]
 
+mod acpi;
 mod arch;
 mod boot;
 mod console;
 mod fatal;
+mod numa;
 mod selftest;
 
 use arch::x86_64::{
@@ -63,6 +65,9 @@ fn boot(start_info_phys: u64) -> ! {
         tsc_khz % 1000
     );
     log_boot_info(boot);
+    let tables = acpi::init(boot); // SRAT, SLIT, MADT, FADT found and validated
+    numa::init(boot, &tables, settings.numa_off); // nodes, CPUs, memory, distances
+    numa::print_reports();
 
     let totals = selftest::run(settings.selftest);
     let boot_ns = tsc::ns_since_boot();

@@ -7,7 +7,7 @@
 //! recorded so the memory allocator later keeps them reserved.
 
 use super::stacks;
-use crate::boot::start_info::BootInfo;
+use crate::boot::start_info::{BootInfo, MAX_E820};
 use layout::{phys_to_virt, DIRECT_MAP_BASE, PAGE_SIZE, SIZE_1G, SIZE_2M};
 use spin::Mutex;
 use x86_64::registers::control::{Cr3, Cr3Flags};
@@ -24,6 +24,9 @@ extern "C" {
     static __rodata_end: u8;
     static __kernel_end: u8;
 }
+
+/// The legacy first MiB, direct-mapped whole.
+pub const LOW_MEMORY_END: u64 = 0x10_0000;
 
 /// The boot stub identity-maps this much; early frames must lie below it.
 const EARLY_IDENTITY_LIMIT: u64 = SIZE_1G;
@@ -143,11 +146,21 @@ pub fn init(boot: &BootInfo) -> Result<(), PagingError> {
         page += PAGE_SIZE;
     }
 
-    // The direct map: RAM and ACPI ranges only, never the MMIO holes.
+    // The direct map: RAM and ACPI ranges, and the whole first MiB (the
+    // BIOS area where the RSDP may lie, as Linux maps it), never the MMIO
+    // holes.
     let huge_1g = cpu_has_1g_pages();
     let data = F::PRESENT | F::WRITABLE | F::NO_EXECUTE;
+    let mut ranges = [(0u64, 0u64); MAX_E820 + 1];
+    ranges[0] = (0, LOW_MEMORY_END);
+    let mut n = 1;
     for e in boot.memory_map().iter().filter(|e| e.kind.direct_mapped()) {
-        for c in layout::chunks(e.start, e.end, huge_1g) {
+        ranges[n] = (e.start, e.end);
+        n += 1;
+    }
+    let n = layout::merge_ranges(&mut ranges[..n]);
+    for &(start, end) in &ranges[..n] {
+        for c in layout::chunks(start, end, huge_1g) {
             let virt = phys_to_virt(c.start);
             match c.size {
                 SIZE_1G => map::<Size1GiB>(&mut mapper, virt, c.start, data, parents, &mut frames)?,
@@ -406,4 +419,22 @@ mod selftests {
             Ok(())
         }
     );
+}
+
+/// Whether every byte of physical `[phys, phys + len)` is reachable
+/// through the direct map.
+pub fn direct_mapped(phys: u64, len: u64) -> bool {
+    let Some(end) = phys.checked_add(len.max(1)) else {
+        return false;
+    };
+    let mut page = layout::align_down(phys, PAGE_SIZE);
+    while page < end {
+        match translate(phys_to_virt(page)) {
+            Mapping::Mapped { page_size, .. } => {
+                page = layout::align_down(page, page_size) + page_size;
+            }
+            Mapping::NotMapped => return false,
+        }
+    }
+    true
 }

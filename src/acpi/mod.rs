@@ -1,0 +1,172 @@
+//! ACPI table access. The `acpi` crate enumerates the tables from the
+//! RSDP/XSDT through our [`KernelAcpi`] handler, which maps physical
+//! memory through the direct map. Nothing the firmware wrote is trusted
+//! before it is checked: the RSDP's checksums, the XSDT/RSDT's length and
+//! checksum, and each table's header and checksum (the `acpi-tables` crate)
+//! are validated before their fields are read.
+
+mod handler;
+
+use crate::arch::x86_64::paging;
+use crate::boot::start_info::BootInfo;
+use acpi_tables::{validate, Sig, HEADER_LEN};
+pub use handler::KernelAcpi;
+use layout::phys_to_virt;
+
+/// The tables the kernel reads, as validated byte slices in the direct map.
+#[derive(Default)]
+pub struct Tables {
+    pub srat: Option<&'static [u8]>,
+    pub slit: Option<&'static [u8]>,
+    pub madt: Option<&'static [u8]>,
+    pub fadt: Option<&'static [u8]>,
+    /// Where the firmware put the tables, for the allocator to reserve them.
+    pub extents: [(u64, u64); MAX_TABLES],
+    pub extent_count: usize,
+}
+
+/// Most tables remembered for reservation (QEMU has about ten).
+pub const MAX_TABLES: usize = 32;
+
+/// The bytes at a physical range, if the direct map covers all of them.
+fn phys_bytes(phys: u64, len: u64) -> Option<&'static [u8]> {
+    if !paging::direct_mapped(phys, len) {
+        return None;
+    }
+    // SAFETY: the range is covered by the direct map (checked above), which
+    // maps firmware memory read-write for the kernel's lifetime; the tables
+    // are only read, and nothing else writes to firmware tables.
+    Some(unsafe { core::slice::from_raw_parts(phys_to_virt(phys) as *const u8, len as usize) })
+}
+
+/// The RSDP: from start_info, else the BIOS-area scan Linux does.
+fn find_rsdp(boot: &BootInfo) -> Option<u64> {
+    if boot.rsdp != 0 {
+        return Some(boot.rsdp);
+    }
+    log::warn!("ACPI: start_info has no RSDP; scanning the BIOS area");
+    // SAFETY: the scan maps the EBDA and 0xE0000-0xFFFFF, both inside the
+    // direct-mapped first MiB.
+    match unsafe { acpi::rsdp::Rsdp::search_for_on_bios(KernelAcpi) } {
+        Ok(m) => Some(m.physical_start as u64),
+        Err(e) => {
+            log::error!("ACPI: no RSDP found ({e:?})");
+            None
+        }
+    }
+}
+
+/// Reads and checks the RSDP; returns (revision, RSDT/XSDT address).
+fn check_rsdp(phys: u64) -> Result<(u8, u64), &'static str> {
+    let v1 = phys_bytes(phys, 20).ok_or("RSDP is not in mapped memory")?;
+    if &v1[..8] != b"RSD PTR " {
+        return Err("RSDP signature is wrong");
+    }
+    if v1.iter().fold(0u8, |a, &b| a.wrapping_add(b)) != 0 {
+        return Err("RSDP checksum (first 20 bytes) fails");
+    }
+    let revision = v1[15];
+    if revision == 0 {
+        let rsdt = u32::from_le_bytes(v1[16..20].try_into().unwrap());
+        return Ok((0, rsdt as u64));
+    }
+    let v2 = phys_bytes(phys, 36).ok_or("RSDP (ACPI 2.0) is not in mapped memory")?;
+    let length = u32::from_le_bytes(v2[20..24].try_into().unwrap()) as u64;
+    let full = phys_bytes(phys, length.max(36)).ok_or("RSDP length runs out of mapped memory")?;
+    if full.iter().fold(0u8, |a, &b| a.wrapping_add(b)) != 0 {
+        return Err("RSDP extended checksum fails");
+    }
+    Ok((revision, u64::from_le_bytes(v2[24..32].try_into().unwrap())))
+}
+
+/// A validated whole table at `phys` with signature `sig`.
+fn table_at(phys: u64, sig: &[u8; 4]) -> Result<&'static [u8], acpi_tables::Error> {
+    let head = phys_bytes(phys, HEADER_LEN as u64).ok_or(acpi_tables::Error::TooShort {
+        have: 0,
+        need: HEADER_LEN,
+    })?;
+    let len = acpi_tables::peek_length(head)?;
+    let bytes = phys_bytes(phys, len as u64).ok_or(acpi_tables::Error::LengthBeyondData {
+        length: len,
+        available: 0,
+    })?;
+    validate(bytes, sig).map(|(_, b)| b)
+}
+
+/// Finds and validates the tables. Missing or broken ones are reported and
+/// left out; the topology code knows what to do without them.
+pub fn init(boot: &BootInfo) -> Tables {
+    let mut tables = Tables::default();
+    let Some(rsdp) = find_rsdp(boot) else {
+        return tables;
+    };
+    let (revision, root) = match check_rsdp(rsdp) {
+        Ok(r) => r,
+        Err(why) => {
+            log::error!("ACPI: {why}; no tables used");
+            return tables;
+        }
+    };
+    let root_sig = if revision == 0 { b"RSDT" } else { b"XSDT" };
+    if let Err(e) = table_at(root, root_sig) {
+        log::error!(
+            "ACPI: {:?} at {root:#x}: {e}; no tables used",
+            Sig(*root_sig)
+        );
+        return tables;
+    }
+    log::info!(
+        "ACPI: RSDP {rsdp:#x} revision {revision}, {:?} {root:#x}",
+        Sig(*root_sig)
+    );
+    // SAFETY: the root table at `root` was validated just above (signature,
+    // length within mapped memory, checksum), so the crate's walk of its
+    // entries stays inside it.
+    let acpi = match unsafe { acpi::AcpiTables::from_rsdt(KernelAcpi, revision, root as usize) } {
+        Ok(t) => t,
+        Err(e) => {
+            log::error!("ACPI: {e:?}; no tables used");
+            return tables;
+        }
+    };
+    for phys in acpi.table_entries().map(|p| p as u64) {
+        let Some(head) = phys_bytes(phys, HEADER_LEN as u64) else {
+            log::warn!("ACPI: table entry {phys:#x} points outside mapped memory; skipped");
+            continue;
+        };
+        let sig: [u8; 4] = head[..4].try_into().unwrap();
+        let slot = match &sig {
+            b"SRAT" => Some(&mut tables.srat),
+            b"SLIT" => Some(&mut tables.slit),
+            b"APIC" => Some(&mut tables.madt),
+            b"FACP" => Some(&mut tables.fadt),
+            _ => None,
+        };
+        match table_at(phys, &sig) {
+            Ok(bytes) => {
+                log::info!(
+                    "ACPI: {:?} {phys:#010x} {:06x} (v{:02})",
+                    Sig(sig),
+                    bytes.len(),
+                    bytes[8]
+                );
+                if tables.extent_count < MAX_TABLES {
+                    tables.extents[tables.extent_count] = (phys, phys + bytes.len() as u64);
+                    tables.extent_count += 1;
+                }
+                if let Some(slot) = slot {
+                    if slot.is_some() {
+                        log::warn!(
+                            "ACPI: a second {:?} at {phys:#x}; the first is used",
+                            Sig(sig)
+                        );
+                    } else {
+                        *slot = Some(bytes);
+                    }
+                }
+            }
+            Err(e) => log::warn!("ACPI: {:?} at {phys:#x} rejected: {e}", Sig(sig)),
+        }
+    }
+    tables
+}

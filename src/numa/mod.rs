@@ -1,0 +1,195 @@
+//! The NUMA topology of this machine: built once at boot from the ACPI
+//! tables by the `numa` crate, then read by everything that places memory.
+
+use crate::acpi::Tables;
+use crate::arch::x86_64::{cpu_id, paging};
+use crate::boot::start_info::{BootInfo, E820Kind, MAX_E820};
+use crate::kprintln;
+use core::fmt::Write;
+use numa::{report, Level, NodeId, Topology};
+use spin::Once;
+
+static TOPOLOGY: Once<Topology> = Once::new();
+
+pub fn topology() -> &'static Topology {
+    TOPOLOGY.get().expect("topology is built at boot")
+}
+
+/// The APIC ID of the running CPU: CPUID leaf 0xB's x2APIC ID where the
+/// CPU has that leaf, else the 8-bit ID of leaf 1.
+pub fn current_apic_id() -> u32 {
+    let max_leaf = core::arch::x86_64::__cpuid(0).eax;
+    if max_leaf >= 0xb {
+        let r = core::arch::x86_64::__cpuid_count(0xb, 0);
+        if r.ebx != 0 {
+            return r.edx;
+        }
+    }
+    core::arch::x86_64::__cpuid(1).ebx >> 24
+}
+
+/// The node of the running CPU.
+pub fn numa_node_id() -> NodeId {
+    cpu_to_node(cpu_id() as usize)
+}
+
+pub fn cpu_to_node(cpu: usize) -> NodeId {
+    topology().cpu_to_node(cpu)
+}
+
+/// The firmware's usable RAM, as the topology wants it.
+fn ram_ranges(boot: &BootInfo, out: &mut [(u64, u64); MAX_E820]) -> usize {
+    let mut n = 0;
+    for e in boot.memory_map().iter().filter(|e| e.kind == E820Kind::Ram) {
+        out[n] = (e.start, e.end);
+        n += 1;
+    }
+    n
+}
+
+/// Builds the topology; every message about the tables goes to the log.
+pub fn init(boot: &BootInfo, tables: &Tables, numa_off: bool) -> &'static Topology {
+    let mut ram = [(0u64, 0u64); MAX_E820];
+    let n = ram_ranges(boot, &mut ram);
+    let inputs = numa::Inputs {
+        srat: tables.srat,
+        slit: tables.slit,
+        madt: tables.madt,
+        ram: &ram[..n],
+        boot_apic_id: current_apic_id(),
+        numa_off,
+    };
+    TOPOLOGY.call_once(|| {
+        numa::build(&inputs, &mut |level, args| match level {
+            Level::Warn => log::warn!("NUMA: {args}"),
+            Level::Info => log::info!("NUMA: {args}"),
+            Level::Debug => log::debug!("NUMA: {args}"),
+        })
+    })
+}
+
+/// Bytes of a node's RAM not held by the kernel image or the boot page
+/// tables: the free memory until the page allocator exists.
+pub fn boot_free_bytes(node: NodeId) -> u64 {
+    let t = topology();
+    let image = paging::image_layout();
+    let early = paging::summary().map(|(f, _)| f).unwrap_or((0, 0));
+    let held = |s: u64, e: u64| -> u64 {
+        [(image.start, image.end), early]
+            .iter()
+            .map(|&(a, b)| e.min(b).saturating_sub(s.max(a)))
+            .sum()
+    };
+    t.memory_of(node)
+        .map(|m| (m.end - m.start) - held(m.start, m.end))
+        .sum()
+}
+
+/// Prints `numactl --hardware` and the `NUMA_TOPOLOGY {json}` line.
+pub fn print_reports() {
+    let t = topology();
+    let mut text = ConsoleWriter;
+    let _ = report::numactl_hardware(t, &boot_free_bytes, &mut text);
+    crate::kprint!("NUMA_TOPOLOGY ");
+    let _ = report::json(t, &boot_free_bytes, &mut text);
+    kprintln!();
+}
+
+struct ConsoleWriter;
+impl Write for ConsoleWriter {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        crate::kprint!("{s}");
+        Ok(())
+    }
+}
+
+mod selftests {
+    use super::*;
+    use crate::{kassert, kassert_eq, selftest};
+
+    selftest!(
+        "numa",
+        fn boot_cpu_is_cpu0_with_this_cpus_apic_id() {
+            let t = topology();
+            kassert!(!t.cpus().is_empty());
+            kassert_eq!(t.cpus()[0].apic_id, current_apic_id());
+            Ok(())
+        }
+    );
+
+    selftest!(
+        "numa",
+        fn every_cpu_is_on_a_node_and_apic_ids_are_unique() {
+            let t = topology();
+            for (i, c) in t.cpus().iter().enumerate() {
+                kassert!(c.node < t.node_count(), "cpu {i} node {}", c.node);
+                kassert!(!t.cpus()[..i].iter().any(|d| d.apic_id == c.apic_id));
+            }
+            Ok(())
+        }
+    );
+
+    selftest!(
+        "numa",
+        fn distances_are_ten_on_the_diagonal_and_above_elsewhere() {
+            let t = topology();
+            for i in 0..t.node_count() {
+                for j in 0..t.node_count() {
+                    let d = t.distance(i, j);
+                    if i == j {
+                        kassert_eq!(d, 10);
+                    } else {
+                        kassert!(d > 10, "distance({i},{j}) = {d}");
+                    }
+                }
+            }
+            Ok(())
+        }
+    );
+
+    selftest!(
+        "numa",
+        fn all_firmware_ram_belongs_to_exactly_one_node() {
+            let t = topology();
+            let boot = crate::boot_info();
+            let ram: u64 = boot
+                .memory_map()
+                .iter()
+                .filter(|e| e.kind == E820Kind::Ram)
+                .map(|e| e.end - e.start)
+                .sum();
+            let nodes: u64 = (0..t.node_count()).map(|n| t.node_bytes(n)).sum();
+            kassert_eq!(nodes, ram);
+            let m = t.memory();
+            for w in m.windows(2) {
+                kassert!(w[0].end <= w[1].start, "{:?} overlaps {:?}", w[0], w[1]);
+            }
+            Ok(())
+        }
+    );
+
+    selftest!(
+        "numa",
+        fn every_node_gets_memory_from_a_node_that_has_some() {
+            let t = topology();
+            for n in 0..t.node_count() {
+                let m = t.mem_node(n);
+                kassert!(t.has_memory(m), "node {n} -> {m}");
+                if t.has_memory(n) {
+                    kassert_eq!(m, n);
+                }
+            }
+            Ok(())
+        }
+    );
+
+    selftest!(
+        "numa",
+        fn the_kernel_image_lies_on_a_known_node() {
+            let image = paging::image_layout();
+            kassert!(topology().node_of_addr(image.start).is_some());
+            kassert_eq!(numa_node_id(), topology().cpu_to_node(0));
+            Ok(())
+        }
+    );
+}
