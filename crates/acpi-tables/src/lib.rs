@@ -170,6 +170,32 @@ pub fn validate<'a>(bytes: &'a [u8], want: &[u8; 4]) -> Result<(Header, &'a [u8]
     ))
 }
 
+/// Checks that sub-table `e` (at `offset` in its table) has at least the
+/// `n` bytes its type defines before any field is read.
+pub(crate) fn require_len(e: &[u8], offset: usize, n: usize) -> Result<(), Error> {
+    if e.len() < n {
+        Err(Error::BadEntry {
+            offset,
+            kind: e[0],
+            length: e.len() as u8,
+            why: "shorter than its type requires",
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Sets a table's checksum byte (offset 9) so that all its bytes sum to
+/// zero, as firmware does when it builds a table.
+pub fn fix_checksum(table: &mut [u8]) {
+    if table.len() < 10 {
+        return;
+    }
+    table[9] = 0;
+    let sum = table.iter().fold(0u8, |a, &b| a.wrapping_add(b));
+    table[9] = 0u8.wrapping_sub(sum);
+}
+
 /// Walks the type/length sub-tables that follow a table's fixed part
 /// (SRAT and MADT share this layout). Each item is `(offset, type, body)`
 /// where `body` is the whole sub-table including its 2-byte prefix; a
@@ -219,12 +245,7 @@ pub(crate) mod testutil {
     extern crate std;
     use std::vec::Vec;
 
-    /// Recomputes byte 9 so that the table sums to zero.
-    pub fn fix_checksum(t: &mut [u8]) {
-        t[9] = 0;
-        let sum = t.iter().fold(0u8, |a, &b| a.wrapping_add(b));
-        t[9] = 0u8.wrapping_sub(sum);
-    }
+    pub use crate::fix_checksum;
 
     /// A table with a header, the given fixed part and sub-tables.
     pub fn table(sig: &[u8; 4], revision: u8, body: &[u8]) -> Vec<u8> {

@@ -1,7 +1,7 @@
 //! MADT: the interrupt controllers, and with them the list of CPUs
 //! (ACPI 6.5, 5.2.12).
 
-use crate::{subtables, u32_at, u64_at, validate, Error, Header};
+use crate::{require_len, subtables, u32_at, u64_at, validate, Error, Header};
 
 /// Sub-tables start after the header, the local APIC address and flags.
 const ENTRIES_OFFSET: usize = 44;
@@ -66,18 +66,7 @@ impl<'a> Madt<'a> {
     pub fn entries(&self) -> impl Iterator<Item = Result<Entry, Error>> + 'a {
         subtables(self.table, ENTRIES_OFFSET).map(|r| {
             let (offset, kind, e) = r?;
-            let need = |n: usize| {
-                if e.len() < n {
-                    Err(Error::BadEntry {
-                        offset,
-                        kind,
-                        length: e.len() as u8,
-                        why: "shorter than its type requires",
-                    })
-                } else {
-                    Ok(())
-                }
-            };
+            let need = |n: usize| require_len(e, offset, n);
             Ok(match kind {
                 TYPE_LOCAL_APIC => {
                     need(8)?;

@@ -1,7 +1,7 @@
 //! SRAT: which proximity domain each CPU and each memory range belongs to
 //! (ACPI 6.5, 5.2.16).
 
-use crate::{subtables, u32_at, u64_at, validate, Error, Header};
+use crate::{require_len, subtables, u32_at, u64_at, validate, Error, Header};
 
 /// Sub-tables start after the header and 12 reserved bytes.
 const ENTRIES_OFFSET: usize = 48;
@@ -66,18 +66,7 @@ impl<'a> Srat<'a> {
         let revision = self.header.revision;
         subtables(self.table, ENTRIES_OFFSET).map(move |r| {
             let (offset, kind, e) = r?;
-            let need = |n: usize| {
-                if e.len() < n {
-                    Err(Error::BadEntry {
-                        offset,
-                        kind,
-                        length: e.len() as u8,
-                        why: "shorter than its type requires",
-                    })
-                } else {
-                    Ok(())
-                }
-            };
+            let need = |n: usize| require_len(e, offset, n);
             Ok(match kind {
                 TYPE_LOCAL_APIC => {
                     need(16)?;

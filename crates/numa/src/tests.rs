@@ -207,11 +207,7 @@ fn cpu_absent_from_srat_goes_to_node_zero_with_a_warning() {
         .any(|w| w.contains("APIC 7) is not in the SRAT")));
 }
 
-fn acpi_fix(t: &mut [u8]) {
-    t[9] = 0;
-    let sum = t.iter().fold(0u8, |a, &b| a.wrapping_add(b));
-    t[9] = 0u8.wrapping_sub(sum);
-}
+use acpi_tables::fix_checksum as acpi_fix;
 
 #[test]
 fn corrupt_srat_falls_back_to_one_node() {
