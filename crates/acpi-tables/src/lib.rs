@@ -270,16 +270,7 @@ pub(crate) mod testutil {
         std::fs::read(path).ok()
     }
 
-    pub const TOPOLOGIES: [&str; 8] = [
-        "one-node",
-        "two-node",
-        "two-node-nodist",
-        "four-node-asym",
-        "memless-cpuless",
-        "eight-node-big",
-        "hotplug-dimm",
-        "nvdimm",
-    ];
+    pub use boot_tests::qemu_args::FIXTURES as TOPOLOGIES;
 }
 
 #[cfg(test)]

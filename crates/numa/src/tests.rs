@@ -79,16 +79,7 @@ impl Built {
     }
 }
 
-const TOPOLOGIES: [&str; 8] = [
-    "one-node",
-    "two-node",
-    "two-node-nodist",
-    "four-node-asym",
-    "memless-cpuless",
-    "eight-node-big",
-    "hotplug-dimm",
-    "nvdimm",
-];
+use qemu_args::FIXTURES as TOPOLOGIES;
 
 #[test]
 fn every_fixture_matches_its_qemu_arguments() {

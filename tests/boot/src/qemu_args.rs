@@ -43,6 +43,19 @@ fn key_values(s: &str) -> BTreeMap<&str, &str> {
     s.split(',').filter_map(|p| p.split_once('=')).collect()
 }
 
+/// Every topology in fixtures/qemu-acpi: the presets plus the ones only the
+/// table parsers use (no SLIT, a pc-dimm, an NVDIMM).
+pub const FIXTURES: [&str; 8] = [
+    "one-node",
+    "two-node",
+    "two-node-nodist",
+    "four-node-asym",
+    "memless-cpuless",
+    "eight-node-big",
+    "hotplug-dimm",
+    "nvdimm",
+];
+
 /// The fixture folder of a topology.
 pub fn fixture_dir(topology: &str) -> PathBuf {
     crate::repo_root().join("fixtures/qemu-acpi").join(topology)
