@@ -12,6 +12,7 @@ mod arch;
 mod boot;
 mod console;
 mod fatal;
+mod mm;
 mod numa;
 mod selftest;
 
@@ -66,7 +67,8 @@ fn boot(start_info_phys: u64) -> ! {
     );
     log_boot_info(boot);
     let tables = acpi::init(boot); // SRAT, SLIT, MADT, FADT found and validated
-    numa::init(boot, &tables, settings.numa_off); // nodes, CPUs, memory, distances
+    mm::init(boot, &tables, settings.mem_limit); // memblock: RAM, reservations, mem=
+    numa::init(&tables, settings.numa_off); // nodes, CPUs, memory, distances
     numa::print_reports();
 
     let totals = selftest::run(settings.selftest);

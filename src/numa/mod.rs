@@ -3,9 +3,9 @@
 
 use crate::acpi::Tables;
 use crate::arch::x86_64::{cpu_id, paging};
-use crate::boot::start_info::{BootInfo, E820Kind, MAX_E820};
 use crate::kprintln;
 use core::fmt::Write;
+use mm::memblock::MAX_REGIONS;
 use numa::{report, Level, NodeId, Topology};
 use spin::Once;
 
@@ -37,20 +37,21 @@ pub fn cpu_to_node(cpu: usize) -> NodeId {
     topology().cpu_to_node(cpu)
 }
 
-/// The firmware's usable RAM, as the topology wants it.
-fn ram_ranges(boot: &BootInfo, out: &mut [(u64, u64); MAX_E820]) -> usize {
+/// The RAM memblock knows (firmware RAM less `mem=`), as the topology wants it.
+fn ram_ranges(out: &mut [(u64, u64); MAX_REGIONS]) -> usize {
+    let mb = crate::mm::MEMBLOCK.lock();
     let mut n = 0;
-    for e in boot.memory_map().iter().filter(|e| e.kind == E820Kind::Ram) {
-        out[n] = (e.start, e.end);
+    for r in mb.memory.iter() {
+        out[n] = (r.start, r.end);
         n += 1;
     }
     n
 }
 
 /// Builds the topology; every message about the tables goes to the log.
-pub fn init(boot: &BootInfo, tables: &Tables, numa_off: bool) -> &'static Topology {
-    let mut ram = [(0u64, 0u64); MAX_E820];
-    let n = ram_ranges(boot, &mut ram);
+pub fn init(tables: &Tables, numa_off: bool) -> &'static Topology {
+    let mut ram = [(0u64, 0u64); MAX_REGIONS];
+    let n = ram_ranges(&mut ram);
     let inputs = numa::Inputs {
         srat: tables.srat,
         slit: tables.slit,
@@ -68,20 +69,12 @@ pub fn init(boot: &BootInfo, tables: &Tables, numa_off: bool) -> &'static Topolo
     })
 }
 
-/// Bytes of a node's RAM not held by the kernel image or the boot page
-/// tables: the free memory until the page allocator exists.
+/// A node's free memory: what memblock has not reserved, until the page
+/// allocator exists.
 pub fn boot_free_bytes(node: NodeId) -> u64 {
-    let t = topology();
-    let image = paging::image_layout();
-    let early = paging::summary().map(|(f, _)| f).unwrap_or((0, 0));
-    let held = |s: u64, e: u64| -> u64 {
-        [(image.start, image.end), early]
-            .iter()
-            .map(|&(a, b)| e.min(b).saturating_sub(s.max(a)))
-            .sum()
-    };
-    t.memory_of(node)
-        .map(|m| (m.end - m.start) - held(m.start, m.end))
+    topology()
+        .memory_of(node)
+        .map(|m| crate::mm::free_bytes(m.start, m.end))
         .sum()
 }
 
@@ -149,15 +142,9 @@ mod selftests {
 
     selftest!(
         "numa",
-        fn all_firmware_ram_belongs_to_exactly_one_node() {
+        fn all_ram_belongs_to_exactly_one_node() {
             let t = topology();
-            let boot = crate::boot_info();
-            let ram: u64 = boot
-                .memory_map()
-                .iter()
-                .filter(|e| e.kind == E820Kind::Ram)
-                .map(|e| e.end - e.start)
-                .sum();
+            let ram = crate::mm::MEMBLOCK.lock().memory.total();
             let nodes: u64 = (0..t.node_count()).map(|n| t.node_bytes(n)).sum();
             kassert_eq!(nodes, ram);
             let m = t.memory();

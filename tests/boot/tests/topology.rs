@@ -237,3 +237,24 @@ fn memoryless_node_allocates_from_its_nearest_node_with_memory() {
     assert_eq!(t["nodes"][1]["size_bytes"], 0);
     assert_eq!(t["nodes"][2]["cpus"], serde_json::json!([]));
 }
+
+#[test]
+fn mem_limit_trims_the_highest_node() {
+    let b = boot(&[
+        "--tcg",
+        "--topology",
+        "two-node",
+        "--cmdline",
+        "mem=1536M selftest=numa,memblock",
+    ]);
+    assert_eq!(b.status, 0, "{}", b.dump());
+    assert!(
+        b.console
+            .contains("memblock: mem=0x60000000 leaves 1535 of 2047 MiB"),
+        "{}",
+        b.dump()
+    );
+    let t = topology_json(&b);
+    assert_eq!(t["nodes"][1]["size_bytes"], 512u64 << 20);
+    assert!(t["nodes"][1]["free_bytes"].as_u64().unwrap() <= 512 << 20);
+}
