@@ -62,7 +62,7 @@ fn check_rsdp(phys: u64) -> Result<(u8, u64), &'static str> {
     if &v1[..8] != b"RSD PTR " {
         return Err("RSDP signature is wrong");
     }
-    if v1.iter().fold(0u8, |a, &b| a.wrapping_add(b)) != 0 {
+    if acpi_tables::checksum(v1) != 0 {
         return Err("RSDP checksum (first 20 bytes) fails");
     }
     let revision = v1[15];
@@ -73,7 +73,7 @@ fn check_rsdp(phys: u64) -> Result<(u8, u64), &'static str> {
     let v2 = phys_bytes(phys, 36).ok_or("RSDP (ACPI 2.0) is not in mapped memory")?;
     let length = u32::from_le_bytes(v2[20..24].try_into().unwrap()) as u64;
     let full = phys_bytes(phys, length.max(36)).ok_or("RSDP length runs out of mapped memory")?;
-    if full.iter().fold(0u8, |a, &b| a.wrapping_add(b)) != 0 {
+    if acpi_tables::checksum(full) != 0 {
         return Err("RSDP extended checksum fails");
     }
     Ok((revision, u64::from_le_bytes(v2[24..32].try_into().unwrap())))

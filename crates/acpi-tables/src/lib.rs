@@ -150,7 +150,7 @@ pub fn validate<'a>(bytes: &'a [u8], want: &[u8; 4]) -> Result<(Header, &'a [u8]
         });
     }
     let table = &bytes[..length as usize];
-    let sum = table.iter().fold(0u8, |a, &b| a.wrapping_add(b));
+    let sum = checksum(table);
     if sum != 0 {
         return Err(Error::BadChecksum { sum });
     }
@@ -185,6 +185,12 @@ pub(crate) fn require_len(e: &[u8], offset: usize, n: usize) -> Result<(), Error
     }
 }
 
+/// The byte sum of `bytes`, modulo 256: zero for an intact ACPI structure
+/// (tables, and the RSDP over its 20- and its full-length parts).
+pub fn checksum(bytes: &[u8]) -> u8 {
+    bytes.iter().fold(0u8, |a, &b| a.wrapping_add(b))
+}
+
 /// Sets a table's checksum byte (offset 9) so that all its bytes sum to
 /// zero, as firmware does when it builds a table.
 pub fn fix_checksum(table: &mut [u8]) {
@@ -192,8 +198,7 @@ pub fn fix_checksum(table: &mut [u8]) {
         return;
     }
     table[9] = 0;
-    let sum = table.iter().fold(0u8, |a, &b| a.wrapping_add(b));
-    table[9] = 0u8.wrapping_sub(sum);
+    table[9] = 0u8.wrapping_sub(checksum(table));
 }
 
 /// Walks the type/length sub-tables that follow a table's fixed part
