@@ -4,12 +4,9 @@
 use crate::acpi::Tables;
 use crate::arch::x86_64::paging;
 use crate::boot::start_info::{BootInfo, E820Kind};
+use layout::LOW_MEMORY_END;
 use mm::memblock::Memblock;
 use spin::Mutex;
-
-/// Linux reserves all of the first MiB on x86 (BIOS data, EBDA, real-mode
-/// trampolines, and here qboot's ACPI tables).
-const LOW_RESERVE_END: u64 = 0x10_0000;
 
 pub static MEMBLOCK: Mutex<Memblock> = Mutex::new(Memblock {
     memory: mm::memblock::RangeList::EMPTY,
@@ -37,7 +34,7 @@ pub fn init(boot: &BootInfo, tables: &Tables, mem_limit: Option<u64>) {
             before >> 20
         );
     }
-    report("first MiB", mb.reserve(0, LOW_RESERVE_END));
+    report("first MiB", mb.reserve(0, LOW_MEMORY_END));
     let image = paging::image_layout();
     report("kernel image", mb.reserve(image.start, image.end));
     if let Some(((start, end), _)) = paging::summary() {
@@ -70,7 +67,7 @@ mod selftests {
             let mb = MEMBLOCK.lock();
             let image = paging::image_layout();
             kassert!(mb.free_ranges(image.start, image.end).next().is_none());
-            kassert!(mb.free_ranges(0, LOW_RESERVE_END).next().is_none());
+            kassert!(mb.free_ranges(0, LOW_MEMORY_END).next().is_none());
             if let Some(((s, e), _)) = paging::summary() {
                 kassert!(mb.free_ranges(s, e).next().is_none());
             }

@@ -25,6 +25,11 @@
 pub const DIRECT_MAP_BASE: u64 = 0xffff_8880_0000_0000;
 
 pub const PAGE_SIZE: u64 = 4096;
+
+/// End of the legacy first MiB (BIOS data, EBDA, option ROMs, the RSDP and,
+/// with qboot, the ACPI tables): direct-mapped whole and, as Linux does on
+/// x86, never handed to an allocator.
+pub const LOW_MEMORY_END: u64 = 0x10_0000;
 pub const SIZE_2M: u64 = 2 << 20;
 pub const SIZE_1G: u64 = 1 << 30;
 

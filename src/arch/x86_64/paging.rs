@@ -8,7 +8,7 @@
 
 use super::stacks;
 use crate::boot::start_info::{BootInfo, MAX_E820};
-use layout::{phys_to_virt, DIRECT_MAP_BASE, PAGE_SIZE, SIZE_1G, SIZE_2M};
+use layout::{phys_to_virt, DIRECT_MAP_BASE, LOW_MEMORY_END, PAGE_SIZE, SIZE_1G, SIZE_2M};
 use spin::Mutex;
 use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::mapper::{MappedFrame, Translate, TranslateResult};
@@ -24,9 +24,6 @@ extern "C" {
     static __rodata_end: u8;
     static __kernel_end: u8;
 }
-
-/// The legacy first MiB, direct-mapped whole.
-pub const LOW_MEMORY_END: u64 = 0x10_0000;
 
 /// The boot stub identity-maps this much; early frames must lie below it.
 const EARLY_IDENTITY_LIMIT: u64 = SIZE_1G;
