@@ -88,27 +88,6 @@ pub fn chunks(start: u64, end: u64, allow_1g: bool) -> impl Iterator<Item = Chun
     })
 }
 
-/// Sorts `ranges` (`[start, end)` pairs) in place and merges the ones that
-/// overlap or touch; returns how many remain at the front. Empty ranges are
-/// dropped.
-pub fn merge_ranges(ranges: &mut [(u64, u64)]) -> usize {
-    ranges.sort_unstable_by_key(|r| r.0);
-    let mut out = 0;
-    for i in 0..ranges.len() {
-        let (s, e) = ranges[i];
-        if e <= s {
-            continue;
-        }
-        if out > 0 && s <= ranges[out - 1].1 {
-            ranges[out - 1].1 = ranges[out - 1].1.max(e);
-        } else {
-            ranges[out] = (s, e);
-            out += 1;
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -157,19 +136,6 @@ mod tests {
             }]
         );
         assert_eq!(chunks(5, 5, true).count(), 0);
-    }
-
-    #[test]
-    fn merge_joins_overlapping_and_touching_ranges() {
-        let mut r = [
-            (0x100, 0x200),
-            (0, 0x100),
-            (0x500, 0x400),
-            (0x180, 0x300),
-            (0x1000, 0x2000),
-        ];
-        let n = merge_ranges(&mut r);
-        assert_eq!(&r[..n], &[(0, 0x300), (0x1000, 0x2000)]);
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! recorded so the memory allocator later keeps them reserved.
 
 use super::stacks;
-use crate::boot::start_info::{BootInfo, MAX_E820};
+use crate::boot::start_info::BootInfo;
 use layout::{phys_to_virt, DIRECT_MAP_BASE, LOW_MEMORY_END, PAGE_SIZE, SIZE_1G, SIZE_2M};
+use mm::memblock::RangeList;
 use spin::Mutex;
 use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::mapper::{MappedFrame, Translate, TranslateResult};
@@ -99,6 +100,8 @@ pub enum PagingError {
     NoEarlyRam,
     OutOfFrames,
     MapFailed(u64),
+    /// More separate RAM ranges than a range list holds.
+    TooManyRanges,
 }
 
 /// Builds the final tables and switches to them. Returns what was built.
@@ -148,16 +151,18 @@ pub fn init(boot: &BootInfo) -> Result<(), PagingError> {
     // holes.
     let huge_1g = cpu_has_1g_pages();
     let data = F::PRESENT | F::WRITABLE | F::NO_EXECUTE;
-    let mut ranges = [(0u64, 0u64); MAX_E820 + 1];
-    ranges[0] = (0, LOW_MEMORY_END);
-    let mut n = 1;
+    // Merged first, so adjacent firmware ranges share large pages.
+    let mut ranges = RangeList::EMPTY;
+    ranges
+        .add(0, LOW_MEMORY_END)
+        .map_err(|_| PagingError::TooManyRanges)?;
     for e in boot.memory_map().iter().filter(|e| e.kind.direct_mapped()) {
-        ranges[n] = (e.start, e.end);
-        n += 1;
+        ranges
+            .add(e.start, e.end)
+            .map_err(|_| PagingError::TooManyRanges)?;
     }
-    let n = layout::merge_ranges(&mut ranges[..n]);
-    for &(start, end) in &ranges[..n] {
-        for c in layout::chunks(start, end, huge_1g) {
+    for r in ranges.iter() {
+        for c in layout::chunks(r.start, r.end, huge_1g) {
             let virt = phys_to_virt(c.start);
             match c.size {
                 SIZE_1G => map::<Size1GiB>(&mut mapper, virt, c.start, data, parents, &mut frames)?,
