@@ -26,37 +26,57 @@ pub struct Inputs<'a> {
     pub numa_off: bool,
 }
 
-/// A CPU affinity entry kept from the SRAT: APIC ID to node.
-#[derive(Clone, Copy)]
-struct CpuAffinity {
-    apic_id: u32,
-    node: NodeId,
+/// The SRAT's CPU affinity entries: APIC ID to node, in table order.
+struct Affinity {
+    cpus: [Cpu; MAX_CPUS],
+    len: usize,
+}
+
+impl Affinity {
+    const EMPTY: Affinity = Affinity {
+        cpus: [Cpu {
+            apic_id: 0,
+            node: 0,
+        }; MAX_CPUS],
+        len: 0,
+    };
+
+    fn entries(&self) -> &[Cpu] {
+        &self.cpus[..self.len]
+    }
+
+    fn node_of(&self, apic_id: u32) -> Option<NodeId> {
+        self.entries()
+            .iter()
+            .find(|a| a.apic_id == apic_id)
+            .map(|a| a.node)
+    }
 }
 
 /// Builds the topology. Every problem with the tables goes to `log`, at the
 /// level Linux would give it; nothing here panics on bad input.
 pub fn build(inputs: &Inputs, log: &mut dyn FnMut(Level, Arguments)) -> Topology {
-    let mut t = match (inputs.numa_off, inputs.srat) {
+    let (mut t, affinity) = match (inputs.numa_off, inputs.srat) {
         (true, _) => {
             log(
                 Level::Info,
                 format_args!("NUMA turned off (numa=off): one node"),
             );
-            single_node(Source::NumaOff, inputs)
+            (single_node(Source::NumaOff, inputs), Affinity::EMPTY)
         }
         (false, None) => {
             log(
                 Level::Info,
                 format_args!("no SRAT: one node holds all memory and CPUs"),
             );
-            single_node(Source::SingleNode, inputs)
+            (single_node(Source::SingleNode, inputs), Affinity::EMPTY)
         }
         (false, Some(bytes)) => match from_srat(bytes, inputs, log) {
-            Some(t) => t,
-            None => single_node(Source::SingleNode, inputs),
+            Some(found) => found,
+            None => (single_node(Source::SingleNode, inputs), Affinity::EMPTY),
         },
     };
-    add_cpus(&mut t, inputs, log);
+    add_cpus(&mut t, &affinity, inputs, log);
     t
 }
 
@@ -96,7 +116,7 @@ fn from_srat(
     bytes: &[u8],
     inputs: &Inputs,
     log: &mut dyn FnMut(Level, Arguments),
-) -> Option<Topology> {
+) -> Option<(Topology, Affinity)> {
     let table = match srat::parse(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -108,11 +128,7 @@ fn from_srat(
         }
     };
     let mut t = Topology::empty(Source::Firmware { slit: false });
-    let mut affinity = [CpuAffinity {
-        apic_id: 0,
-        node: 0,
-    }; MAX_CPUS];
-    let mut naff = 0;
+    let mut affinity = Affinity::EMPTY;
 
     // Pass 1: CPU affinity, types 0 and 2 in table order (Linux parses them
     // in one walk before any memory entry, which fixes the node numbering).
@@ -142,15 +158,15 @@ fn from_srat(
                 "SRAT: proximity domain {domain} of APIC {apic_id} is beyond the {MAX_NUMNODES}-node limit; CPU left to node 0"));
             continue;
         };
-        if naff == MAX_CPUS {
+        if affinity.len == MAX_CPUS {
             log(
                 Level::Warn,
                 format_args!("SRAT: more than {MAX_CPUS} CPU entries; APIC {apic_id} ignored"),
             );
             continue;
         }
-        affinity[naff] = CpuAffinity { apic_id, node };
-        naff += 1;
+        affinity.cpus[affinity.len] = Cpu { apic_id, node };
+        affinity.len += 1;
     }
 
     // Pass 2: memory affinity.
@@ -271,19 +287,7 @@ fn from_srat(
     sort_memory(&mut t);
 
     set_distances(&mut t, inputs.slit, log);
-    // Keep the CPU affinity for add_cpus through the node table: store it in
-    // the CPU array temporarily (add_cpus rebuilds the list from the MADT).
-    t.ncpus = naff;
-    t.cpus[..naff]
-        .iter_mut()
-        .zip(&affinity[..naff])
-        .for_each(|(c, a)| {
-            *c = Cpu {
-                apic_id: a.apic_id,
-                node: a.node,
-            }
-        });
-    Some(t)
+    Some((t, affinity))
 }
 
 /// The domain of another enabled SRAT memory range that overlaps `[base, end)`.
@@ -388,25 +392,13 @@ fn set_distances(
 }
 
 /// Numbers the CPUs from the MADT (boot CPU first) and places each on its
-/// SRAT node. On entry `t.cpus` holds the SRAT's CPU affinity, if any.
-fn add_cpus(t: &mut Topology, inputs: &Inputs, log: &mut dyn FnMut(Level, Arguments)) {
-    let mut affinity = [CpuAffinity {
-        apic_id: 0,
-        node: 0,
-    }; MAX_CPUS];
-    let naff = t.ncpus;
-    for (a, c) in affinity.iter_mut().zip(t.cpus()) {
-        *a = CpuAffinity {
-            apic_id: c.apic_id,
-            node: c.node,
-        };
-    }
-    let node_of = |apic_id: u32| {
-        affinity[..naff]
-            .iter()
-            .find(|a| a.apic_id == apic_id)
-            .map(|a| a.node)
-    };
+/// SRAT node (`affinity`, empty without a usable SRAT).
+fn add_cpus(
+    t: &mut Topology,
+    affinity: &Affinity,
+    inputs: &Inputs,
+    log: &mut dyn FnMut(Level, Arguments),
+) {
     let uses_srat = matches!(t.source, Source::Firmware { .. });
 
     let mut ids = [0u32; MAX_CPUS];
@@ -484,7 +476,7 @@ fn add_cpus(t: &mut Topology, inputs: &Inputs, log: &mut dyn FnMut(Level, Argume
         }
     }
     for (i, &apic_id) in ids[..n].iter().enumerate() {
-        let node = match (uses_srat, node_of(apic_id)) {
+        let node = match (uses_srat, affinity.node_of(apic_id)) {
             (false, _) => 0,
             (true, Some(node)) => node,
             (true, None) => {
@@ -498,7 +490,7 @@ fn add_cpus(t: &mut Topology, inputs: &Inputs, log: &mut dyn FnMut(Level, Argume
         t.cpus[i] = Cpu { apic_id, node };
     }
     t.ncpus = n;
-    for a in &affinity[..naff] {
+    for a in affinity.entries() {
         if !ids[..n].contains(&a.apic_id) {
             log(
                 Level::Debug,
