@@ -78,6 +78,12 @@ fn boot(start_info_phys: u64) -> ! {
         boot_ns / 1_000_000,
         (boot_ns / 1000) % 1000
     );
+    let boot_stack = arch::x86_64::stacks::all()[0];
+    log::info!(
+        "boot: deepest use of the {} KiB boot stack: {} KiB",
+        (boot_stack.top - boot_stack.bottom) >> 10,
+        arch::x86_64::stacks::used_bytes(&boot_stack) >> 10
+    );
     exit_qemu(if totals.failed == 0 {
         Verdict::Pass
     } else {

@@ -56,24 +56,30 @@ impl Affinity {
 /// Builds the topology. Every problem with the tables goes to `log`, at the
 /// level Linux would give it; nothing here panics on bad input.
 pub fn build(inputs: &Inputs, log: &mut dyn FnMut(Level, Arguments)) -> Topology {
-    let (mut t, affinity) = match (inputs.numa_off, inputs.srat) {
+    // Filled by from_srat; an out-parameter rather than part of the return
+    // value, so no second large temporary is moved around the kernel's stack.
+    let mut affinity = Affinity::EMPTY;
+    let mut t = match (inputs.numa_off, inputs.srat) {
         (true, _) => {
             log(
                 Level::Info,
                 format_args!("NUMA turned off (numa=off): one node"),
             );
-            (single_node(Source::NumaOff, inputs), Affinity::EMPTY)
+            single_node(Source::NumaOff, inputs)
         }
         (false, None) => {
             log(
                 Level::Info,
                 format_args!("no SRAT: one node holds all memory and CPUs"),
             );
-            (single_node(Source::SingleNode, inputs), Affinity::EMPTY)
+            single_node(Source::SingleNode, inputs)
         }
-        (false, Some(bytes)) => match from_srat(bytes, inputs, log) {
-            Some(found) => found,
-            None => (single_node(Source::SingleNode, inputs), Affinity::EMPTY),
+        (false, Some(bytes)) => match from_srat(bytes, inputs, &mut affinity, log) {
+            Some(t) => t,
+            None => {
+                affinity = Affinity::EMPTY;
+                single_node(Source::SingleNode, inputs)
+            }
         },
     };
     add_cpus(&mut t, &affinity, inputs, log);
@@ -115,8 +121,9 @@ fn node_for_pxm(t: &mut Topology, pxm: u32) -> Option<NodeId> {
 fn from_srat(
     bytes: &[u8],
     inputs: &Inputs,
+    affinity: &mut Affinity,
     log: &mut dyn FnMut(Level, Arguments),
-) -> Option<(Topology, Affinity)> {
+) -> Option<Topology> {
     let table = match srat::parse(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -128,7 +135,6 @@ fn from_srat(
         }
     };
     let mut t = Topology::empty(Source::Firmware { slit: false });
-    let mut affinity = Affinity::EMPTY;
 
     // Pass 1: CPU affinity, types 0 and 2 in table order (Linux parses them
     // in one walk before any memory entry, which fixes the node numbering).
@@ -287,7 +293,7 @@ fn from_srat(
     sort_memory(&mut t);
 
     set_distances(&mut t, inputs.slit, log);
-    Some((t, affinity))
+    Some(t)
 }
 
 /// The domain of another enabled SRAT memory range that overlaps `[base, end)`.
