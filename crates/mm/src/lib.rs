@@ -1,9 +1,18 @@
-//! Hardware-independent cores of the memory subsystem, testable on the host.
-//! Today: the early boot allocator ([`memblock`]), which the kernel uses,
-//! and the buddy allocator of one zone ([`buddy`]), which the page-allocator
-//! work will wire to real page frames.
+//! Hardware-independent cores of the memory subsystem, testable on the host:
+//! the early boot allocator ([`memblock`]), zones ([`zone`], [`movable`]),
+//! the buddy allocator of one zone ([`buddy`]), the page allocator over all
+//! nodes ([`page_alloc`], built by [`setup`]), GFP flags ([`gfp`]),
+//! watermarks ([`watermark`]), NUMA statistics ([`stats`]) and the Linux
+//! format reports ([`report`]).
 #![no_std]
 #![forbid(unsafe_code)]
 
 pub mod buddy;
+pub mod gfp;
 pub mod memblock;
+pub mod movable;
+pub mod page_alloc;
+pub mod setup;
+pub mod stats;
+pub mod watermark;
+pub mod zone;

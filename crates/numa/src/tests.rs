@@ -12,22 +12,6 @@ fn table(topo: &str, sig: &str) -> Option<Vec<u8>> {
     std::fs::read(qemu_args::fixture_dir(topo).join(format!("{sig}.bin"))).ok()
 }
 
-/// The E820 RAM QEMU (q35) with qboot reports for `total` bytes of boot RAM:
-/// low RAM up to 2 GiB when there are 2.75 GiB or more (else all of it
-/// below 4 GiB), the rest from 4 GiB; 0x9fc00-0x100000 is not RAM.
-fn e820(total: u64) -> Vec<(u64, u64)> {
-    let low = if total >= 0xb000_0000 {
-        0x8000_0000
-    } else {
-        total
-    };
-    let mut v = vec![(0, 0x9fc00), (0x10_0000, low)];
-    if total > low {
-        v.push((0x1_0000_0000, 0x1_0000_0000 + total - low));
-    }
-    v
-}
-
 struct Built {
     t: Topology,
     log: Vec<(Level, String)>,
@@ -64,7 +48,7 @@ fn build_fixture(topo: &str) -> Built {
         srat.as_deref(),
         slit.as_deref(),
         madt.as_deref(),
-        &e820(e.total_ram),
+        &qemu_args::qboot_e820(e.total_ram),
         false,
     )
 }
@@ -142,7 +126,7 @@ fn numa_off_forces_one_node() {
     let srat = table("four-node-asym", "SRAT").unwrap();
     let slit = table("four-node-asym", "SLIT").unwrap();
     let madt = table("four-node-asym", "APIC").unwrap();
-    let ram = e820(2560 << 20);
+    let ram = qemu_args::qboot_e820(2560 << 20);
     let b = build_with(Some(&srat), Some(&slit), Some(&madt), &ram, true);
     assert_eq!(b.t.source, Source::NumaOff);
     assert_eq!(b.t.node_count(), 1);
@@ -184,7 +168,13 @@ fn cpu_absent_from_srat_goes_to_node_zero_with_a_warning() {
     // Renumber the last CPU's APIC ID (entries start at 44, 8 bytes each).
     madt[44 + 3 * 8 + 3] = 7;
     acpi_fix(&mut madt);
-    let b = build_with(Some(&srat), None, Some(&madt), &e820(2 << 30), false);
+    let b = build_with(
+        Some(&srat),
+        None,
+        Some(&madt),
+        &qemu_args::qboot_e820(2 << 30),
+        false,
+    );
     assert_eq!(
         b.t.cpus()[3],
         Cpu {
@@ -205,7 +195,13 @@ fn corrupt_srat_falls_back_to_one_node() {
     let mut srat = table("two-node", "SRAT").unwrap();
     srat[60] ^= 1; // checksum now fails
     let madt = table("two-node", "APIC").unwrap();
-    let b = build_with(Some(&srat), None, Some(&madt), &e820(2 << 30), false);
+    let b = build_with(
+        Some(&srat),
+        None,
+        Some(&madt),
+        &qemu_args::qboot_e820(2 << 30),
+        false,
+    );
     assert_eq!(b.t.node_count(), 1);
     assert_eq!(b.t.cpus().len(), 4);
     assert!(b
@@ -220,7 +216,13 @@ fn invalid_slit_is_not_used() {
     let mut slit = table("two-node", "SLIT").unwrap();
     slit[44 + 1] = 5; // distance(0,1) = 5
     acpi_fix(&mut slit);
-    let b = build_with(Some(&srat), Some(&slit), None, &e820(2 << 30), false);
+    let b = build_with(
+        Some(&srat),
+        Some(&slit),
+        None,
+        &qemu_args::qboot_e820(2 << 30),
+        false,
+    );
     assert_eq!(b.t.distance(0, 1), 20);
     assert!(b
         .warnings()
@@ -230,7 +232,13 @@ fn invalid_slit_is_not_used() {
     let mut slit = table("two-node", "SLIT").unwrap();
     slit[36] = 9;
     acpi_fix(&mut slit);
-    let b = build_with(Some(&srat), Some(&slit), None, &e820(2 << 30), false);
+    let b = build_with(
+        Some(&srat),
+        Some(&slit),
+        None,
+        &qemu_args::qboot_e820(2 << 30),
+        false,
+    );
     assert!(b
         .warnings()
         .iter()

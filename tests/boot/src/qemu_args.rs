@@ -56,6 +56,22 @@ pub const FIXTURES: [&str; 8] = [
     "nvdimm",
 ];
 
+/// The E820 RAM QEMU (q35) with qboot reports for `total` bytes of boot RAM:
+/// low RAM up to 2 GiB when there are 2.75 GiB or more (else all of it
+/// below 4 GiB), the rest from 4 GiB; 0x9fc00-0x100000 is not RAM.
+pub fn qboot_e820(total: u64) -> Vec<(u64, u64)> {
+    let low = if total >= 0xb000_0000 {
+        0x8000_0000
+    } else {
+        total
+    };
+    let mut v = vec![(0, 0x9fc00), (0x10_0000, low)];
+    if total > low {
+        v.push((0x1_0000_0000, 0x1_0000_0000 + total - low));
+    }
+    v
+}
+
 /// The fixture folder of a topology.
 pub fn fixture_dir(topology: &str) -> PathBuf {
     crate::repo_root().join("fixtures/qemu-acpi").join(topology)

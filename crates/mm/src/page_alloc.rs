@@ -1,0 +1,587 @@
+//! The page allocator: nodes of zones, each zone a buddy allocator behind
+//! its own lock, zonelists ordered by distance, watermarks, the GFP rules
+//! of the fast and slow paths, and NUMA statistics.
+//!
+//! Hardware-independent: the kernel gives it page-descriptor storage and a
+//! [`Reclaim`] implementation; host tests give it vectors and mocks.
+//!
+//! The paths follow Linux's __alloc_pages:
+//! 1. Fast path: walk the zonelist, take from the first zone that stays
+//!    above its `low` watermark (plus lowmem_reserve) after the allocation.
+//! 2. Slow path: wake kswapd, walk again against `min`, lowered for
+//!    __GFP_HIGH (half) and for callers that cannot sleep (a further
+//!    quarter). Callers that cannot sleep stop here.
+//! 3. Direct reclaim and retry: __GFP_NORETRY tries once; costly orders
+//!    (above 3) give up unless __GFP_RETRY_MAYFAIL; otherwise up to
+//!    [`MAX_RECLAIM_RETRIES`] passes without progress.
+//! 4. __GFP_NOFAIL never gives up: it may use half the min reserve and
+//!    waits for reclaim for as long as it takes.
+
+use crate::buddy::{Buddy, FreeError, PageMeta, MAX_ORDER};
+use crate::gfp::{BadGfp, Gfp, ReclaimContext};
+use crate::stats::{allocation_events, NumaCounters, NumaStat, NR_NUMA_STATS};
+use crate::watermark::{self, AllocFlags, Mark, Watermarks};
+use crate::zone::{ZoneSpan, ZoneType, NR_ZONES};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use numa::{NodeId, Topology, MAX_NUMNODES};
+use spin::Mutex;
+
+/// Linux's PAGE_ALLOC_COSTLY_ORDER: above it, allocations give up early.
+pub const COSTLY_ORDER: usize = 3;
+/// Passes of direct reclaim without progress before giving up.
+pub const MAX_RECLAIM_RETRIES: u32 = 16;
+const MAX_ZONEREFS: usize = MAX_NUMNODES * NR_ZONES;
+
+/// One zone of one node.
+pub struct Zone<'a> {
+    pub node: NodeId,
+    pub kind: ZoneType,
+    pub span: ZoneSpan,
+    managed: u64,
+    pub watermarks: Watermarks,
+    /// Pages held back from allocations that could have used zone `j`.
+    pub lowmem_reserve: [u64; NR_ZONES],
+    free_area: Mutex<Option<Buddy<'a>>>,
+    pub stats: NumaCounters,
+}
+
+impl<'a> Zone<'a> {
+    /// A zone over `span`; `meta` holds one descriptor per spanned frame
+    /// (`None` for a zone without memory). Every page starts reserved.
+    pub fn new(
+        node: NodeId,
+        kind: ZoneType,
+        span: ZoneSpan,
+        meta: Option<&'a mut [PageMeta]>,
+    ) -> Self {
+        let buddy = meta.map(|m| {
+            assert_eq!(m.len() as u64, span.spanned(), "one descriptor per frame");
+            Buddy::new(span.start_pfn, m)
+        });
+        Zone {
+            node,
+            kind,
+            span,
+            managed: 0,
+            watermarks: Watermarks::default(),
+            lowmem_reserve: [0; NR_ZONES],
+            free_area: Mutex::new(buddy),
+            stats: NumaCounters::new(),
+        }
+    }
+
+    /// Hands the frames `[start, end)` (clipped to the zone) to the buddy
+    /// allocator; they become managed pages.
+    pub fn add_free_range(&mut self, start: u64, end: u64) -> u64 {
+        let added = match self.free_area.get_mut() {
+            Some(b) => b.add_free_range(start, end) as u64,
+            None => 0,
+        };
+        self.managed += added;
+        added
+    }
+
+    pub fn managed(&self) -> u64 {
+        self.managed
+    }
+
+    pub fn is_populated(&self) -> bool {
+        self.span.present > 0
+    }
+
+    pub fn contains(&self, pfn: u64) -> bool {
+        self.span.start_pfn <= pfn && pfn < self.span.end_pfn
+    }
+
+    /// Free pages and free blocks per order, read under the zone lock.
+    pub fn free_state(&self) -> (u64, [usize; MAX_ORDER + 1]) {
+        match &*self.free_area.lock() {
+            Some(b) => (b.free_pages() as u64, b.free_blocks()),
+            None => (0, [0; MAX_ORDER + 1]),
+        }
+    }
+
+    pub fn free_pages(&self) -> u64 {
+        self.free_state().0
+    }
+
+    fn try_alloc(&self, order: usize, reserve: u64, flags: AllocFlags) -> Option<u64> {
+        let mut area = self.free_area.lock();
+        let buddy = area.as_mut()?;
+        let ok = watermark::watermark_ok(
+            buddy.free_pages() as u64,
+            &buddy.free_blocks(),
+            order,
+            &self.watermarks,
+            reserve,
+            flags,
+        );
+        if ok {
+            buddy.alloc(order)
+        } else {
+            None
+        }
+    }
+
+    fn free(&self, pfn: u64, order: usize) -> Result<(), FreeError> {
+        match self.free_area.lock().as_mut() {
+            Some(b) => b.free(pfn, order),
+            None => Err(FreeError::OutOfZone { pfn }),
+        }
+    }
+
+    /// Is `pfn` the head of an allocated block of `order`? (No change made.)
+    pub fn check_allocated(&self, pfn: u64, order: usize) -> Result<(), FreeError> {
+        match self.free_area.lock().as_ref() {
+            Some(b) => b.check_free(pfn, order).map(|_| ()),
+            None => Err(FreeError::OutOfZone { pfn }),
+        }
+    }
+}
+
+/// A zone named by node and type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZoneRef {
+    pub node: u8,
+    pub zone: ZoneType,
+}
+
+/// The zones an allocation may use, in the order it tries them.
+pub struct Zonelist {
+    refs: [ZoneRef; MAX_ZONEREFS],
+    len: usize,
+}
+
+impl Zonelist {
+    const fn empty() -> Self {
+        Zonelist {
+            refs: [ZoneRef {
+                node: 0,
+                zone: ZoneType::Dma,
+            }; MAX_ZONEREFS],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, node: NodeId, zone: ZoneType) {
+        self.refs[self.len] = ZoneRef {
+            node: node as u8,
+            zone,
+        };
+        self.len += 1;
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = ZoneRef> + '_ {
+        self.refs[..self.len].iter().copied()
+    }
+
+    /// The nodes in the order the list visits them (each once).
+    pub fn nodes(&self) -> impl Iterator<Item = NodeId> + '_ {
+        let mut last = None;
+        self.iter().filter_map(move |r| {
+            let n = r.node as NodeId;
+            (last.replace(n) != Some(n)).then_some(n)
+        })
+    }
+}
+
+/// One node's memory (Linux's pglist_data).
+pub struct Node<'a> {
+    pub id: NodeId,
+    pub zones: [Zone<'a>; NR_ZONES],
+    /// Fallback order: this node, then the others by distance.
+    pub zonelist: Zonelist,
+    /// This node only (__GFP_THISNODE).
+    pub zonelist_thisnode: Zonelist,
+}
+
+impl<'a> Node<'a> {
+    pub fn new(id: NodeId, zones: [Zone<'a>; NR_ZONES]) -> Self {
+        Node {
+            id,
+            zones,
+            zonelist: Zonelist::empty(),
+            zonelist_thisnode: Zonelist::empty(),
+        }
+    }
+
+    pub fn zone(&self, kind: ZoneType) -> &Zone<'a> {
+        &self.zones[kind.index()]
+    }
+
+    pub fn zone_mut(&mut self, kind: ZoneType) -> &mut Zone<'a> {
+        &mut self.zones[kind.index()]
+    }
+
+    pub fn managed(&self) -> u64 {
+        self.zones.iter().map(|z| z.managed).sum()
+    }
+
+    pub fn present(&self) -> u64 {
+        self.zones.iter().map(|z| z.span.present).sum()
+    }
+
+    fn push_zones(&self, list: &mut Zonelist) {
+        for z in self.zones.iter().rev().filter(|z| z.is_populated()) {
+            list.push(self.id, z.kind);
+        }
+    }
+}
+
+/// What the allocator asks of reclaim. The defaults do nothing: there is
+/// no reclaim until the kernel provides one.
+pub trait Reclaim {
+    /// Wake the node's background reclaimer.
+    fn wake_kswapd(&self, _node: NodeId, _order: usize) {}
+    /// Reclaim for a caller that may sleep; returns the pages freed.
+    fn direct_reclaim(&self, _ctx: ReclaimContext, _order: usize) -> u64 {
+        0
+    }
+    /// A __GFP_NOFAIL allocation is waiting; called between attempts.
+    fn nofail_wait(&self, _attempt: u64) {}
+}
+
+/// No reclaim at all.
+pub struct NoReclaim;
+impl Reclaim for NoReclaim {}
+
+/// One allocation request.
+#[derive(Clone, Copy, Debug)]
+pub struct Request {
+    pub gfp: Gfp,
+    pub order: usize,
+    /// The node to allocate on; `None` means the caller's own (NUMA_NO_NODE).
+    pub node: Option<NodeId>,
+    /// The node of the CPU that allocates.
+    pub cpu_node: NodeId,
+    /// An interleaved allocation (counts interleave_hit when it lands on `node`).
+    pub interleave: bool,
+}
+
+/// A successful allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Allocation {
+    pub pfn: u64,
+    pub node: NodeId,
+    pub zone: ZoneType,
+    /// Passes of direct reclaim it took.
+    pub reclaim_passes: u32,
+}
+
+/// Why an allocation returned nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AllocError {
+    /// Order above MAX_ORDER: no block that large exists.
+    OrderTooLarge,
+    /// The GFP mask names two zones.
+    BadMask(BadGfp),
+    /// No zone the request may use exists (e.g. GFP_DMA on a machine whose
+    /// DMA zone is empty, or __GFP_THISNODE on a memory-less node).
+    NoEligibleZone,
+    /// Every eligible zone is at its watermark.
+    NoMemory { reclaim_passes: u32 },
+}
+
+/// The allocator over all nodes.
+pub struct PageAllocator<'a> {
+    nodes: [Option<&'a Node<'a>>; MAX_NUMNODES],
+    min_free_kbytes: u64,
+    /// Populated zones by start frame, for frame -> zone lookups.
+    by_pfn: [(u64, u64, u8, ZoneType); MAX_ZONEREFS],
+    nr_by_pfn: usize,
+    interleave_next: AtomicUsize,
+    /// Allocations that returned nothing.
+    pub failures: AtomicU64,
+    /// Frees refused as invalid.
+    pub bad_frees: AtomicU64,
+}
+
+impl<'a> PageAllocator<'a> {
+    /// Completes the nodes (watermarks, lowmem_reserve, zonelists) and
+    /// makes them shared. `min_free_kbytes` overrides Linux's default.
+    pub fn new(
+        mut nodes: [Option<&'a mut Node<'a>>; MAX_NUMNODES],
+        topology: &Topology,
+        min_free_kbytes: Option<u64>,
+    ) -> Self {
+        let all_zones = || nodes.iter().flatten().flat_map(|n| n.zones.iter());
+        let lowmem = watermark::lowmem_pages(all_zones().map(|z| (z.kind, z.managed)));
+        let min_free_kbytes =
+            min_free_kbytes.unwrap_or_else(|| watermark::default_min_free_kbytes(lowmem));
+        for node in nodes.iter_mut().flatten() {
+            let managed: [u64; NR_ZONES] = core::array::from_fn(|i| node.zones[i].managed);
+            let reserve = watermark::lowmem_reserve(&managed);
+            for (i, z) in node.zones.iter_mut().enumerate() {
+                z.watermarks =
+                    watermark::zone_watermarks(z.kind, z.managed, min_free_kbytes, lowmem);
+                z.lowmem_reserve = reserve[i];
+            }
+        }
+        // Zonelists: nodes by Linux's find_next_best_node, each node's
+        // zones from the highest type down.
+        for id in 0..MAX_NUMNODES {
+            if nodes[id].is_none() {
+                continue;
+            }
+            let mut list = Zonelist::empty();
+            let mut used = [false; MAX_NUMNODES];
+            while let Some(next) = topology.next_best_node(id, &used) {
+                used[next] = true;
+                if let Some(n) = &nodes[next] {
+                    n.push_zones(&mut list);
+                }
+            }
+            let mut own = Zonelist::empty();
+            nodes[id].as_ref().unwrap().push_zones(&mut own);
+            let node = nodes[id].as_mut().unwrap();
+            node.zonelist = list;
+            node.zonelist_thisnode = own;
+        }
+        let mut shared: [Option<&'a Node<'a>>; MAX_NUMNODES] = [None; MAX_NUMNODES];
+        for (slot, node) in shared.iter_mut().zip(nodes) {
+            *slot = node.map(|n| &*n);
+        }
+        let mut by_pfn = [(0, 0, 0, ZoneType::Dma); MAX_ZONEREFS];
+        let mut nr_by_pfn = 0;
+        for z in shared.iter().flatten().flat_map(|n| n.zones.iter()) {
+            if z.is_populated() {
+                by_pfn[nr_by_pfn] = (z.span.start_pfn, z.span.end_pfn, z.node as u8, z.kind);
+                nr_by_pfn += 1;
+            }
+        }
+        by_pfn[..nr_by_pfn].sort_unstable_by_key(|e| e.0);
+        PageAllocator {
+            nodes: shared,
+            min_free_kbytes,
+            by_pfn,
+            nr_by_pfn,
+            interleave_next: AtomicUsize::new(0),
+            failures: AtomicU64::new(0),
+            bad_frees: AtomicU64::new(0),
+        }
+    }
+
+    pub fn node(&self, id: NodeId) -> Option<&'a Node<'a>> {
+        self.nodes.get(id).copied().flatten()
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = &'a Node<'a>> + '_ {
+        self.nodes.iter().flatten().copied()
+    }
+
+    pub fn zones(&self) -> impl Iterator<Item = &'a Zone<'a>> + '_ {
+        self.nodes().flat_map(|n| n.zones.iter())
+    }
+
+    pub fn min_free_kbytes(&self) -> u64 {
+        self.min_free_kbytes
+    }
+
+    /// The zone holding `pfn`, if any zone spans it.
+    pub fn zone_of(&self, pfn: u64) -> Option<&'a Zone<'a>> {
+        let table = &self.by_pfn[..self.nr_by_pfn];
+        let i = table.partition_point(|e| e.0 <= pfn).checked_sub(1)?;
+        let (start, end, node, kind) = table[i];
+        (start <= pfn && pfn < end).then(|| self.node(node as NodeId).unwrap().zone(kind))
+    }
+
+    /// The zonelist a request walks, and the highest zone it may use.
+    fn zonelist_for(&self, req: &Request) -> Result<(&'a Zonelist, ZoneType), AllocError> {
+        if req.order > MAX_ORDER {
+            return Err(AllocError::OrderTooLarge);
+        }
+        let highest = req.gfp.zone().map_err(AllocError::BadMask)?;
+        let nid = req.node.unwrap_or(req.cpu_node);
+        let node = self.node(nid).ok_or(AllocError::NoEligibleZone)?;
+        let list = if req.gfp.contains(Gfp::THISNODE) {
+            &node.zonelist_thisnode
+        } else {
+            &node.zonelist
+        };
+        Ok((list, highest))
+    }
+
+    /// One walk of the zonelist against a watermark.
+    fn get_page_from_freelist(
+        &self,
+        list: &Zonelist,
+        highest: ZoneType,
+        order: usize,
+        flags: AllocFlags,
+    ) -> Option<(u64, &'a Zone<'a>)> {
+        for r in list.iter().filter(|r| r.zone <= highest) {
+            let zone = self.node(r.node as NodeId)?.zone(r.zone);
+            let reserve = zone.lowmem_reserve[highest.index()];
+            if let Some(pfn) = zone.try_alloc(order, reserve, flags) {
+                return Some((pfn, zone));
+            }
+        }
+        None
+    }
+
+    /// Allocates 2^order pages as `req` says. Never zeroes, never prints:
+    /// that is the caller's part (it owns the memory window and the log).
+    pub fn alloc(&self, req: Request, reclaim: &dyn Reclaim) -> Result<Allocation, AllocError> {
+        let result = self.alloc_inner(req, reclaim);
+        if result.is_err() {
+            self.failures.fetch_add(1, Relaxed);
+        }
+        result
+    }
+
+    fn alloc_inner(&self, req: Request, reclaim: &dyn Reclaim) -> Result<Allocation, AllocError> {
+        let (list, highest) = self.zonelist_for(&req)?;
+        let preferred = list
+            .iter()
+            .find(|r| r.zone <= highest)
+            .ok_or(AllocError::NoEligibleZone)?;
+        let gfp = req.gfp;
+        let order = req.order;
+        let done = |(pfn, zone): (u64, &'a Zone<'a>), reclaim_passes: u32| {
+            self.account(zone, preferred.node as NodeId, &req);
+            Ok(Allocation {
+                pfn,
+                node: zone.node,
+                zone: zone.kind,
+                reclaim_passes,
+            })
+        };
+        let fast = AllocFlags {
+            mark: Mark::Low,
+            min_reserve: false,
+            non_block: false,
+        };
+        if let Some(got) = self.get_page_from_freelist(list, highest, order, fast) {
+            return done(got, 0);
+        }
+        // Slow path.
+        if gfp.contains(Gfp::KSWAPD_RECLAIM) {
+            for node in list.nodes() {
+                reclaim.wake_kswapd(node, order);
+            }
+        }
+        let slow = AllocFlags {
+            mark: Mark::Min,
+            min_reserve: gfp.contains(Gfp::HIGH),
+            non_block: !gfp.can_direct_reclaim() && !gfp.contains(Gfp::NOMEMALLOC),
+        };
+        if let Some(got) = self.get_page_from_freelist(list, highest, order, slow) {
+            return done(got, 0);
+        }
+        let nofail = gfp.contains(Gfp::NOFAIL);
+        if !gfp.can_direct_reclaim() && !nofail {
+            return Err(AllocError::NoMemory { reclaim_passes: 0 });
+        }
+        let ctx = gfp.reclaim_context();
+        let mut passes = 0u32;
+        let mut without_progress = 0u32;
+        loop {
+            let progress = if ctx.may_sleep {
+                passes = passes.saturating_add(1);
+                reclaim.direct_reclaim(ctx, order)
+            } else {
+                0
+            };
+            if let Some(got) = self.get_page_from_freelist(list, highest, order, slow) {
+                return done(got, passes);
+            }
+            if nofail {
+                // Linux lets a __GFP_NOFAIL caller use half the min reserve
+                // before it waits.
+                let reserve = AllocFlags {
+                    min_reserve: true,
+                    ..slow
+                };
+                if let Some(got) = self.get_page_from_freelist(list, highest, order, reserve) {
+                    return done(got, passes);
+                }
+                reclaim.nofail_wait(passes as u64);
+                continue;
+            }
+            if gfp.contains(Gfp::NORETRY) {
+                break;
+            }
+            if order > COSTLY_ORDER && !gfp.contains(Gfp::RETRY_MAYFAIL) {
+                break;
+            }
+            without_progress = if progress > 0 {
+                0
+            } else {
+                without_progress + 1
+            };
+            if without_progress > MAX_RECLAIM_RETRIES {
+                break;
+            }
+        }
+        Err(AllocError::NoMemory {
+            reclaim_passes: passes,
+        })
+    }
+
+    fn account(&self, zone: &Zone<'a>, preferred_node: NodeId, req: &Request) {
+        for (node, stat) in allocation_events(zone.node, preferred_node, req.cpu_node) {
+            let z = if node == zone.node {
+                zone
+            } else {
+                // numa_foreign goes to the preferred node's own zone of the
+                // same type when it has one, else its first populated zone.
+                let n = self.node(node).expect("preferred node exists");
+                let same = n.zone(zone.kind);
+                if same.is_populated() {
+                    same
+                } else {
+                    n.zones.iter().find(|z| z.is_populated()).unwrap_or(same)
+                }
+            };
+            z.stats.add(stat, 1);
+        }
+        if req.interleave && req.node == Some(zone.node) {
+            zone.stats.add(NumaStat::InterleaveHit, 1);
+        }
+    }
+
+    /// The next node an interleaved allocation should use: round robin
+    /// over the nodes that have memory.
+    pub fn next_interleave_node(&self) -> Option<NodeId> {
+        let with_memory = || self.nodes().filter(|n| n.managed() > 0);
+        let count = with_memory().count();
+        if count == 0 {
+            return None;
+        }
+        let k = self.interleave_next.fetch_add(1, Relaxed) % count;
+        with_memory().nth(k).map(|n| n.id)
+    }
+
+    /// Frees a block. A bad free (double free, reserved page, wrong order,
+    /// frame in no zone) changes nothing and says what was wrong.
+    pub fn free(&self, pfn: u64, order: usize) -> Result<&'a Zone<'a>, FreeError> {
+        let result = match self.zone_of(pfn) {
+            Some(zone) => zone.free(pfn, order).map(|()| zone),
+            None => Err(FreeError::OutOfZone { pfn }),
+        };
+        if result.is_err() {
+            self.bad_frees.fetch_add(1, Relaxed);
+        }
+        result
+    }
+
+    /// Per-node NUMA counters (the zones of each node summed).
+    pub fn node_stats(&self, node: NodeId) -> [u64; NR_NUMA_STATS] {
+        let mut sum = [0; NR_NUMA_STATS];
+        if let Some(n) = self.node(node) {
+            for z in &n.zones {
+                for (s, v) in sum.iter_mut().zip(z.stats.snapshot()) {
+                    *s += v;
+                }
+            }
+        }
+        sum
+    }
+
+    pub fn free_pages(&self) -> u64 {
+        self.zones().map(|z| z.free_pages()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests;

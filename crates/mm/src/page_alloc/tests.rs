@@ -1,0 +1,525 @@
+//! The page allocator on the real topologies QEMU describes (the fixture
+//! ACPI tables), with the memory map qboot gives those VMs.
+
+extern crate std;
+use super::*;
+use crate::movable::CoreSize;
+use crate::setup::{build, NodeStorage, Setup};
+use boot_tests::qemu_args;
+use std::boxed::Box;
+use std::vec::Vec;
+use std::{format, vec};
+
+struct Heap;
+
+impl NodeStorage<'static> for Heap {
+    fn page_meta(&mut self, _node: NodeId, count: usize) -> &'static mut [PageMeta] {
+        Box::leak(vec![PageMeta::RESERVED; count].into_boxed_slice())
+    }
+    fn node(&mut self, _node: NodeId, data: Node<'static>) -> &'static mut Node<'static> {
+        Box::leak(Box::new(data))
+    }
+}
+
+fn topology(fixture: &str) -> (Topology, Vec<(u64, u64)>) {
+    let table =
+        |sig: &str| std::fs::read(qemu_args::fixture_dir(fixture).join(format!("{sig}.bin"))).ok();
+    let (srat, slit, madt) = (table("SRAT"), table("SLIT"), table("APIC"));
+    let ram = qemu_args::qboot_e820(qemu_args::load(fixture).total_ram);
+    let inputs = numa::Inputs {
+        srat: srat.as_deref(),
+        slit: slit.as_deref(),
+        madt: madt.as_deref(),
+        ram: &ram,
+        boot_apic_id: 0,
+        numa_off: false,
+    };
+    (numa::build(&inputs, &mut |_, _| {}), ram)
+}
+
+/// The allocator of a fixture VM: all RAM above the first MiB is free.
+fn allocator(fixture: &str, setup: Setup) -> (PageAllocator<'static>, Topology) {
+    let (topo, ram) = topology(fixture);
+    let (alloc, _) = build(&topo, &setup, &mut Heap, &mut |add| {
+        for &(s, e) in &ram {
+            let s = s.max(1 << 20);
+            if s < e {
+                add(s, e);
+            }
+        }
+    });
+    (alloc, topo)
+}
+
+fn req(gfp: Gfp, order: usize, node: Option<NodeId>) -> Request {
+    Request {
+        gfp,
+        order,
+        node,
+        cpu_node: 0,
+        interleave: false,
+    }
+}
+
+fn zone_free(a: &PageAllocator, node: NodeId) -> Vec<u64> {
+    a.node(node)
+        .unwrap()
+        .zones
+        .iter()
+        .map(|z| z.free_pages())
+        .collect()
+}
+
+#[test]
+fn four_node_asym_zones_match_the_memory_map() {
+    let (a, topo) = allocator("four-node-asym", Setup::default());
+    // 2.5 GiB, all below 4 GiB; nodes of 256M, 512M, 768M, 1G.
+    let n0 = a.node(0).unwrap();
+    assert!(n0.zone(ZoneType::Dma).is_populated());
+    assert_eq!(n0.zone(ZoneType::Dma).span.end_pfn, 4096);
+    assert_eq!(
+        n0.present(),
+        (256 << 20) / 4096 - 0x61,
+        "the 0x9fc00-1M hole"
+    );
+    let n3 = a.node(3).unwrap();
+    assert_eq!(n3.zone(ZoneType::Dma32).span.present, (1 << 30) / 4096);
+    assert!(
+        !n3.zone(ZoneType::Normal).is_populated(),
+        "all 2.5 GiB lie below 4 GiB"
+    );
+    for node in 0..4 {
+        let n = a.node(node).unwrap();
+        assert_eq!(n.present() * 4096, topo.node_bytes(node) / 4096 * 4096);
+        for z in &n.zones {
+            assert!(z.managed() <= z.span.present && z.span.present <= z.span.spanned());
+        }
+    }
+    // Only the first MiB is kept back.
+    assert_eq!(
+        a.free_pages(),
+        a.zones().map(|z| z.span.present).sum::<u64>() - 256 + 0x61
+    );
+}
+
+#[test]
+fn zonelists_follow_the_slit_with_linux_tie_breaks() {
+    let (a, _) = allocator("four-node-asym", Setup::default());
+    let order = |n: NodeId| a.node(n).unwrap().zonelist.nodes().collect::<Vec<_>>();
+    assert_eq!(order(0), [0, 1, 2, 3]);
+    assert_eq!(
+        order(1),
+        [1, 2, 0, 3],
+        "0 and 2 both at 16: Linux prefers the next id up"
+    );
+    assert_eq!(order(3), [3, 2, 1, 0]);
+    // Zones from the highest type down within a node.
+    let zones: Vec<_> = a
+        .node(0)
+        .unwrap()
+        .zonelist
+        .iter()
+        .take(2)
+        .map(|r| r.zone)
+        .collect();
+    assert_eq!(zones, [ZoneType::Dma32, ZoneType::Dma]);
+    let own: Vec<_> = a.node(2).unwrap().zonelist_thisnode.nodes().collect();
+    assert_eq!(own, [2]);
+}
+
+#[test]
+fn memoryless_node_allocates_from_its_nearest_node() {
+    let (a, _) = allocator("memless-cpuless", Setup::default());
+    let list: Vec<_> = a.node(1).unwrap().zonelist.nodes().collect();
+    assert_eq!(
+        list,
+        [2, 0],
+        "distance 20 to both; node 2 has no CPUs, so it wins"
+    );
+    let got = a.alloc(req(Gfp::KERNEL, 0, Some(1)), &NoReclaim).unwrap();
+    assert_eq!(got.node, 2);
+    // Preferred zone is on node 2: a hit there, and an other_node for CPU node 0.
+    assert_eq!(a.node_stats(2)[NumaStat::Hit as usize], 1);
+    assert_eq!(a.node_stats(2)[NumaStat::OtherNode as usize], 1);
+    assert_eq!(
+        a.alloc(req(Gfp::KERNEL | Gfp::THISNODE, 0, Some(1)), &NoReclaim),
+        Err(AllocError::NoEligibleZone)
+    );
+}
+
+/// The acceptance case, on the host: draining node 0 moves its
+/// allocations to node 1, then 2, then 3, and numastat counts the misses
+/// on the nodes that served and the foreigns on node 0.
+#[test]
+fn draining_node_0_falls_back_in_slit_order() {
+    let (a, _) = allocator("four-node-asym", Setup::default());
+    let before: Vec<_> = (0..4).map(|n| zone_free(&a, n)).collect();
+    let mut live = Vec::new();
+    let mut visited = Vec::new();
+    while let Ok(got) = a.alloc(
+        req(Gfp::KERNEL | Gfp::NOWARN, MAX_ORDER, Some(0)),
+        &NoReclaim,
+    ) {
+        if visited.last() != Some(&got.node) {
+            visited.push(got.node);
+        }
+        live.push(got);
+    }
+    assert_eq!(visited, [0, 1, 2, 3]);
+    let fell_back = live.iter().filter(|g| g.node != 0).count() as u64;
+    let stats = |n| a.node_stats(n);
+    assert_eq!(stats(0)[NumaStat::Foreign as usize], fell_back);
+    let misses: u64 = (1..4).map(|n| stats(n)[NumaStat::Miss as usize]).sum();
+    assert_eq!(misses, fell_back);
+    assert_eq!(
+        stats(0)[NumaStat::Hit as usize],
+        live.len() as u64 - fell_back
+    );
+    assert_eq!(
+        stats(0)[NumaStat::LocalNode as usize],
+        live.len() as u64 - fell_back
+    );
+    // Every zone stopped at its watermark, not at zero.
+    for z in a.zones().filter(|z| z.is_populated()) {
+        assert!(z.free_pages() > 0);
+    }
+    for g in live {
+        a.free(g.pfn, MAX_ORDER).unwrap();
+    }
+    let after: Vec<_> = (0..4).map(|n| zone_free(&a, n)).collect();
+    assert_eq!(before, after);
+}
+
+/// One node, no fallback: how far each kind of caller gets. Every zone
+/// stops at its own floor: the watermark (lowered for reserves) plus the
+/// lowmem_reserve it keeps from callers that could have used a higher zone.
+#[test]
+fn atomic_and_nofail_reach_below_where_kernel_stops() {
+    let (a, _) = allocator("one-node", Setup::default());
+    let node = a.node(0).unwrap();
+    let (dma, dma32) = (node.zone(ZoneType::Dma), node.zone(ZoneType::Dma32));
+    let take_all = |gfp: Gfp, live: &mut Vec<u64>| {
+        while let Ok(g) = a.alloc(req(gfp | Gfp::NOWARN, 0, Some(0)), &NoReclaim) {
+            live.push(g.pfn);
+        }
+    };
+    let kernel_floor = |z: &Zone| z.watermarks.min + z.lowmem_reserve[ZoneType::Normal.index()];
+    let atomic_floor = |z: &Zone| {
+        let m = z.watermarks.min;
+        let half = m - m / 2;
+        half - half / 4 + z.lowmem_reserve[ZoneType::Normal.index()]
+    };
+    struct FreeWhileWaiting<'b> {
+        a: &'b PageAllocator<'static>,
+        live: core::cell::RefCell<Vec<u64>>,
+        waits: core::cell::Cell<u64>,
+    }
+    impl Reclaim for FreeWhileWaiting<'_> {
+        fn nofail_wait(&self, _attempt: u64) {
+            self.waits.set(self.waits.get() + 1);
+            if self.waits.get() == 3 {
+                for _ in 0..1000 {
+                    let pfn = self.live.borrow_mut().pop().unwrap();
+                    self.a.free(pfn, 0).unwrap();
+                }
+            }
+        }
+    }
+    let mut live = Vec::new();
+    take_all(Gfp::KERNEL, &mut live);
+    assert_eq!(
+        dma32.free_pages(),
+        kernel_floor(dma32),
+        "GFP_KERNEL stops at min"
+    );
+    assert_eq!(
+        dma.free_pages(),
+        kernel_floor(dma),
+        "DMA keeps min + lowmem_reserve"
+    );
+    // At min, __GFP_NOFAIL uses half the min reserve without waiting.
+    let quiet = FreeWhileWaiting {
+        a: &a,
+        live: Default::default(),
+        waits: Default::default(),
+    };
+    let g = a
+        .alloc(req(Gfp::KERNEL | Gfp::NOFAIL, 0, Some(0)), &quiet)
+        .unwrap();
+    assert_eq!(quiet.waits.get(), 0);
+    live.push(g.pfn);
+    take_all(Gfp::ATOMIC, &mut live);
+    assert!(atomic_floor(dma32) < kernel_floor(dma32));
+    assert_eq!(
+        dma32.free_pages(),
+        atomic_floor(dma32),
+        "GFP_ATOMIC gets 5/8 of min"
+    );
+    assert_eq!(dma.free_pages(), atomic_floor(dma));
+    // NOFAIL still succeeds: another caller frees pages while it waits.
+    let waiter = FreeWhileWaiting {
+        a: &a,
+        live: core::cell::RefCell::new(live),
+        waits: core::cell::Cell::new(0),
+    };
+    let got = a
+        .alloc(req(Gfp::KERNEL | Gfp::NOFAIL, 0, Some(0)), &waiter)
+        .expect("__GFP_NOFAIL never fails");
+    assert_eq!(waiter.waits.get(), 3);
+    let mut live = waiter.live.into_inner();
+    live.push(got.pfn);
+    for pfn in live {
+        a.free(pfn, 0).unwrap();
+    }
+}
+
+#[test]
+fn noretry_fails_after_one_reclaim_pass_and_kernel_retries() {
+    struct Counting(
+        core::cell::Cell<u32>,
+        core::cell::Cell<Option<ReclaimContext>>,
+    );
+    impl Reclaim for Counting {
+        fn direct_reclaim(&self, ctx: ReclaimContext, _order: usize) -> u64 {
+            self.0.set(self.0.get() + 1);
+            self.1.set(Some(ctx));
+            0
+        }
+    }
+    let (a, _) = allocator("one-node", Setup::default());
+    let mut live = Vec::new();
+    while let Ok(g) = a.alloc(req(Gfp::KERNEL, 0, None), &NoReclaim) {
+        live.push(g.pfn);
+    }
+    let run = |gfp: Gfp, order| {
+        let r = Counting(Default::default(), Default::default());
+        let e = a.alloc(req(gfp, order, None), &r);
+        (e, r.0.get(), r.1.get())
+    };
+    let (e, passes, _) = run(Gfp::KERNEL | Gfp::NORETRY, 0);
+    assert_eq!(e, Err(AllocError::NoMemory { reclaim_passes: 1 }));
+    assert_eq!(passes, 1);
+    let (_, passes, ctx) = run(Gfp::KERNEL, 0);
+    assert_eq!(passes, MAX_RECLAIM_RETRIES + 1);
+    assert_eq!(ctx, Some(Gfp::KERNEL.reclaim_context()));
+    // NOIO and NOFS reach reclaim with their limits, and otherwise behave as GFP_KERNEL.
+    let (_, passes, ctx) = run(Gfp::NOIO, 0);
+    assert_eq!(passes, MAX_RECLAIM_RETRIES + 1);
+    assert!(!ctx.unwrap().may_io && !ctx.unwrap().may_fs);
+    let (_, _, ctx) = run(Gfp::NOFS, 0);
+    assert!(ctx.unwrap().may_io && !ctx.unwrap().may_fs);
+    // Costly orders give up after one pass; atomic callers never reclaim.
+    assert_eq!(run(Gfp::KERNEL, 4).1, 1);
+    assert_eq!(run(Gfp::ATOMIC, 0).1, 0);
+    for pfn in live {
+        a.free(pfn, 0).unwrap();
+    }
+}
+
+#[test]
+fn zone_modifiers_keep_pages_below_their_limits() {
+    // 6 GiB: 2 GiB below 4 GiB (nodes 0 to 2), 4 GiB above (nodes 2 to 7).
+    let (a, _) = allocator("eight-node-big", Setup::default());
+    for _ in 0..100 {
+        let g = a
+            .alloc(req(Gfp::KERNEL | Gfp::DMA, 0, Some(3)), &NoReclaim)
+            .unwrap();
+        assert!(g.pfn < 4096);
+        assert_eq!(g.node, 0, "only node 0 has a DMA zone");
+    }
+    let g = a
+        .alloc(req(Gfp::KERNEL | Gfp::DMA32, 2, Some(5)), &NoReclaim)
+        .unwrap();
+    assert!(g.pfn + 4 <= 1 << 20);
+    assert_eq!(g.zone, ZoneType::Dma32);
+    // Node 5's order is 5, 4, 6, 7 (Linux prefers higher ids among
+    // equals), then 0: the first with DMA32 memory.
+    assert_eq!(g.node, 0);
+    let g = a.alloc(req(Gfp::KERNEL, 0, Some(5)), &NoReclaim).unwrap();
+    assert_eq!((g.node, g.zone), (5, ZoneType::Normal));
+    assert!(matches!(
+        a.alloc(req(Gfp::DMA | Gfp::DMA32, 0, None), &NoReclaim),
+        Err(AllocError::BadMask(_))
+    ));
+    assert_eq!(
+        a.alloc(req(Gfp::KERNEL, MAX_ORDER + 1, None), &NoReclaim),
+        Err(AllocError::OrderTooLarge)
+    );
+}
+
+#[test]
+fn thisnode_never_falls_back() {
+    let (a, _) = allocator("two-node", Setup::default());
+    let mut live = Vec::new();
+    while let Ok(g) = a.alloc(req(Gfp::KERNEL | Gfp::THISNODE, 3, Some(1)), &NoReclaim) {
+        assert_eq!(g.node, 1);
+        live.push(g.pfn);
+    }
+    assert!(!live.is_empty());
+    // Node 1 is at its watermark; without THISNODE the same request goes to node 0.
+    let g = a.alloc(req(Gfp::KERNEL, 3, Some(1)), &NoReclaim).unwrap();
+    assert_eq!(g.node, 0);
+}
+
+#[test]
+fn lowmem_reserve_protects_dma_from_normal_allocations() {
+    let (a, _) = allocator("one-node", Setup::default());
+    let dma = a.node(0).unwrap().zone(ZoneType::Dma);
+    let protection = dma.lowmem_reserve[ZoneType::Normal.index()];
+    assert!(protection > 0);
+    let mut live = Vec::new();
+    while let Ok(g) = a.alloc(req(Gfp::KERNEL | Gfp::NOWARN, 0, None), &NoReclaim) {
+        live.push(g.pfn);
+    }
+    // GFP_KERNEL could use DMA32 too, so DMA keeps min + reserve back from it.
+    assert!(dma.free_pages() > dma.watermarks.min + protection - 1);
+    // A GFP_DMA caller still gets DMA pages.
+    let g = a
+        .alloc(req(Gfp::KERNEL | Gfp::DMA, 0, None), &NoReclaim)
+        .unwrap();
+    assert_eq!(g.zone, ZoneType::Dma);
+}
+
+#[test]
+fn bad_frees_are_reported_and_change_nothing() {
+    let (a, _) = allocator("two-node", Setup::default());
+    let g = a.alloc(req(Gfp::KERNEL, 2, None), &NoReclaim).unwrap();
+    let before = a.free_pages();
+    assert!(matches!(
+        a.free(g.pfn, 1),
+        Err(FreeError::WrongOrder { .. })
+    ));
+    assert!(matches!(
+        a.free(g.pfn + 1, 0),
+        Err(FreeError::NotBlockHead { .. })
+    ));
+    assert!(matches!(
+        a.free(1 << 40, 0),
+        Err(FreeError::OutOfZone { .. })
+    ));
+    assert!(
+        matches!(a.free(200, 0), Err(FreeError::Reserved { .. })),
+        "first MiB"
+    );
+    assert_eq!(a.free_pages(), before);
+    a.free(g.pfn, 2).unwrap();
+    assert!(matches!(
+        a.free(g.pfn, 2),
+        Err(FreeError::AlreadyFree { .. })
+    ));
+    assert_eq!(a.bad_frees.load(Relaxed), 5);
+    assert_eq!(a.free_pages(), before + 4);
+}
+
+#[test]
+fn interleave_goes_round_robin_and_counts_hits() {
+    let (a, _) = allocator("four-node-asym", Setup::default());
+    let mut nodes = Vec::new();
+    for _ in 0..8 {
+        let n = a.next_interleave_node().unwrap();
+        let mut r = req(Gfp::KERNEL, 0, Some(n));
+        r.interleave = true;
+        let g = a.alloc(r, &NoReclaim).unwrap();
+        nodes.push(g.node);
+    }
+    assert_eq!(nodes, [0, 1, 2, 3, 0, 1, 2, 3]);
+    for n in 0..4 {
+        assert_eq!(a.node_stats(n)[NumaStat::InterleaveHit as usize], 2);
+    }
+}
+
+#[test]
+fn kernelcore_makes_a_movable_zone_only_movable_callers_use() {
+    let setup = Setup {
+        kernelcore: Some(CoreSize::Pages(1 << 18)),
+        ..Setup::default()
+    };
+    let (a, _) = allocator("eight-node-big", setup);
+    // 6 GiB: 2 GiB below 4 GiB (nodes 0-2), 4 GiB above (nodes 2-7).
+    let movable: u64 = a
+        .zones()
+        .filter(|z| z.kind == ZoneType::Movable)
+        .map(|z| z.span.present)
+        .sum();
+    assert!(movable > 0);
+    for node in 3..8 {
+        let n = a.node(node).unwrap();
+        assert!(n.zone(ZoneType::Movable).is_populated(), "node {node}");
+    }
+    let g = a
+        .alloc(req(Gfp::HIGHUSER_MOVABLE, 0, Some(5)), &NoReclaim)
+        .unwrap();
+    assert_eq!((g.node, g.zone), (5, ZoneType::Movable));
+    let g = a.alloc(req(Gfp::KERNEL, 0, Some(5)), &NoReclaim).unwrap();
+    assert_ne!(g.zone, ZoneType::Movable);
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Random allocations and frees of every order on every node with every
+/// zone modifier: no two live blocks overlap, each lies in the zone it was
+/// reported from, and freeing everything restores every zone's blocks.
+#[test]
+fn random_sequences_across_nodes_keep_every_invariant() {
+    let (a, topo) = allocator("four-node-asym", Setup::default());
+    let blocks = |a: &PageAllocator| a.zones().map(|z| z.free_state()).collect::<Vec<_>>();
+    let initial = blocks(&a);
+    let gfps = [
+        Gfp::KERNEL,
+        Gfp::ATOMIC,
+        Gfp::KERNEL | Gfp::DMA32,
+        Gfp::KERNEL | Gfp::DMA,
+        Gfp::NOIO,
+    ];
+    let mut rng = Rng(0x5eed);
+    let mut live: std::collections::BTreeMap<u64, (usize, ZoneType)> = Default::default();
+    for step in 0..20_000 {
+        if live.is_empty() || rng.next() % 5 < 3 {
+            let order = (rng.next() % (MAX_ORDER as u64 + 1)) as usize;
+            let gfp = gfps[(rng.next() % gfps.len() as u64) as usize] | Gfp::NOWARN;
+            let node = (rng.next() % 5) as usize;
+            let r = Request {
+                gfp,
+                order,
+                node: (node < 4).then_some(node),
+                cpu_node: (rng.next() % 4) as usize,
+                interleave: false,
+            };
+            if let Ok(g) = a.alloc(r, &NoReclaim) {
+                let z = a.node(g.node).unwrap().zone(g.zone);
+                assert!(z.contains(g.pfn) && z.contains(g.pfn + (1 << order) - 1));
+                assert!(g.zone <= gfp.zone().unwrap());
+                assert_eq!(topo.node_of_addr(g.pfn * 4096), Some(g.node));
+                if let Some((&p, &(o, _))) = live.range(..=g.pfn).next_back() {
+                    assert!(p + (1 << o) <= g.pfn, "step {step}: overlap");
+                }
+                if let Some((&p, _)) = live.range(g.pfn..).next() {
+                    assert!(g.pfn + (1 << order) <= p, "step {step}: overlap");
+                }
+                live.insert(g.pfn, (order, g.zone));
+            }
+        } else {
+            let k = (rng.next() as usize) % live.len();
+            let (&pfn, &(order, zone)) = live.iter().nth(k).unwrap();
+            live.remove(&pfn);
+            assert_eq!(a.free(pfn, order).unwrap().kind, zone);
+        }
+        if step % 1000 == 0 {
+            let used: u64 = live.values().map(|&(o, _)| 1u64 << o).sum();
+            let total: u64 = a.zones().map(|z| z.managed()).sum();
+            assert_eq!(a.free_pages() + used, total);
+        }
+    }
+    for (pfn, (order, _)) in live {
+        a.free(pfn, order).unwrap();
+    }
+    assert_eq!(blocks(&a), initial, "merging restores the original blocks");
+}

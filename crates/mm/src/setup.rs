@@ -1,0 +1,119 @@
+//! Building the page allocator from the topology: zones per node,
+//! page descriptors and node data placed on the node they describe, the
+//! free memory handed to the buddy allocators, then watermarks and
+//! zonelists.
+
+use crate::buddy::PageMeta;
+use crate::movable::{movable_starts, CoreSize};
+use crate::page_alloc::{Node, PageAllocator, Zone};
+use crate::zone::{node_zone_spans, pfn_range, ZoneType, NR_ZONES};
+use numa::{NodeId, Topology, MAX_MEMBLKS, MAX_NUMNODES};
+
+/// The command-line settings that shape the zones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Setup {
+    pub kernelcore: Option<CoreSize>,
+    pub movablecore: Option<CoreSize>,
+    pub min_free_kbytes: Option<u64>,
+}
+
+/// Where node data and page descriptors live. The kernel takes them from
+/// the node's own memory; host tests from the heap.
+pub trait NodeStorage<'a> {
+    /// Room for `count` descriptors on `node`, each set to reserved.
+    fn page_meta(&mut self, node: NodeId, count: usize) -> &'a mut [PageMeta];
+    /// Moves a node's data onto `node`'s memory.
+    fn node(&mut self, node: NodeId, data: Node<'a>) -> &'a mut Node<'a>;
+}
+
+/// What the setup cost, for the boot log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SetupCost {
+    pub descriptor_bytes: u64,
+    pub node_bytes: u64,
+    pub present_pages: u64,
+}
+
+impl SetupCost {
+    /// Descriptor and node bytes per 10000 bytes of RAM (basis points).
+    pub fn overhead_basis_points(&self) -> u64 {
+        let ram = self.present_pages * layout::PAGE_SIZE;
+        ((self.descriptor_bytes + self.node_bytes) * 10_000)
+            .checked_div(ram)
+            .unwrap_or(0)
+    }
+}
+
+/// Reports each free range of RAM (start, end), in bytes.
+pub type FreeRanges<'f> = &'f mut dyn FnMut(&mut dyn FnMut(u64, u64));
+
+/// Builds every node's zones. `free_ranges` is called once all storage is
+/// taken and must report every free byte range (start, end) of RAM; those
+/// become the managed pages.
+pub fn build<'a>(
+    topology: &Topology,
+    setup: &Setup,
+    storage: &mut dyn NodeStorage<'a>,
+    free_ranges: FreeRanges,
+) -> (PageAllocator<'a>, SetupCost) {
+    let mut ram = [(0usize, 0u64, 0u64); MAX_MEMBLKS];
+    let mut nram = 0;
+    for node in 0..topology.node_count() {
+        for m in topology.memory_of(node) {
+            let (s, e) = pfn_range(m.start, m.end);
+            if s < e && nram < MAX_MEMBLKS {
+                ram[nram] = (node, s, e);
+                nram += 1;
+            }
+        }
+    }
+    let ram = &ram[..nram];
+    // ZONE_MOVABLE is carved from the highest zone below it that has memory.
+    let max_pfn = ram.iter().map(|r| r.2).max().unwrap_or(0);
+    let usable_start = [ZoneType::Normal, ZoneType::Dma32, ZoneType::Dma]
+        .into_iter()
+        .filter_map(|z| z.pfn_bounds())
+        .map(|(lo, _)| lo)
+        .find(|&lo| lo < max_pfn)
+        .unwrap_or(0);
+    let movable = movable_starts(ram, setup.kernelcore, setup.movablecore, usable_start);
+
+    let mut cost = SetupCost::default();
+    let mut nodes: [Option<&'a mut Node<'a>>; MAX_NUMNODES] = core::array::from_fn(|_| None);
+    for (id, slot) in nodes.iter_mut().enumerate().take(topology.node_count()) {
+        let mut ranges = [(0u64, 0u64); MAX_MEMBLKS];
+        let mut n = 0;
+        for &(_, s, e) in ram.iter().filter(|r| r.0 == id) {
+            ranges[n] = (s, e);
+            n += 1;
+        }
+        let spans = node_zone_spans(&ranges[..n], movable[id]);
+        // A memory-less node keeps its data on its nearest node with memory.
+        let home = topology.mem_node(id);
+        let zones: [Zone<'a>; NR_ZONES] = core::array::from_fn(|i| {
+            let span = spans[i];
+            let meta = (!span.is_empty()).then(|| {
+                cost.descriptor_bytes += span.spanned() * core::mem::size_of::<PageMeta>() as u64;
+                storage.page_meta(home, span.spanned() as usize)
+            });
+            cost.present_pages += span.present;
+            Zone::new(id, ZoneType::ALL[i], span, meta)
+        });
+        cost.node_bytes += core::mem::size_of::<Node>() as u64;
+        *slot = Some(storage.node(home, Node::new(id, zones)));
+    }
+    free_ranges(&mut |start, end| {
+        let (s, e) = pfn_range(start, end);
+        for node in nodes.iter_mut().flatten() {
+            for zone in node.zones.iter_mut() {
+                if zone.is_populated() {
+                    zone.add_free_range(s, e);
+                }
+            }
+        }
+    });
+    (
+        PageAllocator::new(nodes, topology, setup.min_free_kbytes),
+        cost,
+    )
+}

@@ -1,0 +1,253 @@
+//! Zone watermarks and the lowmem reserve, computed as Linux computes them
+//! (mm/page_alloc.c: init_per_zone_wmark_min, __setup_per_zone_wmarks,
+//! setup_per_zone_lowmem_reserve), and the watermark check every
+//! allocation passes.
+//!
+//! - min_free_kbytes = sqrt(16 x lowmem KiB), clamped to [128, 262144].
+//! - Each zone's `min` is its share of min_free_kbytes in proportion to its
+//!   managed pages (ZONE_MOVABLE, which kernel allocations cannot use, gets
+//!   a small fixed floor instead). `low` and `high` add one and two steps of
+//!   max(min/4, 0.1 % of the zone) (watermark_scale_factor 10).
+//! - A lower zone keeps back `lowmem_reserve[j]` pages from allocations
+//!   that could have used zone `j` above it: the managed pages of the zones
+//!   between, divided by the lower zone's ratio (256 for DMA and DMA32, 32
+//!   for NORMAL).
+
+use crate::buddy::MAX_ORDER;
+use crate::zone::{ZoneType, NR_ZONES};
+
+pub const MIN_FREE_KBYTES_FLOOR: u64 = 128;
+pub const MIN_FREE_KBYTES_CEILING: u64 = 262_144;
+/// Linux's default watermark_scale_factor: 10 / 10000 of a zone.
+pub const WATERMARK_SCALE_FACTOR: u64 = 10;
+/// Linux's SWAP_CLUSTER_MAX: the smallest min of a ZONE_MOVABLE.
+const SWAP_CLUSTER_MAX: u64 = 32;
+/// sysctl_lowmem_reserve_ratio per zone type.
+pub const LOWMEM_RESERVE_RATIO: [u64; NR_ZONES] = [256, 256, 32, 0, 0];
+
+const PAGE_KIB: u64 = layout::PAGE_SIZE / 1024;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Watermarks {
+    pub min: u64,
+    pub low: u64,
+    pub high: u64,
+}
+
+/// Which watermark an allocation attempt must stay above.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    Min,
+    Low,
+    High,
+}
+
+impl Watermarks {
+    pub fn get(&self, mark: Mark) -> u64 {
+        match mark {
+            Mark::Min => self.min,
+            Mark::Low => self.low,
+            Mark::High => self.high,
+        }
+    }
+}
+
+/// The integer square root (floor), by Newton's method.
+fn int_sqrt(x: u64) -> u64 {
+    if x < 2 {
+        return x;
+    }
+    let mut r = x;
+    let mut next = x / 2 + 1;
+    while next < r {
+        r = next;
+        next = (r + x / r) / 2;
+    }
+    r
+}
+
+/// Linux's default min_free_kbytes for `lowmem_pages` of kernel-usable memory.
+pub fn default_min_free_kbytes(lowmem_pages: u64) -> u64 {
+    int_sqrt(lowmem_pages * PAGE_KIB * 16).clamp(MIN_FREE_KBYTES_FLOOR, MIN_FREE_KBYTES_CEILING)
+}
+
+/// Kernel-usable memory: managed pages of every zone but MOVABLE and DEVICE.
+pub fn lowmem_pages<'a>(zones: impl Iterator<Item = (ZoneType, u64)> + 'a) -> u64 {
+    zones
+        .filter(|(t, _)| *t <= ZoneType::Normal)
+        .map(|(_, managed)| managed)
+        .sum()
+}
+
+/// One zone's watermarks, given min_free_kbytes and the system's lowmem.
+pub fn zone_watermarks(
+    zone: ZoneType,
+    managed: u64,
+    min_free_kbytes: u64,
+    lowmem_pages: u64,
+) -> Watermarks {
+    let pages_min = min_free_kbytes / PAGE_KIB;
+    let share = if lowmem_pages == 0 {
+        0
+    } else {
+        (pages_min as u128 * managed as u128 / lowmem_pages as u128) as u64
+    };
+    let min = if zone >= ZoneType::Movable {
+        (managed / 1024).clamp(SWAP_CLUSTER_MAX, 128)
+    } else {
+        share
+    };
+    let step = (share / 4).max(managed * WATERMARK_SCALE_FACTOR / 10_000);
+    Watermarks {
+        min,
+        low: min + step,
+        high: min + 2 * step,
+    }
+}
+
+/// The lowmem_reserve arrays of one node's zones, from their managed pages.
+pub fn lowmem_reserve(managed: &[u64; NR_ZONES]) -> [[u64; NR_ZONES]; NR_ZONES] {
+    let mut reserve = [[0u64; NR_ZONES]; NR_ZONES];
+    for i in 0..NR_ZONES - 1 {
+        let ratio = LOWMEM_RESERVE_RATIO[i];
+        let clear = ratio == 0 || managed[i] == 0;
+        let mut above = 0;
+        for j in i + 1..NR_ZONES {
+            above += managed[j];
+            reserve[i][j] = if clear { 0 } else { above / ratio };
+        }
+    }
+    reserve
+}
+
+/// How far into a zone's reserves an attempt may go (Linux's ALLOC_* bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AllocFlags {
+    pub mark: Mark,
+    /// __GFP_HIGH: half the min reserve is open.
+    pub min_reserve: bool,
+    /// Cannot sleep (GFP_ATOMIC): with `min_reserve`, a further quarter.
+    pub non_block: bool,
+}
+
+/// Linux's __zone_watermark_ok: would the zone stay above the mark after
+/// handing out a block of `order`? `reserve` is the zone's lowmem_reserve
+/// for the highest zone the allocation could have used.
+pub fn watermark_ok(
+    free_pages: u64,
+    free_blocks: &[usize; MAX_ORDER + 1],
+    order: usize,
+    marks: &Watermarks,
+    reserve: u64,
+    flags: AllocFlags,
+) -> bool {
+    let mut min = marks.get(flags.mark);
+    if flags.min_reserve {
+        min -= min / 2;
+        if flags.non_block {
+            min -= min / 4;
+        }
+    }
+    let free = free_pages as i64 - ((1i64 << order) - 1);
+    if free <= (min + reserve) as i64 {
+        return false;
+    }
+    order == 0 || free_blocks[order..].iter().any(|&n| n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int_sqrt_is_exact() {
+        for x in (0..100_000u64).chain([u64::MAX, u64::MAX - 1, 1 << 62]) {
+            let r = int_sqrt(x) as u128;
+            assert!(r * r <= x as u128 && (r + 1) * (r + 1) > x as u128, "{x}");
+        }
+    }
+
+    #[test]
+    fn min_free_kbytes_follows_the_square_root_rule() {
+        // 16 GiB of lowmem: sqrt(16 * 16 Mi KiB) = 16384 KiB, Linux's figure.
+        assert_eq!(default_min_free_kbytes(4 << 20), 16384);
+        // 1 GiB: sqrt(16 * 1 Mi) = 4096.
+        assert_eq!(default_min_free_kbytes(1 << 18), 4096);
+        assert_eq!(default_min_free_kbytes(10), 128);
+        assert_eq!(default_min_free_kbytes(1 << 40), 262_144);
+    }
+
+    #[test]
+    fn zone_watermarks_split_min_by_managed_share() {
+        // 2 GiB lowmem: DMA 3968 pages, DMA32 the rest, min_free_kbytes 5792.
+        let lowmem = 524_288;
+        let mfk = default_min_free_kbytes(lowmem);
+        assert_eq!(mfk, 5792);
+        let dma = zone_watermarks(ZoneType::Dma, 3968, mfk, lowmem);
+        let dma32 = zone_watermarks(ZoneType::Dma32, lowmem - 3968, mfk, lowmem);
+        assert_eq!(dma.min, 1448 * 3968 / lowmem);
+        assert_eq!(dma.min + dma32.min, 1448 - 1, "shares round down");
+        assert_eq!(dma32.low - dma32.min, (dma32.min / 4).max(520));
+        assert_eq!(dma32.high - dma32.low, dma32.low - dma32.min);
+        let movable = zone_watermarks(ZoneType::Movable, 1 << 20, mfk, lowmem);
+        assert_eq!(movable.min, 128);
+    }
+
+    #[test]
+    fn lowmem_reserve_counts_the_zones_above() {
+        let managed = [3968, 500_000, 1_000_000, 0, 0];
+        let r = lowmem_reserve(&managed);
+        assert_eq!(
+            r[0],
+            [
+                0,
+                500_000 / 256,
+                1_500_000 / 256,
+                1_500_000 / 256,
+                1_500_000 / 256
+            ]
+        );
+        assert_eq!(
+            r[1],
+            [0, 0, 1_000_000 / 256, 1_000_000 / 256, 1_000_000 / 256]
+        );
+        assert_eq!(r[2], [0, 0, 0, 0, 0]);
+        // An empty lower zone reserves nothing.
+        let r = lowmem_reserve(&[0, 10_000, 0, 0, 0]);
+        assert_eq!(r[0], [0; NR_ZONES]);
+    }
+
+    #[test]
+    fn atomic_reaches_below_min_and_kernel_does_not() {
+        let marks = Watermarks {
+            min: 800,
+            low: 1000,
+            high: 1200,
+        };
+        let blocks = [900, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let kernel_min = AllocFlags {
+            mark: Mark::Min,
+            min_reserve: false,
+            non_block: false,
+        };
+        let high = AllocFlags {
+            min_reserve: true,
+            ..kernel_min
+        };
+        let atomic = AllocFlags {
+            non_block: true,
+            ..high
+        };
+        assert!(!watermark_ok(800, &blocks, 0, &marks, 0, kernel_min));
+        assert!(watermark_ok(801, &blocks, 0, &marks, 0, kernel_min));
+        assert!(watermark_ok(401, &blocks, 0, &marks, 0, high));
+        assert!(!watermark_ok(400, &blocks, 0, &marks, 0, high));
+        // 800 - 400 - 100 = 300.
+        assert!(watermark_ok(301, &blocks, 0, &marks, 0, atomic));
+        assert!(!watermark_ok(300, &blocks, 0, &marks, 0, atomic));
+        // The lowmem reserve adds to the mark.
+        assert!(!watermark_ok(900, &blocks, 0, &marks, 100, kernel_min));
+        // Order 1 needs a block of order 1 or more.
+        assert!(!watermark_ok(5000, &blocks, 1, &marks, 0, kernel_min));
+    }
+}
