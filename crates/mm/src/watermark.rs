@@ -58,7 +58,7 @@ fn int_sqrt(x: u64) -> u64 {
         return x;
     }
     let mut r = x;
-    let mut next = x / 2 + 1;
+    let mut next = x / 2 + x % 2;
     while next < r {
         r = next;
         next = (r + x / r) / 2;
