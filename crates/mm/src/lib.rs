@@ -12,6 +12,7 @@ pub mod gfp;
 pub mod memblock;
 pub mod movable;
 pub mod page_alloc;
+pub mod report;
 pub mod setup;
 pub mod stats;
 pub mod watermark;

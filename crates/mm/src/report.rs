@@ -1,0 +1,295 @@
+//! The page allocator's state in the formats Linux users read:
+//! /proc/buddyinfo, /proc/zoneinfo, numastat(8), and the report Linux
+//! prints when an allocation fails (warn_alloc and show_mem).
+
+use crate::buddy::MAX_ORDER;
+use crate::gfp::Gfp;
+use crate::page_alloc::{PageAllocator, Zone};
+use crate::stats::{NumaStat, NR_NUMA_STATS};
+use core::fmt::{self, Write};
+
+const PAGE_KIB: u64 = layout::PAGE_SIZE / 1024;
+
+/// `Node 0, zone    DMA32    112     54 ...`: free blocks per order of
+/// every populated zone.
+pub fn buddyinfo(w: &mut dyn Write, a: &PageAllocator) -> fmt::Result {
+    for z in a.zones().filter(|z| z.is_populated()) {
+        write!(w, "Node {}, zone {:>8} ", z.node, z.kind.name())?;
+        for count in z.free_state().1 {
+            write!(w, "{count:>6} ")?;
+        }
+        writeln!(w)?;
+    }
+    Ok(())
+}
+
+/// Every zone of every node; empty zones stop after their protection line,
+/// as Linux's do.
+pub fn zoneinfo(w: &mut dyn Write, a: &PageAllocator) -> fmt::Result {
+    for z in a.zones() {
+        let (free, _) = z.free_state();
+        let wm = z.watermarks;
+        writeln!(w, "Node {}, zone {:>8}", z.node, z.kind.name())?;
+        writeln!(w, "  pages free     {free}")?;
+        writeln!(w, "        boost    0")?;
+        writeln!(w, "        min      {}", wm.min)?;
+        writeln!(w, "        low      {}", wm.low)?;
+        writeln!(w, "        high     {}", wm.high)?;
+        writeln!(w, "        spanned  {}", z.span.spanned())?;
+        writeln!(w, "        present  {}", z.span.present)?;
+        writeln!(w, "        managed  {}", z.managed())?;
+        writeln!(w, "        cma      0")?;
+        write!(w, "        protection: (")?;
+        for (i, r) in z.lowmem_reserve.iter().enumerate() {
+            write!(w, "{}{r}", if i == 0 { "" } else { ", " })?;
+        }
+        writeln!(w, ")")?;
+        if !z.is_populated() {
+            continue;
+        }
+        writeln!(w, "      {:<12} {free}", "nr_free_pages")?;
+        for (stat, v) in NumaStat::ALL.iter().zip(z.stats.snapshot()) {
+            writeln!(w, "      {:<12} {v}", stat.vmstat_name())?;
+        }
+        writeln!(w, "  start_pfn:           {}", z.span.start_pfn)?;
+    }
+    Ok(())
+}
+
+/// numastat's default table: one column per node, counts of allocations.
+pub fn numastat(w: &mut dyn Write, a: &PageAllocator) -> fmt::Result {
+    write!(w, "{:<16}", "")?;
+    for n in a.nodes() {
+        write!(w, "{:>16}", NodeName(n.id))?;
+    }
+    writeln!(w)?;
+    let per_node: [[u64; NR_NUMA_STATS]; numa::MAX_NUMNODES] =
+        core::array::from_fn(|n| a.node_stats(n));
+    for stat in NumaStat::ALL {
+        write!(w, "{:<16}", stat.numastat_name())?;
+        for n in a.nodes() {
+            write!(w, "{:>16}", per_node[n.id][stat as usize])?;
+        }
+        writeln!(w)?;
+    }
+    Ok(())
+}
+
+struct NodeName(usize);
+impl fmt::Display for NodeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Padding applies to the whole name, so build it first.
+        let mut buf = [0u8; 24];
+        let mut cursor = Cursor(&mut buf, 0);
+        write!(cursor, "node{}", self.0)?;
+        let len = cursor.1;
+        f.pad(core::str::from_utf8(&buf[..len]).map_err(|_| fmt::Error)?)
+    }
+}
+
+struct Cursor<'b>(&'b mut [u8], usize);
+impl Write for Cursor<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.1 + s.len();
+        self.0
+            .get_mut(self.1..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.1 = end;
+        Ok(())
+    }
+}
+
+fn zone_line(w: &mut dyn Write, z: &Zone) -> fmt::Result {
+    let wm = z.watermarks;
+    writeln!(
+        w,
+        "Node {} {} free:{}kB boost:0kB min:{}kB low:{}kB high:{}kB present:{}kB managed:{}kB",
+        z.node,
+        z.kind.name(),
+        z.free_pages() * PAGE_KIB,
+        wm.min * PAGE_KIB,
+        wm.low * PAGE_KIB,
+        wm.high * PAGE_KIB,
+        z.span.present * PAGE_KIB,
+        z.managed() * PAGE_KIB
+    )?;
+    write!(w, "lowmem_reserve[]:")?;
+    for r in z.lowmem_reserve {
+        write!(w, " {r}")?;
+    }
+    writeln!(w)
+}
+
+fn buddy_line(w: &mut dyn Write, z: &Zone) -> fmt::Result {
+    let (_, blocks) = z.free_state();
+    write!(w, "Node {} {}:", z.node, z.kind.name())?;
+    let mut total = 0;
+    for (order, count) in blocks.iter().enumerate().take(MAX_ORDER + 1) {
+        let kib = PAGE_KIB << order;
+        total += *count as u64 * kib;
+        write!(w, " {count}*{kib}kB")?;
+    }
+    writeln!(w, " = {total}kB")
+}
+
+/// What Linux prints when an allocation fails: the request, then each
+/// zone's free memory against its watermarks, and its free blocks.
+pub fn allocation_failure(
+    w: &mut dyn Write,
+    a: &PageAllocator,
+    who: &str,
+    gfp: Gfp,
+    order: usize,
+    node: Option<usize>,
+    why: &dyn fmt::Display,
+) -> fmt::Result {
+    write!(
+        w,
+        "{who}: page allocation failure: order:{order}, mode:{gfp:?}, nodemask=(null)"
+    )?;
+    match node {
+        Some(n) => writeln!(w, ", node={n}: {why}")?,
+        None => writeln!(w, ", node=local: {why}")?,
+    }
+    writeln!(w, "Mem-Info:")?;
+    for z in a.zones().filter(|z| z.is_populated()) {
+        zone_line(w, z)?;
+    }
+    for z in a.zones().filter(|z| z.is_populated()) {
+        buddy_line(w, z)?;
+    }
+    let present: u64 = a.zones().map(|z| z.span.present).sum();
+    let managed: u64 = a.zones().map(|z| z.managed()).sum();
+    writeln!(w, "{present} pages RAM")?;
+    writeln!(w, "{} pages reserved", present - managed)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::buddy::PageMeta;
+    use crate::page_alloc::{NoReclaim, Node, Request};
+    use crate::setup::{build, NodeStorage, Setup};
+    use std::boxed::Box;
+    use std::string::String;
+    use std::vec;
+
+    struct Heap;
+    impl NodeStorage<'static> for Heap {
+        fn page_meta(&mut self, _: usize, count: usize) -> &'static mut [PageMeta] {
+            Box::leak(vec![PageMeta::RESERVED; count].into_boxed_slice())
+        }
+        fn node(&mut self, _: usize, data: Node<'static>) -> &'static mut Node<'static> {
+            Box::leak(Box::new(data))
+        }
+    }
+
+    /// Two nodes of 64 MiB without firmware tables: one node (numa=off
+    /// style), since only the layout of the text is under test here.
+    fn small() -> PageAllocator<'static> {
+        let ram = [(0u64, 0x9fc00u64), (0x10_0000, 0x800_0000)];
+        let inputs = numa::Inputs {
+            srat: None,
+            slit: None,
+            madt: None,
+            ram: &ram,
+            boot_apic_id: 0,
+            numa_off: true,
+        };
+        let topo = numa::build(&inputs, &mut |_, _| {});
+        build(&topo, &Setup::default(), &mut Heap, &mut |add| {
+            add(0x10_0000, 0x800_0000)
+        })
+        .0
+    }
+
+    #[test]
+    fn buddyinfo_has_linux_columns() {
+        let a = small();
+        let mut s = String::new();
+        buddyinfo(&mut s, &a).unwrap();
+        let lines: std::vec::Vec<&str> = s.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with("Node 0, zone      DMA "), "{s}");
+        assert!(lines[1].starts_with("Node 0, zone    DMA32 "), "{s}");
+        // 11 orders, 7 characters each.
+        assert_eq!(lines[0].len(), "Node 0, zone      DMA ".len() + 11 * 7);
+        // DMA: 1 MiB to 16 MiB = 15 MiB = three 4 MiB blocks + 2 + 1 MiB.
+        assert!(lines[0].ends_with("     1      1      3 "), "{s}");
+    }
+
+    #[test]
+    fn zoneinfo_has_every_zone_and_linux_field_names() {
+        let a = small();
+        let mut s = String::new();
+        zoneinfo(&mut s, &a).unwrap();
+        for zone in ["DMA", "DMA32", "Normal", "Movable", "Device"] {
+            assert!(
+                s.contains(&std::format!("Node 0, zone {zone:>8}\n")),
+                "{zone}"
+            );
+        }
+        for field in [
+            "pages free",
+            "min",
+            "low",
+            "high",
+            "spanned",
+            "present",
+            "managed",
+        ] {
+            assert!(s.contains(&std::format!("  {field} ")), "{field}");
+        }
+        assert!(s.contains("        protection: (0, "));
+        assert!(s.contains("      numa_hit     0\n"));
+        assert_eq!(s.matches("start_pfn:").count(), 2, "only populated zones");
+    }
+
+    #[test]
+    fn numastat_columns_are_sixteen_wide() {
+        let a = small();
+        let r = Request {
+            gfp: Gfp::KERNEL,
+            order: 0,
+            node: None,
+            cpu_node: 0,
+            interleave: false,
+        };
+        a.alloc(r, &NoReclaim).unwrap();
+        let mut s = String::new();
+        numastat(&mut s, &a).unwrap();
+        let expected = "                           node0\n\
+                        numa_hit                       1\n\
+                        numa_miss                      0\n\
+                        numa_foreign                   0\n\
+                        interleave_hit                 0\n\
+                        local_node                     1\n\
+                        other_node                     0\n";
+        assert_eq!(s, expected);
+    }
+
+    #[test]
+    fn failure_report_names_the_mode_and_every_zone() {
+        let a = small();
+        let mut s = String::new();
+        allocation_failure(
+            &mut s,
+            &a,
+            "selftest",
+            Gfp::KERNEL,
+            10,
+            Some(0),
+            &"no memory",
+        )
+        .unwrap();
+        assert!(s.starts_with(
+            "selftest: page allocation failure: order:10, mode:0xcc0(GFP_KERNEL), nodemask=(null), node=0: no memory\n"
+        ));
+        assert!(s.contains("Node 0 DMA32 free:"));
+        assert!(s.contains("lowmem_reserve[]: 0 "));
+        assert!(s.contains("Node 0 DMA: 0*4kB 0*8kB 0*16kB"));
+        assert!(s.contains(" = 15360kB\n"));
+    }
+}
