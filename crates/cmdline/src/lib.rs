@@ -58,6 +58,32 @@ pub struct Settings<'a> {
     pub mem_limit: Option<u64>,
     /// `mm.report`: print the memory reports at boot as well as at the end.
     pub mm_report: bool,
+    /// `kernelcore=SIZE|N%`: memory kept for unmovable allocations; the rest
+    /// of each node becomes ZONE_MOVABLE.
+    pub kernelcore: Option<MemAmount>,
+    /// `movablecore=SIZE|N%`: memory for ZONE_MOVABLE.
+    pub movablecore: Option<MemAmount>,
+    /// `min_free_kbytes=N`: overrides the computed reserve behind the watermarks.
+    pub min_free_kbytes: Option<u64>,
+}
+
+/// An amount of memory as `kernelcore=` and `movablecore=` take it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemAmount {
+    Bytes(u64),
+    /// A share of all RAM, 0 to 100.
+    Percent(u8),
+}
+
+/// Parses `512M`, `2G`, or `30%` (Linux's cmdline_parse_core).
+pub fn parse_mem_amount(s: &str) -> Option<MemAmount> {
+    match s.strip_suffix('%') {
+        Some(pc) => match pc.parse::<u8>() {
+            Ok(p) if p <= 100 => Some(MemAmount::Percent(p)),
+            _ => None,
+        },
+        None => parse_size(s).map(MemAmount::Bytes),
+    }
 }
 
 impl Default for Settings<'_> {
@@ -69,6 +95,9 @@ impl Default for Settings<'_> {
             numa_off: false,
             mem_limit: None,
             mm_report: false,
+            kernelcore: None,
+            movablecore: None,
+            min_free_kbytes: None,
         }
     }
 }
@@ -255,20 +284,24 @@ pub fn parse<'a>(line: &'a str, mut warn: impl FnMut(Warning<'a>)) -> Settings<'
                 }),
             },
             "mem" => {
-                const EXPECTED: &str = "a size such as 512M or 2G";
-                match word.value {
-                    None => warn(Warning::MissingValue {
-                        key,
-                        expected: EXPECTED,
-                    }),
-                    Some(v) => match parse_size(v) {
-                        Some(n) if n > 0 => s.mem_limit = Some(n),
-                        _ => warn(Warning::BadValue {
-                            key,
-                            value: v,
-                            expected: EXPECTED,
-                        }),
-                    },
+                let size = |v: &str| parse_size(v).filter(|&n| n > 0);
+                if let Some(n) = value(word, "a size such as 512M or 2G", size, &mut warn) {
+                    s.mem_limit = Some(n);
+                }
+            }
+            "kernelcore" | "movablecore" => {
+                const EXPECTED: &str = "a size such as 1G, or a percentage such as 25%";
+                let amount = value(word, EXPECTED, parse_mem_amount, &mut warn);
+                if key == "kernelcore" {
+                    s.kernelcore = amount.or(s.kernelcore);
+                } else {
+                    s.movablecore = amount.or(s.movablecore);
+                }
+            }
+            "min_free_kbytes" => {
+                let kib = |v: &str| parse_u64(v).filter(|&n| n > 0 && n <= 1 << 30);
+                if let Some(n) = value(word, "a number of KiB from 1", kib, &mut warn) {
+                    s.min_free_kbytes = Some(n);
                 }
             }
             "mm.report" => {
@@ -282,6 +315,33 @@ pub fn parse<'a>(line: &'a str, mut warn: impl FnMut(Warning<'a>)) -> Settings<'
         s.loglevel = LOGLEVEL_QUIET;
     }
     s
+}
+
+/// The parsed value of `word`, or a warning saying what was expected.
+fn value<'a, T>(
+    word: Word<'a>,
+    expected: &'static str,
+    parse: impl Fn(&str) -> Option<T>,
+    warn: &mut impl FnMut(Warning<'a>),
+) -> Option<T> {
+    let key = word.key;
+    match word.value {
+        None => {
+            warn(Warning::MissingValue { key, expected });
+            None
+        }
+        Some(v) => {
+            let parsed = parse(v);
+            if parsed.is_none() {
+                warn(Warning::BadValue {
+                    key,
+                    value: v,
+                    expected,
+                });
+            }
+            parsed
+        }
+    }
 }
 
 fn valid_suite_name(name: &str) -> bool {
@@ -410,6 +470,30 @@ mod tests {
         assert!(w.is_empty());
         let (_, w) = parse_collect("mem=0 numa=on numa");
         assert_eq!(w.len(), 3);
+    }
+
+    #[test]
+    fn zone_sizing_words_take_sizes_and_percentages() {
+        let (s, w) = parse_collect("kernelcore=1G movablecore=25% min_free_kbytes=8192");
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(s.kernelcore, Some(MemAmount::Bytes(1 << 30)));
+        assert_eq!(s.movablecore, Some(MemAmount::Percent(25)));
+        assert_eq!(s.min_free_kbytes, Some(8192));
+        let (s, w) =
+            parse_collect("kernelcore=mirror movablecore=101% min_free_kbytes=0 kernelcore");
+        assert_eq!(w.len(), 4);
+        assert_eq!(
+            (s.kernelcore, s.movablecore, s.min_free_kbytes),
+            (None, None, None)
+        );
+        assert!(matches!(
+            w[0],
+            Warning::BadValue {
+                key: "kernelcore",
+                value: "mirror",
+                ..
+            }
+        ));
     }
 
     #[test]
