@@ -76,6 +76,16 @@ pub fn _print(args: core::fmt::Arguments) {
     let _ = SERIAL.lock().write_fmt(args);
 }
 
+/// `core::fmt::Write` onto the console, for reports written by host crates.
+pub struct Writer;
+
+impl Write for Writer {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        _print(format_args!("{s}"));
+        Ok(())
+    }
+}
+
 /// For the fatal path: a writer that does not wait for the console lock,
 /// which the dying context may hold. Output may interleave; it is the last.
 pub fn emergency_writer() -> impl Write {

@@ -67,11 +67,16 @@ fn boot(start_info_phys: u64) -> ! {
     );
     log_boot_info(boot);
     let tables = acpi::init(boot); // SRAT, SLIT, MADT, FADT found and validated
-    mm::init(boot, &tables, settings.mem_limit); // memblock: RAM, reservations, mem=
+    mm::memblock::init(boot, &tables, settings.mem_limit); // memblock: RAM, reservations, mem=
     numa::init(&tables, settings.numa_off); // nodes, CPUs, memory, distances
+    mm::page_alloc::init(&settings); // zones, buddy allocators, zonelists; memblock retires
     numa::print_reports();
+    if settings.mm_report {
+        mm::report::print_all("boot");
+    }
 
     let totals = selftest::run(settings.selftest);
+    mm::report::print_all("end of run");
     let boot_ns = tsc::ns_since_boot();
     log::info!(
         "boot: entry to end of self-tests took {}.{:03} ms (TSC)",

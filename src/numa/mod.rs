@@ -4,7 +4,6 @@
 use crate::acpi::Tables;
 use crate::arch::x86_64::{cpu_id, paging};
 use crate::kprintln;
-use core::fmt::Write;
 use mm::memblock::MAX_REGIONS;
 use numa::{report, Level, NodeId, Topology};
 use spin::Once;
@@ -69,31 +68,29 @@ pub fn init(tables: &Tables, numa_off: bool) -> &'static Topology {
     })
 }
 
-/// A node's free memory: what memblock has not reserved, until the page
-/// allocator exists.
+/// A node's free memory: the page allocator's free pages once it exists,
+/// before that what memblock has not reserved.
 pub fn boot_free_bytes(node: NodeId) -> u64 {
+    if crate::mm::page_alloc::is_ready() {
+        let a = crate::mm::page_alloc::allocator();
+        return a.node(node).map_or(0, |n| {
+            n.zones.iter().map(|z| z.free_pages()).sum::<u64>() * layout::PAGE_SIZE
+        });
+    }
     topology()
         .memory_of(node)
-        .map(|m| crate::mm::free_bytes(m.start, m.end))
+        .map(|m| crate::mm::memblock::free_bytes(m.start, m.end))
         .sum()
 }
 
 /// Prints `numactl --hardware` and the `NUMA_TOPOLOGY {json}` line.
 pub fn print_reports() {
     let t = topology();
-    let mut text = ConsoleWriter;
+    let mut text = crate::console::Writer;
     let _ = report::numactl_hardware(t, &boot_free_bytes, &mut text);
     crate::kprint!("NUMA_TOPOLOGY ");
     let _ = report::json(t, &boot_free_bytes, &mut text);
     kprintln!();
-}
-
-struct ConsoleWriter;
-impl Write for ConsoleWriter {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        crate::kprint!("{s}");
-        Ok(())
-    }
 }
 
 mod selftests {

@@ -12,30 +12,47 @@
 //! absolute frame number, so a zone that starts unaligned simply has smaller
 //! blocks at its edges.
 //!
+//! Only block heads carry state, so allocating or freeing a block writes a
+//! few descriptors whatever its size (as Linux marks only its heads
+//! PageBuddy). A descriptor that is not a head reads Reserved or Tail; which
+//! of the two it really is comes from the list of ranges given to the
+//! allocator. All-zero bytes are a valid [`PageMeta::RESERVED`], so the
+//! storage can be cleared in one sweep.
+//!
 //! Every free is checked before it changes anything: a frame outside the
 //! zone, a frame that is not the head of an allocated block (double free,
-//! reserved page, tail page), or an order that differs from the allocation's
-//! is refused with a [`FreeError`] and the allocator is left as it was.
+//! reserved page, page inside a block), or an order that differs from the
+//! allocation's is refused with a [`FreeError`] and the allocator is left as
+//! it was.
 
 /// Highest order: 2^10 pages = 4 MiB blocks with 4 KiB pages (Linux's
 /// default MAX_ORDER on x86_64).
 pub const MAX_ORDER: usize = 10;
-const NONE: u32 = u32::MAX;
+/// Most separate ranges one zone can be given (holes split a zone's RAM;
+/// a QEMU zone has at most a few).
+pub const MAX_MANAGED_RANGES: usize = 32;
+
+/// List links hold index + 1, so that 0 means "none" and a zeroed
+/// descriptor is a reserved one.
+const LINK_NONE: u32 = 0;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum PageState {
-    /// Never given to the allocator (firmware, kernel image, holes).
-    Reserved,
+    /// Never given to the allocator (firmware, kernel image, holes), or a
+    /// page inside a block that has not been a head since boot.
+    Reserved = 0,
     /// Head of a free block on a free list.
-    FreeHead,
+    FreeHead = 1,
     /// Head of an allocated block.
-    AllocatedHead,
-    /// Inside a block, not its first page.
-    Tail,
+    AllocatedHead = 2,
+    /// Inside a block: it was a head once and was merged into its buddy.
+    Tail = 3,
 }
 
 /// The allocator's part of a page descriptor.
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 pub struct PageMeta {
     next: u32,
     prev: u32,
@@ -44,11 +61,17 @@ pub struct PageMeta {
 }
 
 impl PageMeta {
+    /// A reserved page; its bytes are all zero.
     pub const RESERVED: PageMeta = PageMeta {
-        next: NONE,
-        prev: NONE,
+        next: LINK_NONE,
+        prev: LINK_NONE,
         state: PageState::Reserved,
         order: 0,
+    };
+
+    const TAIL: PageMeta = PageMeta {
+        state: PageState::Tail,
+        ..Self::RESERVED
     };
 
     pub fn state(&self) -> PageState {
@@ -115,18 +138,25 @@ pub struct Buddy<'a> {
     heads: [u32; MAX_ORDER + 1],
     counts: [usize; MAX_ORDER + 1],
     free_pages: usize,
+    /// The frame ranges given to the allocator, ascending and disjoint.
+    managed: [(u64, u64); MAX_MANAGED_RANGES],
+    nmanaged: usize,
 }
 
 impl<'a> Buddy<'a> {
     /// An allocator whose pages are all reserved until [`Buddy::add_free_range`].
+    /// `meta` must come filled with [`PageMeta::RESERVED`] (zero bytes):
+    /// whoever provides the storage clears it once.
     pub fn new(base_pfn: u64, meta: &'a mut [PageMeta]) -> Self {
-        meta.fill(PageMeta::RESERVED);
+        debug_assert!(meta.iter().all(|m| m.state == PageState::Reserved));
         Buddy {
             base_pfn,
             meta,
-            heads: [NONE; MAX_ORDER + 1],
+            heads: [LINK_NONE; MAX_ORDER + 1],
             counts: [0; MAX_ORDER + 1],
             free_pages: 0,
+            managed: [(0, 0); MAX_MANAGED_RANGES],
+            nmanaged: 0,
         }
     }
 
@@ -143,8 +173,16 @@ impl<'a> Buddy<'a> {
         (self.base_pfn, self.base_pfn + self.meta.len() as u64)
     }
 
-    pub fn state(&self, pfn: u64) -> Option<PageState> {
-        self.index(pfn).map(|i| self.meta[i].state)
+    /// Where the descriptors live (to show they are node-local).
+    pub fn descriptors_addr(&self) -> usize {
+        self.meta.as_ptr() as usize
+    }
+
+    /// Was `pfn` ever given to the allocator?
+    pub fn is_managed(&self, pfn: u64) -> bool {
+        let ranges = &self.managed[..self.nmanaged];
+        let i = ranges.partition_point(|r| r.0 <= pfn);
+        i > 0 && pfn < ranges[i - 1].1
     }
 
     fn index(&self, pfn: u64) -> Option<usize> {
@@ -156,14 +194,14 @@ impl<'a> Buddy<'a> {
         let head = self.heads[order];
         self.meta[i] = PageMeta {
             next: head,
-            prev: NONE,
+            prev: LINK_NONE,
             state: PageState::FreeHead,
             order: order as u8,
         };
-        if head != NONE {
-            self.meta[head as usize].prev = i as u32;
+        if head != LINK_NONE {
+            self.meta[head as usize - 1].prev = i as u32 + 1;
         }
-        self.heads[order] = i as u32;
+        self.heads[order] = i as u32 + 1;
         self.counts[order] += 1;
         self.free_pages += 1 << order;
     }
@@ -171,63 +209,89 @@ impl<'a> Buddy<'a> {
     fn unlink(&mut self, i: usize) {
         let m = self.meta[i];
         let order = m.order as usize;
-        if m.prev == NONE {
+        if m.prev == LINK_NONE {
             self.heads[order] = m.next;
         } else {
-            self.meta[m.prev as usize].next = m.next;
+            self.meta[m.prev as usize - 1].next = m.next;
         }
-        if m.next != NONE {
-            self.meta[m.next as usize].prev = m.prev;
+        if m.next != LINK_NONE {
+            self.meta[m.next as usize - 1].prev = m.prev;
         }
         self.counts[order] -= 1;
         self.free_pages -= 1 << order;
     }
 
-    fn mark_tails(&mut self, i: usize, order: usize) {
-        for t in &mut self.meta[i + 1..i + (1 << order)] {
-            *t = PageMeta {
-                next: NONE,
-                prev: NONE,
-                state: PageState::Tail,
-                order: 0,
-            };
+    /// Records `[start, end)` as managed, merging with its neighbours.
+    /// False when the table is full.
+    fn record_managed(&mut self, start: u64, end: u64) -> bool {
+        let n = self.nmanaged;
+        let at = self.managed[..n].partition_point(|r| r.0 < start);
+        let joins_prev = at > 0 && self.managed[at - 1].1 == start;
+        let joins_next = at < n && self.managed[at].0 == end;
+        match (joins_prev, joins_next) {
+            (true, true) => {
+                self.managed[at - 1].1 = self.managed[at].1;
+                self.managed.copy_within(at + 1..n, at);
+                self.nmanaged -= 1;
+            }
+            (true, false) => self.managed[at - 1].1 = end,
+            (false, true) => self.managed[at].0 = start,
+            (false, false) => {
+                if n == MAX_MANAGED_RANGES {
+                    return false;
+                }
+                self.managed.copy_within(at..n, at + 1);
+                self.managed[at] = (start, end);
+                self.nmanaged += 1;
+            }
         }
+        true
     }
 
-    /// Gives the reserved frames `[start, end)` (clipped to the zone) to the
-    /// allocator, in the largest aligned blocks that fit. Frames that are not
-    /// reserved are skipped. Returns how many pages were added.
+    /// Gives the frames `[start, end)` (clipped to the zone) to the
+    /// allocator, in the largest aligned blocks that fit. Frames given
+    /// before are skipped, so nothing is ever on the lists twice. Returns how
+    /// many pages were added (fewer when more than [`MAX_MANAGED_RANGES`]
+    /// separate ranges would be needed).
     pub fn add_free_range(&mut self, start: u64, end: u64) -> usize {
         let (zs, ze) = self.span();
-        let (mut pfn, end) = (start.max(zs), end.min(ze));
+        let (mut from, end) = (start.max(zs), end.min(ze));
         let before = self.free_pages;
+        while from < end {
+            // The next piece not yet managed.
+            let ranges = &self.managed[..self.nmanaged];
+            let i = ranges.partition_point(|r| r.1 <= from);
+            let (piece_start, piece_end) = match ranges.get(i) {
+                Some(&(s, e)) if s <= from => {
+                    from = e;
+                    continue;
+                }
+                Some(&(s, _)) => (from, s.min(end)),
+                None => (from, end),
+            };
+            if !self.record_managed(piece_start, piece_end) {
+                break;
+            }
+            self.add_blocks(piece_start, piece_end);
+            from = piece_end;
+        }
+        self.free_pages - before
+    }
+
+    fn add_blocks(&mut self, start: u64, end: u64) {
+        let mut pfn = start;
         while pfn < end {
             let mut order = MAX_ORDER;
             while order > 0 && (!pfn.is_multiple_of(1 << order) || pfn + (1 << order) > end) {
                 order -= 1;
             }
             let i = self.index(pfn).expect("clipped to the zone");
-            let all_reserved = self.meta[i..i + (1 << order)]
-                .iter()
-                .all(|m| m.state == PageState::Reserved);
-            if all_reserved {
-                self.mark_tails(i, order);
-                self.meta[i].state = PageState::AllocatedHead;
-                self.meta[i].order = order as u8;
-                self.free(pfn, order)
-                    .expect("a block just made allocated frees cleanly");
-                pfn += 1 << order;
-            } else if order == 0 {
-                pfn += 1;
-            } else {
-                // Mixed block: go one page at a time through it.
-                for p in pfn..pfn + (1 << order) {
-                    self.add_free_range(p, p + 1);
-                }
-                pfn += 1 << order;
-            }
+            self.meta[i].state = PageState::AllocatedHead;
+            self.meta[i].order = order as u8;
+            self.free(pfn, order)
+                .expect("a block just made allocated frees cleanly");
+            pfn += 1 << order;
         }
-        self.free_pages - before
     }
 
     /// Allocates 2^order contiguous frames; returns the first frame number.
@@ -235,18 +299,16 @@ impl<'a> Buddy<'a> {
         if order > MAX_ORDER {
             return None;
         }
-        let found = (order..=MAX_ORDER).find(|&o| self.heads[o] != NONE)?;
-        let i = self.heads[found] as usize;
+        let found = (order..=MAX_ORDER).find(|&o| self.heads[o] != LINK_NONE)?;
+        let i = self.heads[found] as usize - 1;
         self.unlink(i);
         // Split: the upper half of each larger block goes back one order down.
         for o in (order..found).rev() {
             self.push(i + (1 << o), o);
-            self.mark_tails(i + (1 << o), o);
         }
-        self.mark_tails(i, order);
         self.meta[i] = PageMeta {
-            next: NONE,
-            prev: NONE,
+            next: LINK_NONE,
+            prev: LINK_NONE,
             state: PageState::AllocatedHead,
             order: order as u8,
         };
@@ -262,8 +324,8 @@ impl<'a> Buddy<'a> {
         let m = self.meta[i];
         match m.state {
             PageState::FreeHead => Err(FreeError::AlreadyFree { pfn }),
-            PageState::Reserved => Err(FreeError::Reserved { pfn }),
-            PageState::Tail => Err(FreeError::NotBlockHead { pfn }),
+            PageState::Reserved if !self.is_managed(pfn) => Err(FreeError::Reserved { pfn }),
+            PageState::Reserved | PageState::Tail => Err(FreeError::NotBlockHead { pfn }),
             PageState::AllocatedHead if m.order as usize != order => Err(FreeError::WrongOrder {
                 pfn,
                 allocated: m.order as usize,
@@ -288,21 +350,13 @@ impl<'a> Buddy<'a> {
                 break;
             }
             self.unlink(b);
-            self.meta[b] = PageMeta {
-                next: NONE,
-                prev: NONE,
-                state: PageState::Tail,
-                order: 0,
-            };
+            // The higher of the two stops being a head.
             if buddy_pfn < pfn {
-                self.meta[i] = PageMeta {
-                    next: NONE,
-                    prev: NONE,
-                    state: PageState::Tail,
-                    order: 0,
-                };
+                self.meta[i] = PageMeta::TAIL;
                 i = b;
                 pfn = buddy_pfn;
+            } else {
+                self.meta[b] = PageMeta::TAIL;
             }
             order += 1;
         }
@@ -326,6 +380,38 @@ mod tests {
             self.0 ^= self.0 << 17;
             self.0
         }
+    }
+
+    #[test]
+    fn reserved_descriptor_is_all_zero() {
+        let r = PageMeta::RESERVED;
+        assert_eq!((r.next, r.prev, r.state as u8, r.order), (0, 0, 0, 0));
+        assert_eq!(core::mem::size_of::<PageMeta>(), 12);
+    }
+
+    #[test]
+    fn ranges_given_twice_are_managed_once() {
+        let mut meta = vec![PageMeta::RESERVED; 1024];
+        let mut b = Buddy::new(0, &mut meta);
+        assert_eq!(b.add_free_range(100, 200), 100);
+        assert_eq!(b.add_free_range(150, 300), 100);
+        assert_eq!(b.add_free_range(0, 1024), 1024 - 200);
+        assert_eq!(b.add_free_range(0, 1024), 0);
+        assert_eq!(b.free_pages(), 1024);
+        assert_eq!(b.free_blocks()[MAX_ORDER], 1, "all merged into one block");
+    }
+
+    #[test]
+    fn a_page_inside_a_block_is_not_mistaken_for_a_reserved_one() {
+        let mut meta = vec![PageMeta::RESERVED; 1024];
+        let mut b = Buddy::new(0, &mut meta);
+        b.add_free_range(0, 512);
+        let p = b.alloc(9).unwrap();
+        assert_eq!(
+            b.free(p + 7, 0),
+            Err(FreeError::NotBlockHead { pfn: p + 7 })
+        );
+        assert_eq!(b.free(600, 0), Err(FreeError::Reserved { pfn: 600 }));
     }
 
     #[test]

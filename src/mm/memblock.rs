@@ -1,0 +1,136 @@
+//! memblock: the early allocator built from the firmware's memory map with
+//! everything the kernel already uses reserved. It places the page
+//! allocator's own data, then hands every free page to it and retires.
+
+use crate::acpi::Tables;
+use crate::arch::x86_64::paging;
+use crate::boot::start_info::{BootInfo, E820Kind};
+use core::sync::atomic::{AtomicBool, Ordering};
+use layout::LOW_MEMORY_END;
+use mm::memblock::Memblock;
+use mm::memblock::MemblockError;
+use numa::NodeId;
+use spin::Mutex;
+
+pub static MEMBLOCK: Mutex<Memblock> = Mutex::new(Memblock {
+    memory: mm::memblock::RangeList::EMPTY,
+    reserved: mm::memblock::RangeList::EMPTY,
+});
+
+/// Builds memblock: E820 RAM, capped by `mem=`, with the first MiB, the
+/// kernel image, the boot page tables and the ACPI tables reserved.
+pub fn init(boot: &BootInfo, tables: &Tables, mem_limit: Option<u64>) {
+    let mut mb = MEMBLOCK.lock();
+    let report = |what: &str, r: Result<(), mm::memblock::MemblockError>| {
+        if let Err(e) = r {
+            log::error!("memblock: {what}: {e:?}");
+        }
+    };
+    for e in boot.memory_map().iter().filter(|e| e.kind == E820Kind::Ram) {
+        report("adding RAM", mb.add_memory(e.start, e.end));
+    }
+    if let Some(limit) = mem_limit {
+        let before = mb.memory.total();
+        report("mem= limit", mb.cap_memory(limit));
+        log::info!(
+            "memblock: mem={limit:#x} leaves {} of {} MiB",
+            mb.memory.total() >> 20,
+            before >> 20
+        );
+    }
+    report("first MiB", mb.reserve(0, LOW_MEMORY_END));
+    let image = paging::image_layout();
+    report("kernel image", mb.reserve(image.start, image.end));
+    if let Some(((start, end), _)) = paging::summary() {
+        report("boot page tables", mb.reserve(start, end));
+    }
+    for &(start, end) in &tables.extents[..tables.extent_count] {
+        report("ACPI table", mb.reserve(start, end));
+    }
+    log::info!(
+        "memblock: {} MiB of RAM in {} ranges, {} KiB reserved, {} MiB free",
+        mb.memory.total() >> 20,
+        mb.memory.iter().count(),
+        mb.reserved.total() >> 10,
+        mb.free_bytes(0, u64::MAX) >> 20
+    );
+}
+
+/// Set once the free memory went to the page allocator.
+static RETIRED: AtomicBool = AtomicBool::new(false);
+
+/// Allocates `size` bytes on `node`'s own memory, top-down; a node that has
+/// no room gets memory from anywhere, with a warning (as Linux's
+/// memblock_alloc_try_nid). Reserved for good: this is for boot data that
+/// lives as long as the kernel.
+pub fn alloc_on_node(node: NodeId, size: u64, align: u64) -> Result<u64, MemblockError> {
+    assert!(
+        !RETIRED.load(Ordering::Relaxed),
+        "memblock allocation after the page allocator took over"
+    );
+    let topology = crate::numa::topology();
+    let mut mb = MEMBLOCK.lock();
+    // The node's highest range first.
+    let ranges = topology.memory();
+    for r in ranges.iter().rev().filter(|r| r.node == node) {
+        if let Ok(addr) = mb.alloc_range(size, align, r.start, r.end) {
+            return Ok(addr);
+        }
+    }
+    let addr = mb.alloc_range(size, align, 0, u64::MAX)?;
+    log::warn!("memblock: no room for {size} bytes on node {node}; placed at {addr:#x}");
+    Ok(addr)
+}
+
+/// Hands every free range to `give` and retires memblock.
+pub fn retire(give: &mut dyn FnMut(u64, u64)) {
+    let mb = MEMBLOCK.lock();
+    RETIRED.store(true, Ordering::Relaxed);
+    for r in mb.free_ranges(0, u64::MAX) {
+        give(r.start, r.end);
+    }
+}
+
+/// Free bytes in `[start, end)` as memblock sees them.
+pub fn free_bytes(start: u64, end: u64) -> u64 {
+    MEMBLOCK.lock().free_bytes(start, end)
+}
+
+mod selftests {
+    use super::*;
+    use crate::{kassert, selftest};
+
+    selftest!(
+        "memblock",
+        fn kernel_image_page_tables_and_low_memory_are_reserved() {
+            let mb = MEMBLOCK.lock();
+            let image = paging::image_layout();
+            kassert!(mb.free_ranges(image.start, image.end).next().is_none());
+            kassert!(mb.free_ranges(0, LOW_MEMORY_END).next().is_none());
+            if let Some(((s, e), _)) = paging::summary() {
+                kassert!(mb.free_ranges(s, e).next().is_none());
+            }
+            Ok(())
+        }
+    );
+
+    selftest!(
+        "memblock",
+        fn free_memory_is_firmware_ram_only() {
+            let mb = MEMBLOCK.lock();
+            let boot = crate::boot_info();
+            for r in mb.free_ranges(0, u64::MAX) {
+                kassert!(
+                    boot.memory_map()
+                        .iter()
+                        .any(|e| e.kind == E820Kind::Ram && e.start <= r.start && r.end <= e.end),
+                    "free range {:#x}-{:#x} is not RAM",
+                    r.start,
+                    r.end
+                );
+            }
+            kassert!(mb.free_bytes(0, u64::MAX) > 0);
+            Ok(())
+        }
+    );
+}

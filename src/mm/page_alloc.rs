@@ -1,0 +1,413 @@
+//! The kernel's page allocator: the `mm` crate's allocator built on this
+//! machine's nodes, with page descriptors and node data on each node's own
+//! memory, behind Linux's interface (alloc_pages, __free_pages, ...).
+//!
+//! What the crate leaves to the kernel is done here: zeroing through the
+//! direct map (__GFP_ZERO), the failure report unless __GFP_NOWARN, the
+//! "Bad page state" report for an invalid free, and the reclaim hooks
+//! (which count what they are asked until reclaim exists).
+
+use crate::arch::x86_64::tsc;
+use crate::mm::memblock;
+use crate::numa::{numa_node_id, topology};
+use core::fmt;
+use core::panic::Location;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use layout::{phys_to_virt, virt_to_phys, PAGE_SIZE};
+use mm::buddy::{PageMeta, MAX_ORDER};
+use mm::gfp::{Gfp, ReclaimContext};
+use mm::movable::CoreSize;
+use mm::page_alloc::{AllocError, Node, PageAllocator, Reclaim, Request};
+use mm::setup::{self, NodeStorage, Setup};
+use mm::zone::ZoneType;
+use numa::NodeId;
+use spin::{Mutex, Once};
+
+static PAGE_ALLOC: Once<PageAllocator<'static>> = Once::new();
+
+/// Linux's "no node preference": allocate on the caller's node.
+pub const NUMA_NO_NODE: i32 = -1;
+
+pub fn allocator() -> &'static PageAllocator<'static> {
+    PAGE_ALLOC
+        .get()
+        .expect("the page allocator is set up at boot")
+}
+
+pub fn is_ready() -> bool {
+    PAGE_ALLOC.get().is_some()
+}
+
+/// A page frame, as Linux's `struct page *` names one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Page(u64);
+
+impl Page {
+    pub fn from_pfn(pfn: u64) -> Page {
+        Page(pfn)
+    }
+
+    pub fn pfn(self) -> u64 {
+        self.0
+    }
+
+    pub fn phys(self) -> u64 {
+        self.0 * PAGE_SIZE
+    }
+
+    /// The node whose memory holds the page (page_to_nid).
+    pub fn nid(self) -> Option<NodeId> {
+        allocator().zone_of(self.0).map(|z| z.node)
+    }
+
+    pub fn zone(self) -> Option<ZoneType> {
+        allocator().zone_of(self.0).map(|z| z.kind)
+    }
+}
+
+/// The page's address in the direct map.
+pub fn page_address(page: Page) -> *mut u8 {
+    phys_to_virt(page.phys()) as *mut u8
+}
+
+/// The page holding a direct-map address.
+pub fn virt_to_page(addr: *const u8) -> Option<Page> {
+    virt_to_phys(addr as u64).map(|p| Page(p / PAGE_SIZE))
+}
+
+/// Allocates 2^order pages on the caller's node (falling back by distance).
+#[track_caller]
+pub fn alloc_pages(gfp: Gfp, order: u32) -> Option<Page> {
+    alloc_pages_node(NUMA_NO_NODE, gfp, order)
+}
+
+/// Allocates 2^order pages preferring node `nid` (NUMA_NO_NODE: the
+/// caller's node). None when the request cannot be met; reported unless
+/// __GFP_NOWARN.
+#[track_caller]
+pub fn alloc_pages_node(nid: i32, gfp: Gfp, order: u32) -> Option<Page> {
+    let node = match nid {
+        NUMA_NO_NODE => None,
+        n if n >= 0 && (n as usize) < topology().node_count() => Some(n as usize),
+        n => {
+            log::error!(
+                "alloc_pages_node: no node {n} (nodes 0-{}) from {}",
+                topology().node_count() - 1,
+                Location::caller()
+            );
+            return None;
+        }
+    };
+    alloc(node, gfp, order, false, Location::caller())
+}
+
+/// An interleaved allocation: round robin over the nodes with memory,
+/// counted as interleave_hit when it lands where it was sent.
+#[track_caller]
+pub fn alloc_pages_interleave(gfp: Gfp, order: u32) -> Option<Page> {
+    let node = allocator().next_interleave_node()?;
+    alloc(Some(node), gfp, order, true, Location::caller())
+}
+
+/// 2^order pages' direct-map address, or 0.
+#[track_caller]
+pub fn __get_free_pages(gfp: Gfp, order: u32) -> usize {
+    alloc(None, gfp, order, false, Location::caller()).map_or(0, |p| page_address(p) as usize)
+}
+
+/// One zeroed page's direct-map address, or 0.
+#[track_caller]
+pub fn get_zeroed_page(gfp: Gfp) -> usize {
+    __get_free_pages(gfp | Gfp::ZERO, 0)
+}
+
+/// Frees 2^order pages. An invalid free (double free, reserved page, wrong
+/// order, not a page of any zone) is reported and changes nothing.
+#[track_caller]
+pub fn __free_pages(page: Page, order: u32) {
+    if let Err(e) = allocator().free(page.pfn(), order as usize) {
+        log::error!(
+            "BUG: Bad page state: {e}; __free_pages(pfn {:#x}, order {order}) from {} ignored",
+            page.pfn(),
+            Location::caller()
+        );
+    }
+}
+
+/// Frees the pages at a direct-map address from __get_free_pages; 0 is ignored.
+#[track_caller]
+pub fn free_pages(addr: usize, order: u32) {
+    if addr == 0 {
+        return;
+    }
+    match virt_to_page(addr as *const u8) {
+        Some(page) if (addr as u64).is_multiple_of(PAGE_SIZE) => __free_pages(page, order),
+        _ => log::error!(
+            "BUG: free_pages({addr:#x}, {order}) from {}: not a page of the direct map; ignored",
+            Location::caller()
+        ),
+    }
+}
+
+/// What the allocator asked of reclaim, for the self-tests and reports.
+pub struct ReclaimCalls {
+    pub kswapd_wakeups: AtomicU64,
+    pub direct_reclaim_passes: AtomicU64,
+    pub nofail_waits: AtomicU64,
+    pub last_context: Mutex<Option<ReclaimContext>>,
+}
+
+pub static RECLAIM_CALLS: ReclaimCalls = ReclaimCalls {
+    kswapd_wakeups: AtomicU64::new(0),
+    direct_reclaim_passes: AtomicU64::new(0),
+    nofail_waits: AtomicU64::new(0),
+    last_context: Mutex::new(None),
+};
+
+/// Until kswapd and direct reclaim exist, the hooks record their calls and
+/// free nothing.
+struct KernelReclaim;
+
+impl Reclaim for KernelReclaim {
+    fn wake_kswapd(&self, _node: NodeId, _order: usize) {
+        RECLAIM_CALLS.kswapd_wakeups.fetch_add(1, Relaxed);
+    }
+
+    fn direct_reclaim(&self, ctx: ReclaimContext, _order: usize) -> u64 {
+        RECLAIM_CALLS.direct_reclaim_passes.fetch_add(1, Relaxed);
+        *RECLAIM_CALLS.last_context.lock() = Some(ctx);
+        0
+    }
+
+    fn nofail_wait(&self, attempt: u64) {
+        RECLAIM_CALLS.nofail_waits.fetch_add(1, Relaxed);
+        if attempt.is_power_of_two() && attempt >= 1 << 16 {
+            log::warn!("page allocation stalls: __GFP_NOFAIL retried {attempt} times");
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// Allocation-failure reports and warnings, counted even when not printed.
+pub static FAILURE_REPORTS: AtomicU64 = AtomicU64::new(0);
+pub static NOFAIL_ORDER_WARNINGS: AtomicU64 = AtomicU64::new(0);
+/// Full reports printed before they are only counted (Linux rate-limits too).
+const FAILURE_REPORT_BURST: u64 = 10;
+
+fn alloc(
+    node: Option<NodeId>,
+    gfp: Gfp,
+    order: u32,
+    interleave: bool,
+    caller: &Location,
+) -> Option<Page> {
+    if gfp.contains(Gfp::NOFAIL) && order > 1 {
+        // Linux warns once: large blocks cannot be promised.
+        if NOFAIL_ORDER_WARNINGS.fetch_add(1, Relaxed) == 0 {
+            log::warn!("__GFP_NOFAIL allocation of order {order} (above 1) from {caller}");
+        }
+    }
+    let req = Request {
+        gfp,
+        order: order as usize,
+        node,
+        cpu_node: numa_node_id(),
+        interleave,
+    };
+    match allocator().alloc(req, &KernelReclaim) {
+        Ok(got) => {
+            let page = Page(got.pfn);
+            if gfp.contains(Gfp::ZERO) {
+                // SAFETY: the block was just allocated to this caller, so
+                // nothing else refers to it, and all RAM is in the direct map.
+                unsafe {
+                    core::ptr::write_bytes(page_address(page), 0, (PAGE_SIZE << order) as usize)
+                };
+            }
+            Some(page)
+        }
+        Err(e) => {
+            report_failure(&req, e, caller);
+            None
+        }
+    }
+}
+
+struct Why(AllocError);
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            AllocError::OrderTooLarge => write!(f, "order above MAX_ORDER {MAX_ORDER}"),
+            AllocError::BadMask(b) => write!(f, "{b}"),
+            AllocError::NoEligibleZone => write!(f, "no zone this mask may use on this node"),
+            AllocError::NoMemory { reclaim_passes } => {
+                write!(
+                    f,
+                    "all eligible zones at their watermarks after {reclaim_passes} reclaim passes"
+                )
+            }
+        }
+    }
+}
+
+fn report_failure(req: &Request, e: AllocError, caller: &Location) {
+    // An invalid mask is a bug in the caller: said even under NOWARN.
+    let invalid = matches!(e, AllocError::BadMask(_));
+    if req.gfp.contains(Gfp::NOWARN) && !invalid {
+        return;
+    }
+    let n = FAILURE_REPORTS.fetch_add(1, Relaxed);
+    if n >= FAILURE_REPORT_BURST {
+        if n == FAILURE_REPORT_BURST {
+            log::warn!("page allocation failure reports: further ones only counted");
+        }
+        return;
+    }
+    let mut who = heapless_name::Name::new();
+    let _ = fmt::Write::write_fmt(&mut who, format_args!("{caller}"));
+    let mut out = crate::console::Writer;
+    let _ = mm::report::allocation_failure(
+        &mut out,
+        allocator(),
+        who.as_str(),
+        req.gfp,
+        req.order,
+        req.node,
+        &Why(e),
+    );
+}
+
+mod heapless_name {
+    /// A short caller name without a heap.
+    pub struct Name {
+        buf: [u8; 96],
+        len: usize,
+    }
+    impl Name {
+        pub fn new() -> Self {
+            Name {
+                buf: [0; 96],
+                len: 0,
+            }
+        }
+        pub fn as_str(&self) -> &str {
+            core::str::from_utf8(&self.buf[..self.len]).unwrap_or("?")
+        }
+    }
+    impl core::fmt::Write for Name {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            for &b in s.as_bytes() {
+                if self.len < self.buf.len() {
+                    self.buf[self.len] = b;
+                    self.len += 1;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Page descriptors and node data from each node's own memory.
+struct NodeLocal;
+
+impl NodeLocal {
+    fn place<T>(node: NodeId, count: usize) -> *mut T {
+        let size = (core::mem::size_of::<T>() * count) as u64;
+        let align = core::mem::align_of::<T>() as u64;
+        match memblock::alloc_on_node(node, size, align) {
+            Ok(phys) => phys_to_virt(phys) as *mut T,
+            Err(e) => panic!("no memory for {size} bytes of page-allocator data: {e:?}"),
+        }
+    }
+}
+
+impl NodeStorage<'static> for NodeLocal {
+    fn page_meta(&mut self, node: NodeId, count: usize) -> &'static mut [PageMeta] {
+        let p = Self::place::<PageMeta>(node, count);
+        // SAFETY: memblock reserved this memory for good, it is RAM in the
+        // direct map, aligned for PageMeta and large enough for `count` of
+        // them. Zero bytes are a valid PageMeta (it is repr(C), and
+        // PageMeta::RESERVED is all zeros, as the mm crate documents and
+        // tests), so after one clearing sweep (`rep stos`, cheap even when
+        // a hypervisor emulates us) every element is initialised. The slice
+        // is the only reference ever made to this memory.
+        unsafe {
+            core::ptr::write_bytes(p, 0, count);
+            core::slice::from_raw_parts_mut(p, count)
+        }
+    }
+
+    fn node(&mut self, node: NodeId, data: Node<'static>) -> &'static mut Node<'static> {
+        let p = Self::place::<Node<'static>>(node, 1);
+        // SAFETY: as above, for one Node, moved in before the reference is made.
+        unsafe {
+            p.write(data);
+            &mut *p
+        }
+    }
+}
+
+fn core_size(a: cmdline::MemAmount) -> CoreSize {
+    match a {
+        cmdline::MemAmount::Bytes(b) => CoreSize::Pages(b / PAGE_SIZE),
+        cmdline::MemAmount::Percent(p) => CoreSize::Percent(p),
+    }
+}
+
+/// Builds the zones of every node, hands memblock's free memory to them
+/// and logs the result as Linux's boot log does.
+pub fn init(settings: &cmdline::Settings) {
+    let topo = topology();
+    let setup = Setup {
+        kernelcore: settings.kernelcore.map(core_size),
+        movablecore: settings.movablecore.map(core_size),
+        min_free_kbytes: settings.min_free_kbytes,
+    };
+    let start = tsc::ns_since_boot();
+    let (built, cost) = setup::build(topo, &setup, &mut NodeLocal, &mut |give| {
+        memblock::retire(give)
+    });
+    let a = PAGE_ALLOC.call_once(|| built);
+    let took_us = (tsc::ns_since_boot() - start) / 1000;
+    for node in a.nodes() {
+        for z in node.zones.iter().filter(|z| z.is_populated()) {
+            log::info!(
+                "  node {} {:<7} [mem {:#018x}-{:#018x}] present {} managed {} pages",
+                node.id,
+                z.kind.name(),
+                z.span.start_pfn * PAGE_SIZE,
+                z.span.end_pfn * PAGE_SIZE - 1,
+                z.span.present,
+                z.managed()
+            );
+        }
+    }
+    for node in a.nodes() {
+        let mut order = heapless_name::Name::new();
+        for n in node.zonelist.nodes() {
+            let _ = fmt::Write::write_fmt(&mut order, format_args!(" {n}"));
+        }
+        log::info!("Fallback order for Node {}:{}", node.id, order.as_str());
+    }
+    let bp = cost.overhead_basis_points();
+    log::info!(
+        "page descriptors: {} KiB ({} bytes a page) + node data {} KiB for {} MiB of RAM: {}.{:02}% (Linux's 64-byte struct page: 1.56%)",
+        cost.descriptor_bytes >> 10,
+        core::mem::size_of::<PageMeta>(),
+        cost.node_bytes >> 10,
+        (cost.present_pages * PAGE_SIZE) >> 20,
+        bp / 100,
+        bp % 100
+    );
+    let managed: u64 = a.zones().map(|z| z.managed()).sum();
+    log::info!(
+        "Built {} zonelists. Total pages: {managed}; min_free_kbytes {}{}; set up in {took_us} us",
+        a.nodes().count(),
+        a.min_free_kbytes(),
+        if setup.min_free_kbytes.is_some() {
+            " (min_free_kbytes=)"
+        } else {
+            ""
+        }
+    );
+}

@@ -1,0 +1,29 @@
+//! The memory reports on the console, each under a `==> /proc/<file> <==`
+//! header (as `head` prints several files) so people and scripts can find
+//! them: at boot with `mm.report`, and at the end of every run.
+
+use crate::console::Writer;
+use crate::kprintln;
+use crate::mm::page_alloc::{allocator, RECLAIM_CALLS};
+use core::sync::atomic::Ordering::Relaxed;
+
+pub fn print_all(when: &str) {
+    let a = allocator();
+    kprintln!("mm: reports ({when})");
+    kprintln!("==> /proc/buddyinfo <==");
+    let _ = mm::report::buddyinfo(&mut Writer, a);
+    kprintln!();
+    kprintln!("==> /proc/zoneinfo <==");
+    let _ = mm::report::zoneinfo(&mut Writer, a);
+    kprintln!();
+    kprintln!("==> numastat <==");
+    let _ = mm::report::numastat(&mut Writer, a);
+    kprintln!();
+    kprintln!(
+        "mm: allocation failures {}, invalid frees {}, kswapd wakeups {}, direct reclaim passes {}",
+        a.failures.load(Relaxed),
+        a.bad_frees.load(Relaxed),
+        RECLAIM_CALLS.kswapd_wakeups.load(Relaxed),
+        RECLAIM_CALLS.direct_reclaim_passes.load(Relaxed)
+    );
+}
