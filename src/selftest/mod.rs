@@ -100,18 +100,23 @@ macro_rules! kassert {
     };
 }
 
-/// Fails the case unless `actual == expected`, printing both.
+/// Fails the case unless `actual == expected`, printing both (and an
+/// optional message).
 #[macro_export]
 macro_rules! kassert_eq {
-    ($actual:expr, $expected:expr $(,)?) => {{
+    ($actual:expr, $expected:expr $(,)?) => {
+        $crate::kassert_eq!($actual, $expected, "")
+    };
+    ($actual:expr, $expected:expr, $($fmt:tt)+) => {{
         let (actual, expected) = (&$actual, &$expected);
         if actual != expected {
             $crate::kprintln!(
-                "    # {}:{}: {} != {}",
+                "    # {}:{}: {} != {} {}",
                 file!(),
                 line!(),
                 stringify!($actual),
-                stringify!($expected)
+                stringify!($expected),
+                format_args!($($fmt)+)
             );
             $crate::kprintln!("    # expected: {:?}", expected);
             $crate::kprintln!("    # actual:   {:?}", actual);
@@ -152,6 +157,9 @@ pub struct Totals {
     pub skipped: u32,
 }
 
+/// Cases slower than this get a diagnostic line with their duration.
+const SLOW_CASE_MS: u64 = 100;
+
 /// Runs the selected suites, prints KTAP and the summary, returns totals.
 pub fn run(selection: SelfTestSelection) -> Totals {
     let all = registered();
@@ -185,7 +193,13 @@ pub fn run(selection: SelfTestSelection) -> Totals {
         kprintln!("    1..{}", cases.clone().count());
         let (mut failed, mut ran) = (0, 0);
         for (i, case) in cases.enumerate() {
-            match (case.run)() {
+            let start = crate::arch::x86_64::tsc::ns_since_boot();
+            let outcome = (case.run)();
+            let took_ms = (crate::arch::x86_64::tsc::ns_since_boot() - start) / 1_000_000;
+            if took_ms >= SLOW_CASE_MS {
+                kprintln!("    # {} took {took_ms} ms", case.name);
+            }
+            match outcome {
                 Ok(()) => {
                     ran += 1;
                     totals.passed += 1;

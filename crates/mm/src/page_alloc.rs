@@ -20,7 +20,7 @@
 use crate::buddy::{Buddy, FreeError, PageMeta, MAX_ORDER};
 use crate::gfp::{BadGfp, Gfp, ReclaimContext};
 use crate::stats::{allocation_events, NumaCounters, NumaStat, NR_NUMA_STATS};
-use crate::watermark::{self, AllocFlags, Mark, Watermarks};
+use crate::watermark::{self, AllocFlags, Watermarks};
 use crate::zone::{ZoneSpan, ZoneType, NR_ZONES};
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use numa::{NodeId, Topology, MAX_NUMNODES};
@@ -103,6 +103,17 @@ impl<'a> Zone<'a> {
 
     pub fn free_pages(&self) -> u64 {
         self.free_state().0
+    }
+
+    /// Where the zone's page descriptors live.
+    pub fn descriptors_addr(&self) -> Option<usize> {
+        self.free_area.lock().as_ref().map(|b| b.descriptors_addr())
+    }
+
+    /// The lowest free page count an allocation with `flags` leaves this
+    /// zone at, for one whose highest usable zone is `highest`.
+    pub fn floor(&self, highest: ZoneType, flags: AllocFlags) -> u64 {
+        flags.effective_mark(&self.watermarks) + self.lowmem_reserve[highest.index()]
     }
 
     fn try_alloc(&self, order: usize, reserve: u64, flags: AllocFlags) -> Option<u64> {
@@ -446,12 +457,7 @@ impl<'a> PageAllocator<'a> {
                 reclaim_passes,
             })
         };
-        let fast = AllocFlags {
-            mark: Mark::Low,
-            min_reserve: false,
-            non_block: false,
-        };
-        if let Some(got) = self.get_page_from_freelist(list, highest, order, fast) {
+        if let Some(got) = self.get_page_from_freelist(list, highest, order, AllocFlags::FAST) {
             return done(got, 0);
         }
         // Slow path.
@@ -460,11 +466,7 @@ impl<'a> PageAllocator<'a> {
                 reclaim.wake_kswapd(node, order);
             }
         }
-        let slow = AllocFlags {
-            mark: Mark::Min,
-            min_reserve: gfp.contains(Gfp::HIGH),
-            non_block: !gfp.can_direct_reclaim() && !gfp.contains(Gfp::NOMEMALLOC),
-        };
+        let slow = AllocFlags::slow_path(gfp);
         if let Some(got) = self.get_page_from_freelist(list, highest, order, slow) {
             return done(got, 0);
         }

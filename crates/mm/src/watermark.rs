@@ -14,6 +14,7 @@
 //!   for NORMAL).
 
 use crate::buddy::MAX_ORDER;
+use crate::gfp::Gfp;
 use crate::zone::{ZoneType, NR_ZONES};
 
 pub const MIN_FREE_KBYTES_FLOOR: u64 = 128;
@@ -130,6 +131,37 @@ pub struct AllocFlags {
     pub non_block: bool,
 }
 
+impl AllocFlags {
+    /// The fast path: stay above `low`, no reserves.
+    pub const FAST: AllocFlags = AllocFlags {
+        mark: Mark::Low,
+        min_reserve: false,
+        non_block: false,
+    };
+
+    /// The slow path for `gfp` (Linux's gfp_to_alloc_flags): `min`, with
+    /// reserves for __GFP_HIGH and for callers that cannot sleep.
+    pub fn slow_path(gfp: Gfp) -> AllocFlags {
+        AllocFlags {
+            mark: Mark::Min,
+            min_reserve: gfp.contains(Gfp::HIGH),
+            non_block: !gfp.can_direct_reclaim() && !gfp.contains(Gfp::NOMEMALLOC),
+        }
+    }
+
+    /// The watermark these flags must stay above.
+    pub fn effective_mark(self, marks: &Watermarks) -> u64 {
+        let mut min = marks.get(self.mark);
+        if self.min_reserve {
+            min -= min / 2;
+            if self.non_block {
+                min -= min / 4;
+            }
+        }
+        min
+    }
+}
+
 /// Linux's __zone_watermark_ok: would the zone stay above the mark after
 /// handing out a block of `order`? `reserve` is the zone's lowmem_reserve
 /// for the highest zone the allocation could have used.
@@ -141,13 +173,7 @@ pub fn watermark_ok(
     reserve: u64,
     flags: AllocFlags,
 ) -> bool {
-    let mut min = marks.get(flags.mark);
-    if flags.min_reserve {
-        min -= min / 2;
-        if flags.non_block {
-            min -= min / 4;
-        }
-    }
+    let min = flags.effective_mark(marks);
     let free = free_pages as i64 - ((1i64 << order) - 1);
     if free <= (min + reserve) as i64 {
         return false;
