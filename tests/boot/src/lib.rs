@@ -10,6 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 pub mod ktap;
+pub mod mm_reports;
 pub mod qemu_args;
 
 /// The repository root (this crate lives in tests/boot).

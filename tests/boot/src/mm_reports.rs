@@ -1,0 +1,96 @@
+//! Parsers for the memory reports the kernel prints at the end of a run
+//! (`==> /proc/buddyinfo <==` and the others), as a user's script would
+//! read Linux's files.
+
+use std::collections::BTreeMap;
+
+/// The text of the last section called `name` (up to its blank line).
+pub fn section<'a>(console: &'a str, name: &str) -> Option<&'a str> {
+    let header = format!("==> {name} <==\n");
+    let start = console.rfind(&header)? + header.len();
+    let rest = &console[start..];
+    Some(&rest[..rest.find("\n\n").map_or(rest.len(), |e| e + 1)])
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ZoneInfo {
+    pub node: usize,
+    pub zone: String,
+    pub fields: BTreeMap<String, u64>,
+    pub protection: Vec<u64>,
+}
+
+impl ZoneInfo {
+    pub fn get(&self, field: &str) -> u64 {
+        *self
+            .fields
+            .get(field)
+            .unwrap_or_else(|| panic!("zone {} {} has no '{field}'", self.node, self.zone))
+    }
+}
+
+/// `Node N, zone NAME` headers and their `name value` lines.
+pub fn zoneinfo(text: &str) -> Vec<ZoneInfo> {
+    let mut zones: Vec<ZoneInfo> = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("Node ") {
+            let (node, zone) = rest.split_once(", zone").expect("Node N, zone NAME");
+            zones.push(ZoneInfo {
+                node: node.parse().unwrap(),
+                zone: zone.trim().to_string(),
+                ..Default::default()
+            });
+            continue;
+        }
+        let z = zones.last_mut().expect("a zone header first");
+        let line = line.trim();
+        if let Some(p) = line.strip_prefix("protection: (") {
+            z.protection = p
+                .trim_end_matches(')')
+                .split(", ")
+                .map(|v| v.parse().unwrap())
+                .collect();
+        } else if let Some(v) = line.strip_prefix("pages free") {
+            z.fields.insert("free".into(), v.trim().parse().unwrap());
+        } else if let Some((k, v)) = line.rsplit_once(char::is_whitespace) {
+            if let Ok(v) = v.parse() {
+                z.fields
+                    .insert(k.trim_end_matches(':').trim().to_string(), v);
+            }
+        }
+    }
+    zones
+}
+
+/// `Node N, zone NAME c0 c1 ... c10` lines.
+pub fn buddyinfo(text: &str) -> Vec<(usize, String, Vec<u64>)> {
+    text.lines()
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            assert_eq!(w.next(), Some("Node"), "{l}");
+            let node = w.next().unwrap().trim_end_matches(',').parse().unwrap();
+            assert_eq!(w.next(), Some("zone"), "{l}");
+            let zone = w.next().unwrap().to_string();
+            (node, zone, w.map(|c| c.parse().unwrap()).collect())
+        })
+        .collect()
+}
+
+/// numastat's table: row name -> one count per node column.
+pub fn numastat(text: &str) -> (Vec<String>, BTreeMap<String, Vec<u64>>) {
+    let mut lines = text.lines();
+    let nodes = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let rows = lines
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            let name = w.next().unwrap().to_string();
+            (name, w.map(|c| c.parse().unwrap()).collect())
+        })
+        .collect();
+    (nodes, rows)
+}
