@@ -128,7 +128,7 @@ fn check_reports(preset: &str, b: &Boot) {
         total("numa_foreign"),
         "{preset}: every miss is someone's foreign"
     );
-    for n in 0..columns.len() {
+    for (n, _) in columns.iter().enumerate() {
         // Each allocation is a hit or a miss, and local or other, on the node that served it.
         assert_eq!(
             rows["numa_hit"][n] + rows["numa_miss"][n],
