@@ -324,26 +324,16 @@ impl NodeLocal {
 impl NodeStorage<'static> for NodeLocal {
     fn page_meta(&mut self, node: NodeId, count: usize) -> &'static mut [PageMeta] {
         let p = Self::place::<PageMeta>(node, count);
-        // SAFETY: memblock reserved this memory for good, it is RAM in the
-        // direct map, aligned for PageMeta and large enough for `count` of
-        // them. Zero bytes are a valid PageMeta (it is repr(C), and
-        // PageMeta::RESERVED is all zeros, as the mm crate documents and
-        // tests), so after one clearing sweep (`rep stos`, cheap even when
-        // a hypervisor emulates us) every element is initialised. The slice
-        // is the only reference ever made to this memory.
-        unsafe {
-            core::ptr::write_bytes(p, 0, count);
-            core::slice::from_raw_parts_mut(p, count)
-        }
+        // SAFETY: memblock reserved this memory for good: RAM in the direct
+        // map, aligned for PageMeta, room for `count` of them, never handed
+        // to anyone else.
+        unsafe { mm::raw::page_meta_from_raw(p, count) }
     }
 
     fn node(&mut self, node: NodeId, data: Node<'static>) -> &'static mut Node<'static> {
         let p = Self::place::<Node<'static>>(node, 1);
-        // SAFETY: as above, for one Node, moved in before the reference is made.
-        unsafe {
-            p.write(data);
-            &mut *p
-        }
+        // SAFETY: as above, for one Node.
+        unsafe { mm::raw::place(p, data) }
     }
 }
 
