@@ -369,18 +369,9 @@ impl<'a> Buddy<'a> {
 mod tests {
     extern crate std;
     use super::*;
+    use boot_tests::XorShift;
     use std::vec;
     use std::vec::Vec;
-
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-    }
 
     #[test]
     fn reserved_descriptor_is_all_zero() {
@@ -486,7 +477,7 @@ mod tests {
     #[test]
     fn random_sequences_keep_every_invariant() {
         for seed in 1..=20u64 {
-            let mut rng = Rng(seed * 0x9e37_79b9);
+            let mut rng = XorShift(seed * 0x9e37_79b9);
             let n = 2048 + (seed as usize * 37) % 1000;
             let base = seed * 13;
             let mut meta = vec![PageMeta::RESERVED; n];
@@ -499,8 +490,8 @@ mod tests {
             let mut live: Vec<(u64, usize)> = Vec::new();
             let mut owned = vec![false; n];
             for _ in 0..4000 {
-                if live.is_empty() || !rng.next().is_multiple_of(3) {
-                    let order = (rng.next() % 6) as usize;
+                if live.is_empty() || !rng.next_u64().is_multiple_of(3) {
+                    let order = (rng.next_u64() % 6) as usize;
                     if let Some(p) = b.alloc(order) {
                         assert_eq!(p % (1 << order), 0, "aligned");
                         for q in p..p + (1 << order) {
@@ -512,7 +503,7 @@ mod tests {
                         live.push((p, order));
                     }
                 } else {
-                    let k = (rng.next() as usize) % live.len();
+                    let k = (rng.next_u64() as usize) % live.len();
                     let (p, order) = live.swap_remove(k);
                     for q in p..p + (1 << order) {
                         owned[(q - base) as usize] = false;

@@ -18,5 +18,7 @@ pub mod raw;
 pub mod report;
 pub mod setup;
 pub mod stats;
+#[cfg(test)]
+mod test_support;
 pub mod watermark;
 pub mod zone;

@@ -169,22 +169,10 @@ pub fn allocation_failure(
 mod tests {
     extern crate std;
     use super::*;
-    use crate::buddy::PageMeta;
-    use crate::page_alloc::{NoReclaim, Node, Request};
-    use crate::setup::{build, NodeStorage, Setup};
-    use std::boxed::Box;
+    use crate::page_alloc::{NoReclaim, Request};
+    use crate::setup::{build, Setup};
+    use crate::test_support::Heap;
     use std::string::String;
-    use std::vec;
-
-    struct Heap;
-    impl NodeStorage<'static> for Heap {
-        fn page_meta(&mut self, _: usize, count: usize) -> &'static mut [PageMeta] {
-            Box::leak(vec![PageMeta::RESERVED; count].into_boxed_slice())
-        }
-        fn node(&mut self, _: usize, data: Node<'static>) -> &'static mut Node<'static> {
-            Box::leak(Box::new(data))
-        }
-    }
 
     /// Two nodes of 64 MiB without firmware tables: one node (numa=off
     /// style), since only the layout of the text is under test here.

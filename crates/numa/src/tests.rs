@@ -3,7 +3,7 @@
 
 extern crate std;
 use super::*;
-use boot_tests::qemu_args;
+use boot_tests::{qemu_args, XorShift};
 use std::string::{String, ToString};
 use std::vec::Vec;
 use std::{format, vec};
@@ -355,17 +355,6 @@ fn json_report_carries_the_same_content() {
     assert!(s.ends_with(r#""distances":[[10,20,30],[20,10,20],[30,20,10]]}"#));
 }
 
-/// A small deterministic generator, so failures reproduce.
-struct XorShift(u64);
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 fn framed(pieces: &[&[u8]]) -> Vec<u8> {
     let mut v = Vec::new();
     for p in pieces {
@@ -388,15 +377,15 @@ fn mutated_fixture_tables_never_panic() {
             .map(|s| table(topo, s).unwrap_or_default())
             .collect();
         for t in tables.iter_mut().filter(|t| !t.is_empty()) {
-            for _ in 0..(rng.next() % 4) {
-                let i = (rng.next() as usize) % t.len();
-                t[i] = rng.next() as u8;
+            for _ in 0..(rng.next_u64() % 4) {
+                let i = (rng.next_u64() as usize) % t.len();
+                t[i] = rng.next_u64() as u8;
             }
-            if rng.next().is_multiple_of(8) {
-                let n = (rng.next() as usize) % t.len();
+            if rng.next_u64().is_multiple_of(8) {
+                let n = (rng.next_u64() as usize) % t.len();
                 t.truncate(n);
             }
-            if t.len() >= 36 && rng.next().is_multiple_of(2) {
+            if t.len() >= 36 && rng.next_u64().is_multiple_of(2) {
                 acpi_fix(t);
             }
         }

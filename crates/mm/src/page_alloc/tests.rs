@@ -4,52 +4,10 @@
 extern crate std;
 use super::*;
 use crate::movable::CoreSize;
-use crate::setup::{build, NodeStorage, Setup};
-use boot_tests::qemu_args;
-use std::boxed::Box;
+use crate::setup::Setup;
+use crate::test_support::allocator;
+use boot_tests::XorShift;
 use std::vec::Vec;
-use std::{format, vec};
-
-struct Heap;
-
-impl NodeStorage<'static> for Heap {
-    fn page_meta(&mut self, _node: NodeId, count: usize) -> &'static mut [PageMeta] {
-        Box::leak(vec![PageMeta::RESERVED; count].into_boxed_slice())
-    }
-    fn node(&mut self, _node: NodeId, data: Node<'static>) -> &'static mut Node<'static> {
-        Box::leak(Box::new(data))
-    }
-}
-
-fn topology(fixture: &str) -> (Topology, Vec<(u64, u64)>) {
-    let table =
-        |sig: &str| std::fs::read(qemu_args::fixture_dir(fixture).join(format!("{sig}.bin"))).ok();
-    let (srat, slit, madt) = (table("SRAT"), table("SLIT"), table("APIC"));
-    let ram = qemu_args::qboot_e820(qemu_args::load(fixture).total_ram);
-    let inputs = numa::Inputs {
-        srat: srat.as_deref(),
-        slit: slit.as_deref(),
-        madt: madt.as_deref(),
-        ram: &ram,
-        boot_apic_id: 0,
-        numa_off: false,
-    };
-    (numa::build(&inputs, &mut |_, _| {}), ram)
-}
-
-/// The allocator of a fixture VM: all RAM above the first MiB is free.
-fn allocator(fixture: &str, setup: Setup) -> (PageAllocator<'static>, Topology) {
-    let (topo, ram) = topology(fixture);
-    let (alloc, _) = build(&topo, &setup, &mut Heap, &mut |add| {
-        for &(s, e) in &ram {
-            let s = s.max(1 << 20);
-            if s < e {
-                add(s, e);
-            }
-        }
-    });
-    (alloc, topo)
-}
 
 fn req(gfp: Gfp, order: usize, node: Option<NodeId>) -> Request {
     Request {
@@ -454,16 +412,6 @@ fn kernelcore_makes_a_movable_zone_only_movable_callers_use() {
     assert_ne!(g.zone, ZoneType::Movable);
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 /// Random allocations and frees of every order on every node with every
 /// zone modifier: no two live blocks overlap, each lies in the zone it was
 /// reported from, and freeing everything restores every zone's blocks.
@@ -479,18 +427,18 @@ fn random_sequences_across_nodes_keep_every_invariant() {
         Gfp::KERNEL | Gfp::DMA,
         Gfp::NOIO,
     ];
-    let mut rng = Rng(0x5eed);
+    let mut rng = XorShift(0x5eed);
     let mut live: std::collections::BTreeMap<u64, (usize, ZoneType)> = Default::default();
     for step in 0..20_000 {
-        if live.is_empty() || rng.next() % 5 < 3 {
-            let order = (rng.next() % (MAX_ORDER as u64 + 1)) as usize;
-            let gfp = gfps[(rng.next() % gfps.len() as u64) as usize] | Gfp::NOWARN;
-            let node = (rng.next() % 5) as usize;
+        if live.is_empty() || rng.next_u64() % 5 < 3 {
+            let order = (rng.next_u64() % (MAX_ORDER as u64 + 1)) as usize;
+            let gfp = gfps[(rng.next_u64() % gfps.len() as u64) as usize] | Gfp::NOWARN;
+            let node = (rng.next_u64() % 5) as usize;
             let r = Request {
                 gfp,
                 order,
                 node: (node < 4).then_some(node),
-                cpu_node: (rng.next() % 4) as usize,
+                cpu_node: (rng.next_u64() % 4) as usize,
                 interleave: false,
             };
             if let Ok(g) = a.alloc(r, &NoReclaim) {
@@ -507,7 +455,7 @@ fn random_sequences_across_nodes_keep_every_invariant() {
                 live.insert(g.pfn, (order, g.zone));
             }
         } else {
-            let k = (rng.next() as usize) % live.len();
+            let k = (rng.next_u64() as usize) % live.len();
             let (&pfn, &(order, zone)) = live.iter().nth(k).unwrap();
             live.remove(&pfn);
             assert_eq!(a.free(pfn, order).unwrap().kind, zone);
