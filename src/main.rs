@@ -15,6 +15,7 @@ mod fatal;
 mod mm;
 mod numa;
 mod selftest;
+mod smp;
 
 use arch::x86_64::{
     exceptions, gdt, paging,
@@ -41,6 +42,7 @@ extern "C" fn kernel_entry(start_info_phys: u32) -> ! {
 }
 
 fn boot(start_info_phys: u64) -> ! {
+    arch::x86_64::percpu::init_early(); // GS says "CPU 0" until per-CPU areas exist
     console::init(); // serial console and `log` work
     let tsc_khz = tsc::calibrate(); // log lines carry the time since boot
     let boot = BOOT_INFO.call_once(|| {
@@ -70,6 +72,7 @@ fn boot(start_info_phys: u64) -> ! {
     mm::memblock::init(boot, &tables, settings.mem_limit); // memblock: RAM, reservations, mem=
     numa::init(&tables, settings.numa_off); // nodes, CPUs, memory, distances
     mm::page_alloc::init(&settings); // zones, buddy allocators, zonelists; memblock retires
+    smp::init(); // local APICs, per-CPU areas on their nodes, every CPU online
     numa::print_reports();
     if settings.mm_report {
         mm::report::print_all("boot");

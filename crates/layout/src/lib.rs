@@ -13,6 +13,11 @@
 //!  (DIRECT_MAP_BASE)                     DIRECT_MAP_BASE + physical address, RW+NX, with
 //!                                        1 GiB pages where alignment allows, else 2 MiB,
 //!                                        else 4 KiB (Linux's PAGE_OFFSET for 4-level paging)
+//!  0xffff_fd00_0000_0000 ..  +1 GiB      MMIO window: device registers (local APIC, HPET)
+//!  (MMIO_BASE)                           mapped uncached, 4 KiB at a time, on demand
+//!  0xffff_fe00_0000_0000 ..  +1 MiB/CPU  CPU stack area (Linux's cpu_entry_area): each
+//!  (CPU_STACKS_BASE)                     CPU's kernel and IST stacks on its node's memory,
+//!                                        each under an unmapped guard page
 //! ```
 //!
 //! The kernel image sits at its physical load address because QEMU's PVH
@@ -25,6 +30,14 @@
 pub const DIRECT_MAP_BASE: u64 = 0xffff_8880_0000_0000;
 
 pub const PAGE_SIZE: u64 = 4096;
+
+/// Where device registers are mapped (uncached), bump-allocated.
+pub const MMIO_BASE: u64 = 0xffff_fd00_0000_0000;
+pub const MMIO_SIZE: u64 = 1 << 30;
+
+/// Each CPU's stacks: a slot of `CPU_STACKS_SLOT` bytes per CPU.
+pub const CPU_STACKS_BASE: u64 = 0xffff_fe00_0000_0000;
+pub const CPU_STACKS_SLOT: u64 = 1 << 20;
 
 /// End of the legacy first MiB (BIOS data, EBDA, option ROMs, the RSDP and,
 /// with qboot, the ACPI tables): direct-mapped whole and, as Linux does on

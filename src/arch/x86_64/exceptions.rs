@@ -55,6 +55,14 @@ extern "x86-interrupt" fn double_fault(frame: InterruptStackFrame, code: u64) ->
     // CR2 still holds the address of the page fault that could not be
     // delivered, if that is how we got here.
     let cr2 = Cr2::read_raw();
+    if let Some((cpu, name, (bottom, top))) = super::smp::stack_guard_of(cr2) {
+        fatal::exception(
+            "#DF double fault",
+            &frame,
+            Some(code),
+            format_args!("stack overflow: CR2 {cr2:#x} is in the guard page of CPU {cpu}'s {name} [{bottom:#x}-{top:#x})"),
+        );
+    }
     match stacks::guard_page_of(cr2) {
         Some(s) => fatal::exception(
             "#DF double fault",
@@ -116,6 +124,12 @@ impl core::fmt::Display for Describe {
                 s.name, s.bottom, s.top
             );
         }
+        if let Some((cpu, name, (bottom, top))) = super::smp::stack_guard_of(addr) {
+            return write!(
+                f,
+                "guard page of CPU {cpu}'s {name} (stack [{bottom:#x}-{top:#x})): stack overflow"
+            );
+        }
         match paging::translate(addr) {
             Mapping::NotMapped => write!(f, "unmapped"),
             Mapping::Mapped {
@@ -167,6 +181,9 @@ pub fn init() {
         idt.security_exception.set_handler_fn(security);
         // SAFETY: the IST indices name stacks set up in the TSS by gdt::init,
         // each used by this one vector only.
+        idt[super::apic::CALL_FUNCTION_VECTOR].set_handler_fn(super::interrupts::call_function);
+        idt[super::apic::TIMER_VECTOR].set_handler_fn(super::interrupts::timer);
+        idt[super::apic::SPURIOUS_VECTOR].set_handler_fn(super::interrupts::spurious);
         unsafe {
             idt.double_fault
                 .set_handler_fn(double_fault)
@@ -181,6 +198,11 @@ pub fn init() {
         idt
     });
     idt.load();
+}
+
+/// Loads the shared IDT on the running CPU (application processors).
+pub fn load_idt() {
+    IDT.get().expect("built by the boot CPU").load();
 }
 
 mod selftests {

@@ -1,18 +1,19 @@
 //! x86_64: serial console, descriptor tables, exceptions, paging, time, exit.
 
+pub mod apic;
 pub mod exceptions;
 pub mod gdt;
+pub mod interrupts;
+pub mod ipi;
 pub mod paging;
+pub mod percpu;
 pub mod qemu_exit;
 pub mod serial;
+pub mod smp;
 pub mod stacks;
 pub mod tsc;
 
-/// The logical number of the running CPU. Only the bootstrap CPU runs until
-/// SMP bring-up exists, and it is CPU 0.
-pub fn cpu_id() -> u32 {
-    0
-}
+pub use percpu::cpu_id;
 
 pub fn halt_forever() -> ! {
     loop {

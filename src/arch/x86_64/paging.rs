@@ -267,6 +267,86 @@ pub fn translate(virt: u64) -> Mapping {
     }
 }
 
+/// Page-table frames after boot: zeroed pages from the page allocator, on
+/// the node the mapping serves.
+struct NodeFrames {
+    node: i32,
+}
+
+// SAFETY: each frame is a fresh, zeroed page from the page allocator, used
+// for nothing else, and reachable through the direct map.
+unsafe impl FrameAllocator<Size4KiB> for NodeFrames {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        let gfp = crate::mm::Gfp::KERNEL | crate::mm::Gfp::ZERO;
+        let page = crate::mm::alloc_pages_node(self.node, gfp, 0)?;
+        Some(PhysFrame::containing_address(PhysAddr::new(page.phys())))
+    }
+}
+
+/// Maps `[virt, virt + len)` to `[phys, phys + len)` with 4 KiB pages in
+/// the live tables, page tables taken from `node`'s memory. For regions
+/// outside the direct map (device registers, CPU stacks); each page must
+/// not be mapped yet.
+pub fn map_pages(virt: u64, phys: u64, len: u64, flags: F, node: i32) -> Result<(), PagingError> {
+    let guard = KERNEL_PAGE_TABLES.lock();
+    let kpt = guard.as_ref().ok_or(PagingError::NoEarlyRam)?;
+    // SAFETY: the PML4 is live; every table frame is RAM in the direct map;
+    // the lock keeps other writers out.
+    let mut mapper = unsafe {
+        OffsetPageTable::new(
+            &mut *(phys_to_virt(kpt.pml4_phys) as *mut PageTable),
+            VirtAddr::new(DIRECT_MAP_BASE),
+        )
+    };
+    let mut frames = NodeFrames { node };
+    let mut off = 0;
+    while off < len {
+        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(virt + off));
+        let frame = PhysFrame::containing_address(PhysAddr::new(phys + off));
+        // SAFETY: the page is in a region only this module maps (checked
+        // unmapped by the mapper), to memory the caller owns.
+        let result = unsafe {
+            mapper.map_to_with_table_flags(
+                page,
+                frame,
+                flags,
+                F::PRESENT | F::WRITABLE,
+                &mut frames,
+            )
+        };
+        match result {
+            Ok(flush) => flush.flush(),
+            Err(x86_64::structures::paging::mapper::MapToError::FrameAllocationFailed) => {
+                return Err(PagingError::OutOfFrames)
+            }
+            Err(_) => return Err(PagingError::MapFailed(virt + off)),
+        }
+        off += PAGE_SIZE;
+    }
+    Ok(())
+}
+
+static MMIO_NEXT: Mutex<u64> = Mutex::new(layout::MMIO_BASE);
+
+/// Maps device registers at `phys` (uncached, no-execute) and returns
+/// their virtual address. Mappings are never undone.
+pub fn map_mmio(phys: u64, len: u64) -> Result<u64, PagingError> {
+    let start = layout::align_down(phys, PAGE_SIZE);
+    let len = layout::align_up(phys + len, PAGE_SIZE) - start;
+    let virt = {
+        let mut next = MMIO_NEXT.lock();
+        let v = *next;
+        if v + len > layout::MMIO_BASE + layout::MMIO_SIZE {
+            return Err(PagingError::OutOfFrames);
+        }
+        *next += len;
+        v
+    };
+    let flags = F::PRESENT | F::WRITABLE | F::NO_EXECUTE | F::NO_CACHE | F::WRITE_THROUGH;
+    map_pages(virt, start, len, flags, crate::mm::NUMA_NO_NODE)?;
+    Ok(virt + (phys - start))
+}
+
 /// The early frames the page tables occupy, and whether 1 GiB pages are used.
 pub fn summary() -> Option<((u64, u64), bool)> {
     KERNEL_PAGE_TABLES

@@ -78,6 +78,14 @@ pub fn ns_since_boot() -> u64 {
     ticks_to_ns(rdtsc().saturating_sub(BOOT_TSC.load(Ordering::Relaxed)))
 }
 
+/// Busy-waits for `ns` nanoseconds of TSC time.
+pub fn delay_ns(ns: u64) {
+    let start = ns_since_boot();
+    while ns_since_boot() - start < ns {
+        core::hint::spin_loop();
+    }
+}
+
 mod selftests {
     use super::*;
     use crate::{kassert, selftest};

@@ -1,0 +1,196 @@
+//! Per-CPU areas, found through the GS base: each CPU's number, APIC ID,
+//! node, its own GDT and TSS, its stacks, and the state other subsystems
+//! keep per CPU (interrupt depth, IPI call slot, page lists).
+//!
+//! Before the page allocator exists the boot CPU runs on a small static
+//! area that only says "CPU 0"; its real area, like every other CPU's, is
+//! then allocated on its node.
+
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use numa::{NodeId, MAX_CPUS};
+use x86_64::registers::model_specific::GsBase;
+use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector};
+use x86_64::structures::tss::TaskStateSegment;
+use x86_64::VirtAddr;
+
+/// One CPU's stacks: `[bottom, top)` each, an unmapped guard page below.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuStacks {
+    pub kernel: (u64, u64),
+    pub double_fault: (u64, u64),
+    pub nmi: (u64, u64),
+    pub machine_check: (u64, u64),
+}
+
+/// The fields `cpu_id` reads through GS come first, at fixed offsets.
+#[repr(C)]
+pub struct PerCpu {
+    /// gs:0 — the area's own address.
+    self_ptr: *const PerCpu,
+    /// gs:8 — the CPU's number (0 is the boot CPU, then MADT order).
+    pub cpu: u32,
+    pub apic_id: u32,
+    pub node: NodeId,
+    pub online: AtomicBool,
+    /// Interrupt handlers running on this CPU (nesting depth).
+    pub irq_depth: AtomicU32,
+    pub timer_ticks: AtomicU64,
+    pub ipis_handled: AtomicU64,
+    pub stacks: CpuStacks,
+    pub call: crate::arch::x86_64::ipi::CallSlot,
+    tss: TaskStateSegment,
+    gdt: GlobalDescriptorTable,
+    code: SegmentSelector,
+    data: SegmentSelector,
+    tss_sel: SegmentSelector,
+}
+
+// SAFETY: the raw self pointer is only an address; everything shared
+// between CPUs is atomic or behind a lock.
+unsafe impl Sync for PerCpu {}
+unsafe impl Send for PerCpu {}
+
+/// What GS points at until the boot CPU's real area exists.
+#[repr(C)]
+struct EarlyArea {
+    self_ptr: usize,
+    cpu: u32,
+}
+
+static EARLY_BOOT_AREA: EarlyArea = EarlyArea {
+    self_ptr: 0,
+    cpu: 0,
+};
+
+static CPUS: [AtomicPtr<PerCpu>; MAX_CPUS] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
+static NR_ONLINE: AtomicU32 = AtomicU32::new(1);
+
+/// Points GS at the early area: the first thing the boot CPU does, so
+/// that `cpu_id` works from the first log line.
+pub fn init_early() {
+    GsBase::write(VirtAddr::new(&EARLY_BOOT_AREA as *const _ as u64));
+}
+
+/// The running CPU's number.
+pub fn cpu_id() -> u32 {
+    let id: u32;
+    // SAFETY: GS always points at an area whose offset 8 is the CPU number
+    // (the early area or a PerCpu, both repr(C) with that layout).
+    unsafe {
+        core::arch::asm!("mov {0:e}, gs:[8]", out(reg) id, options(nostack, readonly, preserves_flags))
+    };
+    id
+}
+
+/// The running CPU's area, once it has one.
+pub fn this_cpu() -> Option<&'static PerCpu> {
+    let p: *const PerCpu;
+    // SAFETY: as in `cpu_id`; offset 0 is null in the early area.
+    unsafe {
+        core::arch::asm!("mov {}, gs:[0]", out(reg) p, options(nostack, readonly, preserves_flags))
+    };
+    // SAFETY: a non-null self pointer is a PerCpu that lives forever.
+    unsafe { p.as_ref() }
+}
+
+/// CPU `cpu`'s area, if it was created.
+pub fn cpu(cpu: usize) -> Option<&'static PerCpu> {
+    let p = CPUS.get(cpu)?.load(Ordering::Acquire);
+    // SAFETY: published areas live forever and are never moved.
+    unsafe { p.as_ref() }
+}
+
+/// Every CPU that is online.
+pub fn online() -> impl Iterator<Item = &'static PerCpu> {
+    (0..MAX_CPUS)
+        .filter_map(cpu)
+        .filter(|c| c.online.load(Ordering::Acquire))
+}
+
+pub fn nr_online() -> u32 {
+    NR_ONLINE.load(Ordering::Acquire)
+}
+
+pub(super) fn mark_online(area: &PerCpu) {
+    area.online.store(true, Ordering::Release);
+    if area.cpu != 0 {
+        NR_ONLINE.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+impl PerCpu {
+    /// Builds CPU `cpu`'s area at `slot` (node-local memory the caller
+    /// owns for good), with a TSS whose IST entries point at `stacks`.
+    ///
+    /// # Safety
+    /// `slot` must be valid, aligned, unaliased memory for one PerCpu that
+    /// is never freed.
+    pub unsafe fn create(
+        slot: *mut PerCpu,
+        cpu: u32,
+        apic_id: u32,
+        node: NodeId,
+        stacks: CpuStacks,
+    ) -> &'static PerCpu {
+        use crate::arch::x86_64::gdt::{DOUBLE_FAULT_IST, MACHINE_CHECK_IST, NMI_IST};
+        let mut tss = TaskStateSegment::new();
+        tss.interrupt_stack_table[DOUBLE_FAULT_IST as usize] = VirtAddr::new(stacks.double_fault.1);
+        tss.interrupt_stack_table[NMI_IST as usize] = VirtAddr::new(stacks.nmi.1);
+        tss.interrupt_stack_table[MACHINE_CHECK_IST as usize] =
+            VirtAddr::new(stacks.machine_check.1);
+        tss.privilege_stack_table[0] = VirtAddr::new(stacks.kernel.1);
+        let placeholder = SegmentSelector(0);
+        // SAFETY: the caller gives us the memory; it is initialised here
+        // before any reference to it is made.
+        unsafe {
+            slot.write(PerCpu {
+                self_ptr: slot,
+                cpu,
+                apic_id,
+                node,
+                online: AtomicBool::new(false),
+                irq_depth: AtomicU32::new(0),
+                timer_ticks: AtomicU64::new(0),
+                ipis_handled: AtomicU64::new(0),
+                stacks,
+                call: crate::arch::x86_64::ipi::CallSlot::new(),
+                tss,
+                gdt: GlobalDescriptorTable::new(),
+                code: placeholder,
+                data: placeholder,
+                tss_sel: placeholder,
+            });
+            // The TSS descriptor needs the TSS's final, 'static address.
+            let tss: &'static TaskStateSegment = &(*slot).tss;
+            let gdt = &mut (*slot).gdt;
+            (*slot).code = gdt.append(Descriptor::kernel_code_segment());
+            (*slot).data = gdt.append(Descriptor::kernel_data_segment());
+            (*slot).tss_sel = gdt.append(Descriptor::tss_segment(tss));
+            CPUS[cpu as usize].store(slot, Ordering::Release);
+            &*slot
+        }
+    }
+
+    /// Loads this area's GDT, segments and TSS, and points GS at it. Runs
+    /// on the CPU the area belongs to.
+    pub fn install(&'static self) {
+        use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
+        self.gdt.load();
+        // SAFETY: the selectors index the GDT just loaded, which lives as
+        // long as the area (forever); the TSS descriptor is fresh (not busy).
+        unsafe {
+            CS::set_reg(self.code);
+            DS::set_reg(self.data);
+            ES::set_reg(self.data);
+            SS::set_reg(self.data);
+            x86_64::instructions::tables::load_tss(self.tss_sel);
+        }
+        GsBase::write(VirtAddr::new(self as *const _ as u64));
+    }
+
+    /// The area's physical address, to show it is node-local.
+    pub fn phys(&self) -> Option<u64> {
+        layout::virt_to_phys(self as *const _ as u64)
+    }
+}

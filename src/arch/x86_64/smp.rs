@@ -1,0 +1,310 @@
+//! Bringing up the other CPUs: for each CPU the MADT enables, its per-CPU
+//! area and stacks on its node, then INIT, start-up IPI(s), and a wait for
+//! it to say it is online. A CPU that does not answer is reported and left
+//! offline; boot goes on.
+//!
+//! The path of an application processor: real mode at 0x8000 (the
+//! start-up vector), a temporary GDT in the kernel image, 32-bit protected
+//! mode in the image (identity-mapped, so paging can be switched on there
+//! with the kernel's own tables), long mode, then `ap_main` on its own
+//! stack, which installs the per-CPU area and idles with interrupts on.
+
+use super::percpu::{self, CpuStacks, PerCpu};
+use super::{apic, paging, tsc};
+use crate::mm::{alloc_pages_node, Gfp};
+use core::sync::atomic::{AtomicU64, Ordering};
+use layout::{phys_to_virt, CPU_STACKS_BASE, CPU_STACKS_SLOT, PAGE_SIZE};
+use x86_64::structures::paging::PageTableFlags as F;
+
+/// Where the real-mode trampoline is copied: start-up vector 0x08.
+const TRAMPOLINE_PHYS: u64 = 0x8000;
+const STARTUP_VECTOR: u8 = (TRAMPOLINE_PHYS >> 12) as u8;
+
+pub const KERNEL_STACK_SIZE: u64 = 64 << 10;
+pub const IST_STACK_SIZE: u64 = 16 << 10;
+/// How long a CPU may take to come up (TSC time; generous for an
+/// emulating hypervisor).
+const ONLINE_TIMEOUT_NS: u64 = 2_000_000_000;
+
+/// What the next AP reads on its way up (one AP at a time).
+#[repr(C)]
+struct ApBoot {
+    cr3: u64,
+    cr4: u64,
+    stack_top: u64,
+    percpu: u64,
+}
+
+#[no_mangle]
+static mut AP_BOOT: ApBoot = ApBoot {
+    cr3: 0,
+    cr4: 0,
+    stack_top: 0,
+    percpu: 0,
+};
+/// Set by an AP as soon as it runs Rust code.
+static AP_ALIVE: AtomicU64 = AtomicU64::new(0);
+
+extern "C" {
+    static ap_trampoline_start: u8;
+    static ap_trampoline_end: u8;
+}
+
+core::arch::global_asm!(
+    r#"
+    .pushsection .rodata.ap_trampoline, "a"
+    .code16
+    .global ap_trampoline_start
+ap_trampoline_start:
+    cli
+    cld
+    movw %cs, %ax
+    movw %ax, %ds
+    lgdtl (ap_gdt_pointer - ap_trampoline_start)
+    movl %cr0, %eax
+    orl $1, %eax
+    movl %eax, %cr0
+    ljmpl $0x08, $ap_start32
+    .balign 8
+ap_gdt_pointer:
+    .word ap_gdt_end - ap_gdt - 1
+    .long ap_gdt
+    .global ap_trampoline_end
+ap_trampoline_end:
+    .popsection
+
+    .pushsection .rodata
+    .balign 16
+    /* Accessed bits preset: after paging is on this table is read-only. */
+ap_gdt:
+    .quad 0
+    .quad 0x00cf9b000000ffff        /* 0x08: 32-bit code */
+    .quad 0x00cf93000000ffff        /* 0x10: data */
+    .quad 0x00af9b000000ffff        /* 0x18: 64-bit code */
+ap_gdt_end:
+    .popsection
+
+    .pushsection .text.ap, "ax"
+    .code32
+ap_start32:
+    movw $0x10, %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    movl ({boot}+8), %eax           /* CR4 as the boot CPU has it (PAE on) */
+    movl %eax, %cr4
+    movl ({boot}), %eax             /* the kernel's page tables (below 4 GiB) */
+    movl %eax, %cr3
+    movl $0xc0000080, %ecx          /* EFER: LME, NXE */
+    rdmsr
+    orl $((1 << 8) | (1 << 11)), %eax
+    wrmsr
+    movl %cr0, %eax
+    orl $((1 << 31) | (1 << 16) | 1), %eax  /* PG, WP, PE */
+    movl %eax, %cr0
+    ljmp $0x18, $ap_start64
+
+    .code64
+ap_start64:
+    movw $0x10, %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    movq ({boot}+16), %rsp
+    xorl %ebp, %ebp
+    movq ({boot}+24), %rdi
+    call ap_main
+3:  hlt
+    jmp 3b
+    .popsection
+    "#,
+    boot = sym AP_BOOT,
+    options(att_syntax)
+);
+
+/// A CPU's stacks in its slot of the CPU stack area, on `node`'s memory,
+/// each with an unmapped page below it.
+fn map_stacks(cpu: u32, node: i32) -> Result<CpuStacks, &'static str> {
+    let slot = CPU_STACKS_BASE + cpu as u64 * CPU_STACKS_SLOT;
+    let mut at = slot + PAGE_SIZE; // the first guard page
+    let mut stack = |size: u64| -> Result<(u64, u64), &'static str> {
+        let order = (size / PAGE_SIZE).trailing_zeros();
+        let page = alloc_pages_node(node, Gfp::KERNEL | Gfp::ZERO, order)
+            .ok_or("no memory for a stack")?;
+        let flags = F::PRESENT | F::WRITABLE | F::NO_EXECUTE;
+        paging::map_pages(at, page.phys(), size, flags, node).map_err(|_| "cannot map a stack")?;
+        let range = (at, at + size);
+        at += size + PAGE_SIZE; // the next stack's guard page
+        Ok(range)
+    };
+    Ok(CpuStacks {
+        kernel: stack(KERNEL_STACK_SIZE)?,
+        double_fault: stack(IST_STACK_SIZE)?,
+        nmi: stack(IST_STACK_SIZE)?,
+        machine_check: stack(IST_STACK_SIZE)?,
+    })
+}
+
+/// The guard page `addr` lies in, if it is one of the CPU stack area's:
+/// (cpu, which stack).
+pub fn stack_guard_of(addr: u64) -> Option<(u32, &'static str, (u64, u64))> {
+    let cpu = addr.checked_sub(CPU_STACKS_BASE)? / CPU_STACKS_SLOT;
+    let area = percpu::cpu(cpu as usize)?;
+    let s = area.stacks;
+    [
+        ("kernel stack", s.kernel),
+        ("double-fault IST stack", s.double_fault),
+        ("NMI IST stack", s.nmi),
+        ("machine-check IST stack", s.machine_check),
+    ]
+    .into_iter()
+    .find(|(_, (bottom, _))| *bottom != 0 && (bottom - PAGE_SIZE..*bottom).contains(&addr))
+    .map(|(name, range)| (cpu as u32, name, range))
+}
+
+fn new_area(
+    cpu: u32,
+    apic_id: u32,
+    node: numa::NodeId,
+    stacks: CpuStacks,
+) -> Option<&'static PerCpu> {
+    let home = crate::numa::topology().mem_node(node);
+    let size = core::mem::size_of::<PerCpu>() as u64;
+    let order = size
+        .div_ceil(PAGE_SIZE)
+        .next_power_of_two()
+        .trailing_zeros();
+    let page = alloc_pages_node(home as i32, Gfp::KERNEL | Gfp::ZERO, order)?;
+    // SAFETY: a fresh block of at least `size` bytes, page-aligned, never
+    // freed: the area lives as long as the kernel.
+    Some(unsafe {
+        PerCpu::create(
+            phys_to_virt(page.phys()) as *mut PerCpu,
+            cpu,
+            apic_id,
+            node,
+            stacks,
+        )
+    })
+}
+
+/// Gives the boot CPU its node-local area (its stacks stay the image's).
+pub fn init_boot_cpu() {
+    let t = crate::numa::topology();
+    let node = t.cpu_to_node(0);
+    let boot = super::stacks::all();
+    let stacks = CpuStacks {
+        kernel: (boot[0].bottom, boot[0].top),
+        double_fault: (boot[1].bottom, boot[1].top),
+        nmi: (boot[2].bottom, boot[2].top),
+        machine_check: (boot[3].bottom, boot[3].top),
+    };
+    let area =
+        new_area(0, t.cpus()[0].apic_id, node, stacks).expect("memory for the boot CPU's area");
+    area.install();
+    percpu::mark_online(area);
+}
+
+/// Starts every other CPU the topology lists. Returns how many came up.
+pub fn boot_secondary_cpus() -> u32 {
+    let t = crate::numa::topology();
+    // SAFETY: reading CR3/CR4 has no side effect.
+    let (cr3, cr4) = unsafe {
+        let cr3: u64;
+        let cr4: u64;
+        core::arch::asm!("mov {}, cr3", out(reg) cr3);
+        core::arch::asm!("mov {}, cr4", out(reg) cr4);
+        (cr3, cr4)
+    };
+    if cr3 >= 1 << 32 {
+        log::error!("SMP: page tables above 4 GiB ({cr3:#x}); secondary CPUs stay offline");
+        return 0;
+    }
+    // SAFETY: the first MiB is reserved RAM, direct-mapped and unused by
+    // anything else at this address; the trampoline is position-independent
+    // within its page (it addresses itself through CS).
+    unsafe {
+        let start = &ap_trampoline_start as *const u8;
+        let len = &ap_trampoline_end as *const u8 as usize - start as usize;
+        core::ptr::copy_nonoverlapping(start, phys_to_virt(TRAMPOLINE_PHYS) as *mut u8, len);
+    }
+    let mut started = 0;
+    for (cpu, c) in t.cpus().iter().enumerate().skip(1) {
+        let cpu = cpu as u32;
+        let home = t.mem_node(c.node) as i32;
+        let stacks = match map_stacks(cpu, home) {
+            Ok(s) => s,
+            Err(e) => {
+                log::error!("SMP: CPU {cpu}: {e}; left offline");
+                continue;
+            }
+        };
+        let Some(area) = new_area(cpu, c.apic_id, c.node, stacks) else {
+            log::error!("SMP: CPU {cpu}: no memory for its per-CPU area; left offline");
+            continue;
+        };
+        // SAFETY: no AP is between start-up and AP_ALIVE now, so nothing
+        // else reads this while it is written.
+        unsafe {
+            let boot = &mut *core::ptr::addr_of_mut!(AP_BOOT);
+            *boot = ApBoot {
+                cr3,
+                cr4,
+                stack_top: stacks.kernel.1,
+                percpu: area as *const PerCpu as u64,
+            };
+        }
+        let before = AP_ALIVE.load(Ordering::Acquire);
+        let start = tsc::ns_since_boot();
+        apic::send_init(c.apic_id);
+        tsc::delay_ns(100_000);
+        apic::send_startup(c.apic_id, STARTUP_VECTOR);
+        let mut second_sent = false;
+        while !area.online.load(Ordering::Acquire) {
+            let waited = tsc::ns_since_boot() - start;
+            if !second_sent && waited > 1_000_000 && AP_ALIVE.load(Ordering::Acquire) == before {
+                apic::send_startup(c.apic_id, STARTUP_VECTOR);
+                second_sent = true;
+            }
+            if waited > ONLINE_TIMEOUT_NS {
+                break;
+            }
+            core::hint::spin_loop();
+        }
+        if area.online.load(Ordering::Acquire) {
+            started += 1;
+            log::info!(
+                "SMP: CPU {cpu} (APIC {}) online on node {}: per-CPU area at phys {:#x} (node {}), stacks at {:#x}, in {} us",
+                c.apic_id,
+                c.node,
+                area.phys().unwrap_or(0),
+                area.phys().and_then(|p| t.node_of_addr(p)).map_or(-1, |n| n as i64),
+                stacks.kernel.0,
+                (tsc::ns_since_boot() - start) / 1000
+            );
+        } else {
+            log::error!(
+                "SMP: CPU {cpu} (APIC {}) did not come online in time; left offline",
+                c.apic_id
+            );
+        }
+    }
+    started
+}
+
+/// The first Rust code of an application processor.
+#[no_mangle]
+extern "C" fn ap_main(area: u64) -> ! {
+    AP_ALIVE.fetch_add(1, Ordering::AcqRel);
+    // SAFETY: the boot CPU published this area for us before start-up.
+    let area: &'static PerCpu = unsafe { &*(area as *const PerCpu) };
+    area.install();
+    super::exceptions::load_idt();
+    apic::enable_this_cpu();
+    percpu::mark_online(area);
+    loop {
+        // Wait for interrupts (IPIs) with interrupts enabled; `sti; hlt`
+        // leaves no window for a wake-up to be missed.
+        x86_64::instructions::interrupts::enable_and_hlt();
+    }
+}

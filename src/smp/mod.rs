@@ -1,0 +1,48 @@
+//! Every CPU online: the local APICs, each CPU's per-CPU area and stacks on
+//! its node, the secondary CPUs started, and a table of where each lives.
+
+use crate::arch::x86_64::{apic, interrupts, percpu, smp};
+use crate::numa::topology;
+
+mod selftests;
+
+pub fn init() {
+    interrupts::mask_legacy_pics();
+    let mode = match apic::init_boot_cpu() {
+        Ok(m) => m,
+        Err(e) => {
+            log::error!("SMP: no usable local APIC ({e:?}); only the boot CPU runs");
+            return;
+        }
+    };
+    smp::init_boot_cpu();
+    let wanted = topology().cpus().len();
+    let started = smp::boot_secondary_cpus();
+    log::info!(
+        "SMP: {} of {wanted} CPUs online ({})",
+        started + 1,
+        match mode {
+            apic::Mode::X2Apic => "x2APIC",
+            apic::Mode::XApic => "xAPIC",
+        }
+    );
+    print_cpu_table();
+}
+
+/// One line per CPU: its node and where its per-CPU area lies.
+pub fn print_cpu_table() {
+    let t = topology();
+    for c in percpu::online() {
+        let phys = c.phys().unwrap_or(0);
+        crate::kprintln!(
+            "cpu {:>3}: apic {:>3} node {} per-cpu area phys {:#011x} (node {}) kernel stack [{:#x}-{:#x})",
+            c.cpu,
+            c.apic_id,
+            c.node,
+            phys,
+            t.node_of_addr(phys).map_or(-1, |n| n as i64),
+            c.stacks.kernel.0,
+            c.stacks.kernel.1
+        );
+    }
+}
