@@ -17,7 +17,8 @@ use layout::{phys_to_virt, virt_to_phys, PAGE_SIZE};
 use mm::buddy::{PageMeta, MAX_ORDER};
 use mm::gfp::{Gfp, ReclaimContext};
 use mm::movable::CoreSize;
-use mm::page_alloc::{AllocError, Node, PageAllocator, Reclaim, Request};
+use mm::page_alloc::{AllocError, Node, PageAllocator, PcpSet, Reclaim, Request};
+use mm::pcp::PerCpuPages;
 use mm::setup::{self, NodeStorage, Setup};
 use mm::zone::ZoneType;
 use numa::NodeId;
@@ -125,7 +126,10 @@ pub fn get_zeroed_page(gfp: Gfp) -> usize {
 /// order, not a page of any zone) is reported and changes nothing.
 #[track_caller]
 pub fn __free_pages(page: Page, order: u32) {
-    if let Err(e) = allocator().free(page.pfn(), order as usize) {
+    let result = x86_64::instructions::interrupts::without_interrupts(|| {
+        allocator().free(page.pfn(), order as usize, this_cpu_pcp())
+    });
+    if let Err(e) = result {
         log::error!(
             "BUG: Bad page state: {e}; __free_pages(pfn {:#x}, order {order}) from {} ignored",
             page.pfn(),
@@ -164,6 +168,41 @@ pub static RECLAIM_CALLS: ReclaimCalls = ReclaimCalls {
     last_context: Mutex::new(None),
 };
 
+/// The running CPU's page lists (none before its per-CPU area exists).
+fn this_cpu_pcp() -> Option<PcpSet<'static>> {
+    crate::arch::x86_64::percpu::this_cpu().and_then(|c| c.pcp.get().map(|p| &**p))
+}
+
+/// Gives every CPU's page lists back to the buddy allocators, each CPU
+/// draining its own, by IPI (Linux's drain_all_pages).
+pub fn drain_all_pages() {
+    let r = crate::arch::x86_64::ipi::on_each_cpu(&|_| {
+        if let Some(own) = this_cpu_pcp() {
+            allocator().drain_pcp(own);
+        }
+    });
+    if let Err(e) = r {
+        log::error!("drain_all_pages: {e:?}");
+    }
+}
+
+/// Gives CPU `cpu`'s lists a home on its node: one list set per populated zone.
+pub fn alloc_pcp_lists(node: NodeId) -> Option<&'static [Mutex<PerCpuPages>]> {
+    let count = allocator().nr_pcp_zones();
+    let bytes = (count * core::mem::size_of::<Mutex<PerCpuPages>>()) as u64;
+    let order = bytes
+        .div_ceil(PAGE_SIZE)
+        .next_power_of_two()
+        .trailing_zeros();
+    let page = alloc_pages_node(node as i32, Gfp::KERNEL, order)?;
+    // SAFETY: a fresh block large enough for `count` lists, never freed.
+    Some(unsafe {
+        mm::raw::init_slice(page_address(page) as *mut Mutex<PerCpuPages>, count, || {
+            Mutex::new(PerCpuPages::EMPTY)
+        })
+    })
+}
+
 /// Until kswapd and direct reclaim exist, the hooks record their calls and
 /// free nothing.
 struct KernelReclaim;
@@ -177,6 +216,16 @@ impl Reclaim for KernelReclaim {
         RECLAIM_CALLS.direct_reclaim_passes.fetch_add(1, Relaxed);
         *RECLAIM_CALLS.last_context.lock() = Some(ctx);
         0
+    }
+
+    /// Every CPU's lists, taken directly (they are locked, so this needs
+    /// no IPI, which a CPU waiting with interrupts off could not answer).
+    fn drain_all_pages(&self) {
+        for c in crate::arch::x86_64::percpu::online() {
+            if let Some(lists) = c.pcp.get() {
+                allocator().drain_pcp(lists);
+            }
+        }
     }
 
     fn nofail_wait(&self, attempt: u64) {
@@ -194,6 +243,31 @@ pub static NOFAIL_ORDER_WARNINGS: AtomicU64 = AtomicU64::new(0);
 /// Full reports printed before they are only counted (Linux rate-limits too).
 const FAILURE_REPORT_BURST: u64 = 10;
 
+/// Might-sleep warnings: a GFP_KERNEL-style allocation (one that may
+/// reclaim) with interrupts off or inside an interrupt handler.
+pub static MIGHT_SLEEP_WARNINGS: AtomicU64 = AtomicU64::new(0);
+
+fn might_sleep(gfp: Gfp, caller: &Location) {
+    use crate::arch::x86_64::interrupts;
+    if !gfp.can_direct_reclaim() || !crate::smp::scheduling() {
+        return;
+    }
+    let irqs_off = !x86_64::instructions::interrupts::are_enabled();
+    let in_irq = interrupts::in_interrupt();
+    // Counted every time, said once.
+    if (irqs_off || in_irq) && MIGHT_SLEEP_WARNINGS.fetch_add(1, Relaxed) == 0 {
+        log::warn!(
+            "BUG: sleeping function called from invalid context at {caller}: {:?} with {}",
+            gfp,
+            if in_irq {
+                "an interrupt handler running"
+            } else {
+                "interrupts disabled"
+            }
+        );
+    }
+}
+
 fn alloc(
     node: Option<NodeId>,
     gfp: Gfp,
@@ -201,6 +275,7 @@ fn alloc(
     interleave: bool,
     caller: &Location,
 ) -> Option<Page> {
+    might_sleep(gfp, caller);
     if gfp.contains(Gfp::NOFAIL) && order > 1 {
         // Linux warns once: large blocks cannot be promised.
         if NOFAIL_ORDER_WARNINGS.fetch_add(1, Relaxed) == 0 {
@@ -213,8 +288,14 @@ fn alloc(
         node,
         cpu_node: numa_node_id(),
         interleave,
+        pcp: this_cpu_pcp(),
     };
-    match allocator().alloc(req, &KernelReclaim) {
+    // Interrupt handlers allocate too: no zone lock is ever held with
+    // interrupts on (Linux's spin_lock_irqsave on zone->lock).
+    let result = x86_64::instructions::interrupts::without_interrupts(|| {
+        allocator().alloc(req, &KernelReclaim)
+    });
+    match result {
         Ok(got) => {
             let page = Page(got.pfn);
             if gfp.contains(Gfp::ZERO) {
@@ -328,6 +409,16 @@ impl NodeStorage<'static> for NodeLocal {
         // map, aligned for PageMeta, room for `count` of them, never handed
         // to anyone else.
         unsafe { mm::raw::page_meta_from_raw(p, count) }
+    }
+
+    fn page_state(
+        &mut self,
+        node: NodeId,
+        count: usize,
+    ) -> &'static [core::sync::atomic::AtomicU8] {
+        let p = Self::place::<u8>(node, count);
+        // SAFETY: as above, for `count` bytes.
+        unsafe { mm::raw::atomic_bytes_from_raw(p, count) }
     }
 
     fn node(&mut self, node: NodeId, data: Node<'static>) -> &'static mut Node<'static> {

@@ -3,6 +3,7 @@
 
 use crate::arch::x86_64::{apic, interrupts, percpu, smp};
 use crate::numa::topology;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 mod selftests;
 
@@ -12,6 +13,7 @@ pub fn init() {
         Ok(m) => m,
         Err(e) => {
             log::error!("SMP: no usable local APIC ({e:?}); only the boot CPU runs");
+            SCHEDULING.store(true, Ordering::Release);
             return;
         }
     };
@@ -27,6 +29,18 @@ pub fn init() {
         }
     );
     print_cpu_table();
+    // From here on the boot CPU takes interrupts too, and allocations that
+    // may sleep are checked for the context they run in.
+    x86_64::instructions::interrupts::enable();
+    SCHEDULING.store(true, Ordering::Release);
+}
+
+/// Set once every CPU is up and interrupts are on (Linux's
+/// SYSTEM_SCHEDULING): the might-sleep check applies from then on.
+static SCHEDULING: AtomicBool = AtomicBool::new(false);
+
+pub fn scheduling() -> bool {
+    SCHEDULING.load(Ordering::Acquire)
 }
 
 /// One line per CPU: its node and where its per-CPU area lies.

@@ -13,6 +13,7 @@ pub mod gfp;
 pub mod memblock;
 pub mod movable;
 pub mod page_alloc;
+pub mod pcp;
 #[allow(unsafe_code)]
 pub mod raw;
 pub mod report;

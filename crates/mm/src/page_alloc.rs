@@ -19,10 +19,11 @@
 
 use crate::buddy::{Buddy, FreeError, PageMeta, MAX_ORDER};
 use crate::gfp::{BadGfp, Gfp, ReclaimContext};
+use crate::pcp::{self, PerCpuPages, PCP_MAX_ORDER};
 use crate::stats::{allocation_events, NumaCounters, NumaStat, NR_NUMA_STATS};
 use crate::watermark::{self, AllocFlags, Watermarks};
 use crate::zone::{ZoneSpan, ZoneType, NR_ZONES};
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use numa::{NodeId, Topology, MAX_NUMNODES};
 use spin::Mutex;
 
@@ -31,6 +32,9 @@ pub const COSTLY_ORDER: usize = 3;
 /// Passes of direct reclaim without progress before giving up.
 pub const MAX_RECLAIM_RETRIES: u32 = 16;
 const MAX_ZONEREFS: usize = MAX_NUMNODES * NR_ZONES;
+
+/// Hands blocks (frame, order) to the sink it is given.
+type BlockSource<'s> = &'s mut dyn FnMut(&mut dyn FnMut(u64, usize));
 
 /// One zone of one node.
 pub struct Zone<'a> {
@@ -42,7 +46,19 @@ pub struct Zone<'a> {
     /// Pages held back from allocations that could have used zone `j`.
     pub lowmem_reserve: [u64; NR_ZONES],
     free_area: Mutex<Option<Buddy<'a>>>,
+    /// The buddy allocator's free pages, readable without the lock (pages
+    /// on per-CPU lists are not counted, as in Linux's NR_FREE_PAGES).
+    nr_free: AtomicU64,
+    /// Per page: 0, or 1 + order for the head of an allocated block. Checked
+    /// and cleared atomically on free, so a double free or a wrong order is
+    /// caught without the zone lock, even when the block goes to a per-CPU
+    /// list.
+    alloc_state: &'a [AtomicU8],
     pub stats: NumaCounters,
+    /// This zone's slot in every CPU's per-CPU page lists.
+    pub pcp_index: usize,
+    pub pcp_batch: u32,
+    pub pcp_high: u32,
 }
 
 impl<'a> Zone<'a> {
@@ -52,10 +68,13 @@ impl<'a> Zone<'a> {
         node: NodeId,
         kind: ZoneType,
         span: ZoneSpan,
-        meta: Option<&'a mut [PageMeta]>,
+        meta: Option<(&'a mut [PageMeta], &'a [AtomicU8])>,
     ) -> Self {
-        let buddy = meta.map(|m| {
+        let mut alloc_state: &'a [AtomicU8] = &[];
+        let buddy = meta.map(|(m, state)| {
             assert_eq!(m.len() as u64, span.spanned(), "one descriptor per frame");
+            assert_eq!(state.len(), m.len(), "one state byte per frame");
+            alloc_state = state;
             Buddy::new(span.start_pfn, m)
         });
         Zone {
@@ -66,7 +85,12 @@ impl<'a> Zone<'a> {
             watermarks: Watermarks::default(),
             lowmem_reserve: [0; NR_ZONES],
             free_area: Mutex::new(buddy),
+            nr_free: AtomicU64::new(0),
+            alloc_state,
             stats: NumaCounters::new(),
+            pcp_index: 0,
+            pcp_batch: 1,
+            pcp_high: 0,
         }
     }
 
@@ -78,6 +102,7 @@ impl<'a> Zone<'a> {
             None => 0,
         };
         self.managed += added;
+        *self.nr_free.get_mut() += added;
         added
     }
 
@@ -116,6 +141,14 @@ impl<'a> Zone<'a> {
         flags.effective_mark(&self.watermarks) + self.lowmem_reserve[highest.index()]
     }
 
+    /// The watermark check on the lock-free count (Linux's
+    /// zone_watermark_fast): enough for order 0; larger orders are checked
+    /// again against the free blocks under the lock.
+    fn watermark_fast(&self, order: usize, reserve: u64, flags: AllocFlags) -> bool {
+        let free = self.nr_free.load(Relaxed) as i64 - ((1i64 << order) - 1);
+        free > (flags.effective_mark(&self.watermarks) + reserve) as i64
+    }
+
     fn try_alloc(&self, order: usize, reserve: u64, flags: AllocFlags) -> Option<u64> {
         let mut area = self.free_area.lock();
         let buddy = area.as_mut()?;
@@ -127,25 +160,75 @@ impl<'a> Zone<'a> {
             reserve,
             flags,
         );
-        if ok {
-            buddy.alloc(order)
-        } else {
-            None
+        let pfn = if ok { buddy.alloc(order) } else { None };
+        self.nr_free.store(buddy.free_pages() as u64, Relaxed);
+        pfn
+    }
+
+    /// Takes up to `count` blocks of `order` for a per-CPU list.
+    fn take_bulk(&self, order: usize, count: usize, out: &mut dyn FnMut(u64)) {
+        let mut area = self.free_area.lock();
+        let Some(buddy) = area.as_mut() else {
+            return;
+        };
+        for _ in 0..count {
+            match buddy.alloc(order) {
+                Some(pfn) => out(pfn),
+                None => break,
+            }
+        }
+        self.nr_free.store(buddy.free_pages() as u64, Relaxed);
+    }
+
+    /// Returns blocks (already validated) to the buddy allocator.
+    fn give_back(&self, blocks: BlockSource) {
+        let mut area = self.free_area.lock();
+        let Some(buddy) = area.as_mut() else {
+            return;
+        };
+        blocks(&mut |pfn, order| {
+            buddy
+                .free(pfn, order)
+                .expect("a validated block goes back cleanly");
+        });
+        self.nr_free.store(buddy.free_pages() as u64, Relaxed);
+    }
+
+    fn state(&self, pfn: u64) -> Option<&AtomicU8> {
+        self.alloc_state
+            .get(pfn.checked_sub(self.span.start_pfn)? as usize)
+    }
+
+    fn mark_allocated(&self, pfn: u64, order: usize) {
+        if let Some(s) = self.state(pfn) {
+            s.store(order as u8 + 1, Release);
         }
     }
 
-    fn free(&self, pfn: u64, order: usize) -> Result<(), FreeError> {
-        match self.free_area.lock().as_mut() {
-            Some(b) => b.free(pfn, order),
-            None => Err(FreeError::OutOfZone { pfn }),
+    /// Claims the block for freeing: it must be an allocated head of
+    /// exactly `order`. Anything else is refused with the buddy
+    /// allocator's own reason, and nothing changes.
+    fn claim_for_free(&self, pfn: u64, order: usize) -> Result<(), FreeError> {
+        if order > MAX_ORDER {
+            return Err(FreeError::BadOrder { order });
         }
-    }
-
-    /// Is `pfn` the head of an allocated block of `order`? (No change made.)
-    pub fn check_allocated(&self, pfn: u64, order: usize) -> Result<(), FreeError> {
-        match self.free_area.lock().as_ref() {
-            Some(b) => b.check_free(pfn, order).map(|_| ()),
-            None => Err(FreeError::OutOfZone { pfn }),
+        let state = self.state(pfn).ok_or(FreeError::OutOfZone { pfn })?;
+        match state.compare_exchange(order as u8 + 1, 0, AcqRel, Acquire) {
+            Ok(_) => Ok(()),
+            Err(0) => Err(match self.free_area.lock().as_ref() {
+                // An allocated head in the buddy's view with no owner: it
+                // sits on a per-CPU list, so this is a second free.
+                Some(b) => match b.check_free(pfn, order) {
+                    Ok(_) | Err(FreeError::WrongOrder { .. }) => FreeError::AlreadyFree { pfn },
+                    Err(e) => e,
+                },
+                None => FreeError::OutOfZone { pfn },
+            }),
+            Err(v) => Err(FreeError::WrongOrder {
+                pfn,
+                allocated: v as usize - 1,
+                freed: order,
+            }),
         }
     }
 }
@@ -250,15 +333,22 @@ pub trait Reclaim {
     }
     /// A __GFP_NOFAIL allocation is waiting; called between attempts.
     fn nofail_wait(&self, _attempt: u64) {}
+    /// Every CPU should give its per-CPU page lists back (the allocator
+    /// has already drained the calling CPU's).
+    fn drain_all_pages(&self) {}
 }
 
 /// No reclaim at all.
 pub struct NoReclaim;
 impl Reclaim for NoReclaim {}
 
+/// The calling CPU's per-CPU page lists: one per populated zone, indexed
+/// by `Zone::pcp_index`.
+pub type PcpSet<'p> = &'p [Mutex<PerCpuPages>];
+
 /// One allocation request.
-#[derive(Clone, Copy, Debug)]
-pub struct Request {
+#[derive(Clone, Copy)]
+pub struct Request<'p> {
     pub gfp: Gfp,
     pub order: usize,
     /// The node to allocate on; `None` means the caller's own (NUMA_NO_NODE).
@@ -267,6 +357,8 @@ pub struct Request {
     pub cpu_node: NodeId,
     /// An interleaved allocation (counts interleave_hit when it lands on `node`).
     pub interleave: bool,
+    /// The calling CPU's page lists, if it has them.
+    pub pcp: Option<PcpSet<'p>>,
 }
 
 /// A successful allocation.
@@ -319,13 +411,23 @@ impl<'a> PageAllocator<'a> {
         let lowmem = watermark::lowmem_pages(all_zones().map(|z| (z.kind, z.managed)));
         let min_free_kbytes =
             min_free_kbytes.unwrap_or_else(|| watermark::default_min_free_kbytes(lowmem));
+        let cpus_online = topology.cpus().len() as u32;
+        let mut pcp_index = 0;
         for node in nodes.iter_mut().flatten() {
             let managed: [u64; NR_ZONES] = core::array::from_fn(|i| node.zones[i].managed);
             let reserve = watermark::lowmem_reserve(&managed);
+            let cpus_on_node = topology.cpus_of(node.id).count() as u32;
             for (i, z) in node.zones.iter_mut().enumerate() {
                 z.watermarks =
                     watermark::zone_watermarks(z.kind, z.managed, min_free_kbytes, lowmem);
                 z.lowmem_reserve = reserve[i];
+                if z.is_populated() {
+                    z.pcp_index = pcp_index;
+                    pcp_index += 1;
+                    z.pcp_batch = pcp::batch_size(z.managed);
+                    z.pcp_high =
+                        pcp::high_size(z.watermarks.low, z.pcp_batch, cpus_on_node, cpus_online);
+                }
             }
         }
         // Zonelists: nodes by Linux's find_next_best_node, each node's
@@ -388,6 +490,11 @@ impl<'a> PageAllocator<'a> {
         self.min_free_kbytes
     }
 
+    /// How many per-CPU page lists each CPU needs (one per populated zone).
+    pub fn nr_pcp_zones(&self) -> usize {
+        self.nr_by_pfn
+    }
+
     /// The zone holding `pfn`, if any zone spans it.
     pub fn zone_of(&self, pfn: u64) -> Option<&'a Zone<'a>> {
         let table = &self.by_pfn[..self.nr_by_pfn];
@@ -419,15 +526,56 @@ impl<'a> PageAllocator<'a> {
         highest: ZoneType,
         order: usize,
         flags: AllocFlags,
+        pcp: Option<PcpSet>,
     ) -> Option<(u64, &'a Zone<'a>)> {
         for r in list.iter().filter(|r| r.zone <= highest) {
             let zone = self.node(r.node as NodeId)?.zone(r.zone);
             let reserve = zone.lowmem_reserve[highest.index()];
-            if let Some(pfn) = zone.try_alloc(order, reserve, flags) {
+            let from_lists = match pcp.and_then(|p| p.get(zone.pcp_index)) {
+                Some(lists) if order <= PCP_MAX_ORDER && zone.is_populated() => {
+                    if !zone.watermark_fast(order, reserve, flags) {
+                        continue;
+                    }
+                    Self::from_pcp(zone, lists, order)
+                }
+                _ => zone.try_alloc(order, reserve, flags),
+            };
+            if let Some(pfn) = from_lists {
+                zone.mark_allocated(pfn, order);
                 return Some((pfn, zone));
             }
         }
         None
+    }
+
+    /// Takes a block from this CPU's list, refilling it from the buddy
+    /// allocator `batch` pages at a time when empty.
+    fn from_pcp(zone: &Zone, lists: &Mutex<PerCpuPages>, order: usize) -> Option<u64> {
+        let mut lists = lists.lock();
+        if lists.len(order) == 0 {
+            let blocks = (zone.pcp_batch as usize >> order).max(1);
+            zone.take_bulk(order, blocks, &mut |pfn| {
+                lists.push(order, (pfn - zone.span.start_pfn) as u32);
+            });
+        }
+        lists.pop(order).map(|off| zone.span.start_pfn + off as u64)
+    }
+
+    /// Gives every block on `pcp` back to the buddy allocators.
+    pub fn drain_pcp(&self, pcp: PcpSet) {
+        for zone in self.zones().filter(|z| z.is_populated()) {
+            let Some(lists) = pcp.get(zone.pcp_index) else {
+                continue;
+            };
+            let mut lists = lists.lock();
+            if lists.is_empty() {
+                continue;
+            }
+            let start = zone.span.start_pfn;
+            zone.give_back(&mut |give| {
+                lists.take_pages(u32::MAX, &mut |order, off| give(start + off as u64, order));
+            });
+        }
     }
 
     /// Allocates 2^order pages as `req` says. Never zeroes, never prints:
@@ -457,7 +605,9 @@ impl<'a> PageAllocator<'a> {
                 reclaim_passes,
             })
         };
-        if let Some(got) = self.get_page_from_freelist(list, highest, order, AllocFlags::FAST) {
+        if let Some(got) =
+            self.get_page_from_freelist(list, highest, order, AllocFlags::FAST, req.pcp)
+        {
             return done(got, 0);
         }
         // Slow path.
@@ -467,7 +617,16 @@ impl<'a> PageAllocator<'a> {
             }
         }
         let slow = AllocFlags::slow_path(gfp);
-        if let Some(got) = self.get_page_from_freelist(list, highest, order, slow) {
+        if let Some(got) = self.get_page_from_freelist(list, highest, order, slow, req.pcp) {
+            return done(got, 0);
+        }
+        // Pages parked on per-CPU lists count as free memory: give them
+        // back (this CPU's, then every CPU's) and look again.
+        if let Some(own) = req.pcp {
+            self.drain_pcp(own);
+        }
+        reclaim.drain_all_pages();
+        if let Some(got) = self.get_page_from_freelist(list, highest, order, slow, req.pcp) {
             return done(got, 0);
         }
         let nofail = gfp.contains(Gfp::NOFAIL);
@@ -484,7 +643,7 @@ impl<'a> PageAllocator<'a> {
             } else {
                 0
             };
-            if let Some(got) = self.get_page_from_freelist(list, highest, order, slow) {
+            if let Some(got) = self.get_page_from_freelist(list, highest, order, slow, req.pcp) {
                 return done(got, passes);
             }
             if nofail {
@@ -494,7 +653,9 @@ impl<'a> PageAllocator<'a> {
                     min_reserve: true,
                     ..slow
                 };
-                if let Some(got) = self.get_page_from_freelist(list, highest, order, reserve) {
+                if let Some(got) =
+                    self.get_page_from_freelist(list, highest, order, reserve, req.pcp)
+                {
                     return done(got, passes);
                 }
                 reclaim.nofail_wait(passes as u64);
@@ -554,17 +715,42 @@ impl<'a> PageAllocator<'a> {
         with_memory().nth(k).map(|n| n.id)
     }
 
-    /// Frees a block. A bad free (double free, reserved page, wrong order,
+    /// Frees a block, onto the calling CPU's list (`pcp`) when its order
+    /// is kept there. A bad free (double free, reserved page, wrong order,
     /// frame in no zone) changes nothing and says what was wrong.
-    pub fn free(&self, pfn: u64, order: usize) -> Result<&'a Zone<'a>, FreeError> {
+    pub fn free(
+        &self,
+        pfn: u64,
+        order: usize,
+        pcp: Option<PcpSet>,
+    ) -> Result<&'a Zone<'a>, FreeError> {
         let result = match self.zone_of(pfn) {
-            Some(zone) => zone.free(pfn, order).map(|()| zone),
+            Some(zone) => zone.claim_for_free(pfn, order).map(|()| zone),
             None => Err(FreeError::OutOfZone { pfn }),
         };
-        if result.is_err() {
-            self.bad_frees.fetch_add(1, Relaxed);
+        let zone = match result {
+            Ok(z) => z,
+            Err(e) => {
+                self.bad_frees.fetch_add(1, Relaxed);
+                return Err(e);
+            }
+        };
+        match pcp.and_then(|p| p.get(zone.pcp_index)) {
+            Some(lists) if order <= PCP_MAX_ORDER => {
+                let mut lists = lists.lock();
+                let start = zone.span.start_pfn;
+                if !lists.push(order, (pfn - start) as u32) {
+                    zone.give_back(&mut |give| give(pfn, order));
+                } else if lists.count() > zone.pcp_high {
+                    let batch = zone.pcp_batch;
+                    zone.give_back(&mut |give| {
+                        lists.take_pages(batch, &mut |o, off| give(start + off as u64, o));
+                    });
+                }
+            }
+            _ => zone.give_back(&mut |give| give(pfn, order)),
         }
-        result
+        Ok(zone)
     }
 
     /// Per-node NUMA counters (the zones of each node summed).

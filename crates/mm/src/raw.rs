@@ -5,6 +5,7 @@
 
 use crate::buddy::PageMeta;
 use core::ptr;
+use core::sync::atomic::AtomicU8;
 
 /// Clears `count` descriptors at `base` and returns them as a slice; a
 /// cleared descriptor is [`PageMeta::RESERVED`] (see the buddy module).
@@ -21,6 +22,32 @@ pub unsafe fn page_meta_from_raw<'a>(base: *mut PageMeta, count: usize) -> &'a m
         ptr::write_bytes(base, 0, count);
         core::slice::from_raw_parts_mut(base, count)
     }
+}
+
+/// Clears `count` bytes at `base` and returns them as atomic bytes (zero).
+///
+/// # Safety
+/// As for [`page_meta_from_raw`], for `count` bytes.
+pub unsafe fn atomic_bytes_from_raw<'a>(base: *mut u8, count: usize) -> &'a [AtomicU8] {
+    // SAFETY: the caller gives us the memory; AtomicU8 has the size,
+    // alignment and bit validity of u8, so cleared bytes are valid atomics.
+    unsafe {
+        ptr::write_bytes(base, 0, count);
+        core::slice::from_raw_parts(base as *const AtomicU8, count)
+    }
+}
+
+/// Fills `count` slots at `base` with `make()` and returns them.
+///
+/// # Safety
+/// As for [`page_meta_from_raw`], for `count` values of `T`.
+pub unsafe fn init_slice<'a, T>(base: *mut T, count: usize, make: impl Fn() -> T) -> &'a mut [T] {
+    for i in 0..count {
+        // SAFETY: within the caller's memory; each slot written once.
+        unsafe { base.add(i).write(make()) };
+    }
+    // SAFETY: every element was just initialised.
+    unsafe { core::slice::from_raw_parts_mut(base, count) }
 }
 
 /// Moves `value` into the memory at `slot` and returns it there.

@@ -244,6 +244,7 @@ mod tests {
             node: None,
             cpu_node: 0,
             interleave: false,
+            pcp: None,
         };
         a.alloc(r, &NoReclaim).unwrap();
         let mut s = String::new();

@@ -7,6 +7,7 @@ use crate::buddy::PageMeta;
 use crate::movable::{movable_starts, CoreSize};
 use crate::page_alloc::{Node, PageAllocator, Zone};
 use crate::zone::{node_zone_spans, pfn_range, ZoneType, NR_ZONES};
+use core::sync::atomic::AtomicU8;
 use numa::{NodeId, Topology, MAX_MEMBLKS, MAX_NUMNODES};
 
 /// The command-line settings that shape the zones.
@@ -22,6 +23,8 @@ pub struct Setup {
 pub trait NodeStorage<'a> {
     /// Room for `count` descriptors on `node`, each set to reserved.
     fn page_meta(&mut self, node: NodeId, count: usize) -> &'a mut [PageMeta];
+    /// `count` allocation-state bytes on `node`, each zero.
+    fn page_state(&mut self, node: NodeId, count: usize) -> &'a [AtomicU8];
     /// Moves a node's data onto `node`'s memory.
     fn node(&mut self, node: NodeId, data: Node<'a>) -> &'a mut Node<'a>;
 }
@@ -93,8 +96,9 @@ pub fn build<'a>(
         let zones: [Zone<'a>; NR_ZONES] = core::array::from_fn(|i| {
             let span = spans[i];
             let meta = (!span.is_empty()).then(|| {
-                cost.descriptor_bytes += span.spanned() * core::mem::size_of::<PageMeta>() as u64;
-                storage.page_meta(home, span.spanned() as usize)
+                let n = span.spanned() as usize;
+                cost.descriptor_bytes += (n * (core::mem::size_of::<PageMeta>() + 1)) as u64;
+                (storage.page_meta(home, n), storage.page_state(home, n))
             });
             cost.present_pages += span.present;
             Zone::new(id, ZoneType::ALL[i], span, meta)

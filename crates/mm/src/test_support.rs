@@ -6,6 +6,7 @@ use crate::buddy::PageMeta;
 use crate::page_alloc::{Node, PageAllocator};
 use crate::setup::{build, NodeStorage, Setup};
 use boot_tests::qemu_args;
+use core::sync::atomic::AtomicU8;
 use numa::{NodeId, Topology};
 use std::boxed::Box;
 use std::vec::Vec;
@@ -17,6 +18,14 @@ pub struct Heap;
 impl NodeStorage<'static> for Heap {
     fn page_meta(&mut self, _node: NodeId, count: usize) -> &'static mut [PageMeta] {
         Box::leak(vec![PageMeta::RESERVED; count].into_boxed_slice())
+    }
+    fn page_state(&mut self, _node: NodeId, count: usize) -> &'static [AtomicU8] {
+        Box::leak(
+            (0..count)
+                .map(|_| AtomicU8::new(0))
+                .collect::<Vec<_>>()
+                .into_boxed_slice(),
+        )
     }
     fn node(&mut self, _node: NodeId, data: Node<'static>) -> &'static mut Node<'static> {
         Box::leak(Box::new(data))

@@ -5,17 +5,21 @@
 //!
 //! Callers must not hold a lock the function takes; the function runs in
 //! interrupt context on the target (interrupts off) and must not sleep.
+//!
+//! `schedule_on_each_cpu` is the other kind: work that runs in each CPU's
+//! idle loop, in process context with interrupts on (Linux runs it from a
+//! per-CPU workqueue), so it may allocate with GFP_KERNEL.
 
 use super::apic;
 use super::percpu::{self, PerCpu};
 use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 
-type CallFn = dyn Fn(u32) + Sync;
+type CallFn<'a> = dyn Fn(u32) + Sync + 'a;
 
 /// One CPU's mailbox: a pending function, and how many it has completed.
 pub struct CallSlot {
-    pending: Mutex<Option<*const CallFn>>,
+    pending: Mutex<Option<*const CallFn<'static>>>,
     completed: AtomicU64,
 }
 
@@ -44,28 +48,44 @@ pub enum CallError {
     Timeout(u32),
 }
 
-fn post(target: &PerCpu, f: &CallFn) -> u64 {
-    let before = target.call.completed.load(Ordering::Acquire);
-    // Erase the borrow's lifetime: the caller waits for completion.
-    let f: *const CallFn = f;
-    // SAFETY: only changes the lifetime in the type; see CallSlot.
-    let f: *const CallFn = unsafe { core::mem::transmute::<*const CallFn, *const CallFn>(f) };
+/// Which mailbox of a CPU: interrupt context or its idle loop.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Context {
+    Interrupt,
+    Process,
+}
+
+fn slot(target: &PerCpu, context: Context) -> &CallSlot {
+    match context {
+        Context::Interrupt => &target.call,
+        Context::Process => &target.work,
+    }
+}
+
+fn post(target: &PerCpu, f: &CallFn<'_>, context: Context) -> u64 {
+    let mailbox = slot(target, context);
+    let before = mailbox.completed.load(Ordering::Acquire);
+    // SAFETY: only the lifetime changes; the caller waits for completion
+    // before `f` goes away (see CallSlot).
+    let f: *const CallFn<'static> =
+        unsafe { core::mem::transmute::<&CallFn<'_>, &CallFn<'static>>(f) };
     loop {
-        let mut slot = target.call.pending.lock();
-        if slot.is_none() {
-            *slot = Some(f);
+        let mut pending = mailbox.pending.lock();
+        if pending.is_none() {
+            *pending = Some(f);
             break;
         }
-        drop(slot);
+        drop(pending);
         core::hint::spin_loop();
     }
+    // The vector also wakes an idle CPU to look at its work mailbox.
     apic::send_ipi(target.apic_id, apic::CALL_FUNCTION_VECTOR);
     before
 }
 
-fn wait(target: &PerCpu, before: u64) -> Result<(), CallError> {
+fn wait(target: &PerCpu, before: u64, context: Context) -> Result<(), CallError> {
     let start = super::tsc::ns_since_boot();
-    while target.call.completed.load(Ordering::Acquire) == before {
+    while slot(target, context).completed.load(Ordering::Acquire) == before {
         if super::tsc::ns_since_boot() - start > CALL_TIMEOUT_NS {
             return Err(CallError::Timeout(target.cpu));
         }
@@ -82,52 +102,71 @@ fn online_target(cpu: u32) -> Result<&'static PerCpu, CallError> {
 
 /// Runs `f(cpu)` on CPU `cpu` and waits for it. On the calling CPU itself
 /// it runs directly.
-pub fn call_on(cpu: u32, f: &CallFn) -> Result<(), CallError> {
+pub fn call_on(cpu: u32, f: &CallFn<'_>) -> Result<(), CallError> {
     if cpu == percpu::cpu_id() {
         f(cpu);
         return Ok(());
     }
     let target = online_target(cpu)?;
-    let before = post(target, f);
-    wait(target, before)
+    let before = post(target, f, Context::Interrupt);
+    wait(target, before, Context::Interrupt)
+}
+
+/// Posts `f` to every online CPU but this one, runs it here (when
+/// `include_self`), and waits for the others.
+fn broadcast(f: &CallFn<'_>, context: Context, include_self: bool) -> Result<(), CallError> {
+    let me = percpu::cpu_id();
+    let mut posted = [(0u32, 0u64); numa::MAX_CPUS];
+    let mut n = 0;
+    for c in percpu::online().filter(|c| c.cpu != me) {
+        posted[n] = (c.cpu, post(c, f, context));
+        n += 1;
+    }
+    if include_self {
+        f(me);
+    }
+    let mut result = Ok(());
+    for &(cpu, before) in &posted[..n] {
+        if let Err(e) = wait(online_target(cpu)?, before, context) {
+            result = Err(e);
+        }
+    }
+    result
 }
 
 /// Runs `f(cpu)` on every other online CPU at once and waits for all.
-pub fn call_on_others(f: &CallFn) -> Result<(), CallError> {
-    let me = percpu::cpu_id();
-    let mut posted = [(0u32, 0u64); numa::MAX_CPUS];
-    let mut n = 0;
-    for c in percpu::online().filter(|c| c.cpu != me) {
-        posted[n] = (c.cpu, post(c, f));
-        n += 1;
-    }
-    let mut result = Ok(());
-    for &(cpu, before) in &posted[..n] {
-        if let Err(e) = wait(online_target(cpu)?, before) {
-            result = Err(e);
-        }
-    }
-    result
+pub fn call_on_others(f: &CallFn<'_>) -> Result<(), CallError> {
+    broadcast(f, Context::Interrupt, false)
 }
 
-/// Runs `f(cpu)` on every online CPU, this one included (this one while
-/// the others run), and waits for all.
-pub fn on_each_cpu(f: &CallFn) -> Result<(), CallError> {
-    let me = percpu::cpu_id();
-    let mut posted = [(0u32, 0u64); numa::MAX_CPUS];
-    let mut n = 0;
-    for c in percpu::online().filter(|c| c.cpu != me) {
-        posted[n] = (c.cpu, post(c, f));
-        n += 1;
+/// Runs `f(cpu)` on every online CPU, this one included (while the others
+/// run), in interrupt context on the others, and waits for all.
+pub fn on_each_cpu(f: &CallFn<'_>) -> Result<(), CallError> {
+    broadcast(f, Context::Interrupt, true)
+}
+
+/// Runs `f(cpu)` on every online CPU at once in process context
+/// (interrupts on, allocation may sleep), this one included, and waits.
+pub fn schedule_on_each_cpu(f: &CallFn<'_>) -> Result<(), CallError> {
+    broadcast(f, Context::Process, true)
+}
+
+/// The idle loop's part: runs posted work, if any, with interrupts on.
+pub fn run_pending_work() {
+    let Some(me) = percpu::this_cpu() else {
+        return;
+    };
+    let f = me.work.pending.lock().take();
+    if let Some(f) = f {
+        // SAFETY: the sender waits until `completed` moves.
+        unsafe { (*f)(me.cpu) };
+        me.work.completed.fetch_add(1, Ordering::Release);
     }
-    f(me);
-    let mut result = Ok(());
-    for &(cpu, before) in &posted[..n] {
-        if let Err(e) = wait(online_target(cpu)?, before) {
-            result = Err(e);
-        }
-    }
-    result
+}
+
+/// Whether work is waiting for this CPU's idle loop.
+pub fn work_pending() -> bool {
+    percpu::this_cpu().is_some_and(|me| me.work.pending.lock().is_some())
 }
 
 /// The CALL_FUNCTION vector's work, on the target CPU.

@@ -38,6 +38,9 @@ pub struct PerCpu {
     pub ipis_handled: AtomicU64,
     pub stacks: CpuStacks,
     pub call: crate::arch::x86_64::ipi::CallSlot,
+    pub work: crate::arch::x86_64::ipi::CallSlot,
+    /// This CPU's page lists, one set per populated zone.
+    pub pcp: spin::Once<&'static [spin::Mutex<mm::pcp::PerCpuPages>]>,
     tss: TaskStateSegment,
     gdt: GlobalDescriptorTable,
     code: SegmentSelector,
@@ -155,6 +158,8 @@ impl PerCpu {
                 ipis_handled: AtomicU64::new(0),
                 stacks,
                 call: crate::arch::x86_64::ipi::CallSlot::new(),
+                work: crate::arch::x86_64::ipi::CallSlot::new(),
+                pcp: spin::Once::new(),
                 tss,
                 gdt: GlobalDescriptorTable::new(),
                 code: placeholder,

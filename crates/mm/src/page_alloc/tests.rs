@@ -7,15 +7,17 @@ use crate::movable::CoreSize;
 use crate::setup::Setup;
 use crate::test_support::allocator;
 use boot_tests::XorShift;
+use spin::Mutex;
 use std::vec::Vec;
 
-fn req(gfp: Gfp, order: usize, node: Option<NodeId>) -> Request {
+fn req(gfp: Gfp, order: usize, node: Option<NodeId>) -> Request<'static> {
     Request {
         gfp,
         order,
         node,
         cpu_node: 0,
         interleave: false,
+        pcp: None,
     }
 }
 
@@ -142,7 +144,7 @@ fn draining_node_0_falls_back_in_slit_order() {
         assert!(z.free_pages() > 0);
     }
     for g in live {
-        a.free(g.pfn, MAX_ORDER).unwrap();
+        a.free(g.pfn, MAX_ORDER, None).unwrap();
     }
     let after: Vec<_> = (0..4).map(|n| zone_free(&a, n)).collect();
     assert_eq!(before, after);
@@ -178,7 +180,7 @@ fn atomic_and_nofail_reach_below_where_kernel_stops() {
             if self.waits.get() == 3 {
                 for _ in 0..1000 {
                     let pfn = self.live.borrow_mut().pop().unwrap();
-                    self.a.free(pfn, 0).unwrap();
+                    self.a.free(pfn, 0, None).unwrap();
                 }
             }
         }
@@ -227,7 +229,7 @@ fn atomic_and_nofail_reach_below_where_kernel_stops() {
     let mut live = waiter.live.into_inner();
     live.push(got.pfn);
     for pfn in live {
-        a.free(pfn, 0).unwrap();
+        a.free(pfn, 0, None).unwrap();
     }
 }
 
@@ -270,7 +272,7 @@ fn noretry_fails_after_one_reclaim_pass_and_kernel_retries() {
     assert_eq!(run(Gfp::KERNEL, 4).1, 1);
     assert_eq!(run(Gfp::ATOMIC, 0).1, 0);
     for pfn in live {
-        a.free(pfn, 0).unwrap();
+        a.free(pfn, 0, None).unwrap();
     }
 }
 
@@ -344,25 +346,25 @@ fn bad_frees_are_reported_and_change_nothing() {
     let g = a.alloc(req(Gfp::KERNEL, 2, None), &NoReclaim).unwrap();
     let before = a.free_pages();
     assert!(matches!(
-        a.free(g.pfn, 1),
+        a.free(g.pfn, 1, None),
         Err(FreeError::WrongOrder { .. })
     ));
     assert!(matches!(
-        a.free(g.pfn + 1, 0),
+        a.free(g.pfn + 1, 0, None),
         Err(FreeError::NotBlockHead { .. })
     ));
     assert!(matches!(
-        a.free(1 << 40, 0),
+        a.free(1 << 40, 0, None),
         Err(FreeError::OutOfZone { .. })
     ));
     assert!(
-        matches!(a.free(200, 0), Err(FreeError::Reserved { .. })),
+        matches!(a.free(200, 0, None), Err(FreeError::Reserved { .. })),
         "first MiB"
     );
     assert_eq!(a.free_pages(), before);
-    a.free(g.pfn, 2).unwrap();
+    a.free(g.pfn, 2, None).unwrap();
     assert!(matches!(
-        a.free(g.pfn, 2),
+        a.free(g.pfn, 2, None),
         Err(FreeError::AlreadyFree { .. })
     ));
     assert_eq!(a.bad_frees.load(Relaxed), 5);
@@ -440,6 +442,7 @@ fn random_sequences_across_nodes_keep_every_invariant() {
                 node: (node < 4).then_some(node),
                 cpu_node: (rng.next_u64() % 4) as usize,
                 interleave: false,
+                pcp: None,
             };
             if let Ok(g) = a.alloc(r, &NoReclaim) {
                 let z = a.node(g.node).unwrap().zone(g.zone);
@@ -458,7 +461,7 @@ fn random_sequences_across_nodes_keep_every_invariant() {
             let k = (rng.next_u64() as usize) % live.len();
             let (&pfn, &(order, zone)) = live.iter().nth(k).unwrap();
             live.remove(&pfn);
-            assert_eq!(a.free(pfn, order).unwrap().kind, zone);
+            assert_eq!(a.free(pfn, order, None).unwrap().kind, zone);
         }
         if step % 1000 == 0 {
             let used: u64 = live.values().map(|&(o, _)| 1u64 << o).sum();
@@ -467,7 +470,116 @@ fn random_sequences_across_nodes_keep_every_invariant() {
         }
     }
     for (pfn, (order, _)) in live {
-        a.free(pfn, order).unwrap();
+        a.free(pfn, order, None).unwrap();
     }
     assert_eq!(blocks(&a), initial, "merging restores the original blocks");
+}
+
+fn pcp_set(a: &PageAllocator) -> Vec<Mutex<crate::pcp::PerCpuPages>> {
+    (0..a.nr_pcp_zones())
+        .map(|_| Mutex::new(crate::pcp::PerCpuPages::EMPTY))
+        .collect()
+}
+
+/// Two CPUs with their own page lists, freeing each other's blocks: no
+/// block is handed out twice, lists stay within high, and after draining
+/// every zone has exactly its original blocks again.
+#[test]
+fn per_cpu_lists_keep_every_invariant_and_drain_back() {
+    let (a, _) = allocator("two-node", Setup::default());
+    let initial: Vec<_> = a.zones().map(|z| z.free_state()).collect();
+    let cpus = [pcp_set(&a), pcp_set(&a)];
+    let mut rng = XorShift(77);
+    let mut live: std::collections::BTreeMap<u64, usize> = Default::default();
+    for _ in 0..20_000 {
+        let cpu = (rng.next_u64() % 2) as usize;
+        if live.is_empty() || rng.next_u64().is_multiple_of(2) {
+            let order = (rng.next_u64() % 5) as usize;
+            let mut r = req(Gfp::KERNEL, order, Some(cpu));
+            r.pcp = Some(&cpus[cpu]);
+            let g = a.alloc(r, &NoReclaim).unwrap();
+            if let Some((&p, &o)) = live.range(..=g.pfn).next_back() {
+                assert!(p + (1 << o) <= g.pfn, "overlap");
+            }
+            if let Some((&p, _)) = live.range(g.pfn..).next() {
+                assert!(g.pfn + (1 << order) <= p, "overlap");
+            }
+            live.insert(g.pfn, order);
+        } else {
+            let k = (rng.next_u64() as usize) % live.len();
+            let (&pfn, &order) = live.iter().nth(k).unwrap();
+            live.remove(&pfn);
+            a.free(pfn, order, Some(&cpus[cpu])).unwrap();
+        }
+        for set in &cpus {
+            for z in a.zones().filter(|z| z.is_populated()) {
+                let count = set[z.pcp_index].lock().count();
+                assert!(
+                    count <= z.pcp_high + z.pcp_batch + (1 << 3),
+                    "{count} pages on a list"
+                );
+            }
+        }
+    }
+    for (pfn, order) in live {
+        a.free(pfn, order, Some(&cpus[0])).unwrap();
+    }
+    for set in &cpus {
+        a.drain_pcp(set);
+    }
+    let after: Vec<_> = a.zones().map(|z| z.free_state()).collect();
+    assert_eq!(after, initial);
+}
+
+#[test]
+fn bad_frees_are_caught_before_a_block_reaches_a_per_cpu_list() {
+    let (a, _) = allocator("one-node", Setup::default());
+    let lists = pcp_set(&a);
+    let mut r = req(Gfp::KERNEL, 1, None);
+    r.pcp = Some(&lists);
+    let g = a.alloc(r, &NoReclaim).unwrap();
+    assert_eq!(
+        a.free(g.pfn, 0, Some(&lists)).err(),
+        Some(FreeError::WrongOrder {
+            pfn: g.pfn,
+            allocated: 1,
+            freed: 0
+        })
+    );
+    a.free(g.pfn, 1, Some(&lists)).unwrap();
+    // The block now sits on this CPU's list: a second free is a double free.
+    assert_eq!(
+        a.free(g.pfn, 1, Some(&lists)).err(),
+        Some(FreeError::AlreadyFree { pfn: g.pfn })
+    );
+    assert_eq!(
+        a.free(g.pfn + 1, 0, None).err(),
+        Some(FreeError::NotBlockHead { pfn: g.pfn + 1 })
+    );
+    assert_eq!(a.bad_frees.load(Relaxed), 3);
+}
+
+#[test]
+fn an_allocation_that_would_fail_drains_the_per_cpu_lists_first() {
+    let (a, _) = allocator("one-node", Setup::default());
+    let lists = pcp_set(&a);
+    // Park pages on the list, then exhaust the zone from another "CPU".
+    let mut r = req(Gfp::KERNEL, 0, None);
+    r.pcp = Some(&lists);
+    let g = a.alloc(r, &NoReclaim).unwrap();
+    a.free(g.pfn, 0, Some(&lists)).unwrap();
+    let parked: u32 = lists.iter().map(|l| l.lock().count()).sum();
+    assert!(parked > 1);
+    let mut held = Vec::new();
+    while let Ok(g) = a.alloc(req(Gfp::KERNEL, 0, None), &NoReclaim) {
+        held.push(g.pfn);
+    }
+    // The list-holding CPU still gets pages: its own list first, and when
+    // that runs out, the drain gives the parked pages back.
+    let mut got = 0;
+    while a.alloc(r, &NoReclaim).is_ok() {
+        got += 1;
+    }
+    assert!(got >= parked as usize, "{got} < {parked}");
+    assert_eq!(lists.iter().map(|l| l.lock().count()).sum::<u32>(), 0);
 }
