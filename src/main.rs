@@ -16,6 +16,7 @@ mod mm;
 mod numa;
 mod selftest;
 mod smp;
+mod time;
 
 use arch::x86_64::{
     exceptions, gdt, paging,
@@ -69,6 +70,7 @@ fn boot(start_info_phys: u64) -> ! {
     );
     log_boot_info(boot);
     let tables = acpi::init(boot); // SRAT, SLIT, MADT, FADT found and validated
+    time::init(&tables); // the TSC measured against the ACPI PM timer
     mm::memblock::init(boot, &tables, settings.mem_limit); // memblock: RAM, reservations, mem=
     numa::init(&tables, settings.numa_off); // nodes, CPUs, memory, distances
     mm::page_alloc::init(&settings); // zones, buddy allocators, zonelists; memblock retires

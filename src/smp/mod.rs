@@ -18,6 +18,7 @@ pub fn init() {
         }
     };
     smp::init_boot_cpu();
+    crate::time::calibrate_apic_timer();
     let wanted = topology().cpus().len();
     let started = smp::boot_secondary_cpus();
     log::info!(

@@ -13,6 +13,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod fadt;
 pub mod madt;
 pub mod slit;
 pub mod srat;

@@ -1,9 +1,11 @@
-//! Time from the TSC, calibrated against the PIT.
+//! Time from the TSC: a monotonic nanosecond clock since the boot stub's
+//! first instruction.
 //!
-//! The PIT's channel 2 counts at a fixed 1.193182 MHz whatever the host, so
-//! counting TSC ticks across a known number of PIT ticks gives the TSC rate.
-//! 10 ms is long enough for a rate within 0.1 % under TCG and KVM alike and
-//! short enough for the boot-time budget.
+//! The rate is measured twice. First against the PIT (channel 2 counts at a
+//! fixed 1.193182 MHz), before anything else, so the first log lines have
+//! times. Then, once the FADT is read, against the ACPI PM timer (3.579545
+//! MHz), over a longer window; the clock switches to that rate without
+//! stepping back (the new rate applies from the switch on).
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::instructions::port::Port;
@@ -15,6 +17,20 @@ const CALIBRATION_MS: u64 = 10;
 #[no_mangle]
 pub static BOOT_TSC: AtomicU64 = AtomicU64::new(0);
 static TSC_KHZ: AtomicU64 = AtomicU64::new(0);
+/// The clock reads BASE_NS + (tsc - BASE_TSC) at TSC_KHZ; BASE_TSC 0 means
+/// BOOT_TSC.
+static BASE_TSC: AtomicU64 = AtomicU64::new(0);
+static BASE_NS: AtomicU64 = AtomicU64::new(0);
+/// Which clock the rate came from, for reports and BENCH_META.
+static SOURCE: AtomicU64 = AtomicU64::new(0);
+
+/// The reference the TSC rate was measured against.
+pub fn clock_source() -> &'static str {
+    match SOURCE.load(Ordering::Relaxed) {
+        1 => "tsc (calibrated against the ACPI PM timer)",
+        _ => "tsc (calibrated against the PIT)",
+    }
+}
 
 pub fn rdtsc() -> u64 {
     // SAFETY: rdtsc has no side effects; CR4.TSD is clear in ring 0 anyway.
@@ -75,7 +91,51 @@ pub fn ticks_to_ns(ticks: u64) -> u64 {
 
 /// Nanoseconds since the boot stub's first instruction: monotonic.
 pub fn ns_since_boot() -> u64 {
-    ticks_to_ns(rdtsc().saturating_sub(BOOT_TSC.load(Ordering::Relaxed)))
+    let base = match BASE_TSC.load(Ordering::Acquire) {
+        0 => BOOT_TSC.load(Ordering::Relaxed),
+        b => b,
+    };
+    BASE_NS.load(Ordering::Acquire) + ticks_to_ns(rdtsc().saturating_sub(base))
+}
+
+/// Measures the TSC against the ACPI PM timer over `window_ms` and makes
+/// that the clock's rate. Returns the new rate in kHz. Call before other
+/// CPUs read the clock (the switch is three separate stores).
+pub fn calibrate_pm_timer(timer: acpi_tables::fadt::PmTimer, window_ms: u64) -> Option<u64> {
+    let mut port = Port::<u32>::new(timer.port);
+    let mask: u64 = if timer.bits32 {
+        u32::MAX as u64
+    } else {
+        0xff_ffff
+    };
+    // SAFETY: the FADT names this port as the PM timer: reading it has no
+    // side effect.
+    let mut read = || unsafe { port.read() } as u64 & mask;
+    let want = acpi_tables::fadt::PM_TIMER_HZ * window_ms / 1000;
+    let start_pm = read();
+    let start_tsc = rdtsc();
+    let mut elapsed = 0;
+    let mut polls = 0u64;
+    while elapsed < want {
+        elapsed = (read().wrapping_sub(start_pm)) & mask;
+        polls += 1;
+        if polls > 100_000_000 {
+            return None; // the counter does not move
+        }
+    }
+    let tsc = rdtsc() - start_tsc;
+    let khz =
+        (tsc as u128 * acpi_tables::fadt::PM_TIMER_HZ as u128 / elapsed as u128 / 1000) as u64;
+    if khz < 100_000 {
+        return None;
+    }
+    let now_tsc = rdtsc();
+    let now_ns = ns_since_boot();
+    BASE_NS.store(now_ns, Ordering::Release);
+    BASE_TSC.store(now_tsc, Ordering::Release);
+    TSC_KHZ.store(khz, Ordering::Release);
+    SOURCE.store(1, Ordering::Relaxed);
+    Some(khz)
 }
 
 /// Busy-waits for `ns` nanoseconds of TSC time.

@@ -1,0 +1,121 @@
+//! Time sources beyond the early PIT calibration: the TSC measured again
+//! against the ACPI PM timer (the FADT says where it is), and the local
+//! APIC timer, calibrated against the TSC, which every CPU can run.
+
+use crate::acpi::Tables;
+use crate::arch::x86_64::{apic, tsc};
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Long enough for a rate within 0.01 %, short enough for boot.
+const PM_WINDOW_MS: u64 = 25;
+
+/// APIC timer ticks (bus clock / 16) per millisecond.
+static APIC_TICKS_PER_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Recalibrates the TSC against the PM timer, if the FADT describes one.
+pub fn init(tables: &Tables) {
+    let pit_khz = tsc::tsc_khz();
+    let timer = tables.fadt.and_then(|b| match acpi_tables::fadt::parse(b) {
+        Ok(f) => f.pm_timer,
+        Err(e) => {
+            log::warn!("time: FADT unusable ({e:?}); keeping the PIT calibration");
+            None
+        }
+    });
+    let Some(timer) = timer else {
+        log::warn!("time: no ACPI PM timer; the TSC rate stays the PIT's ({pit_khz} kHz)");
+        return;
+    };
+    match tsc::calibrate_pm_timer(timer, PM_WINDOW_MS) {
+        Some(khz) => log::info!(
+            "time: TSC {}.{:03} MHz against the ACPI PM timer (port {:#x}, {} bits); the PIT said {}.{:03} MHz",
+            khz / 1000,
+            khz % 1000,
+            timer.port,
+            if timer.bits32 { 32 } else { 24 },
+            pit_khz / 1000,
+            pit_khz % 1000
+        ),
+        None => log::warn!("time: the ACPI PM timer at {:#x} does not count; keeping the PIT rate", timer.port),
+    }
+}
+
+/// Measures the local APIC timer against the TSC (on the boot CPU; every
+/// CPU's timer runs from the same bus clock).
+pub fn calibrate_apic_timer() {
+    let per_ms = apic::timer_calibrate(10_000_000);
+    APIC_TICKS_PER_MS.store(per_ms, Relaxed);
+    log::info!("time: local APIC timer {per_ms} ticks/ms (bus clock / 16)");
+}
+
+/// Starts the running CPU's APIC timer every `ms` milliseconds.
+pub fn start_periodic_tick(ms: u64) -> bool {
+    let ticks = APIC_TICKS_PER_MS.load(Relaxed) * ms;
+    if ticks == 0 || ticks > u32::MAX as u64 {
+        return false;
+    }
+    apic::timer_start(ticks as u32, true);
+    true
+}
+
+pub fn stop_tick() {
+    apic::timer_stop();
+}
+
+mod selftests {
+    use super::*;
+    use crate::arch::x86_64::{ipi, percpu};
+    use crate::{kassert, kassert_eq, selftest};
+    use core::sync::atomic::Ordering;
+
+    selftest!(
+        "time",
+        fn tsc_rate_comes_from_a_fixed_rate_timer() {
+            kassert!(
+                tsc::clock_source().contains("PM timer"),
+                "{}",
+                tsc::clock_source()
+            );
+            Ok(())
+        }
+    );
+
+    selftest!(
+        "time",
+        fn every_cpu_takes_its_apic_timer_interrupts() {
+            kassert!(
+                APIC_TICKS_PER_MS.load(Relaxed) > 0,
+                "APIC timer not calibrated"
+            );
+            static FAILED: AtomicU64 = AtomicU64::new(0);
+            static TICKS: [AtomicU64; numa::MAX_CPUS] =
+                [const { AtomicU64::new(0) }; numa::MAX_CPUS];
+            let r = ipi::schedule_on_each_cpu(&|cpu| {
+                let me = percpu::this_cpu().unwrap();
+                let before = me.timer_ticks.load(Ordering::Relaxed);
+                if !start_periodic_tick(1) {
+                    FAILED.fetch_add(1, Relaxed);
+                    return;
+                }
+                // 20 ms with interrupts on: about 20 ticks.
+                let start = tsc::ns_since_boot();
+                while tsc::ns_since_boot() - start < 20_000_000 {
+                    x86_64::instructions::interrupts::enable_and_hlt();
+                }
+                stop_tick();
+                TICKS[cpu as usize].store(me.timer_ticks.load(Ordering::Relaxed) - before, Relaxed);
+            });
+            kassert_eq!(r, Ok(()));
+            kassert_eq!(FAILED.load(Relaxed), 0);
+            for c in percpu::online() {
+                let t = TICKS[c.cpu as usize].load(Relaxed);
+                kassert!(
+                    (5..=60).contains(&t),
+                    "cpu {}: {t} ticks in 20 ms at 1 kHz",
+                    c.cpu
+                );
+            }
+            Ok(())
+        }
+    );
+}
