@@ -173,6 +173,17 @@ fn this_cpu_pcp() -> Option<PcpSet<'static>> {
     crate::arch::x86_64::percpu::this_cpu().and_then(|c| c.pcp.get().map(|p| &**p))
 }
 
+/// A zone's free pages counting those parked on every CPU's lists (what
+/// a conservation check must compare; the zone's own count leaves them out).
+pub fn zone_free_with_lists(zone: &mm::page_alloc::Zone) -> u64 {
+    let parked: u64 = crate::arch::x86_64::percpu::online()
+        .filter_map(|c| c.pcp.get())
+        .filter_map(|lists| lists.get(zone.pcp_index))
+        .map(|l| l.lock().count() as u64)
+        .sum();
+    zone.free_pages() + if zone.is_populated() { parked } else { 0 }
+}
+
 /// Gives every CPU's page lists back to the buddy allocators, each CPU
 /// draining its own, by IPI (Linux's drain_all_pages).
 pub fn drain_all_pages() {

@@ -236,9 +236,12 @@ fn kernel_home(node: usize) -> usize {
 }
 
 fn node_free(n: usize) -> u64 {
-    allocator()
-        .node(n)
-        .map_or(0, |node| node.zones.iter().map(|z| z.free_pages()).sum())
+    allocator().node(n).map_or(0, |node| {
+        node.zones
+            .iter()
+            .map(crate::mm::page_alloc::zone_free_with_lists)
+            .sum()
+    })
 }
 
 selftest!(
@@ -273,6 +276,49 @@ selftest!(
             }
         });
         kassert!(MIGHT_SLEEP_WARNINGS.load(Relaxed) > mid);
+        Ok(())
+    }
+);
+
+selftest!(
+    "smp",
+    fn drain_all_pages_empties_every_cpus_lists_by_ipi() {
+        // Every CPU frees a page onto its own list.
+        let r = ipi::schedule_on_each_cpu(&|_| {
+            if let Some(p) = alloc_pages(Gfp::KERNEL, 0) {
+                __free_pages(p, 0);
+            }
+        });
+        kassert_eq!(r, Ok(()));
+        let parked = |c: &percpu::PerCpu| -> u32 {
+            c.pcp
+                .get()
+                .map_or(0, |l| l.iter().map(|x| x.lock().count()).sum())
+        };
+        for c in percpu::online() {
+            kassert!(
+                parked(c) > 0,
+                "cpu {} has no pages on its lists (pcp set: {})",
+                c.cpu,
+                c.pcp.get().map_or(0, |l| l.len())
+            );
+        }
+        let total: u64 = percpu::online().map(|c| parked(c) as u64).sum();
+        let zone_free = || -> u64 { allocator().zones().map(|z| z.free_pages()).sum() };
+        let free_before = zone_free();
+        let ipis_before: u64 = percpu::online().map(|c| c.ipis_handled.load(Relaxed)).sum();
+        crate::mm::page_alloc::drain_all_pages();
+        for c in percpu::online() {
+            kassert_eq!(parked(c), 0, "cpu {} lists after the drain", c.cpu);
+        }
+        let free_after = zone_free();
+        kassert_eq!(free_after - free_before, total);
+        let ipis_after: u64 = percpu::online().map(|c| c.ipis_handled.load(Relaxed)).sum();
+        kassert_eq!(
+            ipis_after - ipis_before,
+            percpu::nr_online() as u64 - 1,
+            "one IPI per other CPU"
+        );
         Ok(())
     }
 );

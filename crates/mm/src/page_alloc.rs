@@ -165,13 +165,34 @@ impl<'a> Zone<'a> {
         pfn
     }
 
-    /// Takes up to `count` blocks of `order` for a per-CPU list.
-    fn take_bulk(&self, order: usize, count: usize, out: &mut dyn FnMut(u64)) {
+    /// Takes up to `count` blocks of `order` for a per-CPU list, each only
+    /// while the zone stays above the caller's watermark (Linux refills
+    /// without looking; checking keeps a refill from taking a zone below
+    /// the floor its caller was held to).
+    fn take_bulk(
+        &self,
+        order: usize,
+        count: usize,
+        reserve: u64,
+        flags: AllocFlags,
+        out: &mut dyn FnMut(u64),
+    ) {
         let mut area = self.free_area.lock();
         let Some(buddy) = area.as_mut() else {
             return;
         };
         for _ in 0..count {
+            let ok = watermark::watermark_ok(
+                buddy.free_pages() as u64,
+                &buddy.free_blocks(),
+                order,
+                &self.watermarks,
+                reserve,
+                flags,
+            );
+            if !ok {
+                break;
+            }
             match buddy.alloc(order) {
                 Some(pfn) => out(pfn),
                 None => break,
@@ -536,7 +557,7 @@ impl<'a> PageAllocator<'a> {
                     if !zone.watermark_fast(order, reserve, flags) {
                         continue;
                     }
-                    Self::from_pcp(zone, lists, order)
+                    Self::from_pcp(zone, lists, order, reserve, flags)
                 }
                 _ => zone.try_alloc(order, reserve, flags),
             };
@@ -550,11 +571,17 @@ impl<'a> PageAllocator<'a> {
 
     /// Takes a block from this CPU's list, refilling it from the buddy
     /// allocator `batch` pages at a time when empty.
-    fn from_pcp(zone: &Zone, lists: &Mutex<PerCpuPages>, order: usize) -> Option<u64> {
+    fn from_pcp(
+        zone: &Zone,
+        lists: &Mutex<PerCpuPages>,
+        order: usize,
+        reserve: u64,
+        flags: AllocFlags,
+    ) -> Option<u64> {
         let mut lists = lists.lock();
         if lists.len(order) == 0 {
             let blocks = (zone.pcp_batch as usize >> order).max(1);
-            zone.take_bulk(order, blocks, &mut |pfn| {
+            zone.take_bulk(order, blocks, reserve, flags, &mut |pfn| {
                 lists.push(order, (pfn - zone.span.start_pfn) as u32);
             });
         }

@@ -177,7 +177,7 @@ fn new_area(
     let page = alloc_pages_node(home as i32, Gfp::KERNEL | Gfp::ZERO, order)?;
     // SAFETY: a fresh block of at least `size` bytes, page-aligned, never
     // freed: the area lives as long as the kernel.
-    Some(unsafe {
+    let area = unsafe {
         PerCpu::create(
             phys_to_virt(page.phys()) as *mut PerCpu,
             cpu,
@@ -185,7 +185,16 @@ fn new_area(
             node,
             stacks,
         )
-    })
+    };
+    match crate::mm::page_alloc::alloc_pcp_lists(home) {
+        Some(lists) => {
+            area.pcp.call_once(|| lists);
+        }
+        None => log::warn!(
+            "SMP: CPU {cpu}: no memory for per-CPU page lists; it uses the zones directly"
+        ),
+    }
+    Some(area)
 }
 
 /// Gives the boot CPU its node-local area (its stacks stay the image's).
