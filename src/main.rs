@@ -74,7 +74,7 @@ fn boot(start_info_phys: u64) -> ! {
     mm::memblock::init(boot, &tables, settings.mem_limit); // memblock: RAM, reservations, mem=
     numa::init(&tables, settings.numa_off); // nodes, CPUs, memory, distances
     mm::page_alloc::init(&settings); // zones, buddy allocators, zonelists; memblock retires
-    smp::init(); // local APICs, per-CPU areas on their nodes, every CPU online
+    smp::init(&settings); // local APICs, per-CPU areas on their nodes, every CPU online
     numa::print_reports();
     if settings.mm_report {
         mm::report::print_all("boot");

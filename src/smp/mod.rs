@@ -3,11 +3,19 @@
 
 use crate::arch::x86_64::{apic, interrupts, percpu, smp};
 use crate::numa::topology;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 mod selftests;
 
-pub fn init() {
+/// How many CPUs should be online: the MADT's, less `maxcpus=` and a CPU
+/// `smp.fail=` keeps from starting.
+static EXPECTED_ONLINE: AtomicU32 = AtomicU32::new(1);
+
+pub fn expected_online() -> u32 {
+    EXPECTED_ONLINE.load(Ordering::Relaxed)
+}
+
+pub fn init(settings: &cmdline::Settings) {
     interrupts::mask_legacy_pics();
     let mode = match apic::init_boot_cpu() {
         Ok(m) => m,
@@ -20,7 +28,12 @@ pub fn init() {
     smp::init_boot_cpu();
     crate::time::calibrate_apic_timer();
     let wanted = topology().cpus().len();
-    let started = smp::boot_secondary_cpus();
+    let limit = settings
+        .maxcpus
+        .map_or(wanted, |m| (m as usize).min(wanted));
+    let fail = settings.smp_fail.filter(|&f| (f as usize) < limit);
+    EXPECTED_ONLINE.store(limit as u32 - fail.is_some() as u32, Ordering::Relaxed);
+    let started = smp::boot_secondary_cpus(limit, fail);
     log::info!(
         "SMP: {} of {wanted} CPUs online ({})",
         started + 1,

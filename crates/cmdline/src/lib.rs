@@ -65,6 +65,11 @@ pub struct Settings<'a> {
     pub movablecore: Option<MemAmount>,
     /// `min_free_kbytes=N`: overrides the computed reserve behind the watermarks.
     pub min_free_kbytes: Option<u64>,
+    /// `maxcpus=N`: bring up at most N CPUs (the boot CPU included).
+    pub maxcpus: Option<u32>,
+    /// `smp.fail=N` (for tests): send CPU N no start-up IPI, so it never
+    /// answers, to exercise the path of a CPU that does not come up.
+    pub smp_fail: Option<u32>,
 }
 
 /// An amount of memory as `kernelcore=` and `movablecore=` take it.
@@ -98,6 +103,8 @@ impl Default for Settings<'_> {
             kernelcore: None,
             movablecore: None,
             min_free_kbytes: None,
+            maxcpus: None,
+            smp_fail: None,
         }
     }
 }
@@ -298,6 +305,18 @@ pub fn parse<'a>(line: &'a str, mut warn: impl FnMut(Warning<'a>)) -> Settings<'
                     s.movablecore = amount.or(s.movablecore);
                 }
             }
+            "maxcpus" => {
+                let n = |v: &str| v.parse::<u32>().ok().filter(|&n| n >= 1);
+                if let Some(n) = value(word, "a number of CPUs from 1", n, &mut warn) {
+                    s.maxcpus = Some(n);
+                }
+            }
+            "smp.fail" => {
+                let n = |v: &str| v.parse::<u32>().ok().filter(|&n| n >= 1);
+                if let Some(n) = value(word, "a secondary CPU number (1 or more)", n, &mut warn) {
+                    s.smp_fail = Some(n);
+                }
+            }
             "min_free_kbytes" => {
                 let kib = |v: &str| parse_u64(v).filter(|&n| n > 0 && n <= 1 << 30);
                 if let Some(n) = value(word, "a number of KiB from 1", kib, &mut warn) {
@@ -494,6 +513,16 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn cpu_words_take_numbers() {
+        let (s, w) = parse_collect("maxcpus=2 smp.fail=3");
+        assert!(w.is_empty());
+        assert_eq!((s.maxcpus, s.smp_fail), (Some(2), Some(3)));
+        let (s, w) = parse_collect("maxcpus=0 smp.fail=0 maxcpus=x");
+        assert_eq!(w.len(), 3);
+        assert_eq!((s.maxcpus, s.smp_fail), (None, None));
     }
 
     #[test]

@@ -214,8 +214,9 @@ pub fn init_boot_cpu() {
     percpu::mark_online(area);
 }
 
-/// Starts every other CPU the topology lists. Returns how many came up.
-pub fn boot_secondary_cpus() -> u32 {
+/// Starts the other CPUs the topology lists, up to `limit` CPUs in all;
+/// CPU `fail` (a test hook) gets no start-up IPI. Returns how many came up.
+pub fn boot_secondary_cpus(limit: usize, fail: Option<u32>) -> u32 {
     let t = crate::numa::topology();
     // SAFETY: reading CR3/CR4 has no side effect.
     let (cr3, cr4) = unsafe {
@@ -240,6 +241,13 @@ pub fn boot_secondary_cpus() -> u32 {
     let mut started = 0;
     for (cpu, c) in t.cpus().iter().enumerate().skip(1) {
         let cpu = cpu as u32;
+        if cpu as usize >= limit {
+            log::info!(
+                "SMP: CPU {cpu} (APIC {}) left offline (maxcpus={limit})",
+                c.apic_id
+            );
+            continue;
+        }
         let home = t.mem_node(c.node) as i32;
         let stacks = match map_stacks(cpu, home) {
             Ok(s) => s,
@@ -265,10 +273,15 @@ pub fn boot_secondary_cpus() -> u32 {
         }
         let before = AP_ALIVE.load(Ordering::Acquire);
         let start = tsc::ns_since_boot();
-        apic::send_init(c.apic_id);
-        tsc::delay_ns(100_000);
-        apic::send_startup(c.apic_id, STARTUP_VECTOR);
-        let mut second_sent = false;
+        let skip = fail == Some(cpu);
+        if skip {
+            log::warn!("SMP: CPU {cpu}: no start-up IPI (smp.fail={cpu}), as if it never answered");
+        } else {
+            apic::send_init(c.apic_id);
+            tsc::delay_ns(100_000);
+            apic::send_startup(c.apic_id, STARTUP_VECTOR);
+        }
+        let mut second_sent = skip;
         while !area.online.load(Ordering::Acquire) {
             let waited = tsc::ns_since_boot() - start;
             if !second_sent && waited > 1_000_000 && AP_ALIVE.load(Ordering::Acquire) == before {

@@ -32,7 +32,18 @@ impl ZoneInfo {
 /// `Node N, zone NAME` headers and their `name value` lines.
 pub fn zoneinfo(text: &str) -> Vec<ZoneInfo> {
     let mut zones: Vec<ZoneInfo> = Vec::new();
+    // Inside a zone's `pagesets` block the names (count, high, batch) are
+    // per CPU, not the zone's: skipped until `start_pfn:`.
+    let mut in_pagesets = false;
     for line in text.lines() {
+        if line.trim() == "pagesets" {
+            in_pagesets = true;
+            continue;
+        }
+        if in_pagesets && !line.trim_start().starts_with("start_pfn:") {
+            continue;
+        }
+        in_pagesets = false;
         if let Some(rest) = line.strip_prefix("Node ") {
             let (node, zone) = rest.split_once(", zone").expect("Node N, zone NAME");
             zones.push(ZoneInfo {
