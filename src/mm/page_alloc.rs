@@ -483,7 +483,7 @@ pub fn init(settings: &cmdline::Settings) {
     }
     let bp = cost.overhead_basis_points();
     log::info!(
-        "page descriptors: {} KiB ({} bytes a page) + node data {} KiB for {} MiB of RAM: {}.{:02}% (Linux's 64-byte struct page: 1.56%)",
+        "page descriptors: {} KiB ({} + 1 state byte a page) + node data {} KiB for {} MiB of RAM: {}.{:02}% (Linux's 64-byte struct page: 1.56%)",
         cost.descriptor_bytes >> 10,
         core::mem::size_of::<PageMeta>(),
         cost.node_bytes >> 10,
