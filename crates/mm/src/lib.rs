@@ -5,7 +5,7 @@
 //! watermarks ([`watermark`]), NUMA statistics ([`stats`]) and the Linux
 //! format reports ([`report`]); [`raw`] turns node memory into descriptors.
 #![no_std]
-// Unsafe code lives in `raw` alone, where Miri checks it.
+// Unsafe code lives in `raw` and `slub` alone, where Miri checks it.
 #![deny(unsafe_code)]
 
 pub mod buddy;
@@ -18,6 +18,7 @@ pub mod pcp;
 pub mod raw;
 pub mod report;
 pub mod setup;
+pub mod slub;
 pub mod stats;
 #[cfg(test)]
 mod test_support;

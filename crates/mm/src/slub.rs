@@ -1,0 +1,905 @@
+//! SLUB: object caches carved from slabs (naturally aligned blocks of
+//! 2^order pages), after Linux's mm/slub.c.
+//!
+//! - Each CPU has an active slab and a free list taken from it: the fast
+//!   paths (allocate from it, free an object of it) touch only that CPU's
+//!   slot, with no lock (the caller runs on that CPU with interrupts off).
+//! - Every other slab state lives under its node's lock: the slab's own
+//!   free list (where frees from other CPUs go), in-use counts, and the
+//!   node's list of partial slabs. An object always goes back to its own
+//!   slab, on its own node, whoever frees it.
+//! - Slabs come from the page allocator on the requesting CPU's node. A
+//!   header at the start of each slab names its cache (there is no room in
+//!   our 12-byte page descriptors for Linux's struct slab).
+//! - Free pointers are hardened as CONFIG_SLAB_FREELIST_HARDENED does
+//!   (stored XOR a per-cache secret XOR the byte-swapped slot address), and
+//!   freeing the object at the head of the free list again is caught.
+//! - Debug (`slub_debug` letters): F sanity checks (double free, foreign
+//!   pointer, cache mismatch), Z red zones left and right of each object, P
+//!   poisoning of free objects (checked on allocation: a write after free),
+//!   U the last allocation and free call sites. Every finding is reported
+//!   with the cache, the object, the offset and the call sites, and the
+//!   object is left alone (never corrupting the slab further).
+//!
+//! This module holds the crate's raw-memory code for slabs; its host tests
+//! run under Miri.
+
+#![allow(unsafe_code)]
+
+use core::cell::UnsafeCell;
+use core::fmt;
+use core::ptr;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use numa::{MAX_CPUS, MAX_NUMNODES};
+use spin::Mutex;
+
+const PAGE: usize = layout::PAGE_SIZE as usize;
+
+/// Cache flags, Linux's SLAB_* names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlabFlags(pub u32);
+
+impl SlabFlags {
+    /// F: sanity checks on every free.
+    pub const CONSISTENCY_CHECKS: SlabFlags = SlabFlags(1 << 0);
+    /// Z: red zones around every object.
+    pub const RED_ZONE: SlabFlags = SlabFlags(1 << 1);
+    /// P: poison free objects.
+    pub const POISON: SlabFlags = SlabFlags(1 << 2);
+    /// U: record allocation and free call sites.
+    pub const STORE_USER: SlabFlags = SlabFlags(1 << 3);
+    /// Align objects to cache lines.
+    pub const HWCACHE_ALIGN: SlabFlags = SlabFlags(1 << 4);
+    /// Creation failure is fatal.
+    pub const PANIC: SlabFlags = SlabFlags(1 << 5);
+    /// Pages count as reclaimable (SReclaimable).
+    pub const RECLAIM_ACCOUNT: SlabFlags = SlabFlags(1 << 6);
+    /// Objects may be looked at after free until a grace period passes.
+    pub const TYPESAFE_BY_RCU: SlabFlags = SlabFlags(1 << 7);
+
+    pub const DEBUG: SlabFlags = SlabFlags(0b1111);
+
+    pub const fn contains(self, f: SlabFlags) -> bool {
+        self.0 & f.0 == f.0
+    }
+
+    pub const fn union(self, f: SlabFlags) -> SlabFlags {
+        SlabFlags(self.0 | f.0)
+    }
+
+    /// Parses slub_debug letters (F, Z, P, U); unknown letters are returned.
+    pub fn from_letters(letters: &str) -> Result<SlabFlags, char> {
+        let mut f = SlabFlags(0);
+        for c in letters.chars() {
+            f = f.union(match c.to_ascii_uppercase() {
+                'F' => Self::CONSISTENCY_CHECKS,
+                'Z' => Self::RED_ZONE,
+                'P' => Self::POISON,
+                'U' => Self::STORE_USER,
+                '-' => SlabFlags(0),
+                other => return Err(other),
+            });
+        }
+        Ok(f)
+    }
+}
+
+impl core::ops::BitOr for SlabFlags {
+    type Output = SlabFlags;
+    fn bitor(self, rhs: SlabFlags) -> SlabFlags {
+        self.union(rhs)
+    }
+}
+
+/// Linux's byte patterns, so hex dumps read the same.
+pub const RED_INACTIVE: u8 = 0xbb;
+pub const RED_ACTIVE: u8 = 0xcc;
+pub const POISON_FREE: u8 = 0x6b;
+pub const POISON_END: u8 = 0xa5;
+const CACHE_LINE: usize = 64;
+const SLAB_MAGIC: u64 = 0x51ab_cafe_f00d;
+const STATE_ALLOCATED: u64 = 0xa110_ca7e;
+const STATE_FREE: u64 = 0xf4ee_d0b1;
+/// Partial slabs a node keeps even when empty (Linux's min_partial floor).
+const MIN_PARTIAL: u32 = 5;
+/// Largest slab: 2^3 pages, as Linux's slub_max_order.
+pub const MAX_SLAB_ORDER: u32 = 3;
+
+/// Where slabs come from.
+pub trait SlabPages {
+    /// A naturally aligned block of 2^order pages, preferably on `node`;
+    /// returns its address and the node it is on.
+    fn alloc(&self, node: usize, order: u32) -> Option<(*mut u8, usize)>;
+    fn free(&self, block: *mut u8, order: u32);
+}
+
+/// What a debug check found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlabError {
+    /// The pointer is not an object of any slab of this cache.
+    ForeignPointer {
+        addr: usize,
+    },
+    /// Inside an object, not at its start.
+    NotObjectStart {
+        addr: usize,
+        offset: usize,
+    },
+    DoubleFree {
+        addr: usize,
+    },
+    /// The bytes after (or before) the object were written.
+    RedZoneOverwritten {
+        addr: usize,
+        offset: isize,
+        found: u8,
+    },
+    /// A free object was written after it was freed.
+    WriteAfterFree {
+        addr: usize,
+        offset: usize,
+        found: u8,
+    },
+}
+
+/// A report: what was found, in which cache, and the recorded call sites.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlabReport {
+    pub cache: &'static str,
+    pub error: SlabError,
+    pub alloc_caller: u64,
+    pub free_caller: u64,
+}
+
+impl fmt::Display for SlabReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BUG {}: ", self.cache)?;
+        match self.error {
+            SlabError::ForeignPointer { addr } => write!(f, "{addr:#x} is not an object of this cache")?,
+            SlabError::NotObjectStart { addr, offset } => {
+                write!(f, "{addr:#x} points {offset} bytes into an object, not at its start")?
+            }
+            SlabError::DoubleFree { addr } => write!(f, "double free of object {addr:#x}")?,
+            SlabError::RedZoneOverwritten { addr, offset, found } => write!(
+                f,
+                "red zone overwritten at offset {offset} of object {addr:#x} (found {found:#04x})"
+            )?,
+            SlabError::WriteAfterFree { addr, offset, found } => write!(
+                f,
+                "object {addr:#x} written after free at offset {offset} (found {found:#04x}, poison {POISON_FREE:#04x})"
+            )?,
+        }
+        if self.alloc_caller != 0 || self.free_caller != 0 {
+            write!(
+                f,
+                "; last allocated from {:#x}, last freed from {:#x}",
+                self.alloc_caller, self.free_caller
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The start of every slab.
+#[repr(C)]
+struct SlabHeader {
+    magic: u64,
+    cache: *const KmemCache,
+    /// Free objects not handed to a CPU (encoded chain).
+    freelist: *mut u8,
+    next: *mut SlabHeader,
+    prev: *mut SlabHeader,
+    /// Objects not on `freelist` (allocated, or on the owning CPU's list).
+    inuse: u32,
+    node: u32,
+    /// 1 + the CPU that has it as its active slab, else 0.
+    frozen: u32,
+    on_partial: u32,
+}
+
+const HEADER: usize = core::mem::size_of::<SlabHeader>();
+
+/// One node's slabs of one cache.
+struct NodeSlabs {
+    partial: *mut SlabHeader,
+    nr_partial: u32,
+    nr_slabs: u64,
+}
+
+// SAFETY: the raw pointers are slabs owned by the cache; they are only
+// followed under this node's lock.
+unsafe impl Send for NodeSlabs {}
+
+#[derive(Clone, Copy)]
+struct CpuSlab {
+    slab: *mut SlabHeader,
+    freelist: *mut u8,
+}
+
+/// One CPU's slot; touched only by that CPU with interrupts off.
+struct CpuSlot(UnsafeCell<CpuSlab>);
+
+// SAFETY: each slot is used by one CPU at a time (the callers' contract on
+// `alloc`/`free`/`flush_cpu`), never concurrently.
+unsafe impl Sync for CpuSlot {}
+
+/// Sizes and offsets of one cache's objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObjectLayout {
+    /// Stride between objects.
+    pub size: usize,
+    /// Bytes before the object (left red zone).
+    pub red_left: usize,
+    /// Where the free pointer sits, from the object's start.
+    pub fp_offset: usize,
+    /// Where the debug words (state, alloc and free callers) sit.
+    pub track_offset: usize,
+    /// Offset of the first object slot in the slab.
+    pub first: usize,
+    pub objects: usize,
+    pub order: u32,
+}
+
+/// A cache of equal objects (Linux's struct kmem_cache).
+pub struct KmemCache {
+    pub name: &'static str,
+    pub object_size: usize,
+    pub align: usize,
+    pub flags: SlabFlags,
+    pub layout: ObjectLayout,
+    ctor: Option<fn(*mut u8)>,
+    random: u64,
+    nodes: [Mutex<NodeSlabs>; MAX_NUMNODES],
+    cpus: [CpuSlot; MAX_CPUS],
+    /// Objects handed out and not yet freed.
+    active: AtomicU64,
+    slabs: AtomicU64,
+    pub reports: AtomicU64,
+}
+
+/// Why a cache cannot be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreateError {
+    ZeroSize,
+    BadAlign(usize),
+    /// Even the largest slab holds no object of this size.
+    TooLarge(usize),
+}
+
+fn align_up(x: usize, a: usize) -> usize {
+    (x + a - 1) & !(a - 1)
+}
+
+/// Computes where everything goes: the object, its red zones, the free
+/// pointer (inside the object unless debug needs the object's bytes), the
+/// debug words, and the smallest slab order that wastes at most 1/8.
+pub fn object_layout(
+    object_size: usize,
+    align: usize,
+    flags: SlabFlags,
+) -> Result<ObjectLayout, CreateError> {
+    if object_size == 0 {
+        return Err(CreateError::ZeroSize);
+    }
+    let mut align = align.max(8);
+    if !align.is_power_of_two() {
+        return Err(CreateError::BadAlign(align));
+    }
+    if flags.contains(SlabFlags::HWCACHE_ALIGN) && object_size > CACHE_LINE / 2 {
+        align = align.max(CACHE_LINE);
+    }
+    let red = flags.contains(SlabFlags::RED_ZONE);
+    let red_left = if red { align } else { 0 };
+    let object = align_up(object_size.max(8), 8);
+    let debug = flags.0 & SlabFlags::DEBUG.0 != 0;
+    let needs_own_fp =
+        flags.contains(SlabFlags::POISON) || flags.contains(SlabFlags::TYPESAFE_BY_RCU) || red;
+    let mut end = object;
+    if red {
+        end += 8; // right red zone
+    }
+    let fp_offset = if needs_own_fp {
+        let o = end;
+        end += 8;
+        o
+    } else {
+        0
+    };
+    let track_offset = end;
+    if debug {
+        end += 24; // state, alloc caller, free caller
+    }
+    let size = align_up(red_left + end, align);
+    for order in 0..=MAX_SLAB_ORDER {
+        let bytes = PAGE << order;
+        let first = align_up(HEADER, align);
+        if first + size > bytes {
+            continue;
+        }
+        let objects = (bytes - first) / size;
+        let waste = bytes - objects * size;
+        if waste * 8 <= bytes || order == MAX_SLAB_ORDER {
+            return Ok(ObjectLayout {
+                size,
+                red_left,
+                fp_offset,
+                track_offset,
+                first,
+                objects,
+                order,
+            });
+        }
+    }
+    Err(CreateError::TooLarge(object_size))
+}
+
+impl KmemCache {
+    /// A cache (not yet usable: it must not move once objects exist, so
+    /// the caller puts it where it will live, then uses it).
+    pub fn new(
+        name: &'static str,
+        object_size: usize,
+        align: usize,
+        flags: SlabFlags,
+        ctor: Option<fn(*mut u8)>,
+        random: u64,
+    ) -> Result<KmemCache, CreateError> {
+        let layout = object_layout(object_size, align, flags)?;
+        Ok(KmemCache {
+            name,
+            object_size,
+            align: align.max(8),
+            flags,
+            layout,
+            ctor,
+            random: random | 1,
+            nodes: [const {
+                Mutex::new(NodeSlabs {
+                    partial: ptr::null_mut(),
+                    nr_partial: 0,
+                    nr_slabs: 0,
+                })
+            }; MAX_NUMNODES],
+            cpus: [const {
+                CpuSlot(UnsafeCell::new(CpuSlab {
+                    slab: ptr::null_mut(),
+                    freelist: ptr::null_mut(),
+                }))
+            }; MAX_CPUS],
+            active: AtomicU64::new(0),
+            slabs: AtomicU64::new(0),
+            reports: AtomicU64::new(0),
+        })
+    }
+
+    fn slab_bytes(&self) -> usize {
+        PAGE << self.layout.order
+    }
+
+    pub fn active_objects(&self) -> u64 {
+        self.active.load(Relaxed)
+    }
+
+    pub fn total_slabs(&self) -> u64 {
+        self.slabs.load(Relaxed)
+    }
+
+    fn debug(&self) -> bool {
+        self.flags.0 & SlabFlags::DEBUG.0 != 0
+    }
+
+    // --- raw object helpers -------------------------------------------------
+
+    /// The user pointer of object `i` of `slab`.
+    fn object(&self, slab: *mut SlabHeader, i: usize) -> *mut u8 {
+        let l = &self.layout;
+        (slab as *mut u8).wrapping_add(l.first + i * l.size + l.red_left)
+    }
+
+    /// The stored form of a free pointer: its address (provenance exposed,
+    /// to be recovered on decode) XOR the secret XOR the swapped slot address.
+    fn encode(&self, next: *mut u8, slot: usize) -> usize {
+        next.expose_provenance() ^ self.random as usize ^ slot.swap_bytes()
+    }
+
+    /// # Safety
+    /// `obj` is an object of this cache in a live slab.
+    unsafe fn get_fp(&self, obj: *mut u8) -> *mut u8 {
+        let slot = obj.wrapping_add(self.layout.fp_offset) as *mut usize;
+        // SAFETY: the free-pointer slot lies within the object's stride.
+        let stored = unsafe { slot.read_unaligned() };
+        ptr::with_exposed_provenance_mut(
+            stored ^ self.random as usize ^ (slot as usize).swap_bytes(),
+        )
+    }
+
+    /// # Safety
+    /// As for `get_fp`.
+    unsafe fn set_fp(&self, obj: *mut u8, next: *mut u8) {
+        let slot = obj.wrapping_add(self.layout.fp_offset) as *mut usize;
+        // SAFETY: as in get_fp.
+        unsafe { slot.write_unaligned(self.encode(next, slot as usize)) };
+    }
+
+    fn track(&self, obj: *mut u8) -> *mut u64 {
+        obj.wrapping_add(self.layout.track_offset) as *mut u64
+    }
+
+    /// # Safety
+    /// `obj` is an object of this cache in a live slab.
+    unsafe fn callers(&self, obj: *mut u8) -> (u64, u64) {
+        if !self.flags.contains(SlabFlags::STORE_USER) {
+            return (0, 0);
+        }
+        let t = self.track(obj);
+        // SAFETY: the debug words follow the object within its stride.
+        unsafe { (t.add(1).read(), t.add(2).read()) }
+    }
+
+    fn report(&self, obj: *mut u8, error: SlabError) -> SlabReport {
+        self.reports.fetch_add(1, Relaxed);
+        // SAFETY: only called with objects found inside this cache's slabs.
+        let (alloc_caller, free_caller) = unsafe { self.callers(obj) };
+        SlabReport {
+            cache: self.name,
+            error,
+            alloc_caller,
+            free_caller,
+        }
+    }
+
+    /// Marks a fresh or freed object free: poison, red zones, state.
+    ///
+    /// # Safety
+    /// `obj` is an object of this cache in a live slab, not in use.
+    unsafe fn init_free_object(&self, obj: *mut u8) {
+        let l = &self.layout;
+        // SAFETY: every write stays within the object's stride.
+        unsafe {
+            if self.flags.contains(SlabFlags::POISON) {
+                ptr::write_bytes(obj, POISON_FREE, self.object_size - 1);
+                obj.add(self.object_size - 1).write(POISON_END);
+            }
+            if self.flags.contains(SlabFlags::RED_ZONE) {
+                ptr::write_bytes(obj.sub(l.red_left), RED_INACTIVE, l.red_left);
+                let right = align_up(self.object_size.max(8), 8) + 8 - self.object_size;
+                ptr::write_bytes(obj.add(self.object_size), RED_INACTIVE, right);
+            }
+            if self.debug() {
+                self.track(obj).write(STATE_FREE);
+            }
+        }
+    }
+
+    /// Checks red zones equal `expect`.
+    ///
+    /// # Safety
+    /// As for `init_free_object`.
+    unsafe fn check_red_zones(&self, obj: *mut u8, expect: u8) -> Result<(), SlabError> {
+        if !self.flags.contains(SlabFlags::RED_ZONE) {
+            return Ok(());
+        }
+        let l = &self.layout;
+        let right = align_up(self.object_size.max(8), 8) + 8 - self.object_size;
+        // SAFETY: within the stride.
+        unsafe {
+            for i in 0..l.red_left {
+                let b = obj.sub(l.red_left - i).read();
+                if b != expect {
+                    return Err(SlabError::RedZoneOverwritten {
+                        addr: obj as usize,
+                        offset: -((l.red_left - i) as isize),
+                        found: b,
+                    });
+                }
+            }
+            for i in 0..right {
+                let b = obj.add(self.object_size + i).read();
+                if b != expect {
+                    return Err(SlabError::RedZoneOverwritten {
+                        addr: obj as usize,
+                        offset: (self.object_size + i) as isize,
+                        found: b,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Debug checks on an object leaving the free list.
+    ///
+    /// # Safety
+    /// As for `init_free_object`.
+    unsafe fn check_on_alloc(&self, obj: *mut u8) -> Result<(), SlabError> {
+        // SAFETY: within the stride.
+        unsafe {
+            if self.flags.contains(SlabFlags::POISON) {
+                let skip = if self.layout.fp_offset < self.object_size {
+                    8
+                } else {
+                    0
+                };
+                for i in skip..self.object_size {
+                    let want = if i == self.object_size - 1 {
+                        POISON_END
+                    } else {
+                        POISON_FREE
+                    };
+                    let b = obj.add(i).read();
+                    if b != want {
+                        return Err(SlabError::WriteAfterFree {
+                            addr: obj as usize,
+                            offset: i,
+                            found: b,
+                        });
+                    }
+                }
+            }
+            self.check_red_zones(obj, RED_INACTIVE)
+        }
+    }
+
+    /// # Safety
+    /// As for `init_free_object`, the object now in use.
+    unsafe fn mark_allocated(&self, obj: *mut u8, caller: u64) {
+        // SAFETY: within the stride.
+        unsafe {
+            if self.flags.contains(SlabFlags::RED_ZONE) {
+                let l = &self.layout;
+                ptr::write_bytes(obj.sub(l.red_left), RED_ACTIVE, l.red_left);
+                let right = align_up(self.object_size.max(8), 8) + 8 - self.object_size;
+                ptr::write_bytes(obj.add(self.object_size), RED_ACTIVE, right);
+            }
+            if self.debug() {
+                self.track(obj).write(STATE_ALLOCATED);
+            }
+            if self.flags.contains(SlabFlags::STORE_USER) {
+                self.track(obj).add(1).write(caller);
+            }
+            if let Some(ctor) = self.ctor {
+                ctor(obj);
+            }
+        }
+    }
+
+    /// The slab and object index of `addr`, checked.
+    fn locate(&self, addr: *mut u8) -> Result<(*mut SlabHeader, usize), SlabError> {
+        let a = addr as usize;
+        let mask = self.slab_bytes() - 1;
+        let slab = addr.map_addr(|x| x & !mask) as *mut SlabHeader;
+        // SAFETY: a slab of this cache starts with a header; for a foreign
+        // pointer this reads the block's first words, which the caller
+        // guarantees are mapped (it found the block through the page
+        // allocator), and the magic check rejects them.
+        let magic = unsafe { ptr::addr_of!((*slab).magic).read() };
+        let cache = unsafe { ptr::addr_of!((*slab).cache).read() };
+        if magic != SLAB_MAGIC ^ (self as *const _ as u64) || !core::ptr::eq(cache, self) {
+            return Err(SlabError::ForeignPointer { addr: a });
+        }
+        let from_first = a
+            .checked_sub(slab as usize + self.layout.first + self.layout.red_left)
+            .ok_or(SlabError::ForeignPointer { addr: a })?;
+        let i = from_first / self.layout.size;
+        if i >= self.layout.objects {
+            return Err(SlabError::ForeignPointer { addr: a });
+        }
+        let offset = from_first % self.layout.size;
+        if offset != 0 {
+            return Err(SlabError::NotObjectStart { addr: a, offset });
+        }
+        Ok((slab, i))
+    }
+
+    /// A new slab on (preferably) `node`, all objects free on its list.
+    ///
+    /// # Safety
+    /// Called by the cache's users as `alloc` is.
+    unsafe fn new_slab(&self, node: usize, pages: &dyn SlabPages) -> Option<*mut SlabHeader> {
+        let (block, got_node) = pages.alloc(node, self.layout.order)?;
+        let slab = block as *mut SlabHeader;
+        // SAFETY: a fresh block of slab_bytes, ours alone; the header and
+        // every object lie inside it.
+        unsafe {
+            slab.write(SlabHeader {
+                magic: SLAB_MAGIC ^ (self as *const _ as u64),
+                cache: self,
+                freelist: ptr::null_mut(),
+                next: ptr::null_mut(),
+                prev: ptr::null_mut(),
+                inuse: 0,
+                node: got_node as u32,
+                frozen: 0,
+                on_partial: 0,
+            });
+            for i in (0..self.layout.objects).rev() {
+                let obj = self.object(slab, i);
+                if self.debug() {
+                    // No call sites yet: the words are read by reports.
+                    ptr::write_bytes(self.track(obj), 0, 3);
+                }
+                self.init_free_object(obj);
+                self.set_fp(obj, (*slab).freelist);
+                (*slab).freelist = obj;
+            }
+        }
+        self.nodes[got_node].lock().nr_slabs += 1;
+        self.slabs.fetch_add(1, Relaxed);
+        Some(slab)
+    }
+
+    /// # Safety
+    /// Under the node lock, `slab` on this node's list.
+    unsafe fn unlink_partial(n: &mut NodeSlabs, slab: *mut SlabHeader) {
+        // SAFETY: list members are live slabs of this node.
+        unsafe {
+            let (prev, next) = ((*slab).prev, (*slab).next);
+            if prev.is_null() {
+                n.partial = next;
+            } else {
+                (*prev).next = next;
+            }
+            if !next.is_null() {
+                (*next).prev = prev;
+            }
+            (*slab).on_partial = 0;
+        }
+        n.nr_partial -= 1;
+    }
+
+    /// # Safety
+    /// Under the node lock, `slab` a slab of this node not on the list.
+    unsafe fn push_partial(n: &mut NodeSlabs, slab: *mut SlabHeader) {
+        // SAFETY: as above.
+        unsafe {
+            (*slab).prev = ptr::null_mut();
+            (*slab).next = n.partial;
+            if !n.partial.is_null() {
+                (*n.partial).prev = slab;
+            }
+            (*slab).on_partial = 1;
+        }
+        n.partial = slab;
+        n.nr_partial += 1;
+    }
+
+    /// Allocates one object for CPU `cpu`, from `node`'s slabs when it
+    /// needs a new one. `caller` is recorded with STORE_USER.
+    ///
+    /// # Safety
+    /// Runs on CPU `cpu` with interrupts off (or, on the host, `cpu` is
+    /// used by one thread), and the cache does not move.
+    pub unsafe fn alloc(
+        &self,
+        cpu: usize,
+        node: usize,
+        pages: &dyn SlabPages,
+        caller: u64,
+    ) -> Result<Option<*mut u8>, SlabReport> {
+        // SAFETY: this CPU's slot, by the caller's contract.
+        let c = unsafe { &mut *self.cpus[cpu].0.get() };
+        loop {
+            if !c.freelist.is_null() {
+                let obj = c.freelist;
+                // SAFETY: objects on the CPU list belong to its active slab.
+                unsafe {
+                    c.freelist = self.get_fp(obj);
+                    if self.debug() {
+                        if let Err(e) = self.check_on_alloc(obj) {
+                            // Leave the damaged object out of circulation.
+                            return Err(self.report(obj, e));
+                        }
+                    }
+                    self.mark_allocated(obj, caller);
+                }
+                self.active.fetch_add(1, Relaxed);
+                return Ok(Some(obj));
+            }
+            if !c.slab.is_null() {
+                // The active slab's own list: objects other CPUs freed.
+                // SAFETY: the active slab is live; its list is under its node's lock.
+                unsafe {
+                    let slab = c.slab;
+                    let n = self.nodes[(*slab).node as usize].lock();
+                    if !(*slab).freelist.is_null() {
+                        c.freelist = (*slab).freelist;
+                        (*slab).freelist = ptr::null_mut();
+                        (*slab).inuse = self.layout.objects as u32;
+                        continue;
+                    }
+                    // Full: it leaves this CPU and no list holds it.
+                    (*slab).frozen = 0;
+                    drop(n);
+                }
+                c.slab = ptr::null_mut();
+            }
+            // A partial slab of this node, else a new one.
+            // SAFETY: list members are live slabs; taken under the lock.
+            let slab = unsafe {
+                let mut n = self.nodes[node].lock();
+                let s = n.partial;
+                if !s.is_null() {
+                    Self::unlink_partial(&mut n, s);
+                    Some(s)
+                } else {
+                    None
+                }
+            };
+            let slab = match slab {
+                Some(s) => s,
+                // SAFETY: as for alloc.
+                None => match unsafe { self.new_slab(node, pages) } {
+                    Some(s) => s,
+                    None => return Ok(None),
+                },
+            };
+            // SAFETY: the slab is off every list; freezing it under its
+            // node's lock makes it this CPU's.
+            unsafe {
+                let _n = self.nodes[(*slab).node as usize].lock();
+                (*slab).frozen = cpu as u32 + 1;
+                c.freelist = (*slab).freelist;
+                (*slab).freelist = ptr::null_mut();
+                (*slab).inuse = self.layout.objects as u32;
+            }
+            c.slab = slab;
+        }
+    }
+
+    /// Frees `obj` from CPU `cpu`. A bad free is reported and changes nothing.
+    ///
+    /// # Safety
+    /// As for `alloc`; `obj` must lie in memory that is mapped (the kernel
+    /// found it through the page allocator or the caller owns it).
+    pub unsafe fn free(
+        &self,
+        cpu: usize,
+        obj: *mut u8,
+        pages: &dyn SlabPages,
+        caller: u64,
+    ) -> Result<(), SlabReport> {
+        let (slab, _) = self.locate(obj).map_err(|e| {
+            self.reports.fetch_add(1, Relaxed);
+            SlabReport {
+                cache: self.name,
+                error: e,
+                alloc_caller: 0,
+                free_caller: 0,
+            }
+        })?;
+        // SAFETY: `obj` is an object of a live slab of this cache (checked).
+        unsafe {
+            if self.debug() {
+                if self.track(obj).read() != STATE_ALLOCATED {
+                    return Err(self.report(obj, SlabError::DoubleFree { addr: obj as usize }));
+                }
+                if let Err(e) = self.check_red_zones(obj, RED_ACTIVE) {
+                    return Err(self.report(obj, e));
+                }
+                if self.flags.contains(SlabFlags::STORE_USER) {
+                    self.track(obj).add(2).write(caller);
+                }
+                self.init_free_object(obj);
+            }
+            let c = &mut *self.cpus[cpu].0.get();
+            if c.slab == slab {
+                // Fast path: back onto this CPU's list.
+                if c.freelist == obj {
+                    return Err(self.report(obj, SlabError::DoubleFree { addr: obj as usize }));
+                }
+                self.set_fp(obj, c.freelist);
+                c.freelist = obj;
+                self.active.fetch_sub(1, Relaxed);
+                return Ok(());
+            }
+            let mut n = self.nodes[(*slab).node as usize].lock();
+            if (*slab).freelist == obj {
+                return Err(self.report(obj, SlabError::DoubleFree { addr: obj as usize }));
+            }
+            self.set_fp(obj, (*slab).freelist);
+            (*slab).freelist = obj;
+            (*slab).inuse -= 1;
+            self.active.fetch_sub(1, Relaxed);
+            if (*slab).frozen != 0 {
+                return Ok(()); // its CPU will find it
+            }
+            if (*slab).inuse == 0 && n.nr_partial >= MIN_PARTIAL {
+                if (*slab).on_partial != 0 {
+                    Self::unlink_partial(&mut n, slab);
+                }
+                n.nr_slabs -= 1;
+                drop(n);
+                self.discard(slab, pages);
+            } else if (*slab).on_partial == 0 {
+                Self::push_partial(&mut n, slab);
+            }
+        }
+        Ok(())
+    }
+
+    /// # Safety
+    /// `slab` is off every list and has no object in use.
+    unsafe fn discard(&self, slab: *mut SlabHeader, pages: &dyn SlabPages) {
+        // SAFETY: the header is ours; clearing the magic makes stale
+        // pointers into this block foreign from now on.
+        unsafe { ptr::addr_of_mut!((*slab).magic).write(0) };
+        self.slabs.fetch_sub(1, Relaxed);
+        pages.free(slab as *mut u8, self.layout.order);
+    }
+
+    /// Gives CPU `cpu`'s active slab back to its node.
+    ///
+    /// # Safety
+    /// As for `alloc`.
+    pub unsafe fn flush_cpu(&self, cpu: usize, pages: &dyn SlabPages) {
+        // SAFETY: this CPU's slot; the slab is live and frozen by it.
+        unsafe {
+            let c = &mut *self.cpus[cpu].0.get();
+            let slab = c.slab;
+            if slab.is_null() {
+                return;
+            }
+            let mut n = self.nodes[(*slab).node as usize].lock();
+            while !c.freelist.is_null() {
+                let obj = c.freelist;
+                c.freelist = self.get_fp(obj);
+                self.set_fp(obj, (*slab).freelist);
+                (*slab).freelist = obj;
+                (*slab).inuse -= 1;
+            }
+            (*slab).frozen = 0;
+            c.slab = ptr::null_mut();
+            if (*slab).inuse == 0 && n.nr_partial >= MIN_PARTIAL {
+                n.nr_slabs -= 1;
+                drop(n);
+                self.discard(slab, pages);
+            } else if !(*slab).freelist.is_null() {
+                Self::push_partial(&mut n, slab);
+            }
+        }
+    }
+
+    /// Frees every empty slab (after every CPU was flushed). Returns the
+    /// objects still in use (a leak when destroying the cache).
+    ///
+    /// # Safety
+    /// No CPU uses the cache meanwhile.
+    pub unsafe fn shrink(&self, pages: &dyn SlabPages) -> u64 {
+        for node in &self.nodes {
+            loop {
+                let mut n = node.lock();
+                // SAFETY: list members are live slabs of this node.
+                let empty = unsafe {
+                    let mut s = n.partial;
+                    while !s.is_null() && (*s).inuse != 0 {
+                        s = (*s).next;
+                    }
+                    s
+                };
+                if empty.is_null() {
+                    break;
+                }
+                // SAFETY: found on the list under the lock, no object in use.
+                unsafe { Self::unlink_partial(&mut n, empty) };
+                n.nr_slabs -= 1;
+                drop(n);
+                // SAFETY: off every list, empty.
+                unsafe { self.discard(empty, pages) };
+            }
+        }
+        self.active.load(Relaxed)
+    }
+
+    /// slabinfo numbers: (active objects, all objects, slabs).
+    pub fn usage(&self) -> (u64, u64, u64) {
+        let slabs = self.slabs.load(Relaxed);
+        (
+            self.active.load(Relaxed),
+            slabs * self.layout.objects as u64,
+            slabs,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;
