@@ -7,6 +7,8 @@
 // Error enums carry their data for the `{:?}` in boot-failure panics.
 #![allow(dead_code)]
 
+extern crate alloc;
+
 mod acpi;
 mod arch;
 mod boot;
@@ -75,6 +77,7 @@ fn boot(start_info_phys: u64) -> ! {
     numa::init(&tables, settings.numa_off); // nodes, CPUs, memory, distances
     mm::page_alloc::init(&settings); // zones, buddy allocators, zonelists; memblock retires
     smp::init(&settings); // local APICs, per-CPU areas on their nodes, every CPU online
+    mm::slab::init(&settings); // kmalloc caches; Box and Vec work from here
     numa::print_reports();
     if settings.mm_report {
         mm::report::print_all("boot");

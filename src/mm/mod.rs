@@ -6,6 +6,8 @@ pub mod memblock;
 pub mod page_alloc;
 pub mod report;
 mod selftests;
+pub mod slab;
+mod slab_selftests;
 
 pub use memblock::MEMBLOCK;
 pub use mm::gfp::Gfp;

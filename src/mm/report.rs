@@ -24,6 +24,12 @@ pub fn print_all(when: &str) {
     }
     let _ = mm::report::zoneinfo(&mut Writer, a, &sets[..n]);
     kprintln!();
+    kprintln!("==> /proc/slabinfo <==");
+    let _ = super::slab::slabinfo(&mut Writer);
+    kprintln!();
+    kprintln!("==> /proc/meminfo (slab lines) <==");
+    let _ = super::slab::meminfo(&mut Writer);
+    kprintln!();
     kprintln!("==> numastat <==");
     let _ = mm::report::numastat(&mut Writer, a);
     kprintln!();

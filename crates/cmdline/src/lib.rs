@@ -70,6 +70,24 @@ pub struct Settings<'a> {
     /// `smp.fail=N` (for tests): send CPU N no start-up IPI, so it never
     /// answers, to exercise the path of a CPU that does not come up.
     pub smp_fail: Option<u32>,
+    /// `slub_debug[=LETTERS[,cache,...]]`: SLUB debugging.
+    pub slub_debug: Option<SlubDebug<'a>>,
+}
+
+/// `slub_debug`: which checks (Linux's letters F, Z, P, U; none given
+/// means all), on which caches (none named means every cache).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlubDebug<'a> {
+    pub letters: &'a str,
+    pub caches: Option<&'a str>,
+}
+
+impl<'a> SlubDebug<'a> {
+    /// Whether the checks apply to `cache`.
+    pub fn applies_to(&self, cache: &str) -> bool {
+        self.caches
+            .is_none_or(|list| list.split(',').any(|c| c == cache))
+    }
 }
 
 /// An amount of memory as `kernelcore=` and `movablecore=` take it.
@@ -105,6 +123,7 @@ impl Default for Settings<'_> {
             min_free_kbytes: None,
             maxcpus: None,
             smp_fail: None,
+            slub_debug: None,
         }
     }
 }
@@ -317,6 +336,23 @@ pub fn parse<'a>(line: &'a str, mut warn: impl FnMut(Warning<'a>)) -> Settings<'
                     s.smp_fail = Some(n);
                 }
             }
+            "slub_debug" => {
+                let v = word.value.unwrap_or("");
+                let (letters, caches) = match v.split_once(',') {
+                    Some((l, c)) => (l, Some(c)),
+                    None => (v, None),
+                };
+                if letters.chars().all(|c| "FZPUfzpu-".contains(c)) {
+                    let letters = if letters.is_empty() { "FZPU" } else { letters };
+                    s.slub_debug = Some(SlubDebug { letters, caches });
+                } else {
+                    warn(Warning::BadValue {
+                        key,
+                        value: v,
+                        expected: "letters from F, Z, P, U, then optionally ,cache,...",
+                    });
+                }
+            }
             "min_free_kbytes" => {
                 let kib = |v: &str| parse_u64(v).filter(|&n| n > 0 && n <= 1 << 30);
                 if let Some(n) = value(word, "a number of KiB from 1", kib, &mut warn) {
@@ -513,6 +549,22 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn slub_debug_takes_letters_and_caches() {
+        let (s, w) = parse_collect("slub_debug");
+        assert!(w.is_empty());
+        let d = s.slub_debug.unwrap();
+        assert_eq!(d.letters, "FZPU");
+        assert!(d.applies_to("kmalloc-64"));
+        let (s, _) = parse_collect("slub_debug=FZ,kmalloc-64,dentry");
+        let d = s.slub_debug.unwrap();
+        assert_eq!(d.letters, "FZ");
+        assert!(d.applies_to("dentry") && !d.applies_to("kmalloc-32"));
+        let (s, w) = parse_collect("slub_debug=XY");
+        assert_eq!(w.len(), 1);
+        assert!(s.slub_debug.is_none());
     }
 
     #[test]

@@ -516,6 +516,28 @@ impl<'a> PageAllocator<'a> {
         self.nr_by_pfn
     }
 
+    /// The allocated block `pfn` lies in: its head frame and order, from
+    /// the allocation-state bytes (blocks are naturally aligned, so the
+    /// head of an order-k block is `pfn` with its low k bits cleared).
+    pub fn block_of(&self, pfn: u64) -> Option<(u64, usize)> {
+        let zone = self.zone_of(pfn)?;
+        (0..=MAX_ORDER).find_map(|order| {
+            let head = pfn & !((1u64 << order) - 1);
+            let state = zone.state(head)?.load(Acquire);
+            (state == order as u8 + 1).then_some((head, order))
+        })
+    }
+
+    /// The node an allocation for `node` with `gfp` tries first: the first
+    /// of its zonelist with a zone the mask may use (the node itself,
+    /// unless it has no such memory).
+    pub fn preferred_node(&self, node: NodeId, gfp: Gfp) -> NodeId {
+        let highest = gfp.zone().unwrap_or(ZoneType::Normal);
+        self.node(node)
+            .and_then(|n| n.zonelist.iter().find(|r| r.zone <= highest))
+            .map_or(node, |r| r.node as NodeId)
+    }
+
     /// The zone holding `pfn`, if any zone spans it.
     pub fn zone_of(&self, pfn: u64) -> Option<&'a Zone<'a>> {
         let table = &self.by_pfn[..self.nr_by_pfn];

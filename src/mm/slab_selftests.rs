@@ -1,0 +1,1 @@
+//! Boot-time self-tests of SLUB and kmalloc.
