@@ -182,13 +182,28 @@ pub fn kmem_cache_destroy(cache: &'static KmemCache) -> Result<(), u64> {
 pub fn kmem_cache_alloc_node(cache: &'static KmemCache, gfp: Gfp, node: Option<usize>) -> *mut u8 {
     let caller = Location::caller();
     // Slabs are looked for on the node their pages come from first.
+    let explicit = node.is_some();
     let node = allocator().preferred_node(node.unwrap_or_else(numa_node_id), gfp);
-    let pages = Pages { gfp };
-    let r = without_interrupts(|| {
-        let cpu = percpu::cpu_id() as usize;
-        // SAFETY: on this CPU with interrupts off.
-        unsafe { cache.alloc(cpu, node, &pages, caller as *const _ as u64) }
-    });
+    let want = explicit.then_some(node);
+    let mut from = node;
+    let r = loop {
+        let r = without_interrupts(|| {
+            let cpu = percpu::cpu_id() as usize;
+            // SAFETY: on this CPU with interrupts off.
+            unsafe { cache.alloc_cached(cpu, from, want, caller as *const _ as u64) }
+        });
+        if !matches!(r, Ok(None)) {
+            break r;
+        }
+        // No slab has room: a new one, taken with interrupts as the caller
+        // had them (GFP_KERNEL may reclaim), then installed.
+        let Some((block, got)) = (Pages { gfp }).alloc(from, cache.layout.order) else {
+            break Ok(None);
+        };
+        // SAFETY: a fresh block of the cache's slab size.
+        without_interrupts(|| unsafe { cache.add_slab(block, got) });
+        from = got;
+    };
     match r {
         Ok(Some(obj)) => {
             if gfp.contains(Gfp::ZERO) {

@@ -1,1 +1,313 @@
-//! Boot-time self-tests of SLUB and kmalloc.
+//! Boot-time self-tests of SLUB and kmalloc: the size classes and their
+//! alignment, the kmalloc family's edge cases, Box and Vec, node
+//! placement, cache destruction with a leak, every debug detection, and
+//! every CPU allocating while other CPUs (on other nodes) free.
+
+use super::page_alloc::allocator;
+use super::slab::*;
+use super::Gfp;
+use crate::arch::x86_64::{ipi, percpu};
+use crate::numa::topology;
+use crate::{kassert, kassert_eq, kprintln, selftest};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use layout::virt_to_phys;
+use mm::slub::SlabFlags;
+use numa::MAX_CPUS;
+
+fn node_of(p: *const u8) -> Option<usize> {
+    virt_to_phys(p as u64).and_then(|a| topology().node_of_addr(a))
+}
+
+selftest!(
+    "slub",
+    fn kmalloc_sizes_are_usable_and_naturally_aligned() {
+        for size in [
+            1usize,
+            8,
+            9,
+            24,
+            64,
+            96,
+            100,
+            192,
+            256,
+            1000,
+            2048,
+            4096,
+            8192,
+            8193,
+            65536,
+            1 << 20,
+        ] {
+            let p = kmalloc(size, Gfp::KERNEL);
+            kassert!(!p.is_null(), "kmalloc({size})");
+            kassert!(ksize(p) >= size, "ksize {} < {size}", ksize(p));
+            if size.is_power_of_two() {
+                kassert_eq!(p as usize % size.min(4096), 0, "kmalloc({size}) alignment");
+            }
+            // SAFETY: `size` bytes are ours.
+            unsafe { core::ptr::write_bytes(p, 0x5a, size) };
+            kfree(p);
+        }
+        Ok(())
+    }
+);
+
+selftest!(
+    "slub",
+    fn kmalloc_family_edge_cases() {
+        let p = kzalloc(300, Gfp::KERNEL);
+        // SAFETY: 300 bytes are ours.
+        kassert!(unsafe { core::slice::from_raw_parts(p, 300) }
+            .iter()
+            .all(|&b| b == 0));
+        kfree(p);
+        let p = kcalloc(100, 8, Gfp::KERNEL);
+        // SAFETY: 800 bytes are ours.
+        kassert!(unsafe { core::slice::from_raw_parts(p, 800) }
+            .iter()
+            .all(|&b| b == 0));
+        kfree(p);
+        kassert!(
+            kmalloc_array(usize::MAX / 2, 4, Gfp::KERNEL).is_null(),
+            "overflow"
+        );
+        kassert!(kcalloc(1 << 40, 1 << 40, Gfp::KERNEL).is_null(), "overflow");
+        kassert!(kmalloc(KMALLOC_MAX_SIZE + 1, Gfp::KERNEL | Gfp::NOWARN).is_null());
+        kassert!(kmalloc(0, Gfp::KERNEL).is_null());
+        kfree(core::ptr::null_mut());
+        // krealloc keeps the contents.
+        let p = kmalloc(24, Gfp::KERNEL);
+        // SAFETY: 24 bytes are ours.
+        unsafe { core::ptr::copy_nonoverlapping(b"twenty-four bytes here!!".as_ptr(), p, 24) };
+        kassert_eq!(
+            krealloc(p, 20, Gfp::KERNEL),
+            p,
+            "shrinking keeps the object"
+        );
+        let q = krealloc(p, 5000, Gfp::KERNEL);
+        kassert!(!q.is_null() && ksize(q) >= 5000);
+        // SAFETY: q holds at least 24 bytes copied from p.
+        kassert_eq!(
+            unsafe { core::slice::from_raw_parts(q, 24) },
+            b"twenty-four bytes here!!"
+        );
+        kassert!(krealloc(q, 0, Gfp::KERNEL).is_null());
+        Ok(())
+    }
+);
+
+#[repr(align(4096))]
+struct PageAligned([u8; 4096]);
+
+selftest!(
+    "slub",
+    fn box_and_vec_allocate_through_kmalloc() {
+        let mut v: Vec<u64> = Vec::new();
+        for i in 0..10_000 {
+            v.push(i);
+        }
+        kassert_eq!(v.iter().sum::<u64>(), 10_000 * 9_999 / 2);
+        let b = Box::new(PageAligned([7; 4096]));
+        kassert_eq!(&*b as *const _ as usize % 4096, 0);
+        kassert_eq!(b.0[4095], 7);
+        let s: Box<[u8]> = alloc::vec![1u8; 100].into_boxed_slice();
+        kassert!(ksize(s.as_ptr()) >= 100);
+        Ok(())
+    }
+);
+
+selftest!(
+    "slub",
+    fn kmalloc_node_places_objects_on_the_named_node() {
+        let t = topology();
+        for n in (0..t.node_count()).filter(|&n| t.has_memory(n)) {
+            let p = kmalloc_node(64, Gfp::KERNEL, n);
+            kassert!(!p.is_null());
+            let want = allocator().preferred_node(n, Gfp::KERNEL);
+            kassert_eq!(node_of(p), Some(want), "kmalloc_node(64, node {n})");
+            kfree(p);
+        }
+        Ok(())
+    }
+);
+
+fn fill_ctor(obj: *mut u8) {
+    // SAFETY: the cache's objects are 200 bytes.
+    unsafe { core::ptr::write_bytes(obj, 0xc7, 200) };
+}
+
+selftest!(
+    "slub",
+    fn destroying_a_cache_with_objects_reports_the_leak() {
+        let c = kmem_cache_create(
+            "selftest-leak",
+            200,
+            8,
+            SlabFlags::HWCACHE_ALIGN,
+            Some(fill_ctor),
+        );
+        kassert!(c.is_some());
+        let c = c.unwrap();
+        kassert_eq!(c.layout.size % 64, 0, "SLAB_HWCACHE_ALIGN");
+        let objs: [*mut u8; 5] = core::array::from_fn(|_| kmem_cache_alloc(c, Gfp::KERNEL));
+        // SAFETY: each object is 200 bytes, ours.
+        kassert!(
+            objs.iter().all(|&o| unsafe { o.read() } == 0xc7),
+            "constructor ran"
+        );
+        for &o in &objs[..3] {
+            kmem_cache_free(c, o);
+        }
+        kprintln!("    # a leak report, on purpose:");
+        kassert_eq!(kmem_cache_destroy(c), Err(2));
+        for &o in &objs[3..] {
+            kmem_cache_free(c, o);
+        }
+        kassert_eq!(kmem_cache_destroy(c), Ok(()));
+        kassert!(caches().all(|x| x.name != "selftest-leak"));
+        Ok(())
+    }
+);
+
+selftest!(
+    "slub",
+    fn every_debug_check_catches_its_bug() {
+        let c = kmem_cache_create("selftest-debug", 40, 8, SlabFlags::DEBUG, None).unwrap();
+        let reports = || SLAB_REPORTS.load(Relaxed);
+        kprintln!("    # four slab reports, on purpose:");
+        // Double free.
+        let a = kmem_cache_alloc(c, Gfp::KERNEL);
+        let b = kmem_cache_alloc(c, Gfp::KERNEL);
+        kmem_cache_free(c, a);
+        kmem_cache_free(c, b);
+        let r0 = reports();
+        kmem_cache_free(c, a);
+        kassert_eq!(reports(), r0 + 1, "double free");
+        // A write past the end.
+        let p = kmem_cache_alloc(c, Gfp::KERNEL);
+        // SAFETY: one byte past the object, inside its red zone (the slab's memory).
+        unsafe { p.add(40).write(0x41) };
+        kmem_cache_free(c, p);
+        kassert_eq!(reports(), r0 + 2, "red zone");
+        // A write after free, found when the object is handed out again.
+        let q = kmem_cache_alloc(c, Gfp::KERNEL);
+        kmem_cache_free(c, q);
+        // SAFETY: the slab's memory; writing into a free object is the bug under test.
+        unsafe { q.add(12).write(0) };
+        let mut got = Vec::new();
+        for _ in 0..200 {
+            let o = kmem_cache_alloc(c, Gfp::KERNEL);
+            if o.is_null() {
+                break;
+            }
+            got.push(o);
+        }
+        kassert_eq!(reports(), r0 + 3, "write after free");
+        for o in got {
+            kmem_cache_free(c, o);
+        }
+        // A pointer that is not an object: into the middle of one.
+        let o = kmalloc(64, Gfp::KERNEL);
+        kfree(o.wrapping_add(8));
+        kassert_eq!(reports(), r0 + 4, "pointer into an object");
+        kfree(o);
+        // The cache still works and is left (its damaged objects are out of circulation).
+        kassert!(!kmem_cache_alloc(c, Gfp::KERNEL).is_null());
+        Ok(())
+    }
+);
+
+/// Objects each CPU allocated, for the next CPU to free.
+static HANDOFF: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+static FREED: AtomicU64 = AtomicU64::new(0);
+
+fn slab_and_free_pages() -> u64 {
+    let free: u64 = allocator()
+        .zones()
+        .map(super::page_alloc::zone_free_with_lists)
+        .sum();
+    let (r, u) = slab_pages();
+    free + r + u
+}
+
+// Every CPU allocates objects of every kmalloc size; then every CPU frees
+// the objects of the next CPU (on another node where there is one). After,
+// every cache has the objects in use it had before, and free pages plus
+// slab pages are what they were: no object and no page lost.
+selftest!(
+    "slub",
+    fn cpus_free_each_others_objects_across_nodes() {
+        const PER_CPU: usize = 600;
+        // Fixed arrays: the snapshots must not allocate themselves.
+        let mut online = [0u32; MAX_CPUS];
+        let mut nr = 0;
+        for c in percpu::online() {
+            online[nr] = c.cpu;
+            nr += 1;
+        }
+        let online = &online[..nr];
+        let mut active_before = [(0usize, 0u64); 128];
+        let mut ncaches = 0;
+        for c in caches() {
+            active_before[ncaches] = (c as *const _ as usize, c.active_objects());
+            ncaches += 1;
+        }
+        let pages_before = slab_and_free_pages();
+        let r = ipi::schedule_on_each_cpu(&|cpu| {
+            let mut v: Vec<usize> = Vec::with_capacity(PER_CPU);
+            for i in 0..PER_CPU {
+                let size = KMALLOC_SIZES[i % KMALLOC_SIZES.len()] - (i % 7);
+                let p = kmalloc(size, Gfp::KERNEL);
+                if !p.is_null() {
+                    // SAFETY: at least one byte is ours.
+                    unsafe { p.write(cpu as u8) };
+                    v.push(p as usize);
+                }
+            }
+            HANDOFF[cpu as usize].store(Box::into_raw(Box::new(v)) as usize, Relaxed);
+        });
+        kassert_eq!(r, Ok(()));
+        FREED.store(0, Relaxed);
+        let r = ipi::schedule_on_each_cpu(&|cpu| {
+            let i = online.iter().position(|&c| c == cpu).unwrap();
+            let from = online[(i + 1) % online.len()];
+            let v = HANDOFF[from as usize].swap(0, Relaxed) as *mut Vec<usize>;
+            // SAFETY: the Box made by CPU `from` above, taken once.
+            let v = unsafe { Box::from_raw(v) };
+            for &p in v.iter() {
+                // SAFETY: the object is still live; its first byte names its owner.
+                if unsafe { (p as *const u8).read() } == from as u8 {
+                    kfree(p as *mut u8);
+                    FREED.fetch_add(1, Relaxed);
+                }
+            }
+        });
+        kassert_eq!(r, Ok(()));
+        kassert_eq!(FREED.load(Relaxed), (PER_CPU * online.len()) as u64);
+        for &(c, before) in &active_before[..ncaches] {
+            let cache = caches().find(|x| *x as *const _ as usize == c).unwrap();
+            kassert_eq!(
+                cache.active_objects(),
+                before,
+                "{} objects in use",
+                cache.name
+            );
+        }
+        kassert_eq!(slab_and_free_pages(), pages_before, "free + slab pages");
+        let cross: u64 = if topology().node_count() > 1 { 1 } else { 0 };
+        kprintln!(
+            "    # {} CPUs, {} objects freed by the next CPU{}",
+            online.len(),
+            FREED.load(Relaxed),
+            if cross == 1 {
+                " (other nodes included)"
+            } else {
+                ""
+            }
+        );
+        Ok(())
+    }
+);

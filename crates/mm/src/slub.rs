@@ -591,15 +591,27 @@ impl KmemCache {
         Ok((slab, i))
     }
 
-    /// A new slab on (preferably) `node`, all objects free on its list.
+    /// Makes a new slab of the block `pages` gives for `node` and puts it
+    /// on its node's partial list. Returns the node it is on.
     ///
     /// # Safety
-    /// Called by the cache's users as `alloc` is.
-    unsafe fn new_slab(&self, node: usize, pages: &dyn SlabPages) -> Option<*mut SlabHeader> {
+    /// The cache does not move.
+    unsafe fn new_slab(&self, node: usize, pages: &dyn SlabPages) -> Option<usize> {
         let (block, got_node) = pages.alloc(node, self.layout.order)?;
+        // SAFETY: the caller's contract; the block is fresh.
+        unsafe { self.add_slab(block, got_node) };
+        Some(got_node)
+    }
+
+    /// Turns a fresh block of 2^order pages on `node` into a slab with
+    /// every object free, on the node's partial list.
+    ///
+    /// # Safety
+    /// `block` is a naturally aligned block of `PAGE << layout.order`
+    /// bytes that nothing else uses, and the cache does not move.
+    pub unsafe fn add_slab(&self, block: *mut u8, node: usize) {
         let slab = block as *mut SlabHeader;
-        // SAFETY: a fresh block of slab_bytes, ours alone; the header and
-        // every object lie inside it.
+        // SAFETY: the header and every object lie inside the block.
         unsafe {
             slab.write(SlabHeader {
                 magic: SLAB_MAGIC ^ (self as *const _ as u64),
@@ -608,7 +620,7 @@ impl KmemCache {
                 next: ptr::null_mut(),
                 prev: ptr::null_mut(),
                 inuse: 0,
-                node: got_node as u32,
+                node: node as u32,
                 frozen: 0,
                 on_partial: 0,
             });
@@ -622,10 +634,11 @@ impl KmemCache {
                 self.set_fp(obj, (*slab).freelist);
                 (*slab).freelist = obj;
             }
+            let mut n = self.nodes[node].lock();
+            n.nr_slabs += 1;
+            Self::push_partial(&mut n, slab);
         }
-        self.nodes[got_node].lock().nr_slabs += 1;
         self.slabs.fetch_add(1, Relaxed);
-        Some(slab)
     }
 
     /// # Safety
@@ -663,12 +676,12 @@ impl KmemCache {
         n.nr_partial += 1;
     }
 
-    /// Allocates one object for CPU `cpu`, from `node`'s slabs when it
-    /// needs a new one. `caller` is recorded with STORE_USER.
+    /// Allocates one object for CPU `cpu`, taking a new slab from `pages`
+    /// when no slab has room: `alloc_cached` then `add_slab`, as the
+    /// kernel does with interrupts on between the two.
     ///
     /// # Safety
-    /// Runs on CPU `cpu` with interrupts off (or, on the host, `cpu` is
-    /// used by one thread), and the cache does not move.
+    /// As for `alloc_cached`.
     pub unsafe fn alloc(
         &self,
         cpu: usize,
@@ -676,8 +689,48 @@ impl KmemCache {
         pages: &dyn SlabPages,
         caller: u64,
     ) -> Result<Option<*mut u8>, SlabReport> {
+        let mut node = node;
+        loop {
+            // SAFETY: the caller's contract.
+            if let Some(obj) = unsafe { self.alloc_cached(cpu, node, None, caller)? } {
+                return Ok(Some(obj));
+            }
+            // SAFETY: a new slab, installed on its node.
+            match unsafe { self.new_slab(node, pages) } {
+                Some(got) => node = got,
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// Allocates one object for CPU `cpu` from the slabs the cache has:
+    /// the CPU's active slab (when `want_node` is None or its node), else
+    /// a partial slab of `node` (the CPU's active slab is given back
+    /// first). `Ok(None)` means no slab has room: add one and call again.
+    /// `caller` is recorded with STORE_USER.
+    ///
+    /// # Safety
+    /// Runs on CPU `cpu` with interrupts off (or, on the host, `cpu` is
+    /// used by one thread), and the cache does not move.
+    pub unsafe fn alloc_cached(
+        &self,
+        cpu: usize,
+        node: usize,
+        want_node: Option<usize>,
+        caller: u64,
+    ) -> Result<Option<*mut u8>, SlabReport> {
         // SAFETY: this CPU's slot, by the caller's contract.
         let c = unsafe { &mut *self.cpus[cpu].0.get() };
+        // An allocation for a named node does not take the active slab of
+        // another node (Linux's node_match).
+        if let Some(want) = want_node {
+            // SAFETY: the active slab is live.
+            if !c.slab.is_null() && unsafe { (*c.slab).node } as usize != want {
+                // SAFETY: the caller's contract covers the slot; the slab
+                // stays on its node's list even if empty (no pages here).
+                unsafe { self.flush_slot(c, false) };
+            }
+        }
         loop {
             if !c.freelist.is_null() {
                 let obj = c.freelist;
@@ -713,35 +766,22 @@ impl KmemCache {
                 }
                 c.slab = ptr::null_mut();
             }
-            // A partial slab of this node, else a new one.
-            // SAFETY: list members are live slabs; taken under the lock.
+            // A partial slab of this node.
+            // SAFETY: list members are live slabs; taken under the lock, and
+            // frozen for this CPU before the lock is dropped.
             let slab = unsafe {
                 let mut n = self.nodes[node].lock();
                 let s = n.partial;
-                if !s.is_null() {
-                    Self::unlink_partial(&mut n, s);
-                    Some(s)
-                } else {
-                    None
+                if s.is_null() {
+                    return Ok(None);
                 }
+                Self::unlink_partial(&mut n, s);
+                (*s).frozen = cpu as u32 + 1;
+                c.freelist = (*s).freelist;
+                (*s).freelist = ptr::null_mut();
+                (*s).inuse = self.layout.objects as u32;
+                s
             };
-            let slab = match slab {
-                Some(s) => s,
-                // SAFETY: as for alloc.
-                None => match unsafe { self.new_slab(node, pages) } {
-                    Some(s) => s,
-                    None => return Ok(None),
-                },
-            };
-            // SAFETY: the slab is off every list; freezing it under its
-            // node's lock makes it this CPU's.
-            unsafe {
-                let _n = self.nodes[(*slab).node as usize].lock();
-                (*slab).frozen = cpu as u32 + 1;
-                c.freelist = (*slab).freelist;
-                (*slab).freelist = ptr::null_mut();
-                (*slab).inuse = self.layout.objects as u32;
-            }
             c.slab = slab;
         }
     }
@@ -830,15 +870,30 @@ impl KmemCache {
     /// Gives CPU `cpu`'s active slab back to its node.
     ///
     /// # Safety
-    /// As for `alloc`.
+    /// As for `alloc_cached`.
     pub unsafe fn flush_cpu(&self, cpu: usize, pages: &dyn SlabPages) {
-        // SAFETY: this CPU's slot; the slab is live and frozen by it.
+        // SAFETY: this CPU's slot, by the caller's contract.
+        let c = unsafe { &mut *self.cpus[cpu].0.get() };
+        // SAFETY: as above.
+        if let Some(empty) = unsafe { self.flush_slot(c, true) } {
+            // SAFETY: off every list, no object in use.
+            unsafe { self.discard(empty, pages) };
+        }
+    }
+
+    /// Returns the slot's objects to its slab and unfreezes it; with
+    /// `may_discard`, an empty slab beyond the node's MIN_PARTIAL is handed
+    /// back to be discarded, else it joins the partial list.
+    ///
+    /// # Safety
+    /// The slot is the running CPU's.
+    unsafe fn flush_slot(&self, c: &mut CpuSlab, may_discard: bool) -> Option<*mut SlabHeader> {
+        let slab = c.slab;
+        if slab.is_null() {
+            return None;
+        }
+        // SAFETY: the slab is live and frozen by this slot.
         unsafe {
-            let c = &mut *self.cpus[cpu].0.get();
-            let slab = c.slab;
-            if slab.is_null() {
-                return;
-            }
             let mut n = self.nodes[(*slab).node as usize].lock();
             while !c.freelist.is_null() {
                 let obj = c.freelist;
@@ -849,14 +904,15 @@ impl KmemCache {
             }
             (*slab).frozen = 0;
             c.slab = ptr::null_mut();
-            if (*slab).inuse == 0 && n.nr_partial >= MIN_PARTIAL {
+            if may_discard && (*slab).inuse == 0 && n.nr_partial >= MIN_PARTIAL {
                 n.nr_slabs -= 1;
-                drop(n);
-                self.discard(slab, pages);
-            } else if !(*slab).freelist.is_null() {
+                return Some(slab);
+            }
+            if !(*slab).freelist.is_null() {
                 Self::push_partial(&mut n, slab);
             }
         }
+        None
     }
 
     /// Frees every empty slab (after every CPU was flushed). Returns the
