@@ -11,6 +11,7 @@ extern crate alloc;
 
 mod acpi;
 mod arch;
+mod bench;
 mod boot;
 mod console;
 mod fatal;
@@ -84,6 +85,9 @@ fn boot(start_info_phys: u64) -> ! {
     }
 
     let totals = selftest::run(settings.selftest);
+    if let Some(which) = settings.bench {
+        bench::run(which, settings.bench_scale);
+    }
     mm::report::print_all("end of run");
     let boot_ns = tsc::ns_since_boot();
     log::info!(

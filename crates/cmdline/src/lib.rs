@@ -72,6 +72,10 @@ pub struct Settings<'a> {
     pub smp_fail: Option<u32>,
     /// `slub_debug[=LETTERS[,cache,...]]`: SLUB debugging.
     pub slub_debug: Option<SlubDebug<'a>>,
+    /// `bench=all|slab|page|NAME,...`: run the allocator workloads.
+    pub bench: Option<&'a str>,
+    /// `bench.scale=N`: divide every workload's operation count by N.
+    pub bench_scale: u64,
 }
 
 /// `slub_debug`: which checks (Linux's letters F, Z, P, U; none given
@@ -124,6 +128,8 @@ impl Default for Settings<'_> {
             maxcpus: None,
             smp_fail: None,
             slub_debug: None,
+            bench: None,
+            bench_scale: 1,
         }
     }
 }
@@ -351,6 +357,21 @@ pub fn parse<'a>(line: &'a str, mut warn: impl FnMut(Warning<'a>)) -> Settings<'
                         value: v,
                         expected: "letters from F, Z, P, U, then optionally ,cache,...",
                     });
+                }
+            }
+            "bench" => match word.value {
+                Some(v) if !v.is_empty() && v.split(',').all(valid_suite_name) => s.bench = Some(v),
+                Some(v) => warn(Warning::BadValue {
+                    key,
+                    value: v,
+                    expected: "all, slab, page or workload names",
+                }),
+                None => s.bench = Some("all"),
+            },
+            "bench.scale" => {
+                let n = |v: &str| parse_u64(v).filter(|&n| n >= 1);
+                if let Some(n) = value(word, "a divisor from 1", n, &mut warn) {
+                    s.bench_scale = n;
                 }
             }
             "min_free_kbytes" => {
