@@ -48,6 +48,17 @@ pub fn calibrate_apic_timer() {
     log::info!("time: local APIC timer {per_ms} ticks/ms (bus clock / 16)");
 }
 
+/// Per CPU, the tick that should keep running (ms, 0: none), restored
+/// when a temporary tick stops.
+static STANDING_TICK_MS: [AtomicU64; numa::MAX_CPUS] =
+    [const { AtomicU64::new(0) }; numa::MAX_CPUS];
+
+/// Makes `ms` the running CPU's standing tick and starts it.
+pub fn set_standing_tick(ms: u64) -> bool {
+    STANDING_TICK_MS[crate::arch::x86_64::percpu::cpu_id() as usize].store(ms, Relaxed);
+    start_periodic_tick(ms)
+}
+
 /// Starts the running CPU's APIC timer every `ms` milliseconds.
 pub fn start_periodic_tick(ms: u64) -> bool {
     let ticks = APIC_TICKS_PER_MS.load(Relaxed) * ms;
@@ -58,8 +69,13 @@ pub fn start_periodic_tick(ms: u64) -> bool {
     true
 }
 
+/// Stops a temporary tick; the CPU's standing tick, if any, resumes.
 pub fn stop_tick() {
     apic::timer_stop();
+    let standing = STANDING_TICK_MS[crate::arch::x86_64::percpu::cpu_id() as usize].load(Relaxed);
+    if standing > 0 {
+        start_periodic_tick(standing);
+    }
 }
 
 mod selftests {

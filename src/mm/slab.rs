@@ -42,9 +42,28 @@ pub static SLAB_REPORTS: AtomicU64 = AtomicU64::new(0);
 static LARGE_PAGES: AtomicU64 = AtomicU64::new(0);
 static RANDOM: AtomicUsize = AtomicUsize::new(0x9e37_79b9_7f4a_7c15);
 
-/// Slab pages from the page allocator, with the caller's GFP mask.
+/// Slab pages from the page allocator, with the caller's GFP mask. The
+/// pages of a SLAB_TYPESAFE_BY_RCU cache go back only after a grace period.
 struct Pages {
     gfp: Gfp,
+    rcu: bool,
+}
+
+impl Pages {
+    fn of(cache: &KmemCache, gfp: Gfp) -> Pages {
+        Pages {
+            gfp,
+            rcu: cache.flags.contains(SlabFlags::TYPESAFE_BY_RCU),
+        }
+    }
+}
+
+/// An RCU callback: frees the slab block `arg` (address | order).
+fn free_slab_block(arg: usize) {
+    let order = (arg & 0xf) as u32;
+    if let Some(page) = super::virt_to_page((arg & !0xfff) as *const u8) {
+        __free_pages(page, order);
+    }
 }
 
 impl SlabPages for Pages {
@@ -54,7 +73,10 @@ impl SlabPages for Pages {
     }
 
     fn free(&self, block: *mut u8, order: u32) {
-        if let Some(page) = super::virt_to_page(block) {
+        if self.rcu {
+            // Readers may still look at these objects: free after a grace period.
+            crate::rcu::call_rcu(free_slab_block, block as usize | order as usize);
+        } else if let Some(page) = super::virt_to_page(block) {
             __free_pages(page, order);
         }
     }
@@ -147,17 +169,27 @@ pub fn caches() -> impl Iterator<Item = &'static KmemCache> {
 
 /// Destroys a cache. Objects still allocated are reported (as Linux's
 /// "Slab cache still has objects") and the cache is then kept, leaked.
+/// Its slabs go back to the page allocator; the cache's own small struct
+/// stays allocated, so a stale `&'static` reference never reads freed
+/// memory (Linux frees it; here Rust's references forbid that).
 #[track_caller]
 pub fn kmem_cache_destroy(cache: &'static KmemCache) -> Result<(), u64> {
     let r = ipi::on_each_cpu(&|cpu| {
         // SAFETY: on CPU `cpu`, interrupts off (IPI handler or caller below).
-        without_interrupts(|| unsafe { cache.flush_cpu(cpu as usize, &Pages { gfp: Gfp::ATOMIC }) })
+        without_interrupts(|| unsafe {
+            cache.flush_cpu(cpu as usize, &Pages::of(cache, Gfp::ATOMIC))
+        })
     });
     if let Err(e) = r {
         log::error!("kmem_cache_destroy({}): {e:?}", cache.name);
     }
     // SAFETY: every CPU flushed; the caller no longer uses the cache.
-    let left = without_interrupts(|| unsafe { cache.shrink(&Pages { gfp: Gfp::ATOMIC }) });
+    let left = without_interrupts(|| unsafe { cache.shrink(&Pages::of(cache, Gfp::ATOMIC)) });
+    if cache.flags.contains(SlabFlags::TYPESAFE_BY_RCU) {
+        // As Linux: the slabs freed above must reach the page allocator
+        // before the cache goes.
+        crate::rcu::rcu_barrier();
+    }
     if left > 0 {
         log::error!(
             "kmem_cache_destroy {}: Slab cache still has objects when called ({left} objects) from {}",
@@ -197,7 +229,7 @@ pub fn kmem_cache_alloc_node(cache: &'static KmemCache, gfp: Gfp, node: Option<u
         }
         // No slab has room: a new one, taken with interrupts as the caller
         // had them (GFP_KERNEL may reclaim), then installed.
-        let Some((block, got)) = (Pages { gfp }).alloc(from, cache.layout.order) else {
+        let Some((block, got)) = Pages::of(cache, gfp).alloc(from, cache.layout.order) else {
             break Ok(None);
         };
         // SAFETY: a fresh block of the cache's slab size.
@@ -247,7 +279,7 @@ pub fn kmem_cache_free(cache: &'static KmemCache, obj: *mut u8) {
         );
         return;
     }
-    let pages = Pages { gfp: Gfp::ATOMIC };
+    let pages = Pages::of(cache, Gfp::ATOMIC);
     let r = without_interrupts(|| {
         // SAFETY: on this CPU with interrupts off; the object lies in a
         // block the page allocator handed out (checked by owned_by).

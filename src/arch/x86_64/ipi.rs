@@ -151,6 +151,14 @@ pub fn schedule_on_each_cpu(f: &CallFn<'_>) -> Result<(), CallError> {
     broadcast(f, Context::Process, true)
 }
 
+/// Posts `f` to CPU `cpu`'s idle loop and returns without waiting (`f`
+/// lives forever, so nothing has to wait for it).
+pub fn post_work(cpu: u32, f: &'static CallFn<'static>) -> Result<(), CallError> {
+    let target = online_target(cpu)?;
+    post(target, f, Context::Process);
+    Ok(())
+}
+
 /// The idle loop's part: runs posted work, if any, with interrupts on.
 pub fn run_pending_work() {
     let Some(me) = percpu::this_cpu() else {

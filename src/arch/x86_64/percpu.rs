@@ -35,6 +35,8 @@ pub struct PerCpu {
     /// Interrupt handlers running on this CPU (nesting depth).
     pub irq_depth: AtomicU32,
     pub timer_ticks: AtomicU64,
+    /// RCU read-side nesting on this CPU.
+    pub rcu_nesting: AtomicU32,
     pub ipis_handled: AtomicU64,
     pub stacks: CpuStacks,
     pub call: crate::arch::x86_64::ipi::CallSlot,
@@ -155,6 +157,7 @@ impl PerCpu {
                 online: AtomicBool::new(false),
                 irq_depth: AtomicU32::new(0),
                 timer_ticks: AtomicU64::new(0),
+                rcu_nesting: AtomicU32::new(0),
                 ipis_handled: AtomicU64::new(0),
                 stacks,
                 call: crate::arch::x86_64::ipi::CallSlot::new(),

@@ -333,6 +333,7 @@ fn idle_loop() -> ! {
     loop {
         interrupts::enable();
         super::ipi::run_pending_work();
+        crate::rcu::idle();
         interrupts::disable();
         if !super::ipi::work_pending() {
             // `sti; hlt`: an IPI that arrived since the check wakes the hlt.

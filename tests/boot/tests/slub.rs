@@ -36,7 +36,10 @@ fn slabinfo_is_version_2_1_with_every_kmalloc_cache() {
             .find(|r| r[0] == name)
             .unwrap_or_else(|| panic!("{name} missing\n{s}"));
         assert_eq!(row.len(), 16, "{row:?}");
-        assert_eq!((row[6], row[7], row[11], row[12]), (":", "tunables", ":", "slabdata"));
+        assert_eq!(
+            (row[6], row[7], row[11], row[12]),
+            (":", "tunables", ":", "slabdata")
+        );
         let (active, total): (u64, u64) = (row[1].parse().unwrap(), row[2].parse().unwrap());
         assert!(active <= total);
     }
