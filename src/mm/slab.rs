@@ -583,3 +583,74 @@ unsafe impl GlobalAlloc for KernelHeap {
 
 #[global_allocator]
 static HEAP: KernelHeap = KernelHeap;
+
+/// A cache per type, sized and aligned from the type (Linux's KMEM_CACHE
+/// macro), handing out owned boxes that free themselves.
+pub struct TypedCache<T> {
+    cache: &'static KmemCache,
+    _type: core::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> TypedCache<T> {
+    pub fn new(name: &'static str, flags: SlabFlags) -> Option<Self> {
+        let size = core::mem::size_of::<T>().max(1);
+        let cache = kmem_cache_create(name, size, core::mem::align_of::<T>(), flags, None)?;
+        Some(TypedCache {
+            cache,
+            _type: core::marker::PhantomData,
+        })
+    }
+
+    pub fn cache(&self) -> &'static KmemCache {
+        self.cache
+    }
+
+    /// Moves `value` into a new object.
+    #[track_caller]
+    pub fn alloc(&self, value: T, gfp: Gfp) -> Option<CacheBox<T>> {
+        let p = kmem_cache_alloc(self.cache, gfp) as *mut T;
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: a fresh object of size_of::<T>() bytes aligned for T.
+        unsafe { p.write(value) };
+        Some(CacheBox {
+            ptr: p,
+            cache: self.cache,
+        })
+    }
+}
+
+/// An object of a TypedCache: dropping it drops the value and frees it.
+pub struct CacheBox<T> {
+    ptr: *mut T,
+    cache: &'static KmemCache,
+}
+
+// SAFETY: the box owns its value as Box<T> does.
+unsafe impl<T: Send> Send for CacheBox<T> {}
+unsafe impl<T: Sync> Sync for CacheBox<T> {}
+
+impl<T> core::ops::Deref for CacheBox<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: initialised in alloc, owned until drop.
+        unsafe { &*self.ptr }
+    }
+}
+
+impl<T> core::ops::DerefMut for CacheBox<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as above, uniquely owned.
+        unsafe { &mut *self.ptr }
+    }
+}
+
+impl<T> Drop for CacheBox<T> {
+    fn drop(&mut self) {
+        // SAFETY: the value is initialised and dropped once, then the
+        // object goes back to its cache.
+        unsafe { ptr::drop_in_place(self.ptr) };
+        kmem_cache_free(self.cache, self.ptr as *mut u8);
+    }
+}

@@ -352,3 +352,42 @@ selftest!(
         Ok(())
     }
 );
+
+#[repr(align(128))]
+struct Widget {
+    id: u64,
+    name: [u8; 40],
+}
+
+selftest!(
+    "slub",
+    fn typed_caches_size_and_align_from_the_type() {
+        let cache = TypedCache::<Widget>::new("selftest-widget", SlabFlags(0));
+        kassert!(cache.is_some());
+        let cache = cache.unwrap();
+        kassert!(cache.cache().object_size == core::mem::size_of::<Widget>());
+        let before = cache.cache().active_objects();
+        {
+            let mut w = cache
+                .alloc(
+                    Widget {
+                        id: 7,
+                        name: [b'w'; 40],
+                    },
+                    Gfp::KERNEL,
+                )
+                .unwrap();
+            kassert_eq!(&*w as *const Widget as usize % 128, 0);
+            w.id += 1;
+            kassert_eq!(w.id + w.name[39] as u64, 8 + b'w' as u64);
+            kassert_eq!(cache.cache().active_objects(), before + 1);
+        }
+        kassert_eq!(
+            cache.cache().active_objects(),
+            before,
+            "dropped boxes free their object"
+        );
+        kassert_eq!(kmem_cache_destroy(cache.cache()), Ok(()));
+        Ok(())
+    }
+);
