@@ -252,3 +252,46 @@ fn the_free_pointer_is_not_stored_in_the_clear() {
         assert_eq!(c.get_fp(a), b);
     }
 }
+
+/// A free that turns a full slab partial parks it on the freeing CPU's
+/// partial list when the slab is on that CPU's node; the CPU's next
+/// allocation takes it from there, without the node's list. A slab of
+/// another node goes to its node's list instead.
+#[test]
+fn a_full_slab_freed_into_becomes_the_cpus_partial_slab() {
+    let p = pages();
+    let c = cache(64, SlabFlags(0));
+    let per_slab = c.layout.objects;
+    // SAFETY (all below): each cpu index is used by this one thread.
+    let objs: Vec<*mut u8> = (0..3 * per_slab)
+        .map(|_| unsafe { c.alloc(0, 0, &p, 0) }.unwrap().unwrap())
+        .collect();
+    let node_partial = |node: usize| c.nodes[node].lock().nr_partial;
+    let cpu_partial = |cpu: usize| unsafe { (*c.cpus[cpu].0.get()).nr_partial };
+    assert_eq!(node_partial(0), 0, "every slab is full");
+    // Slab 0 is full and belongs to no CPU: a free makes it CPU 0's.
+    unsafe { c.free(0, objs[1], &p, 0) }.unwrap();
+    assert_eq!((cpu_partial(0), node_partial(0)), (1, 0));
+    // CPU 1 never allocated (no home node): its free goes to the node.
+    unsafe { c.free(1, objs[per_slab + 1], &p, 0) }.unwrap();
+    assert_eq!((cpu_partial(1), node_partial(0)), (0, 1));
+    // The active slab is full, so CPU 0's next object is the one it freed.
+    assert_eq!(unsafe { c.alloc(0, 0, &p, 0) }.unwrap().unwrap(), objs[1]);
+    assert_eq!(cpu_partial(0), 0);
+    // A CPU whose home is node 1 does not keep node 0's slab.
+    let other = unsafe { c.alloc(2, 1, &p, 0) }.unwrap().unwrap();
+    unsafe { c.free(2, objs[2 * per_slab + 3], &p, 0) }.unwrap();
+    assert_eq!(cpu_partial(2), 0);
+    // Everything comes back: objects, slabs, pages.
+    for (i, &o) in objs.iter().enumerate() {
+        if i != per_slab + 1 && i != 2 * per_slab + 3 {
+            unsafe { c.free(i % 3, o, &p, 0) }.unwrap();
+        }
+    }
+    unsafe { c.free(2, other, &p, 0) }.unwrap();
+    for cpu in 0..3 {
+        unsafe { c.flush_cpu(cpu, &p) };
+    }
+    assert_eq!(unsafe { c.shrink(&p) }, 0);
+    assert_eq!(p.live.get(), 0, "every slab went back");
+}
