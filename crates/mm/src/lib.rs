@@ -3,7 +3,8 @@
 //! the buddy allocator of one zone ([`buddy`]), the page allocator over all
 //! nodes ([`page_alloc`], built by [`setup`]), GFP flags ([`gfp`]),
 //! watermarks ([`watermark`]), NUMA statistics ([`stats`]) and the Linux
-//! format reports ([`report`]); [`raw`] turns node memory into descriptors.
+//! format reports ([`report`]), the vmalloc region's area allocator
+//! ([`vmap_area`]); [`raw`] turns node memory into descriptors.
 #![no_std]
 // Unsafe code lives in `raw` and `slub` alone, where Miri checks it.
 #![deny(unsafe_code)]
@@ -22,5 +23,6 @@ pub mod slub;
 pub mod stats;
 #[cfg(test)]
 mod test_support;
+pub mod vmap_area;
 pub mod watermark;
 pub mod zone;
