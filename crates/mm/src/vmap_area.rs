@@ -363,7 +363,7 @@ pub fn lazy_max_pages(online_cpus: u32) -> u64 {
 impl VmapSpace {
     /// The region `[start, end)`, all free, page-aligned.
     pub fn new(start: u64, end: u64, lazy_max_pages: u64) -> VmapSpace {
-        assert!(start % PAGE == 0 && end % PAGE == 0 && start < end);
+        assert!(start.is_multiple_of(PAGE) && end.is_multiple_of(PAGE) && start < end);
         let mut free = FreeTree::new();
         free.insert(start, end - start);
         VmapSpace {
@@ -381,7 +381,7 @@ impl VmapSpace {
     /// pages: the caller adds the guard page). `NoSpace` means a purge of
     /// the lazy list might help: see [`VmapSpace::purge_due`].
     pub fn alloc(&mut self, size: u64, align: u64) -> Result<u64, VmapError> {
-        if size == 0 || size % PAGE != 0 || !align.is_power_of_two() || align < PAGE {
+        if size == 0 || !size.is_multiple_of(PAGE) || !align.is_power_of_two() || align < PAGE {
             return Err(VmapError::BadRequest);
         }
         let (addr, range_start) = self

@@ -23,7 +23,7 @@ fn random_allocations_never_overlap_take_the_lowest_fit_and_merge_back() {
     let mut rng = XorShift(0x5eed);
     let mut live: Vec<(u64, u64)> = Vec::new();
     for step in 0..20_000 {
-        if live.is_empty() || rng.next_u64() % 3 != 0 {
+        if live.is_empty() || !rng.next_u64().is_multiple_of(3) {
             let size = (1 + rng.next_u64() % 16) * PAGE + PAGE; // plus a guard page
             let align = PAGE << (rng.next_u64() % 4 * (rng.next_u64() % 2));
             let expect = model_lowest_fit(&v.free_ranges(), size, align);
