@@ -80,6 +80,7 @@ fn boot(start_info_phys: u64) -> ! {
     mm::page_alloc::init(&settings); // zones, buddy allocators, zonelists; memblock retires
     smp::init(&settings); // local APICs, per-CPU areas on their nodes, every CPU online
     mm::slab::init(&settings); // kmalloc caches; Box and Vec work from here
+    mm::vmalloc::init(); // the vmalloc region: vmalloc, vmap, vfree
     rcu::init(); // RCU callbacks run on the last CPU's idle loop
     numa::print_reports();
     if settings.mm_report {

@@ -8,6 +8,8 @@ pub mod report;
 mod selftests;
 pub mod slab;
 mod slab_selftests;
+pub mod vmalloc;
+mod vmalloc_selftests;
 
 pub use memblock::MEMBLOCK;
 pub use mm::gfp::Gfp;

@@ -30,6 +30,12 @@ pub fn print_all(when: &str) {
     kprintln!("==> /proc/meminfo (slab lines) <==");
     let _ = super::slab::meminfo(&mut Writer);
     kprintln!();
+    kprintln!("==> /proc/vmallocinfo <==");
+    let _ = super::vmalloc::vmallocinfo(&mut Writer);
+    kprintln!();
+    kprintln!("==> /proc/meminfo (vmalloc lines) <==");
+    let _ = super::vmalloc::meminfo(&mut Writer);
+    kprintln!();
     kprintln!("==> numastat <==");
     let _ = mm::report::numastat(&mut Writer, a);
     kprintln!();

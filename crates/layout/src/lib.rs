@@ -13,6 +13,10 @@
 //!  (DIRECT_MAP_BASE)                     DIRECT_MAP_BASE + physical address, RW+NX, with
 //!                                        1 GiB pages where alignment allows, else 2 MiB,
 //!                                        else 4 KiB (Linux's PAGE_OFFSET for 4-level paging)
+//!  0xffff_c900_0000_0000 ..  +32 TiB     vmalloc region (Linux's VMALLOC_START and size):
+//!  (VMALLOC_BASE)                        virtually contiguous areas of scattered pages,
+//!                                        RW+NX, 4 KiB or 2 MiB pages, each area followed
+//!                                        by an unmapped guard page
 //!  0xffff_fd00_0000_0000 ..  +1 GiB      MMIO window: device registers (local APIC, HPET)
 //!  (MMIO_BASE)                           mapped uncached, 4 KiB at a time, on demand
 //!  0xffff_fe00_0000_0000 ..  +1 MiB/CPU  CPU stack area (Linux's cpu_entry_area): each
@@ -30,6 +34,11 @@
 pub const DIRECT_MAP_BASE: u64 = 0xffff_8880_0000_0000;
 
 pub const PAGE_SIZE: u64 = 4096;
+
+/// The vmalloc region: Linux x86_64's VMALLOC_START with 4-level paging,
+/// and its 32 TiB (64 PML4 slots), so areas read familiar in reports.
+pub const VMALLOC_BASE: u64 = 0xffff_c900_0000_0000;
+pub const VMALLOC_SIZE: u64 = 32 << 40;
 
 /// Where device registers are mapped (uncached), bump-allocated.
 pub const MMIO_BASE: u64 = 0xffff_fd00_0000_0000;

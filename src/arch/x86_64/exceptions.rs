@@ -82,8 +82,25 @@ extern "x86-interrupt" fn double_fault(frame: InterruptStackFrame, code: u64) ->
     }
 }
 
-extern "x86-interrupt" fn page_fault(frame: InterruptStackFrame, code: PageFaultErrorCode) {
+extern "x86-interrupt" fn page_fault(mut frame: InterruptStackFrame, code: PageFaultErrorCode) {
     let addr = Cr2::read_raw();
+    let rip = frame.instruction_pointer.as_u64();
+    if let Some(fixup) = super::fault_probe::fixup_for(rip, addr, code.bits()) {
+        // A probe that may fault: the same report, then back to the probe.
+        crate::kprintln!(
+            "#PF page fault (expected by a fault probe) at {addr:#x}, error code {:#x}: {}",
+            code.bits(),
+            Describe(addr)
+        );
+        // SAFETY: the probe's fixup is a valid instruction of the same
+        // routine with the same stack, made to be resumed at (fault_probe).
+        unsafe {
+            frame
+                .as_mut()
+                .update(|f| f.instruction_pointer = x86_64::VirtAddr::new(fixup))
+        };
+        return;
+    }
     let access = if code.contains(PageFaultErrorCode::INSTRUCTION_FETCH) {
         "instruction fetch"
     } else if code.contains(PageFaultErrorCode::CAUSED_BY_WRITE) {
@@ -129,6 +146,9 @@ impl core::fmt::Display for Describe {
                 f,
                 "guard page of CPU {cpu}'s {name} (stack [{bottom:#x}-{top:#x})): stack overflow"
             );
+        }
+        if let Some(place) = crate::mm::vmalloc::describe(addr) {
+            return write!(f, "{place}");
         }
         match paging::translate(addr) {
             Mapping::NotMapped => write!(f, "unmapped"),

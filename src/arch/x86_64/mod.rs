@@ -2,6 +2,7 @@
 
 pub mod apic;
 pub mod exceptions;
+pub mod fault_probe;
 pub mod gdt;
 pub mod interrupts;
 pub mod ipi;
@@ -12,6 +13,7 @@ pub mod serial;
 pub mod smp;
 pub mod stacks;
 pub mod tsc;
+pub mod vmap_pt;
 
 pub use percpu::cpu_id;
 

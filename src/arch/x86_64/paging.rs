@@ -347,6 +347,19 @@ pub fn map_mmio(phys: u64, len: u64) -> Result<u64, PagingError> {
     Ok(virt + (phys - start))
 }
 
+/// Runs `f` on the live PML4 with the page-table lock held: the vmalloc
+/// region's mapper walks and fills the tables itself (one walk per 2 MiB
+/// run instead of one per page).
+pub fn with_live_pml4<R>(f: impl FnOnce(&mut PageTable) -> R) -> Result<R, PagingError> {
+    let guard = KERNEL_PAGE_TABLES.lock();
+    let kpt = guard.as_ref().ok_or(PagingError::NoEarlyRam)?;
+    // SAFETY: the PML4 is live and direct-mapped (it is RAM); the lock
+    // keeps every other writer out while `f` runs.
+    Ok(f(unsafe {
+        &mut *(phys_to_virt(kpt.pml4_phys) as *mut PageTable)
+    }))
+}
+
 /// The early frames the page tables occupy, and whether 1 GiB pages are used.
 pub fn summary() -> Option<((u64, u64), bool)> {
     KERNEL_PAGE_TABLES
