@@ -1,5 +1,5 @@
 //! The allocator workloads of ../shared/BENCH-SPEC.md, run on request
-//! (`bench=all`, `bench=slab`, `bench=page`, or names), printed as
+//! (`bench=all`, `bench=slab`, `bench=page`, `bench=vmalloc`, or names), printed as
 //! `BENCH {json}` lines after a `BENCH_META` line naming the clock and the
 //! hypervisor. Each workload runs one untimed round first (first touches
 //! of guest RAM are expensive here), then the timed one; `bench.scale=N`
@@ -58,6 +58,16 @@ pub fn run(selection: &str, scale: u64) {
     }
     if wanted("page_node", "page") {
         page_node((100_000 / scale).max(1));
+    }
+    if wanted("vmalloc_pair", "vmalloc") {
+        for (size, ops) in [
+            (4 << 10, 10_000),
+            (64 << 10, 10_000),
+            (1 << 20, 10_000),
+            (4 << 20, 1_000),
+        ] {
+            vmalloc_pair(size, (ops / scale).max(1));
+        }
     }
     if wanted("parallel_slab", "slab") {
         parallel(true, 1_000_000 / scale);
@@ -255,6 +265,30 @@ fn page_node(ops: u64) {
         );
         emit("page_node", "order", 0, 1, ops, ns, &extra);
     }
+}
+
+/// vmalloc(size), one byte written per page, vfree. The lazy purges this
+/// causes (one shootdown IPI per lazy_max_pages freed) are part of the cost.
+fn vmalloc_pair(size: usize, ops: u64) {
+    let purges = crate::mm::vmalloc::STATS.purges.load(Relaxed);
+    let ns = timed(|| {
+        for _ in 0..ops {
+            let p = crate::mm::vmalloc::vmalloc(size);
+            if p.is_null() {
+                continue;
+            }
+            for off in (0..size).step_by(4096) {
+                // SAFETY: the area is ours until vfree below.
+                unsafe { p.add(off).write_volatile(1) };
+            }
+            crate::mm::vmalloc::vfree(core::hint::black_box(p));
+        }
+    });
+    let extra = alloc::format!(
+        ",\"lazy_purges\":{}",
+        crate::mm::vmalloc::STATS.purges.load(Relaxed) - purges
+    );
+    emit("vmalloc_pair", "size", size as u64, 1, ops, ns, &extra);
 }
 
 /// slab_pair 64 or page_pair 0 on 1, 2, 4, ... CPUs at once.

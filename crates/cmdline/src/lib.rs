@@ -72,7 +72,7 @@ pub struct Settings<'a> {
     pub smp_fail: Option<u32>,
     /// `slub_debug[=LETTERS[,cache,...]]`: SLUB debugging.
     pub slub_debug: Option<SlubDebug<'a>>,
-    /// `bench=all|slab|page|NAME,...`: run the allocator workloads.
+    /// `bench=all|slab|page|vmalloc|NAME,...`: run the allocator workloads.
     pub bench: Option<&'a str>,
     /// `bench.scale=N`: divide every workload's operation count by N.
     pub bench_scale: u64,
