@@ -31,12 +31,23 @@ Kernel and run:
   --cmdline "WORDS"      kernel command line, e.g. "selftest=paging loglevel=8"
   --kvm | --tcg          accelerator (default: KVM when /dev/kvm is usable,
                          otherwise TCG, with a note)
-  --timeout SECONDS      give up after this long, exit status 2 (default 120)
+  --timeout SECONDS      give up after this long, exit status 2 (default 120;
+                         7200 with --bench)
   --gdb                  start QEMU's gdb stub on tcp::1234 and wait for the debugger
   --no-build             do not build; use the existing kernel
   --kernel PATH          boot this ELF instead of the built one (implies --no-build)
   --qemu-arg ARG         pass one more argument to QEMU (repeatable)
   --dry-run              print the QEMU command and exit
+
+Benchmark (../shared/BENCH-SPEC.md, our allocators and the peers, the
+access matrix):
+  --bench                run the benchmark instead of the self-tests; the BENCH
+                         lines go to results/<topology>-<accel>-<time>/results.jsonl
+                         with report.md and SVG plots beside them
+  --bench-select LIST    workloads for bench= (default all,peers,matrix)
+  --bench-scale N        divide every operation count by N (default 1; under a
+                         nested KVM that emulates the guest, 100 or more)
+  --results DIR          where the run's folder goes (default ./results)
   --setup                install what is missing (QEMU, the pinned Rust toolchain
                          and target) and exit
   -h, --help             this text
@@ -48,7 +59,8 @@ USAGE
 die2() { echo "run-qemu: $*" >&2; exit 2; }
 
 topology="" nodes="" cpus_per_node=1 mem_per_node=512M distances=()
-cmdline="" accel="" timeout_s=120 gdb=0 build=1 kernel="" dry_run=0 setup=0 extra=()
+bench=0 bench_select="all,peers,matrix" bench_scale=1 results_dir=""
+cmdline="" accel="" timeout_s="" gdb=0 build=1 kernel="" dry_run=0 setup=0 extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
         -h|--help) usage; exit 0 ;;
@@ -66,6 +78,10 @@ while [ $# -gt 0 ]; do
         --kernel) kernel=${2:?}; build=0; shift ;;
         --qemu-arg) extra+=("${2?}"); shift ;;
         --dry-run) dry_run=1 ;;
+        --bench) bench=1 ;;
+        --bench-select) bench_select=${2:?}; shift ;;
+        --bench-scale) bench_scale=${2:?}; shift ;;
+        --results) results_dir=${2:?}; shift ;;
         --setup) setup=1 ;;
         *) echo "run-qemu: unknown option '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -136,6 +152,17 @@ else
     accel_args=(-accel tcg -cpu max)
 fi
 
+# --- benchmark run ---------------------------------------------------------------
+if [ "$bench" = 1 ]; then
+    [[ "$bench_scale" =~ ^[1-9][0-9]*$ ]] || die2 "--bench-scale wants a positive number, not '$bench_scale'"
+    case " $cmdline " in *" selftest"*) ;; *) cmdline="$cmdline selftest=off" ;; esac
+    cmdline="$cmdline bench=$bench_select bench.scale=$bench_scale"
+    timeout_s=${timeout_s:-7200}
+    run_dir="${results_dir:-$here/results}/$topo_name-$accel-$(date -u +%Y%m%d-%H%M%S)"
+fi
+timeout_s=${timeout_s:-120}
+[[ "$timeout_s" =~ ^[1-9][0-9]*$ ]] || die2 "--timeout wants a positive number of seconds"
+
 # --- kernel --------------------------------------------------------------------
 if [ -z "$kernel" ]; then
     kernel="$here/target/x86_64-unknown-none/release/kernel"
@@ -166,11 +193,36 @@ ensure_qemu
 set +e
 if [ "$gdb" = 1 ]; then
     "${qemu[@]}" < /dev/null
+    status=$?
+elif [ "$bench" = 1 ]; then
+    mkdir -p "$run_dir"
+    timeout -k 5 "$timeout_s" "${qemu[@]}" < /dev/null | tee "$run_dir/console.log"
+    status=${PIPESTATUS[0]}
 else
     timeout -k 5 "$timeout_s" "${qemu[@]}" < /dev/null
+    status=$?
 fi
-status=$?
 set -e
+if [ "$bench" = 1 ]; then
+    {
+        printf 'BENCH_RUN {"topology":"%s","accelerator":"%s","date":"%s","host_cpus":%s,"bench_scale":%s}\n' \
+            "$topo_name" "$accel" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(nproc)" "$bench_scale"
+        grep -a '^BENCH' "$run_dir/console.log" | tr -d '\r' || true
+    } > "$run_dir/results.jsonl"
+    echo "run-qemu: $(grep -c '^BENCH ' "$run_dir/results.jsonl" || true) BENCH lines in $run_dir/results.jsonl" >&2
+    # BENCH_REPORT_BIN: a bench-report already built (the tests set it:
+    # a cargo run inside cargo test would wait for cargo's own lock).
+    if [ -n "${BENCH_REPORT_BIN:-}" ]; then
+        report=("$BENCH_REPORT_BIN")
+    else
+        report=(cargo +"$toolchain" run --quiet --release --target x86_64-unknown-linux-gnu -p bench-report --)
+    fi
+    if (cd "$here" && "${report[@]}" "$run_dir/results.jsonl" --out "$run_dir") >&2; then
+        echo "run-qemu: report and plots in $run_dir (report.md, *.svg)" >&2
+    else
+        echo "run-qemu: the report could not be made (the results file is kept)" >&2
+    fi
+fi
 case $status in
     33) exit 0 ;;   # the kernel wrote Verdict::Pass to isa-debug-exit
     35) echo "run-qemu: the kernel reported failure" >&2; exit 1 ;;

@@ -14,6 +14,7 @@ cargo +"$toolchain" clippy --quiet -p kernel -- -D warnings
 cargo +"$toolchain" host-clippy --quiet -- -D warnings
 echo "== building the kernel"
 cargo +"$toolchain" build --release --quiet -p kernel
+cargo +"$toolchain" build --quiet --target x86_64-unknown-linux-gnu -p bench-report
 echo "== host unit tests and QEMU boot tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

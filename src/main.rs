@@ -77,6 +77,9 @@ fn boot(start_info_phys: u64) -> ! {
     time::init(&tables); // the TSC measured against the ACPI PM timer
     mm::memblock::init(boot, &tables, settings.mem_limit); // memblock: RAM, reservations, mem=
     numa::init(&tables, settings.numa_off); // nodes, CPUs, memory, distances
+    if settings.bench.is_some() {
+        bench::reserve_region(numa::topology().mem_node(numa::cpu_to_node(0))); // the peer allocators' memory
+    }
     mm::page_alloc::init(&settings); // zones, buddy allocators, zonelists; memblock retires
     smp::init(&settings); // local APICs, per-CPU areas on their nodes, every CPU online
     mm::slab::init(&settings); // kmalloc caches; Box and Vec work from here

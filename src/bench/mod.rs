@@ -1,21 +1,342 @@
-//! The allocator workloads of ../shared/BENCH-SPEC.md, run on request
-//! (`bench=all`, `bench=slab`, `bench=page`, `bench=vmalloc`, or names), printed as
-//! `BENCH {json}` lines after a `BENCH_META` line naming the clock and the
-//! hypervisor. Each workload runs one untimed round first (first touches
-//! of guest RAM are expensive here), then the timed one; `bench.scale=N`
-//! divides every operation count by N for quick runs.
+//! The benchmark of ../shared/BENCH-SPEC.md, run on request (`bench=all`,
+//! `bench=slab`, `bench=page`, `bench=vmalloc`, `bench=peers`,
+//! `bench=matrix`, or workload names), after the self-tests.
+//!
+//! Output, one JSON object a line, each line prefixed so that it can be
+//! grepped out of the console:
+//! - `BENCH_META`: clock, hypervisor, CPUs, nodes, scale;
+//! - `BENCH`: one workload's figure (the spec's fields, plus `allocator`;
+//!   a peer's line also has `ours_ns_per_op` and `peer_over_ours`);
+//! - `BENCH_LOCALITY`: per node, the numastat counters a workload of ours
+//!   moved and the share of the allocations that preferred the node (the
+//!   requesting CPU's, under the default policy) that it served;
+//! - `BENCH_MATRIX` and `BENCH_NOTE`: the access matrix (`matrix`);
+//! - `# bench [i/n] ...` progress lines before each workload.
+//!
+//! `bench.scale=N` divides every operation count by N (the `ops` field
+//! says what ran).
 
-use crate::arch::x86_64::{ipi, percpu, tsc};
+mod allocators;
+mod matrix;
+mod workloads;
+
+use crate::arch::x86_64::{percpu, tsc};
 use crate::kprintln;
-use crate::mm::slab::{kfree, kmalloc, kmem_cache_alloc, kmem_cache_create, kmem_cache_free};
-use crate::mm::{__free_pages, alloc_pages, alloc_pages_node, page_address, Gfp, Page};
+use crate::mm::page_alloc::allocator;
 use crate::numa::{numa_node_id, topology};
+use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use allocators::{BenchAlloc, Ours};
 use mm::slub::SlabFlags;
-use numa::MAX_CPUS;
+use mm::stats::{NumaStat, NR_NUMA_STATS};
 
-/// Which workloads to run.
+pub use allocators::reserve_region;
+
+/// One workload with its parameters, as the spec lists them.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    SlabPair {
+        size: usize,
+        ops: u64,
+    },
+    SlabBatch {
+        size: usize,
+        batch: usize,
+        rounds: u64,
+    },
+    SlabRemoteFree {
+        size: usize,
+        batch: usize,
+        rounds: u64,
+    },
+    CachePair {
+        ops: u64,
+    },
+    PagePair {
+        order: u32,
+        ops: u64,
+    },
+    PageBatch {
+        batch: usize,
+        rounds: u64,
+    },
+    PageNode {
+        target: usize,
+        ops: u64,
+    },
+    VmallocPair {
+        size: usize,
+        ops: u64,
+    },
+    Parallel {
+        slab: bool,
+        cpus: u32,
+        ops: u64,
+    },
+}
+
+impl Step {
+    fn name(self) -> &'static str {
+        match self {
+            Step::SlabPair { .. } => "slab_pair",
+            Step::SlabBatch { .. } => "slab_batch",
+            Step::SlabRemoteFree { .. } => "slab_remote_free",
+            Step::CachePair { .. } => "cache_pair",
+            Step::PagePair { .. } => "page_pair",
+            Step::PageBatch { .. } => "page_batch",
+            Step::PageNode { .. } => "page_node",
+            Step::VmallocPair { .. } => "vmalloc_pair",
+            Step::Parallel { slab: true, .. } => "parallel_slab",
+            Step::Parallel { slab: false, .. } => "parallel_page",
+        }
+    }
+
+    /// The spec's size field: (key, value).
+    fn size_field(self) -> (&'static str, u64) {
+        match self {
+            Step::SlabPair { size, .. }
+            | Step::SlabBatch { size, .. }
+            | Step::SlabRemoteFree { size, .. }
+            | Step::VmallocPair { size, .. } => ("size", size as u64),
+            Step::CachePair { .. } => ("size", 192),
+            Step::Parallel { slab: true, .. } => ("size", 64),
+            Step::PagePair { order, .. } => ("order", order as u64),
+            Step::PageBatch { .. } | Step::PageNode { .. } | Step::Parallel { .. } => ("order", 0),
+        }
+    }
+
+    fn cpus(self) -> u32 {
+        match self {
+            Step::Parallel { cpus, .. } => cpus,
+            _ => 1,
+        }
+    }
+
+    /// Operations per CPU, as the spec counts them (objects for batches).
+    fn ops(self) -> u64 {
+        match self {
+            Step::SlabPair { ops, .. }
+            | Step::CachePair { ops }
+            | Step::PagePair { ops, .. }
+            | Step::PageNode { ops, .. }
+            | Step::VmallocPair { ops, .. }
+            | Step::Parallel { ops, .. } => ops,
+            Step::SlabBatch { batch, rounds, .. }
+            | Step::SlabRemoteFree { batch, rounds, .. }
+            | Step::PageBatch { batch, rounds } => batch as u64 * rounds,
+        }
+    }
+
+    /// Whether a peer can run it (peers have no nodes and no vmalloc).
+    fn peers_can_run(self) -> bool {
+        !matches!(self, Step::PageNode { .. } | Step::VmallocPair { .. })
+    }
+
+    fn key(self) -> String {
+        let (k, v) = self.size_field();
+        format!("{}/{k}={v}/cpus={}", self.name(), self.cpus())
+    }
+}
+
+/// The spec's workloads that `wanted` selects, with counts divided by `scale`.
+fn plan(wanted: &dyn Fn(&str, &str) -> bool, scale: u64) -> Vec<Step> {
+    let mut p = Vec::new();
+    let by = |n: u64| (n / scale).max(1);
+    if wanted("slab_pair", "slab") {
+        for size in [8, 64, 256, 1024, 4096] {
+            p.push(Step::SlabPair {
+                size,
+                ops: by(1_000_000),
+            });
+        }
+    }
+    if wanted("slab_batch", "slab") {
+        for size in [64, 1024] {
+            p.push(Step::SlabBatch {
+                size,
+                batch: 10_000,
+                rounds: by(100),
+            });
+        }
+    }
+    if wanted("slab_remote_free", "slab") {
+        p.push(Step::SlabRemoteFree {
+            size: 256,
+            batch: 10_000,
+            rounds: by(100),
+        });
+    }
+    if wanted("cache_pair", "slab") {
+        p.push(Step::CachePair { ops: by(1_000_000) });
+    }
+    if wanted("page_pair", "page") {
+        for order in [0, 1, 3] {
+            p.push(Step::PagePair {
+                order,
+                ops: by(1_000_000),
+            });
+        }
+        p.push(Step::PagePair {
+            order: 9,
+            ops: by(10_000),
+        });
+    }
+    if wanted("page_batch", "page") {
+        p.push(Step::PageBatch {
+            batch: 10_000,
+            rounds: by(100),
+        });
+    }
+    if wanted("page_node", "page") {
+        let t = topology();
+        for target in (0..t.node_count()).filter(|&n| t.has_memory(n)) {
+            p.push(Step::PageNode {
+                target,
+                ops: by(100_000),
+            });
+        }
+    }
+    if wanted("vmalloc_pair", "vmalloc") {
+        for (size, ops) in [
+            (4 << 10, 10_000),
+            (64 << 10, 10_000),
+            (1 << 20, 10_000),
+            (4 << 20, 1_000),
+        ] {
+            p.push(Step::VmallocPair { size, ops: by(ops) });
+        }
+    }
+    for (slab, name, group) in [
+        (true, "parallel_slab", "slab"),
+        (false, "parallel_page", "page"),
+    ] {
+        if wanted(name, group) {
+            for cpus in workloads::cpu_counts() {
+                p.push(Step::Parallel {
+                    slab,
+                    cpus,
+                    ops: by(1_000_000),
+                });
+            }
+        }
+    }
+    p
+}
+
+/// Runs `step` through `a`; the timed nanoseconds, or None when it
+/// cannot run here (said on the console).
+fn execute(a: &dyn BenchAlloc, step: Step) -> Option<(u64, String)> {
+    let mut extra = String::new();
+    let ns = match step {
+        Step::SlabPair { size, ops } => workloads::slab_pair(a, size, ops),
+        Step::SlabBatch {
+            size,
+            batch,
+            rounds,
+        } => {
+            extra = format!(",\"batch\":{batch}");
+            workloads::slab_batch(a, size, batch, rounds)
+        }
+        Step::SlabRemoteFree {
+            size,
+            batch,
+            rounds,
+        } => {
+            let Some(remote) = workloads::remote_cpu() else {
+                kprintln!("# bench: slab_remote_free: one CPU only; skipped");
+                return None;
+            };
+            let me = numa_node_id();
+            extra = format!(
+                ",\"batch\":{batch},\"free_cpu\":{},\"free_node\":{},\"distance\":{}",
+                remote.cpu,
+                remote.node,
+                topology().distance(me, remote.node)
+            );
+            workloads::slab_remote_free(a, remote.cpu, size, batch, rounds)
+        }
+        Step::CachePair { ops } => workloads::cache_pair(a, ops),
+        Step::PagePair { order, ops } => workloads::page_pair(a, order, ops),
+        Step::PageBatch { batch, rounds } => {
+            extra = format!(",\"batch\":{batch}");
+            workloads::page_batch(a, batch, rounds)
+        }
+        Step::PageNode { target, ops } => {
+            extra = format!(
+                ",\"target_node\":{target},\"distance\":{}",
+                topology().distance(numa_node_id(), target)
+            );
+            workloads::page_node(target, ops)
+        }
+        Step::VmallocPair { size, ops } => {
+            let before = crate::mm::vmalloc::STATS
+                .purges
+                .load(core::sync::atomic::Ordering::Relaxed);
+            let ns = workloads::vmalloc_pair(size, ops);
+            let after = crate::mm::vmalloc::STATS
+                .purges
+                .load(core::sync::atomic::Ordering::Relaxed);
+            extra = format!(",\"lazy_purges\":{}", after - before);
+            ns
+        }
+        Step::Parallel { slab, cpus, ops } => workloads::parallel(a, slab, cpus, ops),
+    };
+    Some((ns, extra))
+}
+
+/// ns_per_op with one decimal, as a JSON number.
+fn per_op(ns: u64, ops: u64) -> String {
+    let tenths = ns * 10 / ops.max(1);
+    format!("{}.{}", tenths / 10, tenths % 10)
+}
+
+fn bench_line(step: Step, allocator: &str, ns: u64, extra: &str) -> String {
+    let (key, size) = step.size_field();
+    format!(
+        "BENCH {{\"bench\":\"{}\",\"{key}\":{size},\"cpus\":{},\"node\":{},\"ops\":{},\"ns_per_op\":{},\"allocator\":\"{allocator}\"{extra}}}",
+        step.name(),
+        step.cpus(),
+        numa_node_id(),
+        step.ops(),
+        per_op(ns, step.ops())
+    )
+}
+
+fn node_stats() -> [[u64; NR_NUMA_STATS]; numa::MAX_NUMNODES] {
+    let a = allocator();
+    core::array::from_fn(|n| a.node_stats(n))
+}
+
+/// The numastat counters `step` moved, per node.
+fn print_locality(step: Step, before: &[[u64; NR_NUMA_STATS]], after: &[[u64; NR_NUMA_STATS]]) {
+    let (key, size) = step.size_field();
+    for node in 0..topology().node_count() {
+        let d: [u64; NR_NUMA_STATS] = core::array::from_fn(|s| after[node][s] - before[node][s]);
+        if d.iter().all(|&x| x == 0) {
+            continue;
+        }
+        let hit = d[NumaStat::Hit as usize];
+        let preferred = hit + d[NumaStat::Foreign as usize];
+        let share = match (hit * 1000).checked_div(preferred) {
+            None => String::from("null"),
+            Some(permille) => format!("{}.{:03}", permille / 1000, permille % 1000),
+        };
+        kprintln!(
+            "BENCH_LOCALITY {{\"bench\":\"{}\",\"{key}\":{size},\"cpus\":{},\"node\":{node},\"numa_hit\":{hit},\"numa_miss\":{},\"numa_foreign\":{},\"interleave_hit\":{},\"local_node\":{},\"other_node\":{},\"local_share\":{share}}}",
+            step.name(),
+            step.cpus(),
+            d[NumaStat::Miss as usize],
+            d[NumaStat::Foreign as usize],
+            d[NumaStat::InterleaveHit as usize],
+            d[NumaStat::LocalNode as usize],
+            d[NumaStat::OtherNode as usize],
+        );
+    }
+}
+
+/// Runs the selected workloads (ours, then each peer on the same steps),
+/// then the access matrix if selected.
 pub fn run(selection: &str, scale: u64) {
     let scale = scale.max(1);
     let wanted = |name: &str, group: &str| {
@@ -31,50 +352,67 @@ pub fn run(selection: &str, scale: u64) {
         percpu::nr_online(),
         topology().node_count()
     );
-    if wanted("slab_pair", "slab") {
-        for size in [8, 64, 256, 1024, 4096] {
-            slab_pair(size, 1_000_000 / scale);
-        }
+    let steps = plan(&wanted, scale);
+    let with_peers = wanted("peers", "peers");
+    let with_matrix = wanted("matrix", "matrix");
+    let Some(cache) =
+        crate::mm::slab::kmem_cache_create("bench-192", 192, 8, SlabFlags::HWCACHE_ALIGN, None)
+    else {
+        kprintln!("# bench: kmem_cache_create(bench-192) failed; no benchmark run");
+        return;
+    };
+    let ours = Ours { cache };
+    let peer_steps = if with_peers {
+        steps.iter().filter(|s| s.peers_can_run()).count() * 3
+    } else {
+        0
+    };
+    let total = steps.len() + peer_steps + with_matrix as usize;
+    let mut done = 0;
+    let mut progress = |what: &str| {
+        done += 1;
+        kprintln!("# bench [{done}/{total}] {what}");
+    };
+    let mut results: Vec<(String, u64)> = Vec::new();
+    for &step in &steps {
+        progress(&format!("{} ({}) ours", step.name(), step.key()));
+        let before = node_stats();
+        let Some((ns, extra)) = execute(&ours, step) else {
+            continue;
+        };
+        let after = node_stats();
+        kprintln!("{}", bench_line(step, "ours", ns, &extra));
+        print_locality(step, &before, &after);
+        results.push((step.key(), ns * 1000 / step.ops().max(1)));
     }
-    if wanted("slab_batch", "slab") {
-        for size in [64, 1024] {
-            slab_batch(size, 10_000, 100 / scale.min(100));
-        }
+    if with_peers {
+        allocators::for_each_peer(|peer| {
+            for &step in steps.iter().filter(|s| s.peers_can_run()) {
+                progress(&format!("{} ({}) {}", step.name(), step.key(), peer.name()));
+                let Some((ns, mut extra)) = execute(peer, step) else {
+                    continue;
+                };
+                let peer_ps = ns * 1000 / step.ops().max(1);
+                if let Some(&(_, ours_ps)) = results.iter().find(|r| r.0 == step.key()) {
+                    let ratio_milli = peer_ps * 1000 / ours_ps.max(1);
+                    extra.push_str(&format!(
+                        ",\"ours_ns_per_op\":{}.{},\"peer_over_ours\":{}.{:03}",
+                        ours_ps / 1000,
+                        ours_ps % 1000 / 100,
+                        ratio_milli / 1000,
+                        ratio_milli % 1000
+                    ));
+                }
+                kprintln!("{}", bench_line(step, peer.name(), ns, &extra));
+            }
+        });
     }
-    if wanted("slab_remote_free", "slab") {
-        slab_remote_free(256, 10_000, (100 / scale).max(1));
+    if with_matrix {
+        progress("access matrix (latency and bandwidth per CPU node x memory node)");
+        matrix::run(scale);
     }
-    if wanted("cache_pair", "slab") {
-        cache_pair(1_000_000 / scale);
-    }
-    if wanted("page_pair", "page") {
-        for order in [0, 1, 3] {
-            page_pair(order, 1_000_000 / scale);
-        }
-        page_pair(9, (10_000 / scale).max(1));
-    }
-    if wanted("page_batch", "page") {
-        page_batch(10_000, (100 / scale).max(1));
-    }
-    if wanted("page_node", "page") {
-        page_node((100_000 / scale).max(1));
-    }
-    if wanted("vmalloc_pair", "vmalloc") {
-        for (size, ops) in [
-            (4 << 10, 10_000),
-            (64 << 10, 10_000),
-            (1 << 20, 10_000),
-            (4 << 20, 1_000),
-        ] {
-            vmalloc_pair(size, (ops / scale).max(1));
-        }
-    }
-    if wanted("parallel_slab", "slab") {
-        parallel(true, 1_000_000 / scale);
-    }
-    if wanted("parallel_page", "page") {
-        parallel(false, 1_000_000 / scale);
-    }
+    let _ = crate::mm::slab::kmem_cache_destroy(cache);
+    kprintln!("# bench: done");
 }
 
 /// The hypervisor's CPUID signature ("KVMKVMKVM", "TCGTCGTCGTCG", ...).
@@ -91,257 +429,5 @@ fn hypervisor() -> &'static str {
         b"KVMKVMKVM\0\0\0" => "KVMKVMKVM",
         b"TCGTCGTCGTCG" => "TCGTCGTCGTCG",
         _ => "other",
-    }
-}
-
-fn emit(bench: &str, size_key: &str, size: u64, cpus: u32, ops: u64, ns: u64, extra: &str) {
-    let node = numa_node_id();
-    let ns_per_op = ns as f64 / ops.max(1) as f64;
-    // One decimal, without floating-point formatting of large values.
-    let tenths = (ns_per_op * 10.0) as u64;
-    kprintln!(
-        "BENCH {{\"bench\":\"{bench}\",\"{size_key}\":{size},\"cpus\":{cpus},\"node\":{node},\"ops\":{ops},\"ns_per_op\":{}.{}{extra}}}",
-        tenths / 10,
-        tenths % 10
-    );
-}
-
-fn timed(mut f: impl FnMut()) -> u64 {
-    f(); // untimed round
-    let start = tsc::ns_since_boot();
-    f();
-    tsc::ns_since_boot() - start
-}
-
-fn slab_pair(size: usize, ops: u64) {
-    let ns = timed(|| {
-        for _ in 0..ops {
-            let p = kmalloc(size, Gfp::KERNEL);
-            kfree(core::hint::black_box(p));
-        }
-    });
-    emit("slab_pair", "size", size as u64, 1, ops, ns, "");
-}
-
-fn slab_batch(size: usize, batch: usize, rounds: u64) {
-    let mut v: Vec<*mut u8> = Vec::with_capacity(batch);
-    let ns = timed(|| {
-        for _ in 0..rounds {
-            for _ in 0..batch {
-                v.push(kmalloc(size, Gfp::KERNEL));
-            }
-            for p in v.drain(..) {
-                kfree(p);
-            }
-        }
-    });
-    emit(
-        "slab_batch",
-        "size",
-        size as u64,
-        1,
-        batch as u64 * rounds,
-        ns,
-        ",\"batch\":10000",
-    );
-}
-
-fn cache_pair(ops: u64) {
-    let Some(cache) = kmem_cache_create("bench-192", 192, 8, SlabFlags::HWCACHE_ALIGN, None) else {
-        kprintln!("# cache_pair: kmem_cache_create failed; skipped");
-        return;
-    };
-    let ns = timed(|| {
-        for _ in 0..ops {
-            let p = kmem_cache_alloc(cache, Gfp::KERNEL);
-            kmem_cache_free(cache, core::hint::black_box(p));
-        }
-    });
-    emit("cache_pair", "size", 192, 1, ops, ns, "");
-    let _ = crate::mm::slab::kmem_cache_destroy(cache);
-}
-
-/// CPU 0 allocates a batch; a CPU on another node frees it.
-fn slab_remote_free(size: usize, batch: usize, rounds: u64) {
-    let t = topology();
-    let me = percpu::this_cpu().map_or(0, |c| c.node);
-    let Some(remote) = percpu::online()
-        .find(|c| c.node != me)
-        .or_else(|| percpu::online().find(|c| c.cpu != 0))
-    else {
-        kprintln!("# slab_remote_free: one CPU only; skipped");
-        return;
-    };
-    let mut v: Vec<usize> = Vec::with_capacity(batch);
-    let mut total = 0;
-    for round in 0..=rounds {
-        for _ in 0..batch {
-            v.push(kmalloc(size, Gfp::KERNEL) as usize);
-        }
-        let start = tsc::ns_since_boot();
-        let objs = &v;
-        let _ = ipi::call_on(remote.cpu, &|_| {
-            for &p in objs.iter() {
-                kfree(p as *mut u8);
-            }
-        });
-        if round > 0 {
-            total += tsc::ns_since_boot() - start;
-        }
-        v.clear();
-    }
-    let extra = alloc::format!(
-        ",\"free_cpu\":{},\"free_node\":{},\"distance\":{}",
-        remote.cpu,
-        remote.node,
-        t.distance(me, remote.node)
-    );
-    emit(
-        "slab_remote_free",
-        "size",
-        size as u64,
-        1,
-        batch as u64 * rounds,
-        total,
-        &extra,
-    );
-}
-
-fn page_pair(order: u32, ops: u64) {
-    let ns = timed(|| {
-        for _ in 0..ops {
-            if let Some(p) = alloc_pages(Gfp::KERNEL, order) {
-                __free_pages(core::hint::black_box(p), order);
-            }
-        }
-    });
-    emit("page_pair", "order", order as u64, 1, ops, ns, "");
-}
-
-fn page_batch(batch: usize, rounds: u64) {
-    let mut v: Vec<Page> = Vec::with_capacity(batch);
-    let ns = timed(|| {
-        for _ in 0..rounds {
-            for _ in 0..batch {
-                if let Some(p) = alloc_pages(Gfp::KERNEL, 0) {
-                    v.push(p);
-                }
-            }
-            for p in v.drain(..) {
-                __free_pages(p, 0);
-            }
-        }
-    });
-    emit(
-        "page_batch",
-        "order",
-        0,
-        1,
-        batch as u64 * rounds,
-        ns,
-        ",\"batch\":10000",
-    );
-}
-
-fn page_node(ops: u64) {
-    let t = topology();
-    let me = numa_node_id();
-    for target in (0..t.node_count()).filter(|&n| t.has_memory(n)) {
-        let ns = timed(|| {
-            for _ in 0..ops {
-                if let Some(p) = alloc_pages_node(target as i32, Gfp::KERNEL, 0) {
-                    let a = page_address(p);
-                    for line in (0..4096).step_by(64) {
-                        // SAFETY: the page is ours until freed below.
-                        unsafe { a.add(line).write_volatile(1) };
-                    }
-                    __free_pages(p, 0);
-                }
-            }
-        });
-        let extra = alloc::format!(
-            ",\"target_node\":{target},\"distance\":{}",
-            t.distance(me, target)
-        );
-        emit("page_node", "order", 0, 1, ops, ns, &extra);
-    }
-}
-
-/// vmalloc(size), one byte written per page, vfree. The lazy purges this
-/// causes (one shootdown IPI per lazy_max_pages freed) are part of the cost.
-fn vmalloc_pair(size: usize, ops: u64) {
-    let purges = crate::mm::vmalloc::STATS.purges.load(Relaxed);
-    let ns = timed(|| {
-        for _ in 0..ops {
-            let p = crate::mm::vmalloc::vmalloc(size);
-            if p.is_null() {
-                continue;
-            }
-            for off in (0..size).step_by(4096) {
-                // SAFETY: the area is ours until vfree below.
-                unsafe { p.add(off).write_volatile(1) };
-            }
-            crate::mm::vmalloc::vfree(core::hint::black_box(p));
-        }
-    });
-    let extra = alloc::format!(
-        ",\"lazy_purges\":{}",
-        crate::mm::vmalloc::STATS.purges.load(Relaxed) - purges
-    );
-    emit("vmalloc_pair", "size", size as u64, 1, ops, ns, &extra);
-}
-
-/// slab_pair 64 or page_pair 0 on 1, 2, 4, ... CPUs at once.
-fn parallel(slab: bool, ops: u64) {
-    static SLOWEST: AtomicU64 = AtomicU64::new(0);
-    let online = percpu::nr_online();
-    let mut k = 1;
-    while k <= online {
-        let mut rank = [u32::MAX; MAX_CPUS];
-        for (i, c) in percpu::online().enumerate() {
-            rank[c.cpu as usize] = i as u32;
-        }
-        let work = |cpu: u32| {
-            if rank[cpu as usize] >= k {
-                return;
-            }
-            let start = tsc::ns_since_boot();
-            for _ in 0..ops {
-                if slab {
-                    kfree(core::hint::black_box(kmalloc(64, Gfp::KERNEL)));
-                } else if let Some(p) = alloc_pages(Gfp::KERNEL, 0) {
-                    __free_pages(core::hint::black_box(p), 0);
-                }
-            }
-            SLOWEST.fetch_max(tsc::ns_since_boot() - start, Relaxed);
-        };
-        let _ = ipi::schedule_on_each_cpu(&work); // untimed round
-        SLOWEST.store(0, Relaxed);
-        let _ = ipi::schedule_on_each_cpu(&work);
-        if slab {
-            emit(
-                "parallel_slab",
-                "size",
-                64,
-                k,
-                ops,
-                SLOWEST.load(Relaxed),
-                "",
-            );
-        } else {
-            emit(
-                "parallel_page",
-                "order",
-                0,
-                k,
-                ops,
-                SLOWEST.load(Relaxed),
-                "",
-            );
-        }
-        if k == online {
-            break;
-        }
-        k = (k * 2).min(online);
     }
 }

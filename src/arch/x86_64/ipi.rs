@@ -83,10 +83,10 @@ fn post(target: &PerCpu, f: &CallFn<'_>, context: Context) -> u64 {
     before
 }
 
-fn wait(target: &PerCpu, before: u64, context: Context) -> Result<(), CallError> {
+fn wait(target: &PerCpu, before: u64, context: Context, timeout_ns: u64) -> Result<(), CallError> {
     let start = super::tsc::ns_since_boot();
     while slot(target, context).completed.load(Ordering::Acquire) == before {
-        if super::tsc::ns_since_boot() - start > CALL_TIMEOUT_NS {
+        if super::tsc::ns_since_boot() - start > timeout_ns {
             return Err(CallError::Timeout(target.cpu));
         }
         core::hint::spin_loop();
@@ -109,12 +109,31 @@ pub fn call_on(cpu: u32, f: &CallFn<'_>) -> Result<(), CallError> {
     }
     let target = online_target(cpu)?;
     let before = post(target, f, Context::Interrupt);
-    wait(target, before, Context::Interrupt)
+    wait(target, before, Context::Interrupt, CALL_TIMEOUT_NS)
+}
+
+/// Runs `f(cpu)` in CPU `cpu`'s idle loop (process context, interrupts
+/// on) and waits up to `timeout_ns`: for long work such as a benchmark
+/// round, which the usual 10 s would cut short under a slow accelerator.
+/// On the calling CPU itself it runs directly.
+pub fn schedule_on_cpu(cpu: u32, f: &CallFn<'_>, timeout_ns: u64) -> Result<(), CallError> {
+    if cpu == percpu::cpu_id() {
+        f(cpu);
+        return Ok(());
+    }
+    let target = online_target(cpu)?;
+    let before = post(target, f, Context::Process);
+    wait(target, before, Context::Process, timeout_ns)
 }
 
 /// Posts `f` to every online CPU but this one, runs it here (when
 /// `include_self`), and waits for the others.
-fn broadcast(f: &CallFn<'_>, context: Context, include_self: bool) -> Result<(), CallError> {
+fn broadcast(
+    f: &CallFn<'_>,
+    context: Context,
+    include_self: bool,
+    timeout_ns: u64,
+) -> Result<(), CallError> {
     let me = percpu::cpu_id();
     let mut posted = [(0u32, 0u64); numa::MAX_CPUS];
     let mut n = 0;
@@ -127,7 +146,7 @@ fn broadcast(f: &CallFn<'_>, context: Context, include_self: bool) -> Result<(),
     }
     let mut result = Ok(());
     for &(cpu, before) in &posted[..n] {
-        if let Err(e) = wait(online_target(cpu)?, before, context) {
+        if let Err(e) = wait(online_target(cpu)?, before, context, timeout_ns) {
             result = Err(e);
         }
     }
@@ -136,19 +155,24 @@ fn broadcast(f: &CallFn<'_>, context: Context, include_self: bool) -> Result<(),
 
 /// Runs `f(cpu)` on every other online CPU at once and waits for all.
 pub fn call_on_others(f: &CallFn<'_>) -> Result<(), CallError> {
-    broadcast(f, Context::Interrupt, false)
+    broadcast(f, Context::Interrupt, false, CALL_TIMEOUT_NS)
 }
 
 /// Runs `f(cpu)` on every online CPU, this one included (while the others
 /// run), in interrupt context on the others, and waits for all.
 pub fn on_each_cpu(f: &CallFn<'_>) -> Result<(), CallError> {
-    broadcast(f, Context::Interrupt, true)
+    broadcast(f, Context::Interrupt, true, CALL_TIMEOUT_NS)
 }
 
 /// Runs `f(cpu)` on every online CPU at once in process context
 /// (interrupts on, allocation may sleep), this one included, and waits.
 pub fn schedule_on_each_cpu(f: &CallFn<'_>) -> Result<(), CallError> {
-    broadcast(f, Context::Process, true)
+    broadcast(f, Context::Process, true, CALL_TIMEOUT_NS)
+}
+
+/// As `schedule_on_each_cpu`, waiting up to `timeout_ns` for each CPU.
+pub fn schedule_on_each_cpu_for(f: &CallFn<'_>, timeout_ns: u64) -> Result<(), CallError> {
+    broadcast(f, Context::Process, true, timeout_ns)
 }
 
 /// Posts `f` to CPU `cpu`'s idle loop and returns without waiting (`f`
