@@ -279,7 +279,8 @@ pub fn markdown(r: &Results) -> String {
         for (cpus, mops) in points {
             let _ = writeln!(
                 s,
-                "| {bench} | {alloc} | {cpus} | {mops:.2} | {:.2} |",
+                "| {bench} | {alloc} | {cpus} | {} | {:.2} |",
+                sig3(mops),
                 if base > 0.0 {
                     mops / (base * cpus as f64)
                 } else {
@@ -360,6 +361,15 @@ pub fn markdown(r: &Results) -> String {
         "\nPlots: [scaling](scaling.svg), [peers](peers.svg), [latency](matrix-latency.svg), [bandwidth](matrix-bandwidth.svg)."
     );
     s
+}
+
+/// Three significant digits, without exponent notation (0.00123, 12.3, 1230).
+pub fn sig3(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let digits = (2 - x.abs().log10().floor() as i32).max(0) as usize;
+    format!("{x:.digits$}")
 }
 
 fn uniq(it: impl Iterator<Item = u64>) -> Vec<u64> {
@@ -465,7 +475,7 @@ pub fn scaling_svg(r: &Results) -> String {
     svg.text(l + pw / 2.0, h - 10.0, "CPUs", 12.0, "middle");
     for i in 0..=4 {
         let v = max_y * i as f64 / 4.0;
-        svg.text(l - 6.0, y(v) + 4.0, &format!("{v:.1}"), 11.0, "end");
+        svg.text(l - 6.0, y(v) + 4.0, &sig3(v), 11.0, "end");
     }
     svg.text(l, t - 10.0, "Mops/s (all CPUs together)", 12.0, "middle");
     for (i, ((bench, alloc), pts)) in series.iter().enumerate() {

@@ -40,9 +40,13 @@ fn scaling_is_aggregate_throughput_and_efficiency_against_linear() {
     // 1 CPU at 100 ns: 10 Mops/s; 2 CPUs at 125 ns each: 16 Mops/s.
     assert_eq!(pts.len(), 2);
     assert!((pts[0].1 - 10.0).abs() < 1e-9 && (pts[1].1 - 16.0).abs() < 1e-9);
+    assert_eq!(
+        (sig3(0.001234), sig3(12.34), sig3(1234.0)),
+        ("0.00123".into(), "12.3".into(), "1234".into())
+    );
     let md = markdown(&r);
     assert!(
-        md.contains("| parallel_slab | ours | 2 | 16.00 | 0.80 |"),
+        md.contains("| parallel_slab | ours | 2 | 16.0 | 0.80 |"),
         "{md}"
     );
 }
