@@ -279,10 +279,15 @@ pub fn kmem_cache_free(cache: &'static KmemCache, obj: *mut u8) {
         );
         return;
     }
+    free_owned(cache, obj, caller);
+}
+
+/// Frees `obj`, known to lie in a slab block of `cache`'s size.
+fn free_owned(cache: &'static KmemCache, obj: *mut u8, caller: &'static Location<'static>) {
     let pages = Pages::of(cache, Gfp::ATOMIC);
     let r = without_interrupts(|| {
         // SAFETY: on this CPU with interrupts off; the object lies in a
-        // block the page allocator handed out (checked by owned_by).
+        // block the page allocator handed out (the caller checked).
         unsafe {
             cache.free(
                 percpu::cpu_id() as usize,
@@ -425,7 +430,10 @@ pub fn kfree(obj: *mut u8) {
                 __free_pages(p, order as u32);
             }
         }
-        Some((head, _)) => match slab_cache_of(head) {
+        Some((head, order)) => match slab_cache_of(head) {
+            // One block lookup for the whole free: the block is a slab of
+            // this cache's size, as kmem_cache_free would check again.
+            Some(cache) if order as u32 == cache.layout.order => free_owned(cache, obj, caller),
             Some(cache) => kmem_cache_free(cache, obj),
             None => {
                 SLAB_REPORTS.fetch_add(1, Relaxed);

@@ -29,7 +29,7 @@
 use core::cell::UnsafeCell;
 use core::fmt;
 use core::ptr;
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use numa::{MAX_CPUS, MAX_NUMNODES};
 use spin::Mutex;
 
@@ -234,7 +234,23 @@ struct CpuSlab {
 const CPU_PARTIAL_SLABS: u32 = 8;
 
 /// One CPU's slot; touched only by that CPU with interrupts off.
-struct CpuSlot(UnsafeCell<CpuSlab>);
+///
+/// Its count of objects allocated minus freed on this CPU is written only
+/// by this CPU (a plain load and store, no locked instruction), and the
+/// cache's total is their sum; a cache line each, so CPUs do not share
+/// lines they write on every operation.
+#[repr(align(64))]
+struct CpuSlot {
+    slab: UnsafeCell<CpuSlab>,
+    active: AtomicI64,
+}
+
+impl CpuSlot {
+    /// Adds `d` to this CPU's count; only the slot's CPU calls it.
+    fn count(&self, d: i64) {
+        self.active.store(self.active.load(Relaxed) + d, Relaxed);
+    }
+}
 
 // SAFETY: each slot is used by one CPU at a time (the callers' contract on
 // `alloc`/`free`/`flush_cpu`), never concurrently.
@@ -268,8 +284,6 @@ pub struct KmemCache {
     random: u64,
     nodes: [Mutex<NodeSlabs>; MAX_NUMNODES],
     cpus: [CpuSlot; MAX_CPUS],
-    /// Objects handed out and not yet freed.
-    active: AtomicU64,
     slabs: AtomicU64,
     pub reports: AtomicU64,
 }
@@ -378,15 +392,17 @@ impl KmemCache {
                 })
             }; MAX_NUMNODES],
             cpus: [const {
-                CpuSlot(UnsafeCell::new(CpuSlab {
-                    slab: ptr::null_mut(),
-                    freelist: ptr::null_mut(),
-                    partial: ptr::null_mut(),
-                    nr_partial: 0,
-                    home: u32::MAX,
-                }))
+                CpuSlot {
+                    slab: UnsafeCell::new(CpuSlab {
+                        slab: ptr::null_mut(),
+                        freelist: ptr::null_mut(),
+                        partial: ptr::null_mut(),
+                        nr_partial: 0,
+                        home: u32::MAX,
+                    }),
+                    active: AtomicI64::new(0),
+                }
             }; MAX_CPUS],
-            active: AtomicU64::new(0),
             slabs: AtomicU64::new(0),
             reports: AtomicU64::new(0),
         })
@@ -396,8 +412,10 @@ impl KmemCache {
         PAGE << self.layout.order
     }
 
+    /// Objects handed out and not yet freed, over every CPU.
     pub fn active_objects(&self) -> u64 {
-        self.active.load(Relaxed)
+        let sum: i64 = self.cpus.iter().map(|c| c.active.load(Relaxed)).sum();
+        sum.max(0) as u64
     }
 
     pub fn total_slabs(&self) -> u64 {
@@ -740,7 +758,7 @@ impl KmemCache {
         caller: u64,
     ) -> Result<Option<*mut u8>, SlabReport> {
         // SAFETY: this CPU's slot, by the caller's contract.
-        let c = unsafe { &mut *self.cpus[cpu].0.get() };
+        let c = unsafe { &mut *self.cpus[cpu].slab.get() };
         if want_node.is_none() {
             c.home = node as u32;
         }
@@ -768,7 +786,7 @@ impl KmemCache {
                     }
                     self.mark_allocated(obj, caller);
                 }
-                self.active.fetch_add(1, Relaxed);
+                self.cpus[cpu].count(1);
                 return Ok(Some(obj));
             }
             if !c.slab.is_null() {
@@ -863,7 +881,7 @@ impl KmemCache {
                 }
                 self.init_free_object(obj);
             }
-            let c = &mut *self.cpus[cpu].0.get();
+            let c = &mut *self.cpus[cpu].slab.get();
             if c.slab == slab {
                 // Fast path: back onto this CPU's list.
                 if c.freelist == obj {
@@ -871,7 +889,7 @@ impl KmemCache {
                 }
                 self.set_fp(obj, c.freelist);
                 c.freelist = obj;
-                self.active.fetch_sub(1, Relaxed);
+                self.cpus[cpu].count(-1);
                 return Ok(());
             }
             let mut n = self.nodes[(*slab).node as usize].lock();
@@ -881,7 +899,7 @@ impl KmemCache {
             self.set_fp(obj, (*slab).freelist);
             (*slab).freelist = obj;
             (*slab).inuse -= 1;
-            self.active.fetch_sub(1, Relaxed);
+            self.cpus[cpu].count(-1);
             if (*slab).frozen != 0 {
                 return Ok(()); // its CPU will find it
             }
@@ -928,7 +946,7 @@ impl KmemCache {
     /// As for `alloc_cached`.
     pub unsafe fn flush_cpu(&self, cpu: usize, pages: &dyn SlabPages) {
         // SAFETY: this CPU's slot, by the caller's contract.
-        let c = unsafe { &mut *self.cpus[cpu].0.get() };
+        let c = unsafe { &mut *self.cpus[cpu].slab.get() };
         // SAFETY: as above.
         if let Some(empty) = unsafe { self.flush_slot(c, true) } {
             // SAFETY: off every list, no object in use.
@@ -1017,14 +1035,14 @@ impl KmemCache {
                 unsafe { self.discard(empty, pages) };
             }
         }
-        self.active.load(Relaxed)
+        self.active_objects()
     }
 
     /// slabinfo numbers: (active objects, all objects, slabs).
     pub fn usage(&self) -> (u64, u64, u64) {
         let slabs = self.slabs.load(Relaxed);
         (
-            self.active.load(Relaxed),
+            self.active_objects(),
             slabs * self.layout.objects as u64,
             slabs,
         )

@@ -267,7 +267,7 @@ fn a_full_slab_freed_into_becomes_the_cpus_partial_slab() {
         .map(|_| unsafe { c.alloc(0, 0, &p, 0) }.unwrap().unwrap())
         .collect();
     let node_partial = |node: usize| c.nodes[node].lock().nr_partial;
-    let cpu_partial = |cpu: usize| unsafe { (*c.cpus[cpu].0.get()).nr_partial };
+    let cpu_partial = |cpu: usize| unsafe { (*c.cpus[cpu].slab.get()).nr_partial };
     assert_eq!(node_partial(0), 0, "every slab is full");
     // Slab 0 is full and belongs to no CPU: a free makes it CPU 0's.
     unsafe { c.free(0, objs[1], &p, 0) }.unwrap();
