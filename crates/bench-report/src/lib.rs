@@ -27,11 +27,16 @@ pub struct Bench {
     pub ops: u64,
     pub ns_per_op: f64,
     pub allocator: String,
+    /// page_node's target.
+    pub target_node: Option<u64>,
 }
 
 impl Bench {
     fn label(&self) -> String {
-        format!("{} {}={}", self.bench, self.size_key, self.size)
+        match self.target_node {
+            Some(t) => format!("{} {}={} to node {t}", self.bench, self.size_key, self.size),
+            None => format!("{} {}={}", self.bench, self.size_key, self.size),
+        }
     }
 }
 
@@ -136,6 +141,7 @@ impl Results {
                             ops: ops as u64,
                             ns_per_op: ns,
                             allocator: text(&v, "allocator").unwrap_or_else(|| "ours".into()),
+                            target_node: num(&v, "target_node").map(|t| t as u64),
                         }),
                         _ => r
                             .warnings
@@ -187,6 +193,7 @@ impl Results {
                 && b.size == like.size
                 && b.size_key == like.size_key
                 && b.cpus == like.cpus
+                && b.target_node == like.target_node
         })
     }
 
