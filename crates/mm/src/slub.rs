@@ -237,9 +237,9 @@ const CPU_PARTIAL_SLABS: u32 = 8;
 ///
 /// Its count of objects allocated minus freed on this CPU is written only
 /// by this CPU (a plain load and store, no locked instruction), and the
-/// cache's total is their sum; a cache line each, so CPUs do not share
-/// lines they write on every operation.
-#[repr(align(64))]
+/// cache's total is their sum. Slots are not padded to a cache line each:
+/// 256 of them would make every cache 16 KiB, and a cache is built by
+/// value on the boot stack before it is placed.
 struct CpuSlot {
     slab: UnsafeCell<CpuSlab>,
     active: AtomicI64,
