@@ -1,6 +1,7 @@
 //! The benchmark of ../shared/BENCH-SPEC.md, run on request (`bench=all`,
-//! `bench=slab`, `bench=page`, `bench=vmalloc`, `bench=peers`,
-//! `bench=matrix`, or workload names), after the self-tests.
+//! `bench=slab`, `bench=page`, `bench=vmalloc`, or workload names), after
+//! the self-tests; `peers` adds the peer allocators on the same
+//! workloads, `matrix` the access matrix (`all` includes neither).
 //!
 //! Output, one JSON object a line, each line prefixed so that it can be
 //! grepped out of the console:
@@ -353,8 +354,9 @@ pub fn run(selection: &str, scale: u64) {
         topology().node_count()
     );
     let steps = plan(&wanted, scale);
-    let with_peers = wanted("peers", "peers");
-    let with_matrix = wanted("matrix", "matrix");
+    // Named only: `all` is the spec's workloads.
+    let with_peers = selection.split(',').any(|w| w == "peers");
+    let with_matrix = selection.split(',').any(|w| w == "matrix");
     let Some(cache) =
         crate::mm::slab::kmem_cache_create("bench-192", 192, 8, SlabFlags::HWCACHE_ALIGN, None)
     else {
