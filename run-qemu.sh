@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the kernel and boots it under QEMU on a NUMA topology.
-# Exit status: 0 the kernel passed, 1 it failed (a self-test, a panic, a
-# fatal exception), 2 timeout or QEMU error. `./run-qemu.sh --help` for more.
+# Exit status: 0 the kernel passed (it powers off through ACPI, or writes
+# the pass verdict to QEMU's exit device), 1 it failed (a self-test, a
+# panic, a fatal exception, a reset), 2 timeout or QEMU error. `./run-qemu.sh --help` for more.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,6 +40,10 @@ Kernel and run:
   --qemu-arg ARG         pass one more argument to QEMU (repeatable)
   --dry-run              print the QEMU command and exit
 
+Memory devices:
+  --dimm NODE:SIZE       a coldplugged pc-dimm of SIZE (e.g. 1G) on NODE (repeatable);
+                         adds the slots= and maxmem= that -m needs
+
 Benchmark (../shared/BENCH-SPEC.md, our allocators and the peers, the
 access matrix):
   --bench                run the benchmark instead of the self-tests; the BENCH
@@ -59,6 +64,7 @@ USAGE
 die2() { echo "run-qemu: $*" >&2; exit 2; }
 
 topology="" nodes="" cpus_per_node=1 mem_per_node=512M distances=()
+dimms=()
 bench=0 bench_select="all,peers,matrix" bench_scale=1 results_dir=""
 cmdline="" accel="" timeout_s="" gdb=0 build=1 kernel="" dry_run=0 setup=0 extra=()
 while [ $# -gt 0 ]; do
@@ -78,6 +84,7 @@ while [ $# -gt 0 ]; do
         --kernel) kernel=${2:?}; build=0; shift ;;
         --qemu-arg) extra+=("${2?}"); shift ;;
         --dry-run) dry_run=1 ;;
+        --dimm) dimms+=("${2:?--dimm needs NODE:SIZE}"); shift ;;
         --bench) bench=1 ;;
         --bench-select) bench_select=${2:?}; shift ;;
         --bench-scale) bench_scale=${2:?}; shift ;;
@@ -134,6 +141,31 @@ else
     case " $presets " in *" $topology "*) ;; *) die2 "unknown topology '$topology' (presets: $presets)";; esac
     read -r -a topo_args < "$presets_dir/$topology/qemu-args.txt"
     topo_name=$topology
+fi
+
+# --- memory devices ---------------------------------------------------------
+to_mib() {
+    local unit=${1//[0-9]/} num=${1//[KMGT]/}
+    case "$unit" in K) echo $((num / 1024));; M|"") echo "$num";; G) echo $((num * 1024));; T) echo $((num * 1024 * 1024));; esac
+}
+if [ ${#dimms[@]} -gt 0 ]; then
+    dimm_mib=0 dimm_args=()
+    for ((i = 0; i < ${#dimms[@]}; i++)); do
+        [[ "${dimms[$i]}" =~ ^([0-9]+):([1-9][0-9]*[KMGT]?)$ ]] || die2 "--dimm wants NODE:SIZE, not '${dimms[$i]}'"
+        size_mib=$(to_mib "${BASH_REMATCH[2]}")
+        dimm_mib=$((dimm_mib + size_mib))
+        dimm_args+=(-object "memory-backend-ram,id=dimm$i,size=${size_mib}M"
+                    -device "pc-dimm,id=dimm$i,memdev=dimm$i,node=${BASH_REMATCH[1]}")
+    done
+    # -m SIZE becomes -m SIZE,slots=N,maxmem=SIZE+dimms (QEMU needs both).
+    for ((i = 0; i < ${#topo_args[@]}; i++)); do
+        if [ "${topo_args[$i]}" = -m ]; then
+            base_mib=$(to_mib "${topo_args[$((i + 1))]}")
+            topo_args[$((i + 1))]="${base_mib}M,slots=$(( ${#dimms[@]} > 4 ? ${#dimms[@]} : 4 )),maxmem=$((base_mib + dimm_mib))M"
+        fi
+    done
+    topo_args+=("${dimm_args[@]}")
+    topo_name="$topo_name+dimm"
 fi
 
 # --- accelerator -------------------------------------------------------------
@@ -199,8 +231,15 @@ elif [ "$bench" = 1 ]; then
     timeout -k 5 "$timeout_s" "${qemu[@]}" < /dev/null | tee "$run_dir/console.log"
     status=${PIPESTATUS[0]}
 else
-    timeout -k 5 "$timeout_s" "${qemu[@]}" < /dev/null
-    status=$?
+    # The console is kept to tell a clean power-off (QEMU exits 0) from a
+    # reset under -no-reboot, such as a triple fault (QEMU exits 0 too).
+    console_log=$(mktemp)
+    trap 'rm -f "$console_log"' EXIT
+    timeout -k 5 "$timeout_s" "${qemu[@]}" < /dev/null | tee "$console_log"
+    status=${PIPESTATUS[0]}
+    if [ "$status" = 0 ] && ! grep -aq 'reboot: Power down' "$console_log"; then
+        status=reset
+    fi
 fi
 set -e
 if [ "$bench" = 1 ]; then
@@ -225,6 +264,8 @@ if [ "$bench" = 1 ]; then
 fi
 case $status in
     33) exit 0 ;;   # the kernel wrote Verdict::Pass to isa-debug-exit
+    0) exit 0 ;;    # a clean ACPI power-off, which the kernel does only after a passing run
+    reset) echo "run-qemu: the VM reset without a verdict (a triple fault?)" >&2; exit 1 ;;
     35) echo "run-qemu: the kernel reported failure" >&2; exit 1 ;;
     124|137) echo "run-qemu: timed out after ${timeout_s}s" >&2; exit 2 ;;
     *) echo "run-qemu: QEMU exited with status $status without a verdict" >&2; exit 2 ;;

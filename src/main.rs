@@ -85,6 +85,8 @@ fn boot(start_info_phys: u64) -> ! {
     mm::slab::init(&settings); // kmalloc caches; Box and Vec work from here
     mm::vmalloc::init(); // the vmalloc region: vmalloc, vmap, vfree
     rcu::init(); // RCU callbacks run on the last CPU's idle loop
+    acpi::aml::init(&tables); // DSDT/SSDTs in the AML interpreter; \_S5 and memory devices readable
+    acpi::report_memory_devices(); // PNP0C80 devices: ranges, nodes, status
     numa::print_reports();
     if settings.mm_report {
         mm::report::print_all("boot");
@@ -107,11 +109,14 @@ fn boot(start_info_phys: u64) -> ! {
         (boot_stack.top - boot_stack.bottom) >> 10,
         arch::x86_64::stacks::used_bytes(&boot_stack) >> 10
     );
-    exit_qemu(if totals.failed == 0 {
-        Verdict::Pass
-    } else {
-        Verdict::Fail
-    })
+    if totals.failed > 0 {
+        exit_qemu(Verdict::Fail);
+    }
+    // A passing run ends the ACPI way; QEMU's exit device if that fails.
+    if let Err(why) = acpi::aml::power_off() {
+        log::warn!("ACPI power-off did not happen ({why}); exiting through QEMU's exit device");
+    }
+    exit_qemu(Verdict::Pass)
 }
 
 fn log_boot_info(boot: &BootInfo) {

@@ -4,8 +4,26 @@
 use crate::arch::x86_64::{paging, tsc};
 use acpi::{PciAddress, PhysicalMapping};
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, Ordering::*};
 use layout::phys_to_virt;
 use x86_64::instructions::port::Port;
+
+/// One AML mutex: its owning CPU (FREE when none) and how deep.
+struct AmlMutex {
+    owner: AtomicU32,
+    depth: AtomicU32,
+}
+
+const FREE: u32 = u32::MAX;
+const NO_MUTEX: u32 = u32::MAX;
+/// QEMU's DSDT declares a handful; 64 leaves room for firmware with more.
+static AML_MUTEXES: [AmlMutex; 64] = [const {
+    AmlMutex {
+        owner: AtomicU32::new(FREE),
+        depth: AtomicU32::new(0),
+    }
+}; 64];
+static NEXT_MUTEX: AtomicU32 = AtomicU32::new(0);
 
 /// Stateless: every mapping is a window into the direct map.
 #[derive(Clone, Copy, Debug)]
@@ -131,37 +149,121 @@ impl acpi::Handler for KernelAcpi {
             core::hint::spin_loop();
         }
     }
+    fn create_mutex(&self) -> acpi::Handle {
+        let i = NEXT_MUTEX.fetch_add(1, Relaxed);
+        if i as usize >= AML_MUTEXES.len() {
+            log::error!(
+                "ACPI: AML wants more than {} mutexes; the rest do not exclude",
+                AML_MUTEXES.len()
+            );
+            return acpi::Handle(NO_MUTEX);
+        }
+        acpi::Handle(i)
+    }
+
+    fn acquire(&self, mutex: acpi::Handle, timeout: u16) -> Result<(), acpi::aml::AmlError> {
+        let Some(m) = AML_MUTEXES.get(mutex.0 as usize) else {
+            return Ok(());
+        };
+        let me = crate::arch::x86_64::cpu_id();
+        let start = tsc::ns_since_boot();
+        loop {
+            // Reentrant, as AML mutexes are: the owner takes it again.
+            if m.owner.load(Acquire) == me {
+                m.depth.fetch_add(1, Relaxed);
+                return Ok(());
+            }
+            if m.owner.compare_exchange(FREE, me, Acquire, Relaxed).is_ok() {
+                m.depth.store(1, Relaxed);
+                return Ok(());
+            }
+            let waited_ms = (tsc::ns_since_boot() - start) / 1_000_000;
+            if timeout != 0xffff && waited_ms >= timeout as u64 {
+                return Err(acpi::aml::AmlError::MutexAcquireTimeout);
+            }
+            core::hint::spin_loop();
+        }
+    }
+
+    fn release(&self, mutex: acpi::Handle) {
+        let Some(m) = AML_MUTEXES.get(mutex.0 as usize) else {
+            return;
+        };
+        if m.owner.load(Acquire) != crate::arch::x86_64::cpu_id() {
+            log::warn!("ACPI: AML released mutex {} it does not hold", mutex.0);
+            return;
+        }
+        if m.depth.fetch_sub(1, Relaxed) == 1 {
+            m.owner.store(FREE, Release);
+        }
+    }
+
     fn sleep(&self, milliseconds: u64) {
         // No scheduler yet: sleeping is stalling.
         self.stall(milliseconds * 1000)
     }
 }
 
-/// Reads firmware memory at a physical address, or all-ones (what a read of
-/// nothing returns on a PC bus) where the direct map does not reach.
+/// Device pages AML touched, mapped uncached once each in the MMIO window
+/// (physical page, virtual address); QEMU's DSDT reads the HPET's.
+static DEVICE_PAGES: spin::Mutex<[(u64, u64); 16]> = spin::Mutex::new([(u64::MAX, 0); 16]);
+
+/// Where an access of `size` bytes at `phys` goes: the direct map for RAM
+/// and firmware tables, an uncached mapping for device memory, or None
+/// (said once per access) when neither can be had.
+fn access_ptr(phys: u64, size: u64) -> Option<u64> {
+    if paging::direct_mapped(phys, size) {
+        return Some(phys_to_virt(phys));
+    }
+    let page = phys & !(layout::PAGE_SIZE - 1);
+    if (phys + size - 1) & !(layout::PAGE_SIZE - 1) != page {
+        log::warn!("ACPI: AML access of {size} bytes at {phys:#x} crosses a page; refused");
+        return None;
+    }
+    let mut pages = DEVICE_PAGES.lock();
+    if let Some(&(_, virt)) = pages.iter().find(|p| p.0 == page) {
+        return Some(virt + (phys - page));
+    }
+    let Some(slot) = pages.iter_mut().find(|p| p.0 == u64::MAX) else {
+        log::warn!("ACPI: AML touches more than 16 device pages; {phys:#x} refused");
+        return None;
+    };
+    match paging::map_mmio(page, layout::PAGE_SIZE) {
+        Ok(virt) => {
+            *slot = (page, virt);
+            log::info!("ACPI: AML device memory {page:#x} mapped uncached at {virt:#x}");
+            Some(virt + (phys - page))
+        }
+        Err(e) => {
+            log::warn!("ACPI: AML device memory {page:#x} could not be mapped ({e:?})");
+            None
+        }
+    }
+}
+
+/// Reads memory AML names, or all-ones (what a read of nothing returns on
+/// a PC bus) where it cannot be reached.
 fn read<T: Copy + From<u8>>(phys: usize) -> T {
     let size = core::mem::size_of::<T>() as u64;
-    if !paging::direct_mapped(phys as u64, size) {
-        log::warn!("ACPI: read of {phys:#x} outside the direct map; all-ones returned");
-        // All bytes 0xff.
+    let Some(virt) = access_ptr(phys as u64, size) else {
         let mut v = T::from(0xff);
         // SAFETY: T is a plain integer; filling its bytes with 0xff is valid.
         unsafe { core::ptr::write_bytes(&mut v as *mut T as *mut u8, 0xff, size as usize) };
         return v;
-    }
-    // SAFETY: the address is covered by the direct map (checked above).
-    unsafe { core::ptr::read_volatile(phys_to_virt(phys as u64) as *const T) }
+    };
+    // SAFETY: `virt` maps the bytes (direct map or a fresh uncached
+    // device mapping, checked by access_ptr).
+    unsafe { core::ptr::read_volatile(virt as *const T) }
 }
 
 fn write<T: Copy>(phys: usize, value: T) {
     let size = core::mem::size_of::<T>() as u64;
-    if !paging::direct_mapped(phys as u64, size) {
-        log::warn!("ACPI: write to {phys:#x} outside the direct map; dropped");
+    let Some(virt) = access_ptr(phys as u64, size) else {
+        log::warn!("ACPI: AML write to {phys:#x} dropped");
         return;
-    }
-    // SAFETY: the address is covered by the direct map (checked above); AML
-    // owns the meaning of firmware memory it writes.
-    unsafe { core::ptr::write_volatile(phys_to_virt(phys as u64) as *mut T, value) }
+    };
+    // SAFETY: as in `read`; AML owns the meaning of what it writes.
+    unsafe { core::ptr::write_volatile(virt as *mut T, value) }
 }
 
 /// Configuration mechanism #1: address to 0xCF8, data at 0xCFC.

@@ -5,6 +5,7 @@
 //! checksum, and each table's header and checksum (the `acpi-tables` crate)
 //! are validated before their fields are read.
 
+pub mod aml;
 mod handler;
 
 use crate::arch::x86_64::paging;
@@ -20,6 +21,12 @@ pub struct Tables {
     pub slit: Option<&'static [u8]>,
     pub madt: Option<&'static [u8]>,
     pub fadt: Option<&'static [u8]>,
+    /// The AML tables, validated: the DSDT (found through the FADT) and
+    /// every SSDT the root table lists.
+    pub dsdt: Option<&'static [u8]>,
+    pub ssdts: [Option<&'static [u8]>; MAX_SSDTS],
+    /// The root table, for the `acpi` crate's own walk (AML setup).
+    pub root: Option<(u8, u64)>,
     /// Where the firmware put the tables, for the allocator to reserve them.
     pub extents: [(u64, u64); MAX_TABLES],
     pub extent_count: usize,
@@ -27,6 +34,8 @@ pub struct Tables {
 
 /// Most tables remembered for reservation (QEMU has about ten).
 pub const MAX_TABLES: usize = 32;
+/// SSDTs loaded into the interpreter (QEMU gives at most a few: NVDIMM, CPU hotplug).
+pub const MAX_SSDTS: usize = 8;
 
 /// The bytes at a physical range, if the direct map covers all of them.
 fn phys_bytes(phys: u64, len: u64) -> Option<&'static [u8]> {
@@ -135,6 +144,18 @@ pub fn init(boot: &BootInfo) -> Tables {
             continue;
         };
         let sig: [u8; 4] = head[..4].try_into().unwrap();
+        if &sig == b"SSDT" {
+            match (
+                table_at(phys, &sig),
+                tables.ssdts.iter_mut().find(|s| s.is_none()),
+            ) {
+                (Ok(bytes), Some(slot)) => *slot = Some(bytes),
+                (Ok(_), None) => {
+                    log::warn!("ACPI: more than {MAX_SSDTS} SSDTs; {phys:#x} not loaded")
+                }
+                (Err(_), _) => {} // reported below
+            }
+        }
         let slot = match &sig {
             b"SRAT" => Some(&mut tables.srat),
             b"SLIT" => Some(&mut tables.slit),
@@ -168,5 +189,65 @@ pub fn init(boot: &BootInfo) -> Tables {
             Err(e) => log::warn!("ACPI: {:?} at {phys:#x} rejected: {e}", Sig(sig)),
         }
     }
+    tables.root = Some((revision, root));
+    find_dsdt(&mut tables);
     tables
+}
+
+/// The DSDT, through the FADT's pointer, validated like every table.
+fn find_dsdt(tables: &mut Tables) {
+    let Some(fadt) = tables.fadt.and_then(|b| acpi_tables::fadt::parse(b).ok()) else {
+        return;
+    };
+    let Some(phys) = fadt.dsdt else {
+        log::warn!("ACPI: the FADT names no DSDT; no AML");
+        return;
+    };
+    match table_at(phys, b"DSDT") {
+        Ok(bytes) => {
+            log::info!(
+                "ACPI: DSDT {phys:#010x} {:06x} (v{:02})",
+                bytes.len(),
+                bytes[8]
+            );
+            if tables.extent_count < MAX_TABLES {
+                tables.extents[tables.extent_count] = (phys, phys + bytes.len() as u64);
+                tables.extent_count += 1;
+            }
+            tables.dsdt = Some(bytes);
+        }
+        Err(e) => log::warn!("ACPI: DSDT at {phys:#x} rejected: {e}; no AML"),
+    }
+}
+
+/// Logs every ACPI memory device (PNP0C80) AML describes: where its
+/// memory is, on which node, and whether it is present.
+pub fn report_memory_devices() {
+    for d in aml::memory_devices() {
+        let node = d.pxm.and_then(|p| crate::numa::topology().node_of_pxm(p));
+        if d.status == 0 {
+            log::info!("ACPI: memory device {}: not present (_STA 0)", d.path);
+            continue;
+        }
+        if d.ranges.is_empty() {
+            log::warn!(
+                "ACPI: memory device {}: present (_STA {:#x}), PXM {}, node {}, but no memory range could be read from its _CRS; its memory is not used",
+                d.path,
+                d.status,
+                d.pxm.map_or(-1, |p| p as i64),
+                node.map_or(-1, |n| n as i64)
+            );
+        }
+        for &(start, end) in &d.ranges {
+            log::info!(
+                "ACPI: memory device {}: [mem {start:#018x}-{:#018x}] {} MiB, PXM {}, node {}, _STA {:#x}",
+                d.path,
+                end - 1,
+                (end - start) >> 20,
+                d.pxm.map_or(-1, |p| p as i64),
+                node.map_or(-1, |n| n as i64),
+                d.status
+            );
+        }
+    }
 }

@@ -101,7 +101,11 @@ mod tests {
         for preset in ["two-node", "eight-node-big", "hotplug-dimm", "nvdimm"] {
             let bytes = std::fs::read(fixture_dir(preset).join("FACP.bin")).unwrap();
             let f = parse(&bytes).unwrap();
-            assert_eq!((f.pm1a_control, f.pm1b_control), (Some(0x604), None), "{preset}");
+            assert_eq!(
+                (f.pm1a_control, f.pm1b_control),
+                (Some(0x604), None),
+                "{preset}"
+            );
             assert!(f.dsdt.is_some_and(|a| a != 0), "{preset}");
         }
     }

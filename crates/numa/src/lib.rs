@@ -104,6 +104,11 @@ impl Topology {
         self.pxm[node]
     }
 
+    /// The node a proximity domain became (Linux's pxm_to_node), if any.
+    pub fn node_of_pxm(&self, pxm: u32) -> Option<NodeId> {
+        (0..self.nodes).find(|&n| self.pxm[n] == pxm)
+    }
+
     /// The SLIT distance between two nodes (or Linux's defaults).
     pub fn distance(&self, from: NodeId, to: NodeId) -> u8 {
         self.distance[from][to]

@@ -1,0 +1,256 @@
+//! AML: the DSDT and SSDTs loaded into the `acpi` crate's interpreter
+//! (which performs the port, memory and PCI-configuration accesses AML
+//! asks for through [`KernelAcpi`]), the namespace initialised (`_STA`,
+//! `_INI`), and what the kernel asks of it: the sleep type of `\_S5` for
+//! a clean power-off, and the ACPI memory devices (PNP0C80) with their
+//! ranges, proximity domains and status.
+//!
+//! Nothing here is fatal: a table the interpreter cannot load, or a method
+//! it cannot run, is reported by name and the kernel goes on without it.
+
+use super::{KernelAcpi, Tables};
+use acpi::aml::namespace::AmlName;
+use acpi::aml::object::{Object, WrappedObject};
+use acpi::aml::Interpreter;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::str::FromStr;
+use spin::Mutex;
+
+/// The interpreter; its objects are reference-counted without atomics, so
+/// it is only touched under this lock.
+struct Aml(Interpreter<KernelAcpi>);
+
+// SAFETY: the interpreter is only reached through `AML`'s lock, so one CPU
+// at a time uses it and its non-atomic reference counts.
+unsafe impl Send for Aml {}
+
+static AML: Mutex<Option<Aml>> = Mutex::new(None);
+
+/// What the power-off needs from the FADT, kept from boot.
+static PM1_CONTROL: Mutex<(Option<u16>, Option<u16>)> = Mutex::new((None, None));
+
+/// Loads the DSDT and SSDTs and initialises the namespace. Needs the heap
+/// (after `mm::slab::init`).
+pub fn init(tables: &Tables) {
+    if let Some(f) = tables.fadt.and_then(|b| acpi_tables::fadt::parse(b).ok()) {
+        *PM1_CONTROL.lock() = (f.pm1a_control, f.pm1b_control);
+    }
+    let (Some(dsdt), Some((revision, root))) = (tables.dsdt, tables.root) else {
+        log::warn!(
+            "ACPI: AML: no DSDT; no AML namespace (power-off falls back to QEMU's exit device)"
+        );
+        return;
+    };
+    let start = crate::arch::x86_64::tsc::ns_since_boot();
+    // SAFETY: the root table was validated by `acpi::init` (signature,
+    // length, checksum), so the crate's walk of its entries stays inside.
+    let crate_tables =
+        match unsafe { acpi::AcpiTables::from_rsdt(KernelAcpi, revision, root as usize) } {
+            Ok(t) => t,
+            Err(e) => {
+                log::error!("ACPI: AML: the root table: {e:?}; no AML namespace");
+                return;
+            }
+        };
+    let Some(fadt) = crate_tables.find_table::<acpi::sdt::fadt::Fadt>() else {
+        log::error!("ACPI: AML: no FADT; no AML namespace");
+        return;
+    };
+    let registers = match acpi::registers::FixedRegisters::new(&fadt, KernelAcpi) {
+        // The crate's interface takes an Arc; like the interpreter that
+        // holds it, it is only used under AML's lock.
+        #[allow(clippy::arc_with_non_send_sync)]
+        Ok(r) => Arc::new(r),
+        Err(e) => {
+            log::error!("ACPI: AML: the FADT's fixed registers: {e:?}; no AML namespace");
+            return;
+        }
+    };
+    let interpreter = Interpreter::new(KernelAcpi, dsdt[8], registers, None);
+    let mut loaded = 0;
+    let header = acpi_tables::HEADER_LEN;
+    for (name, bytes) in
+        core::iter::once(("DSDT", dsdt)).chain(tables.ssdts.iter().flatten().map(|b| ("SSDT", *b)))
+    {
+        match interpreter.load_table(&bytes[header..]) {
+            Ok(()) => loaded += 1,
+            Err(e) => log::error!(
+                "ACPI: AML: {name} ({} bytes) did not load whole: {e:?}; the definitions after the failure are missing",
+                bytes.len()
+            ),
+        }
+    }
+    interpreter.initialize_namespace();
+    let ms = (crate::arch::x86_64::tsc::ns_since_boot() - start) / 1_000_000;
+    log::info!(
+        "ACPI: AML: {loaded} of {} tables loaded ({} bytes of AML), namespace initialised in {ms} ms",
+        1 + tables.ssdts.iter().flatten().count(),
+        dsdt.len() + tables.ssdts.iter().flatten().map(|b| b.len()).sum::<usize>()
+    );
+    *AML.lock() = Some(Aml(interpreter));
+}
+
+fn name(path: &str) -> Option<AmlName> {
+    AmlName::from_str(path).ok()
+}
+
+fn integer(o: &WrappedObject) -> Option<u64> {
+    match **o {
+        Object::Integer(v) => Some(v),
+        _ => None,
+    }
+}
+
+/// Evaluates `path` (a method is run with no arguments), reporting a
+/// failure by name; None if absent or failed.
+fn evaluate(aml: &Aml, path: &str) -> Option<WrappedObject> {
+    let n = name(path)?;
+    match aml.0.evaluate_if_present(n, vec![]) {
+        Ok(v) => v,
+        Err(e) => {
+            log::warn!("ACPI: AML: {path} could not run: {e:?}; skipped");
+            None
+        }
+    }
+}
+
+/// The SLP_TYPa and SLP_TYPb values of a sleep state's package (`\_S5`).
+pub fn sleep_type(state: &str) -> Option<(u8, u8)> {
+    let guard = AML.lock();
+    let aml = guard.as_ref()?;
+    let obj = evaluate(aml, state)?;
+    let Object::Package(ref elems) = *obj else {
+        log::warn!("ACPI: AML: {state} is not a package");
+        return None;
+    };
+    let a = elems.first().and_then(integer)?;
+    let b = elems.get(1).and_then(integer).unwrap_or(a);
+    Some((a as u8, b as u8))
+}
+
+/// Bit 13 of PM1 control: enter the sleep state SLP_TYP names.
+const SLP_EN: u16 = 1 << 13;
+const SLP_TYP_SHIFT: u16 = 10;
+const SLP_TYP_MASK: u16 = 7 << SLP_TYP_SHIFT;
+
+/// Powers the machine off the ACPI way: `\_PTS(5)` if present, then
+/// SLP_TYPa/b of `\_S5` with SLP_EN into PM1a/PM1b control. Returns only
+/// if that did not stop the machine (with why).
+pub fn power_off() -> Result<(), &'static str> {
+    let (typ_a, typ_b) = sleep_type("\\_S5").ok_or("no usable \\_S5 package")?;
+    let (pm1a, pm1b) = *PM1_CONTROL.lock();
+    let pm1a = pm1a.ok_or("the FADT has no PM1a control block")?;
+    if let Some(aml) = AML.lock().as_ref() {
+        if let Some(pts) = name("\\_PTS") {
+            let five = WrappedObject::new(Object::Integer(5));
+            if let Err(e) = aml.0.evaluate_if_present(pts, vec![five]) {
+                log::warn!("ACPI: AML: \\_PTS(5) could not run: {e:?}; going on");
+            }
+        }
+    }
+    log::info!("reboot: Power down (ACPI S5: SLP_TYPa {typ_a}, SLP_TYPb {typ_b}, PM1a control port {pm1a:#x})");
+    for (port, typ) in [(Some(pm1a), typ_a), (pm1b, typ_b)] {
+        let Some(port) = port else { continue };
+        let mut p = x86_64::instructions::port::Port::<u16>::new(port);
+        // SAFETY: the FADT names this port as PM1 control; writing the
+        // sleep type and SLP_EN is what the specification asks for S5.
+        unsafe {
+            let v = (p.read() & !(SLP_TYP_MASK | SLP_EN)) | ((typ as u16) << SLP_TYP_SHIFT);
+            p.write(v);
+            p.write(v | SLP_EN);
+        }
+    }
+    // The write takes effect at once under QEMU; give real hardware a moment.
+    let start = crate::arch::x86_64::tsc::ns_since_boot();
+    while crate::arch::x86_64::tsc::ns_since_boot() - start < 1_000_000_000 {
+        core::hint::spin_loop();
+    }
+    Err("the machine is still running one second after SLP_EN")
+}
+
+/// One ACPI memory device (PNP0C80), as AML describes it.
+#[derive(Clone, Debug)]
+pub struct MemoryDevice {
+    pub path: String,
+    /// `_STA`: present, enabled, shown, functioning (0xf); absent if 0.
+    pub status: u64,
+    /// `_PXM`: the proximity domain.
+    pub pxm: Option<u32>,
+    /// `_CRS` memory ranges: [start, end).
+    pub ranges: Vec<(u64, u64)>,
+}
+
+/// Every PNP0C80 device in the namespace with its `_STA`, `_PXM` and the
+/// memory ranges of its `_CRS`. A device whose methods fail is reported
+/// and listed with what could be read.
+pub fn memory_devices() -> Vec<MemoryDevice> {
+    let guard = AML.lock();
+    let Some(aml) = guard.as_ref() else {
+        return Vec::new();
+    };
+    let mut paths: Vec<String> = Vec::new();
+    let pnp0c80 = eisa_id("PNP0C80");
+    let mut namespace = aml.0.namespace.lock().clone();
+    let _ = namespace.traverse(|path, level| {
+        let hid_seg = acpi::aml::namespace::NameSeg::from_bytes(*b"_HID")?;
+        if let Some(hid) = level.values.get(&hid_seg) {
+            let is_memory = match *hid.1 {
+                Object::Integer(v) => v == pnp0c80 as u64,
+                Object::String(ref s) => s == "PNP0C80",
+                _ => false,
+            };
+            if is_memory {
+                paths.push(alloc::format!("{path}"));
+            }
+        }
+        Ok(true)
+    });
+    drop(namespace);
+    paths
+        .into_iter()
+        .map(|path| {
+            let status = evaluate(aml, &alloc::format!("{path}._STA"))
+                .and_then(|o| integer(&o))
+                .unwrap_or(0xf);
+            let pxm = evaluate(aml, &alloc::format!("{path}._PXM"))
+                .and_then(|o| integer(&o))
+                .map(|v| v as u32);
+            let mut ranges = Vec::new();
+            if let Some(o) = evaluate(aml, &alloc::format!("{path}._CRS")) {
+                match *o {
+                    Object::Buffer(ref b) => {
+                        let mut out = [(0, 0); 8];
+                        match acpi_tables::resource::memory_ranges(b, &mut out) {
+                            Ok(n) => ranges.extend_from_slice(&out[..n]),
+                            Err(e) => {
+                                log::warn!("ACPI: AML: {path}._CRS: {e:?}; its ranges skipped")
+                            }
+                        }
+                    }
+                    _ => log::warn!("ACPI: AML: {path}._CRS is not a buffer"),
+                }
+            }
+            MemoryDevice {
+                path,
+                status,
+                pxm,
+                ranges,
+            }
+        })
+        .collect()
+}
+
+/// A compressed EISA ID ("PNP0C80") as AML stores it in `_HID`.
+fn eisa_id(id: &str) -> u32 {
+    let b = id.as_bytes();
+    let c = |x: u8| (x - b'@') as u32 & 0x1f;
+    let hex = |x: u8| (x as char).to_digit(16).unwrap_or(0);
+    let mfg = (c(b[0]) << 10) | (c(b[1]) << 5) | c(b[2]);
+    let prod = (hex(b[3]) << 12) | (hex(b[4]) << 8) | (hex(b[5]) << 4) | hex(b[6]);
+    // Stored little-endian with the manufacturer's two bytes swapped.
+    let v = (mfg << 16) | prod;
+    ((v >> 24) & 0xff) | ((v >> 8) & 0xff00) | ((v << 8) & 0xff_0000) | ((v << 24) & 0xff00_0000)
+}

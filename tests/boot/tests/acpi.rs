@@ -1,0 +1,79 @@
+//! AML as a user sees it: the DSDT loaded into the interpreter, a passing
+//! run ending in a clean ACPI power-off (a failing one never does), and
+//! the ACPI memory devices of a VM with a coldplugged pc-dimm found with
+//! their status and node.
+
+use boot_tests::{boot, Boot};
+
+fn tcg(args: &[&str]) -> Boot {
+    let mut all = vec!["--tcg"];
+    all.extend_from_slice(args);
+    boot(&all)
+}
+
+#[test]
+fn a_passing_run_powers_off_through_acpi_s5() {
+    let b = tcg(&["--topology", "two-node", "--cmdline", "selftest=paging"]);
+    assert_eq!(b.status, 0, "{}", b.dump());
+    assert!(
+        b.console.contains("ACPI: AML: 1 of 1 tables loaded"),
+        "{}",
+        b.dump()
+    );
+    assert!(
+        b.console.contains(
+            "reboot: Power down (ACPI S5: SLP_TYPa 0, SLP_TYPb 0, PM1a control port 0x604)"
+        ),
+        "{}",
+        b.dump()
+    );
+    assert!(!b.console.contains("exiting through QEMU's exit device"));
+}
+
+#[test]
+fn a_failing_run_does_not_power_off() {
+    let b = tcg(&[
+        "--topology",
+        "one-node",
+        "--cmdline",
+        "selftest=canary_fail",
+    ]);
+    assert_eq!(b.status, 1, "{}", b.dump());
+    assert!(!b.console.contains("reboot: Power down"), "{}", b.dump());
+}
+
+#[test]
+fn a_coldplugged_dimm_is_found_through_aml_with_its_node() {
+    let b = tcg(&[
+        "--topology",
+        "two-node",
+        "--dimm",
+        "1:1G",
+        "--cmdline",
+        "selftest=paging",
+    ]);
+    assert_eq!(b.status, 0, "{}", b.dump());
+    assert!(
+        b.stderr.contains("-m 2048M,slots=4,maxmem=3072M"),
+        "{}",
+        b.stderr
+    );
+    // The SRAT's hot-plug range on node 1, and the device AML describes.
+    assert!(b.console.contains("hot-pluggable"), "{}", b.dump());
+    assert!(
+        b.console
+            .contains("memory device \\_SB_.MHPC.MP00: present (_STA 0xf), PXM 1, node 1"),
+        "{}",
+        b.dump()
+    );
+    assert!(b
+        .console
+        .contains("memory device \\_SB_.MHPC.MP01: not present (_STA 0)"));
+}
+
+#[test]
+fn a_bad_dimm_word_is_refused_by_the_launcher() {
+    let b = tcg(&["--topology", "two-node", "--dimm", "one:1G"]);
+    assert_eq!(b.status, 2);
+    assert!(b.stderr.contains("--dimm wants NODE:SIZE"), "{}", b.stderr);
+}
