@@ -84,6 +84,7 @@ pub fn init(tables: &Tables) {
         }
     }
     interpreter.initialize_namespace();
+    replace_qemu_mcrs(&interpreter);
     let ms = (crate::arch::x86_64::tsc::ns_since_boot() - start) / 1_000_000;
     log::info!(
         "ACPI: AML: {loaded} of {} tables loaded ({} bytes of AML), namespace initialised in {ms} ms",
@@ -93,6 +94,76 @@ pub fn init(tables: &Tables) {
     *AML.lock() = Some(Aml(interpreter));
 }
 
+/// QEMU's memory-hotplug method `\_SB.MHPC.MCRS(slot)` builds a DIMM
+/// slot's `_CRS` with arithmetic on buffer fields, which the acpi crate
+/// 6.1.1 cannot do (its maths takes only integers: "expected Integer, got
+/// BufferField"), so no DIMM's range could be read. This native method
+/// does exactly what that AML does, through the same operation region
+/// (`\_SB.PCI0.MHPD.HPMR`, from the namespace): write the slot to MSEL
+/// (offset 0), read base and length (MRBL/MRBH at 0/4, MRLL/MRLH at 8/12)
+/// and return the same QWord memory descriptor. Installed only where that
+/// method and region exist as QEMU describes them.
+fn replace_qemu_mcrs(interpreter: &Interpreter<KernelAcpi>) {
+    let (Some(mcrs), Some(hpmr)) = (name("\\_SB.MHPC.MCRS"), name("\\_SB.PCI0.MHPD.HPMR")) else {
+        return;
+    };
+    let mut ns = interpreter.namespace.lock();
+    if !matches!(ns.get(mcrs.clone()).as_deref(), Ok(Object::Method { .. })) {
+        return;
+    }
+    let port = match ns.get(hpmr).as_deref() {
+        Ok(Object::OpRegion(r))
+            if r.space == acpi::aml::op_region::RegionSpace::SystemIO && r.length >= 0x18 =>
+        {
+            r.base as u16
+        }
+        _ => return,
+    };
+    let native = Object::native_method(1, move |args| {
+        // MCRS converts its argument with ToInteger: QEMU passes the
+        // slot's _UID, a string such as "0x00".
+        let slot = args
+            .first()
+            .and_then(to_integer)
+            .ok_or(acpi::aml::AmlError::MethodArgCountIncorrect)?;
+        let reg = |off: u16| x86_64::instructions::port::Port::<u32>::new(port + off);
+        // SAFETY: the ports are QEMU's memory-hotplug registers, named by
+        // the DSDT's HPMR region; this is the access sequence MCRS makes.
+        let (base, len) = unsafe {
+            reg(0).write(slot as u32);
+            let lo = reg(0).read() as u64;
+            let hi = reg(4).read() as u64;
+            let llo = reg(8).read() as u64;
+            let lhi = reg(12).read() as u64;
+            ((hi << 32) | lo, (lhi << 32) | llo)
+        };
+        Ok(WrappedObject::new(Object::Buffer(qword_memory_template(
+            base, len,
+        ))))
+    });
+    match ns.insert(mcrs, WrappedObject::new(native)) {
+        Ok(()) => log::info!(
+            "ACPI: AML: \\_SB.MHPC.MCRS replaced by a native method (the interpreter cannot run its buffer-field arithmetic); hotplug registers at port {port:#x}"
+        ),
+        Err(e) => log::warn!("ACPI: AML: could not replace \\_SB.MHPC.MCRS: {e:?}"),
+    }
+}
+
+/// A resource template with one QWord memory descriptor and the end tag.
+fn qword_memory_template(base: u64, len: u64) -> Vec<u8> {
+    let mut t = vec![0u8; 48];
+    t[0] = 0x8a; // QWord address space
+    t[1] = 43;
+    t[3] = 0; // memory
+    t[4] = 0x0c; // min and max fixed
+    t[5] = 0x01; // read-write
+    t[14..22].copy_from_slice(&base.to_le_bytes());
+    t[22..30].copy_from_slice(&base.wrapping_add(len).wrapping_sub(1).to_le_bytes());
+    t[38..46].copy_from_slice(&len.to_le_bytes());
+    t[46] = 0x79; // end tag
+    t
+}
+
 fn name(path: &str) -> Option<AmlName> {
     AmlName::from_str(path).ok()
 }
@@ -100,6 +171,22 @@ fn name(path: &str) -> Option<AmlName> {
 fn integer(o: &WrappedObject) -> Option<u64> {
     match **o {
         Object::Integer(v) => Some(v),
+        _ => None,
+    }
+}
+
+/// AML's ToInteger of an integer, a string ("0x1f" or "31") or a buffer.
+fn to_integer(o: &WrappedObject) -> Option<u64> {
+    match **o {
+        Object::Integer(v) => Some(v),
+        Object::String(ref s) => {
+            let t = s.trim();
+            match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+                Some(hex) => u64::from_str_radix(hex, 16).ok(),
+                None => t.parse().ok(),
+            }
+        }
+        Object::Buffer(ref b) => Some(b.iter().take(8).rev().fold(0, |v, &x| (v << 8) | x as u64)),
         _ => None,
     }
 }
@@ -151,7 +238,9 @@ pub fn power_off() -> Result<(), &'static str> {
             }
         }
     }
-    log::info!("reboot: Power down (ACPI S5: SLP_TYPa {typ_a}, SLP_TYPb {typ_b}, PM1a control port {pm1a:#x})");
+    // Printed whatever the loglevel: run-qemu.sh reads it to tell a clean
+    // power-off from a reset (QEMU exits 0 for both under -no-reboot).
+    crate::kprintln!("reboot: Power down (ACPI S5: SLP_TYPa {typ_a}, SLP_TYPb {typ_b}, PM1a control port {pm1a:#x})");
     for (port, typ) in [(Some(pm1a), typ_a), (pm1b, typ_b)] {
         let Some(port) = port else { continue };
         let mut p = x86_64::instructions::port::Port::<u16>::new(port);
@@ -219,18 +308,27 @@ pub fn memory_devices() -> Vec<MemoryDevice> {
                 .and_then(|o| integer(&o))
                 .map(|v| v as u32);
             let mut ranges = Vec::new();
-            if let Some(o) = evaluate(aml, &alloc::format!("{path}._CRS")) {
+            // An absent device's _CRS describes nothing (QEMU's is empty).
+            let crs = if status != 0 {
+                evaluate(aml, &alloc::format!("{path}._CRS"))
+            } else {
+                None
+            };
+            if let Some(o) = crs {
                 match *o {
                     Object::Buffer(ref b) => {
                         let mut out = [(0, 0); 8];
                         match acpi_tables::resource::memory_ranges(b, &mut out) {
+                            Ok(0) => {
+                                log::warn!("ACPI: AML: {path}._CRS has no memory range: {b:02x?}")
+                            }
                             Ok(n) => ranges.extend_from_slice(&out[..n]),
                             Err(e) => {
                                 log::warn!("ACPI: AML: {path}._CRS: {e:?}; its ranges skipped")
                             }
                         }
                     }
-                    _ => log::warn!("ACPI: AML: {path}._CRS is not a buffer"),
+                    ref other => log::warn!("ACPI: AML: {path}._CRS gave {other}, not a buffer"),
                 }
             }
             MemoryDevice {
