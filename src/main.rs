@@ -76,7 +76,10 @@ fn boot(start_info_phys: u64) -> ! {
     let tables = acpi::init(boot); // SRAT, SLIT, MADT, FADT found and validated
     time::init(&tables); // the TSC measured against the ACPI PM timer
     mm::memblock::init(boot, &tables, settings.mem_limit); // memblock: RAM, reservations, mem=
-    numa::init(&tables, settings.numa_off); // nodes, CPUs, memory, distances
+    mm::early_heap::init(); // Box and Vec work (a memblock heap) until SLUB takes over
+    acpi::aml::init(&tables); // DSDT/SSDTs in the AML interpreter; \_S5 and memory devices readable
+    acpi::add_memory_devices(settings.mem_limit); // pc-dimm memory direct-mapped, into memblock
+    numa::init(&tables, settings.numa_off); // nodes, CPUs, memory (device memory too), distances
     if settings.bench.is_some() {
         bench::reserve_region(numa::topology().mem_node(numa::cpu_to_node(0))); // the peer allocators' memory
     }
@@ -85,7 +88,6 @@ fn boot(start_info_phys: u64) -> ! {
     mm::slab::init(&settings); // kmalloc caches; Box and Vec work from here
     mm::vmalloc::init(); // the vmalloc region: vmalloc, vmap, vfree
     rcu::init(); // RCU callbacks run on the last CPU's idle loop
-    acpi::aml::init(&tables); // DSDT/SSDTs in the AML interpreter; \_S5 and memory devices readable
     acpi::report_memory_devices(); // PNP0C80 devices: ranges, nodes, status
     numa::print_reports();
     if settings.mm_report {

@@ -224,6 +224,12 @@ fn access_ptr(phys: u64, size: u64) -> Option<u64> {
     if let Some(&(_, virt)) = pages.iter().find(|p| p.0 == page) {
         return Some(virt + (phys - page));
     }
+    if !crate::mm::page_alloc::is_ready() {
+        // Boot-time AML runs before the page allocator, which device
+        // mappings take their page tables from.
+        log::info!("ACPI: AML access to device memory {phys:#x} before the page allocator (boot-time AML): all-ones read, writes dropped");
+        return None;
+    }
     let Some(slot) = pages.iter_mut().find(|p| p.0 == u64::MAX) else {
         log::warn!("ACPI: AML touches more than 16 device pages; {phys:#x} refused");
         return None;

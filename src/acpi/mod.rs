@@ -220,6 +220,16 @@ fn find_dsdt(tables: &mut Tables) {
     }
 }
 
+/// Adds the memory of every present ACPI memory device to memblock, where
+/// the zones will find it (as ZONE_MOVABLE).
+pub fn add_memory_devices(mem_limit: Option<u64>) {
+    for d in aml::memory_devices().iter().filter(|d| d.status != 0) {
+        for &(start, end) in &d.ranges {
+            crate::mm::memblock::add_device_memory(start, end, d.pxm, mem_limit);
+        }
+    }
+}
+
 /// Logs every ACPI memory device (PNP0C80) AML describes: where its
 /// memory is, on which node, and whether it is present.
 pub fn report_memory_devices() {

@@ -56,6 +56,80 @@ pub fn init(boot: &BootInfo, tables: &Tables, mem_limit: Option<u64>) {
     );
 }
 
+/// Memory of coldplugged memory devices (pc-dimm), which the firmware
+/// describes through AML and not in E820: added before the zones are
+/// built, it becomes ZONE_MOVABLE on its node, as Linux onlines
+/// hot-pluggable memory.
+static DEVICE_MEMORY: Mutex<([DeviceMemory; MAX_DEVICE_RANGES], usize)> = Mutex::new((
+    [DeviceMemory {
+        start: 0,
+        end: 0,
+        pxm: None,
+    }; MAX_DEVICE_RANGES],
+    0,
+));
+
+/// One memory device's range and the proximity domain its `_PXM` gives.
+#[derive(Clone, Copy, Debug)]
+pub struct DeviceMemory {
+    pub start: u64,
+    pub end: u64,
+    pub pxm: Option<u32>,
+}
+const MAX_DEVICE_RANGES: usize = 16;
+
+/// Adds a memory device's range: direct-mapped, then memory in memblock
+/// (cut at `mem=`). Before `numa::init`, so the topology places it on the
+/// node its SRAT hot-plug range names.
+pub fn add_device_memory(start: u64, end: u64, pxm: Option<u32>, mem_limit: Option<u64>) {
+    let start = layout::align_up(start, layout::PAGE_SIZE);
+    let end = layout::align_down(end.min(mem_limit.unwrap_or(u64::MAX)), layout::PAGE_SIZE);
+    if start >= end {
+        log::info!("memblock: device memory at {start:#x} lies above mem=; not used");
+        return;
+    }
+    let mut list = DEVICE_MEMORY.lock();
+    if list.1 == MAX_DEVICE_RANGES {
+        log::warn!("memblock: more than {MAX_DEVICE_RANGES} device memory ranges; [{start:#x}-{end:#x}) not used");
+        return;
+    }
+    if MEMBLOCK.lock().memory.overlaps(start, end) {
+        log::warn!("memblock: device memory [{start:#x}-{end:#x}) overlaps RAM already known; not added twice");
+        return;
+    }
+    if let Err(e) = paging::extend_direct_map_early(start, end) {
+        log::error!(
+            "memblock: device memory [{start:#x}-{end:#x}) could not be mapped ({e:?}); not used"
+        );
+        return;
+    }
+    if let Err(e) = MEMBLOCK.lock().add_memory(start, end) {
+        log::error!("memblock: device memory [{start:#x}-{end:#x}): {e:?}; not used");
+        return;
+    }
+    let n = list.1;
+    list.0[n] = DeviceMemory { start, end, pxm };
+    list.1 += 1;
+    log::info!(
+        "memblock: device memory [mem {start:#018x}-{:#018x}] added ({} MiB)",
+        end - 1,
+        (end - start) >> 20
+    );
+}
+
+/// The device memory ranges added so far.
+pub fn device_memory() -> alloc::vec::Vec<DeviceMemory> {
+    let list = DEVICE_MEMORY.lock();
+    list.0[..list.1].to_vec()
+}
+
+fn is_device_memory(start: u64, end: u64) -> bool {
+    let list = DEVICE_MEMORY.lock();
+    list.0[..list.1]
+        .iter()
+        .any(|d| start < d.end && d.start < end)
+}
+
 /// Set once the free memory went to the page allocator.
 static RETIRED: AtomicBool = AtomicBool::new(false);
 
@@ -70,11 +144,17 @@ pub fn alloc_on_node(node: NodeId, size: u64, align: u64) -> Result<u64, Membloc
     );
     let topology = crate::numa::topology();
     let mut mb = MEMBLOCK.lock();
-    // The node's highest range first.
+    // The node's highest range first; device memory (ZONE_MOVABLE to be)
+    // only when the node has no room elsewhere.
     let ranges = topology.memory();
-    for r in ranges.iter().rev().filter(|r| r.node == node) {
-        if let Ok(addr) = mb.alloc_range(size, align, r.start, r.end) {
-            return Ok(addr);
+    for device_too in [false, true] {
+        for r in ranges.iter().rev().filter(|r| r.node == node) {
+            if !device_too && is_device_memory(r.start, r.end) {
+                continue;
+            }
+            if let Ok(addr) = mb.alloc_range(size, align, r.start, r.end) {
+                return Ok(addr);
+            }
         }
     }
     let addr = mb.alloc_range(size, align, 0, u64::MAX)?;
@@ -116,15 +196,19 @@ mod selftests {
 
     selftest!(
         "memblock",
-        fn free_memory_is_firmware_ram_only() {
+        fn free_memory_is_firmware_ram_or_device_memory_only() {
+            let devices = device_memory();
             let mb = MEMBLOCK.lock();
             let boot = crate::boot_info();
             for r in mb.free_ranges(0, u64::MAX) {
+                let ram = boot
+                    .memory_map()
+                    .iter()
+                    .any(|e| e.kind == E820Kind::Ram && e.start <= r.start && r.end <= e.end);
+                let device = devices.iter().any(|d| d.start <= r.start && r.end <= d.end);
                 kassert!(
-                    boot.memory_map()
-                        .iter()
-                        .any(|e| e.kind == E820Kind::Ram && e.start <= r.start && r.end <= e.end),
-                    "free range {:#x}-{:#x} is not RAM",
+                    ram || device,
+                    "free range {:#x}-{:#x} is neither RAM nor a memory device's",
                     r.start,
                     r.end
                 );

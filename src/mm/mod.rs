@@ -2,6 +2,8 @@
 //! buddy allocators, GFP, zonelists, watermarks, NUMA statistics) with
 //! Linux's interface, and the reports in Linux's formats.
 
+mod device_memory_selftests;
+pub mod early_heap;
 pub mod memblock;
 pub mod page_alloc;
 pub mod report;

@@ -450,11 +450,22 @@ fn core_size(a: cmdline::MemAmount) -> CoreSize {
 /// and logs the result as Linux's boot log does.
 pub fn init(settings: &cmdline::Settings) {
     let topo = topology();
-    let setup = Setup {
+    let mut setup = Setup {
         kernelcore: settings.kernelcore.map(core_size),
         movablecore: settings.movablecore.map(core_size),
         min_free_kbytes: settings.min_free_kbytes,
+        ..Setup::default()
     };
+    // Coldplugged memory devices: ZONE_MOVABLE from their first page.
+    for d in memblock::device_memory() {
+        if let Some(node) = topo.node_of_addr(d.start) {
+            let start = d.start;
+            if setup.nr_movable_from < setup.movable_from.len() {
+                setup.movable_from[setup.nr_movable_from] = (node, start / PAGE_SIZE);
+                setup.nr_movable_from += 1;
+            }
+        }
+    }
     let start = tsc::ns_since_boot();
     let (built, cost) = setup::build(topo, &setup, &mut NodeLocal, &mut |give| {
         memblock::retire(give)

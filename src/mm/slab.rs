@@ -573,18 +573,24 @@ pub fn meminfo(w: &mut dyn core::fmt::Write) -> core::fmt::Result {
 /// Rust's global allocator: kmalloc, honouring alignment.
 pub struct KernelHeap;
 
-// SAFETY: kmalloc returns memory of at least `size` bytes aligned to
-// `align` (power-of-two classes are naturally aligned; larger alignments
-// use whole blocks), or null; kfree takes back exactly what kmalloc gave.
+// SAFETY: kmalloc (and the early heap before it) returns memory of at
+// least `size` bytes aligned to `align` (power-of-two classes are
+// naturally aligned; larger alignments use whole blocks), or null; each
+// pointer goes back to the allocator whose range holds it.
 unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if KMALLOC.get().is_none() {
-            return ptr::null_mut();
+            // Before SLUB: the early heap (boot-time AML).
+            return super::early_heap::alloc(layout);
         }
         kmalloc_aligned(layout.size().max(1), layout.align(), Gfp::KERNEL, None)
     }
 
-    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if super::early_heap::owns(ptr) {
+            super::early_heap::free(ptr, layout);
+            return;
+        }
         kfree(ptr);
     }
 }

@@ -60,11 +60,28 @@ pub fn init(tables: &Tables, numa_off: bool) -> &'static Topology {
         numa_off,
     };
     TOPOLOGY.call_once(|| {
-        numa::build(&inputs, &mut |level, args| match level {
+        let mut t = numa::build(&inputs, &mut |level, args| match level {
             Level::Warn => log::warn!("NUMA: {args}"),
             Level::Info => log::info!("NUMA: {args}"),
             Level::Debug => log::debug!("NUMA: {args}"),
-        })
+        });
+        // Device memory belongs to the node its _PXM names, as Linux's
+        // memory hotplug places it (QEMU's SRAT gives the whole hot-plug
+        // area to one node).
+        for d in crate::mm::memblock::device_memory() {
+            let Some(node) = d.pxm.and_then(|p| t.node_of_pxm(p)) else {
+                continue;
+            };
+            if t.node_of_addr(d.start) != Some(node) && t.assign_memory(d.start, d.end, node) {
+                log::info!(
+                    "NUMA: device memory [mem {:#018x}-{:#018x}] on node {node} (its _PXM {})",
+                    d.start,
+                    d.end - 1,
+                    d.pxm.unwrap_or(0)
+                );
+            }
+        }
+        t
     })
 }
 

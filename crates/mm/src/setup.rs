@@ -16,7 +16,15 @@ pub struct Setup {
     pub kernelcore: Option<CoreSize>,
     pub movablecore: Option<CoreSize>,
     pub min_free_kbytes: Option<u64>,
+    /// Hot-pluggable memory (coldplugged memory devices): (node, first
+    /// frame). A node's ZONE_MOVABLE starts there at the latest, so that
+    /// memory only ever holds movable allocations (Linux onlines such
+    /// memory as movable).
+    pub movable_from: [(NodeId, u64); MAX_MOVABLE_FROM],
+    pub nr_movable_from: usize,
 }
+
+pub const MAX_MOVABLE_FROM: usize = 16;
 
 /// Where node data and page descriptors live. The kernel takes them from
 /// the node's own memory; host tests from the heap.
@@ -79,7 +87,14 @@ pub fn build<'a>(
         .map(|(lo, _)| lo)
         .find(|&lo| lo < max_pfn)
         .unwrap_or(0);
-    let movable = movable_starts(ram, setup.kernelcore, setup.movablecore, usable_start);
+    let mut movable = movable_starts(ram, setup.kernelcore, setup.movablecore, usable_start);
+    for &(node, pfn) in &setup.movable_from[..setup.nr_movable_from.min(MAX_MOVABLE_FROM)] {
+        // On a MAX_ORDER block boundary, as every ZONE_MOVABLE start.
+        let start = pfn & !((1u64 << crate::buddy::MAX_ORDER) - 1);
+        if node < MAX_NUMNODES {
+            movable[node] = Some(movable[node].map_or(start, |m| m.min(start)));
+        }
+    }
 
     let mut cost = SetupCost::default();
     let mut nodes: [Option<&'a mut Node<'a>>; MAX_NUMNODES] = core::array::from_fn(|_| None);

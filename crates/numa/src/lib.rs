@@ -104,6 +104,46 @@ impl Topology {
         self.pxm[node]
     }
 
+    /// Gives the memory in `[start, end)` to `node`, splitting the ranges
+    /// it cuts: for device memory whose `_PXM` names another node than the
+    /// SRAT range it lies in (Linux's memory hotplug uses `_PXM`). False,
+    /// with nothing changed, for an unknown node or when the split would
+    /// need more ranges than the topology holds.
+    pub fn assign_memory(&mut self, start: u64, end: u64, node: NodeId) -> bool {
+        if node >= self.nodes || start >= end {
+            return false;
+        }
+        let mut out = [MemRange {
+            start: 0,
+            end: 0,
+            node: 0,
+        }; MAX_MEMBLKS];
+        let mut n = 0;
+        for m in self.memory() {
+            let pieces = [
+                (m.start, m.end.min(start), m.node),
+                (m.start.max(start), m.end.min(end), node),
+                (m.start.max(end), m.end, m.node),
+            ];
+            for (s, e, nd) in pieces {
+                if s < e {
+                    if n == MAX_MEMBLKS {
+                        return false;
+                    }
+                    out[n] = MemRange {
+                        start: s,
+                        end: e,
+                        node: nd,
+                    };
+                    n += 1;
+                }
+            }
+        }
+        self.mem = out;
+        self.nmem = n;
+        true
+    }
+
     /// The node a proximity domain became (Linux's pxm_to_node), if any.
     pub fn node_of_pxm(&self, pxm: u32) -> Option<NodeId> {
         (0..self.nodes).find(|&n| self.pxm[n] == pxm)

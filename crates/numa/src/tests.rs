@@ -393,3 +393,32 @@ fn mutated_fixture_tables_never_panic() {
         fuzz_one(&framed(&refs));
     }
 }
+
+/// QEMU's SRAT gives the whole hot-plug area to one node; a DIMM whose
+/// _PXM names another node is moved there, and only its own range.
+#[test]
+fn device_memory_follows_its_pxm_not_the_hotplug_range() {
+    let gib = 1u64 << 30;
+    let ram = [(0, 2 * gib), (4 * gib, 5 * gib + gib / 2)];
+    let mut b = build_with(
+        table("hotplug-dimm", "SRAT").as_deref(),
+        table("hotplug-dimm", "SLIT").as_deref(),
+        table("hotplug-dimm", "APIC").as_deref(),
+        &ram,
+        false,
+    );
+    // The SRAT's hot-plug range [4 GiB, ...) is node 1's.
+    assert_eq!(b.t.node_of_addr(5 * gib), Some(1));
+    assert!(b.t.assign_memory(5 * gib, 5 * gib + gib / 2, 0));
+    assert_eq!(b.t.node_of_addr(4 * gib), Some(1));
+    assert_eq!(b.t.node_of_addr(5 * gib), Some(0));
+    assert_eq!(
+        b.t.node_bytes(0) + b.t.node_bytes(1),
+        2 * gib + gib + gib / 2
+    );
+    // Sorted, disjoint ranges still.
+    for w in b.t.memory().windows(2) {
+        assert!(w[0].end <= w[1].start, "{w:?}");
+    }
+    assert!(!b.t.assign_memory(0, gib, 7), "no node 7");
+}

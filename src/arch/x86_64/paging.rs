@@ -347,6 +347,85 @@ pub fn map_mmio(phys: u64, len: u64) -> Result<u64, PagingError> {
     Ok(virt + (phys - start))
 }
 
+/// Page-table frames before the page allocator: memblock's, zeroed.
+struct MemblockFrames;
+
+// SAFETY: each frame is reserved in memblock for good, is RAM in the direct
+// map, and is zeroed before use.
+unsafe impl FrameAllocator<Size4KiB> for MemblockFrames {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        // Below 4 GiB: boot RAM, never the device memory being mapped.
+        let phys = crate::mm::MEMBLOCK
+            .lock()
+            .alloc_range(PAGE_SIZE, PAGE_SIZE, 0, 1 << 32)
+            .ok()?;
+        // SAFETY: just reserved; RAM memblock knows is direct-mapped.
+        unsafe { core::ptr::write_bytes(phys_to_virt(phys) as *mut u8, 0, PAGE_SIZE as usize) };
+        Some(PhysFrame::containing_address(PhysAddr::new(phys)))
+    }
+}
+
+/// Maps one page of size `S` in the live tables and flushes it.
+fn map_live<S: PageSize>(
+    mapper: &mut OffsetPageTable<'_>,
+    virt: u64,
+    phys: u64,
+    flags: F,
+    parents: F,
+    frames: &mut MemblockFrames,
+) -> Result<(), PagingError>
+where
+    for<'a> OffsetPageTable<'a>: Mapper<S>,
+{
+    let page = Page::<S>::containing_address(VirtAddr::new(virt));
+    let frame = PhysFrame::<S>::containing_address(PhysAddr::new(phys));
+    // SAFETY: the caller maps memory no mapping covers yet (checked by the
+    // mapper), as ordinary kernel data.
+    match unsafe { mapper.map_to_with_table_flags(page, frame, flags, parents, frames) } {
+        Ok(f) => {
+            f.flush();
+            Ok(())
+        }
+        Err(x86_64::structures::paging::mapper::MapToError::FrameAllocationFailed) => {
+            Err(PagingError::OutOfFrames)
+        }
+        Err(_) => Err(PagingError::MapFailed(virt)),
+    }
+}
+
+/// Adds `[start, end)` to the direct map with the largest pages alignment
+/// allows, page tables from memblock: for memory the firmware describes
+/// outside the E820 map (coldplugged pc-dimm memory, found through AML),
+/// before the page allocator exists. Every page must be unmapped so far.
+pub fn extend_direct_map_early(start: u64, end: u64) -> Result<(), PagingError> {
+    let guard = KERNEL_PAGE_TABLES.lock();
+    let kpt = guard.as_ref().ok_or(PagingError::NoEarlyRam)?;
+    // SAFETY: the PML4 is live; every table frame is RAM in the direct map;
+    // the lock keeps other writers out.
+    let mut mapper = unsafe {
+        OffsetPageTable::new(
+            &mut *(phys_to_virt(kpt.pml4_phys) as *mut PageTable),
+            VirtAddr::new(DIRECT_MAP_BASE),
+        )
+    };
+    let data = F::PRESENT | F::WRITABLE | F::NO_EXECUTE;
+    let parents = F::PRESENT | F::WRITABLE;
+    let mut frames = MemblockFrames;
+    for c in layout::chunks(start, end, kpt.huge_1g) {
+        let virt = phys_to_virt(c.start);
+        match c.size {
+            SIZE_1G => {
+                map_live::<Size1GiB>(&mut mapper, virt, c.start, data, parents, &mut frames)?
+            }
+            SIZE_2M => {
+                map_live::<Size2MiB>(&mut mapper, virt, c.start, data, parents, &mut frames)?
+            }
+            _ => map_live::<Size4KiB>(&mut mapper, virt, c.start, data, parents, &mut frames)?,
+        }
+    }
+    Ok(())
+}
+
 /// Runs `f` on the live PML4 with the page-table lock held: the vmalloc
 /// region's mapper walks and fills the tables itself (one walk per 2 MiB
 /// run instead of one per page).

@@ -79,3 +79,43 @@ fn a_bad_dimm_word_is_refused_by_the_launcher() {
     assert_eq!(b.status, 2);
     assert!(b.stderr.contains("--dimm wants NODE:SIZE"), "{}", b.stderr);
 }
+
+#[test]
+fn dimm_memory_is_zone_movable_on_the_node_its_pxm_names() {
+    // Two DIMMs: QEMU's SRAT gives its whole hot-plug area to node 1, the
+    // second DIMM's _PXM says node 0.
+    let b = tcg(&[
+        "--topology",
+        "two-node",
+        "--dimm",
+        "1:1G",
+        "--dimm",
+        "0:512M",
+        "--cmdline",
+        "selftest=device_memory,page_alloc",
+    ]);
+    assert_eq!(b.status, 0, "{}", b.dump());
+    let ktap = b.ktap();
+    assert!(ktap.failed_cases().is_empty(), "{}", b.dump());
+    assert!(
+        ktap.cases
+            .iter()
+            .filter(|c| c.suite == "device_memory")
+            .count()
+            == 2
+            && !b.console.contains("device_memory # SKIP"),
+        "{}",
+        b.dump()
+    );
+    let zones = boot_tests::mm_reports::zoneinfo(
+        boot_tests::mm_reports::section(&b.console, "/proc/zoneinfo").unwrap(),
+    );
+    let present = |node: usize| {
+        zones
+            .iter()
+            .find(|z| z.node == node && z.zone == "Movable")
+            .map(|z| z.fields["present"])
+    };
+    assert_eq!(present(1), Some(262_144), "1 GiB on node 1");
+    assert_eq!(present(0), Some(131_072), "512 MiB on node 0");
+}
