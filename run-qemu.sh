@@ -43,6 +43,9 @@ Kernel and run:
 Memory devices:
   --dimm NODE:SIZE       a coldplugged pc-dimm of SIZE (e.g. 1G) on NODE (repeatable);
                          adds the slots= and maxmem= that -m needs
+  --nvdimm NODE:SIZE     a file-backed NVDIMM of SIZE on NODE (repeatable; -machine nvdimm=on)
+  --nvdimm-file PATH     the first NVDIMM's backing file (default target/nvdimm0.img; the
+                         others target/nvdimmN.img); created if missing, kept across runs
 
 Benchmark (../shared/BENCH-SPEC.md, our allocators and the peers, the
 access matrix):
@@ -64,7 +67,7 @@ USAGE
 die2() { echo "run-qemu: $*" >&2; exit 2; }
 
 topology="" nodes="" cpus_per_node=1 mem_per_node=512M distances=()
-dimms=()
+dimms=() nvdimms=() nvdimm_file=""
 bench=0 bench_select="all,peers,matrix" bench_scale=1 results_dir=""
 cmdline="" accel="" timeout_s="" gdb=0 build=1 kernel="" dry_run=0 setup=0 extra=()
 while [ $# -gt 0 ]; do
@@ -85,6 +88,8 @@ while [ $# -gt 0 ]; do
         --qemu-arg) extra+=("${2?}"); shift ;;
         --dry-run) dry_run=1 ;;
         --dimm) dimms+=("${2:?--dimm needs NODE:SIZE}"); shift ;;
+        --nvdimm) nvdimms+=("${2:?--nvdimm needs NODE:SIZE}"); shift ;;
+        --nvdimm-file) nvdimm_file=${2:?}; shift ;;
         --bench) bench=1 ;;
         --bench-select) bench_select=${2:?}; shift ;;
         --bench-scale) bench_scale=${2:?}; shift ;;
@@ -148,24 +153,41 @@ to_mib() {
     local unit=${1//[0-9]/} num=${1//[KMGT]/}
     case "$unit" in K) echo $((num / 1024));; M|"") echo "$num";; G) echo $((num * 1024));; T) echo $((num * 1024 * 1024));; esac
 }
-if [ ${#dimms[@]} -gt 0 ]; then
-    dimm_mib=0 dimm_args=()
+if [ ${#dimms[@]} -gt 0 ] || [ ${#nvdimms[@]} -gt 0 ]; then
+    extra_mib=0 device_args=()
     for ((i = 0; i < ${#dimms[@]}; i++)); do
         [[ "${dimms[$i]}" =~ ^([0-9]+):([1-9][0-9]*[KMGT]?)$ ]] || die2 "--dimm wants NODE:SIZE, not '${dimms[$i]}'"
         size_mib=$(to_mib "${BASH_REMATCH[2]}")
-        dimm_mib=$((dimm_mib + size_mib))
-        dimm_args+=(-object "memory-backend-ram,id=dimm$i,size=${size_mib}M"
-                    -device "pc-dimm,id=dimm$i,memdev=dimm$i,node=${BASH_REMATCH[1]}")
+        extra_mib=$((extra_mib + size_mib))
+        device_args+=(-object "memory-backend-ram,id=dimm$i,size=${size_mib}M"
+                      -device "pc-dimm,id=dimm$i,memdev=dimm$i,node=${BASH_REMATCH[1]}")
     done
-    # -m SIZE becomes -m SIZE,slots=N,maxmem=SIZE+dimms (QEMU needs both).
+    for ((i = 0; i < ${#nvdimms[@]}; i++)); do
+        [[ "${nvdimms[$i]}" =~ ^([0-9]+):([1-9][0-9]*[KMGT]?)$ ]] || die2 "--nvdimm wants NODE:SIZE, not '${nvdimms[$i]}'"
+        size_mib=$(to_mib "${BASH_REMATCH[2]}")
+        extra_mib=$((extra_mib + size_mib))
+        file="$here/target/nvdimm$i.img"
+        if [ "$i" = 0 ] && [ -n "$nvdimm_file" ]; then file=$nvdimm_file; fi
+        mkdir -p "$(dirname "$file")"
+        device_args+=(-object "memory-backend-file,id=nv$i,share=on,mem-path=$file,size=${size_mib}M"
+                      -device "nvdimm,id=nvdimm$i,memdev=nv$i,node=${BASH_REMATCH[1]}")
+    done
+    slots=$(( ${#dimms[@]} + ${#nvdimms[@]} ))
+    [ "$slots" -ge 4 ] || slots=4
+    # -m SIZE becomes -m SIZE,slots=N,maxmem=SIZE+devices (QEMU needs both);
+    # NVDIMMs need -machine ...,nvdimm=on.
     for ((i = 0; i < ${#topo_args[@]}; i++)); do
         if [ "${topo_args[$i]}" = -m ]; then
             base_mib=$(to_mib "${topo_args[$((i + 1))]}")
-            topo_args[$((i + 1))]="${base_mib}M,slots=$(( ${#dimms[@]} > 4 ? ${#dimms[@]} : 4 )),maxmem=$((base_mib + dimm_mib))M"
+            topo_args[$((i + 1))]="${base_mib}M,slots=$slots,maxmem=$((base_mib + extra_mib))M"
+        fi
+        if [ "${topo_args[$i]}" = -machine ] && [ ${#nvdimms[@]} -gt 0 ]; then
+            topo_args[$((i + 1))]="${topo_args[$((i + 1))]},nvdimm=on"
         fi
     done
-    topo_args+=("${dimm_args[@]}")
-    topo_name="$topo_name+dimm"
+    topo_args+=("${device_args[@]}")
+    [ ${#dimms[@]} -eq 0 ] || topo_name="$topo_name+dimm"
+    [ ${#nvdimms[@]} -eq 0 ] || topo_name="$topo_name+nvdimm"
 fi
 
 # --- accelerator -------------------------------------------------------------

@@ -21,6 +21,7 @@ pub struct Tables {
     pub slit: Option<&'static [u8]>,
     pub madt: Option<&'static [u8]>,
     pub fadt: Option<&'static [u8]>,
+    pub nfit: Option<&'static [u8]>,
     /// The AML tables, validated: the DSDT (found through the FADT) and
     /// every SSDT the root table lists.
     pub dsdt: Option<&'static [u8]>,
@@ -161,6 +162,7 @@ pub fn init(boot: &BootInfo) -> Tables {
             b"SLIT" => Some(&mut tables.slit),
             b"APIC" => Some(&mut tables.madt),
             b"FACP" => Some(&mut tables.fadt),
+            b"NFIT" => Some(&mut tables.nfit),
             _ => None,
         };
         match table_at(phys, &sig) {

@@ -6,6 +6,8 @@ mod device_memory_selftests;
 pub mod early_heap;
 pub mod memblock;
 pub mod page_alloc;
+pub mod pmem;
+mod pmem_selftests;
 pub mod report;
 mod selftests;
 pub mod slab;

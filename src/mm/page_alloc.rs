@@ -456,6 +456,17 @@ pub fn init(settings: &cmdline::Settings) {
         min_free_kbytes: settings.min_free_kbytes,
         ..Setup::default()
     };
+    // Persistent memory: each region its node's ZONE_DEVICE.
+    for r in super::pmem::regions() {
+        if setup.nr_device < setup.device.len() {
+            setup.device[setup.nr_device] = (
+                super::pmem::node_of(&r),
+                r.start / PAGE_SIZE,
+                r.end / PAGE_SIZE,
+            );
+            setup.nr_device += 1;
+        }
+    }
     // Coldplugged memory devices: ZONE_MOVABLE from their first page.
     for d in memblock::device_memory() {
         if let Some(node) = topo.node_of_addr(d.start) {

@@ -15,6 +15,7 @@
 
 pub mod fadt;
 pub mod madt;
+pub mod nfit;
 pub mod resource;
 pub mod slit;
 pub mod srat;

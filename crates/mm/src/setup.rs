@@ -22,6 +22,10 @@ pub struct Setup {
     /// memory as movable).
     pub movable_from: [(NodeId, u64); MAX_MOVABLE_FROM],
     pub nr_movable_from: usize,
+    /// Device memory (persistent memory): (node, first frame, end frame).
+    /// It becomes the node's ZONE_DEVICE: descriptors, never free pages.
+    pub device: [(NodeId, u64, u64); MAX_MOVABLE_FROM],
+    pub nr_device: usize,
 }
 
 pub const MAX_MOVABLE_FROM: usize = 16;
@@ -105,7 +109,15 @@ pub fn build<'a>(
             ranges[n] = (s, e);
             n += 1;
         }
-        let spans = node_zone_spans(&ranges[..n], movable[id]);
+        let mut device = [(0u64, 0u64); MAX_MOVABLE_FROM];
+        let mut nd = 0;
+        for &(node, s, e) in &setup.device[..setup.nr_device.min(MAX_MOVABLE_FROM)] {
+            if node == id {
+                device[nd] = (s, e);
+                nd += 1;
+            }
+        }
+        let spans = node_zone_spans(&ranges[..n], movable[id], &device[..nd]);
         // A memory-less node keeps its data on its nearest node with memory.
         let home = topology.mem_node(id);
         let zones: [Zone<'a>; NR_ZONES] = core::array::from_fn(|i| {

@@ -89,9 +89,28 @@ pub fn pfn_range(start: u64, end: u64) -> (u64, u64) {
 /// The zones of one node whose RAM is `ranges` (frame ranges, ascending).
 /// `movable_start` is the first frame of the node's ZONE_MOVABLE, if it has
 /// one: the kernel zones end there and MOVABLE runs to the node's end.
-pub fn node_zone_spans(ranges: &[(u64, u64)], movable_start: Option<u64>) -> [ZoneSpan; NR_ZONES] {
+pub fn node_zone_spans(
+    ranges: &[(u64, u64)],
+    movable_start: Option<u64>,
+    device: &[(u64, u64)],
+) -> [ZoneSpan; NR_ZONES] {
     let mut spans = [ZoneSpan::default(); NR_ZONES];
-    for zone in ZoneType::ALL {
+    // ZONE_DEVICE: the node's device memory (persistent memory), whatever
+    // its addresses; it holds no RAM.
+    for &(s, e) in device.iter().filter(|r| r.0 < r.1) {
+        let z = &mut spans[ZoneType::Device.index()];
+        if z.present == 0 {
+            *z = ZoneSpan {
+                start_pfn: s,
+                end_pfn: e,
+                present: 0,
+            };
+        }
+        z.start_pfn = z.start_pfn.min(s);
+        z.end_pfn = z.end_pfn.max(e);
+        z.present += e - s;
+    }
+    for zone in ZoneType::ALL.into_iter().filter(|&z| z != ZoneType::Device) {
         let (lo, hi) = match (zone, zone.pfn_bounds(), movable_start) {
             (ZoneType::Movable, _, Some(m)) => (m, u64::MAX),
             (_, Some((lo, hi)), Some(m)) => (lo, hi.min(m)),
@@ -127,7 +146,7 @@ mod tests {
     fn a_node_across_4g_splits_into_three_zones_with_its_hole() {
         // RAM [4K, 636K), [1M, 2G), [4G, 5G) in frames.
         let ranges = [(1, 159), (256, 0x8_0000), (0x10_0000, 0x14_0000)];
-        let z = node_zone_spans(&ranges, None);
+        let z = node_zone_spans(&ranges, None, &[]);
         assert_eq!(
             z[0],
             ZoneSpan {
@@ -146,7 +165,7 @@ mod tests {
     #[test]
     fn movable_takes_the_top_of_the_node() {
         let ranges = [(0x10_0000, 0x14_0000)];
-        let z = node_zone_spans(&ranges, Some(0x12_0000));
+        let z = node_zone_spans(&ranges, Some(0x12_0000), &[]);
         assert_eq!(z[2].end_pfn, 0x12_0000);
         assert_eq!(z[3].start_pfn, 0x12_0000);
         assert_eq!(z[3].present, 0x2_0000);

@@ -119,3 +119,53 @@ fn dimm_memory_is_zone_movable_on_the_node_its_pxm_names() {
     assert_eq!(present(1), Some(262_144), "1 GiB on node 1");
     assert_eq!(present(0), Some(131_072), "512 MiB on node 0");
 }
+
+#[test]
+fn nvdimm_memory_is_zone_device_and_keeps_its_data_across_boots() {
+    let file = std::env::temp_dir().join(format!("nvdimm-test-{}.img", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let path = file.to_str().unwrap();
+    let args = [
+        "--topology",
+        "two-node",
+        "--nvdimm",
+        "1:256M",
+        "--nvdimm-file",
+        path,
+        "--cmdline",
+        "selftest=pmem",
+    ];
+    let first = tcg(&args);
+    assert_eq!(first.status, 0, "{}", first.dump());
+    assert!(
+        first.stderr.contains("-machine q35,nvdimm=on"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        first.console.contains(
+            "NFIT: persistent memory [mem 0x0000000100000000-0x000000010fffffff] 256 MiB, PXM 1"
+        ),
+        "{}",
+        first.dump()
+    );
+    assert!(first.console.contains(
+        "node 1 Device  [mem 0x0000000100000000-0x000000010fffffff] present 65536 managed 0 pages"
+    ));
+    assert!(
+        first.console.contains("# pmem: boot 1: no earlier pattern"),
+        "{}",
+        first.dump()
+    );
+    let second = tcg(&args);
+    assert_eq!(second.status, 0, "{}", second.dump());
+    assert!(
+        second
+            .console
+            .contains("# pmem: boot 2: the 1 MiB pattern of boot 1 read back intact"),
+        "{}",
+        second.dump()
+    );
+    assert!(second.ktap().failed_cases().is_empty());
+    std::fs::remove_file(&file).unwrap();
+}
