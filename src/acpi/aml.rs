@@ -86,10 +86,13 @@ pub fn init(tables: &Tables) {
     interpreter.initialize_namespace();
     replace_qemu_mcrs(&interpreter);
     let ms = (crate::arch::x86_64::tsc::ns_since_boot() - start) / 1_000_000;
+    let (heap_used, heap_size) = crate::mm::early_heap::usage();
     log::info!(
-        "ACPI: AML: {loaded} of {} tables loaded ({} bytes of AML), namespace initialised in {ms} ms",
+        "ACPI: AML: {loaded} of {} tables loaded ({} bytes of AML), namespace initialised in {ms} ms; early heap {} of {} KiB in use",
         1 + tables.ssdts.iter().flatten().count(),
-        dsdt.len() + tables.ssdts.iter().flatten().map(|b| b.len()).sum::<usize>()
+        dsdt.len() + tables.ssdts.iter().flatten().map(|b| b.len()).sum::<usize>(),
+        heap_used >> 10,
+        heap_size >> 10
     );
     *AML.lock() = Some(Aml(interpreter));
 }

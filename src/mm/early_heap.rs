@@ -2,12 +2,13 @@
 //! only once the page allocator and the kmalloc caches do, but the AML
 //! interpreter must run before them (the pc-dimm memory it finds has to be
 //! in memblock before the zones are built). So the first allocations come
-//! from a small heap that memblock sets aside, managed by a first-fit
-//! list allocator; what is allocated there is freed there, whenever that
-//! is (the AML namespace lives for the whole run).
+//! from a small heap that memblock sets aside, managed by talc (first fit
+//! over size-binned free lists; a plain first-fit list allocator, tried
+//! first, made AML's load take 17 s instead of 4.5 s under this machine's
+//! nested KVM). What is allocated there is freed there, whenever that is
+//! (the AML namespace lives for the whole run).
 
 use core::alloc::Layout;
-use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use spin::Mutex;
 
@@ -15,7 +16,12 @@ use spin::Mutex;
 /// room for firmware with more AML, and it is only reserved once.
 const EARLY_HEAP_BYTES: u64 = 8 << 20;
 
-static HEAP: Mutex<Option<linked_list_allocator::Heap>> = Mutex::new(None);
+type Heap = talc::base::Talc<talc::source::Manual, talc::DefaultBinning>;
+
+/// The heap, once set up.
+static HEAP: Mutex<Option<Heap>> = Mutex::new(None);
+/// Bytes handed out and not freed.
+static USED: AtomicU64 = AtomicU64::new(0);
 /// The heap's direct-map range, [start, end), for routing frees.
 static START: AtomicU64 = AtomicU64::new(0);
 static END: AtomicU64 = AtomicU64::new(0);
@@ -36,10 +42,15 @@ pub fn init() {
         }
     };
     let virt = layout::phys_to_virt(phys);
+    let mut heap = Heap::new(talc::source::Manual);
     // SAFETY: memblock reserved the range for good; it is RAM in the direct
     // map, and nothing else uses it.
-    let heap =
-        unsafe { linked_list_allocator::Heap::new(virt as *mut u8, EARLY_HEAP_BYTES as usize) };
+    if unsafe { heap.claim(virt as *mut u8, EARLY_HEAP_BYTES as usize) }.is_none() {
+        log::error!(
+            "early heap: talc could not claim its memory; nothing can allocate before SLUB"
+        );
+        return;
+    }
     *HEAP.lock() = Some(heap);
     START.store(virt, Relaxed);
     END.store(virt + EARLY_HEAP_BYTES, Relaxed);
@@ -52,10 +63,19 @@ pub fn init() {
 /// An allocation from the early heap, or null (exhausted, or not set up).
 pub fn alloc(layout: Layout) -> *mut u8 {
     x86_64::instructions::interrupts::without_interrupts(|| {
-        HEAP.lock()
-            .as_mut()
-            .and_then(|h| h.allocate_first_fit(layout).ok())
-            .map_or(core::ptr::null_mut(), |p| p.as_ptr())
+        let mut heap = HEAP.lock();
+        let Some(h) = heap.as_mut() else {
+            return core::ptr::null_mut();
+        };
+        // SAFETY: talc's contract: a layout of non-zero size (Rust's
+        // allocator never asks for zero bytes).
+        match unsafe { h.allocate(layout) } {
+            Some(p) => {
+                USED.fetch_add(layout.size() as u64, Relaxed);
+                p.as_ptr()
+            }
+            None => core::ptr::null_mut(),
+        }
     })
 }
 
@@ -67,19 +87,25 @@ pub fn owns(ptr: *const u8) -> bool {
 
 /// Frees an early allocation (`owns(ptr)` holds).
 pub fn free(ptr: *mut u8, layout: Layout) {
-    let Some(p) = NonNull::new(ptr) else { return };
+    if ptr.is_null() {
+        return;
+    }
     x86_64::instructions::interrupts::without_interrupts(|| {
         if let Some(h) = HEAP.lock().as_mut() {
             // SAFETY: `ptr` was handed out by this heap with this layout
             // (the global allocator's contract, routed here by `owns`).
-            unsafe { h.deallocate(p, layout) }
+            unsafe { h.deallocate(ptr, layout) };
+            USED.fetch_sub(layout.size() as u64, Relaxed);
         }
     })
 }
 
 /// (bytes in use, heap size).
-pub fn usage() -> (usize, usize) {
-    HEAP.lock()
-        .as_ref()
-        .map_or((0, 0), |h| (h.used(), h.size()))
+pub fn usage() -> (u64, u64) {
+    let size = if HEAP.lock().is_some() {
+        EARLY_HEAP_BYTES
+    } else {
+        0
+    };
+    (USED.load(Relaxed), size)
 }

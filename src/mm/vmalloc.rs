@@ -234,33 +234,41 @@ fn vmalloc_request(
             }
         }
     }
-    if let Err(e) = vmap_pt::map(addr, &chunks, chunk, node) {
-        vmap_pt::unmap(addr, size);
-        free_chunks(&chunks, order);
+    let area = VmArea {
+        size,
+        caller,
+        kind: Kind::Vmalloc,
+        chunks,
+        chunk,
+    };
+    match install(addr, area, node, gfp) {
+        Ok(p) => p,
+        Err(area) => {
+            free_chunks(&area.chunks, order);
+            core::ptr::null_mut()
+        }
+    }
+    // Pages from the page allocator were zeroed there if asked
+    // (__GFP_ZERO passes through): nothing more to do for vzalloc.
+}
+
+/// Maps `area` at `addr` (reserved by `reserve`) and records it; on a
+/// mapping failure the range is unmapped and released, the failure
+/// reported, and the area handed back for its pages to be dealt with.
+fn install(addr: u64, area: VmArea, node: i32, gfp: Gfp) -> Result<*mut u8, VmArea> {
+    if let Err(e) = vmap_pt::map(addr, &area.chunks, area.chunk, node) {
+        vmap_pt::unmap(addr, area.size);
         release(addr);
         warn(
             gfp,
-            caller,
-            format_args!("size {size}, mapping failed: {e:?}"),
+            area.caller,
+            format_args!("size {}, mapping failed: {e:?}", area.size),
         );
-        return core::ptr::null_mut();
+        return Err(area);
     }
-    with_state(|s| {
-        s.areas.insert(
-            addr,
-            VmArea {
-                size,
-                caller,
-                kind: Kind::Vmalloc,
-                chunks,
-                chunk,
-            },
-        )
-    });
+    with_state(|s| s.areas.insert(addr, area));
     STATS.allocs.fetch_add(1, Relaxed);
-    // Pages from the page allocator were zeroed there if asked
-    // (__GFP_ZERO passes through): nothing more to do for vzalloc.
-    addr as *mut u8
+    Ok(addr as *mut u8)
 }
 
 /// Address space for `size` bytes plus the guard page, aligned to `align`;
@@ -330,30 +338,15 @@ pub fn vmap(pages: &[Page]) -> *mut u8 {
         return core::ptr::null_mut();
     };
     let chunks: Vec<u64> = pages.iter().map(|p| p.phys()).collect();
-    if let Err(e) = vmap_pt::map(addr, &chunks, PAGE_SIZE, numa_node_id() as i32) {
-        vmap_pt::unmap(addr, size);
-        release(addr);
-        warn(
-            Gfp::KERNEL,
-            caller,
-            format_args!("vmap mapping failed: {e:?}"),
-        );
-        return core::ptr::null_mut();
-    }
-    with_state(|s| {
-        s.areas.insert(
-            addr,
-            VmArea {
-                size,
-                caller,
-                kind: Kind::Vmap,
-                chunks,
-                chunk: PAGE_SIZE,
-            },
-        )
-    });
-    STATS.allocs.fetch_add(1, Relaxed);
-    addr as *mut u8
+    let area = VmArea {
+        size,
+        caller,
+        kind: Kind::Vmap,
+        chunks,
+        chunk: PAGE_SIZE,
+    };
+    // The pages stay the caller's, mapped or not.
+    install(addr, area, numa_node_id() as i32, Gfp::KERNEL).unwrap_or(core::ptr::null_mut())
 }
 
 /// Frees an area from vmalloc (its pages too) or vmap (its mapping only).

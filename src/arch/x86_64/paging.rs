@@ -141,7 +141,7 @@ pub fn init(boot: &BootInfo) -> Result<(), PagingError> {
         };
         let is_guard = guards.iter().any(|s| (s.guard..s.bottom).contains(&page));
         if !is_guard {
-            map::<Size4KiB>(&mut mapper, page, page, flags, parents, &mut frames)?;
+            map::<Size4KiB>(&mut mapper, page, page, flags, parents, &mut frames, false)?;
         }
         page += PAGE_SIZE;
     }
@@ -165,9 +165,33 @@ pub fn init(boot: &BootInfo) -> Result<(), PagingError> {
         for c in layout::chunks(r.start, r.end, huge_1g) {
             let virt = phys_to_virt(c.start);
             match c.size {
-                SIZE_1G => map::<Size1GiB>(&mut mapper, virt, c.start, data, parents, &mut frames)?,
-                SIZE_2M => map::<Size2MiB>(&mut mapper, virt, c.start, data, parents, &mut frames)?,
-                _ => map::<Size4KiB>(&mut mapper, virt, c.start, data, parents, &mut frames)?,
+                SIZE_1G => map::<Size1GiB>(
+                    &mut mapper,
+                    virt,
+                    c.start,
+                    data,
+                    parents,
+                    &mut frames,
+                    false,
+                )?,
+                SIZE_2M => map::<Size2MiB>(
+                    &mut mapper,
+                    virt,
+                    c.start,
+                    data,
+                    parents,
+                    &mut frames,
+                    false,
+                )?,
+                _ => map::<Size4KiB>(
+                    &mut mapper,
+                    virt,
+                    c.start,
+                    data,
+                    parents,
+                    &mut frames,
+                    false,
+                )?,
             }
         }
     }
@@ -184,24 +208,31 @@ pub fn init(boot: &BootInfo) -> Result<(), PagingError> {
     Ok(())
 }
 
+/// Maps one page of size `S`. `live`: the tables are in use, so the new
+/// entry is flushed from this CPU's TLB; otherwise they are not loaded yet.
 fn map<S: PageSize>(
     mapper: &mut OffsetPageTable<'_>,
     virt: u64,
     phys: u64,
     flags: F,
     parents: F,
-    frames: &mut EarlyFrames,
+    frames: &mut impl FrameAllocator<Size4KiB>,
+    live: bool,
 ) -> Result<(), PagingError>
 where
     for<'a> OffsetPageTable<'a>: Mapper<S>,
 {
     let page = Page::<S>::containing_address(VirtAddr::new(virt));
     let frame = PhysFrame::<S>::containing_address(PhysAddr::new(phys));
-    // SAFETY: the mapping is built in tables not yet loaded; each virtual
-    // page is mapped once, to memory the firmware describes.
+    // SAFETY: each virtual page is mapped once (the mapper refuses a page
+    // already mapped), to memory the firmware describes; in tables not yet
+    // loaded, or in the live ones for memory nothing maps yet.
     let flush = unsafe { mapper.map_to_with_table_flags(page, frame, flags, parents, frames) };
     match flush {
-        // Not loaded yet: nothing to flush.
+        Ok(f) if live => {
+            f.flush();
+            Ok(())
+        }
         Ok(f) => {
             f.ignore();
             Ok(())
@@ -365,34 +396,6 @@ unsafe impl FrameAllocator<Size4KiB> for MemblockFrames {
     }
 }
 
-/// Maps one page of size `S` in the live tables and flushes it.
-fn map_live<S: PageSize>(
-    mapper: &mut OffsetPageTable<'_>,
-    virt: u64,
-    phys: u64,
-    flags: F,
-    parents: F,
-    frames: &mut MemblockFrames,
-) -> Result<(), PagingError>
-where
-    for<'a> OffsetPageTable<'a>: Mapper<S>,
-{
-    let page = Page::<S>::containing_address(VirtAddr::new(virt));
-    let frame = PhysFrame::<S>::containing_address(PhysAddr::new(phys));
-    // SAFETY: the caller maps memory no mapping covers yet (checked by the
-    // mapper), as ordinary kernel data.
-    match unsafe { mapper.map_to_with_table_flags(page, frame, flags, parents, frames) } {
-        Ok(f) => {
-            f.flush();
-            Ok(())
-        }
-        Err(x86_64::structures::paging::mapper::MapToError::FrameAllocationFailed) => {
-            Err(PagingError::OutOfFrames)
-        }
-        Err(_) => Err(PagingError::MapFailed(virt)),
-    }
-}
-
 /// Adds `[start, end)` to the direct map with the largest pages alignment
 /// allows, page tables from memblock: for memory the firmware describes
 /// outside the E820 map (coldplugged pc-dimm memory, found through AML),
@@ -415,12 +418,12 @@ pub fn extend_direct_map_early(start: u64, end: u64) -> Result<(), PagingError> 
         let virt = phys_to_virt(c.start);
         match c.size {
             SIZE_1G => {
-                map_live::<Size1GiB>(&mut mapper, virt, c.start, data, parents, &mut frames)?
+                map::<Size1GiB>(&mut mapper, virt, c.start, data, parents, &mut frames, true)?
             }
             SIZE_2M => {
-                map_live::<Size2MiB>(&mut mapper, virt, c.start, data, parents, &mut frames)?
+                map::<Size2MiB>(&mut mapper, virt, c.start, data, parents, &mut frames, true)?
             }
-            _ => map_live::<Size4KiB>(&mut mapper, virt, c.start, data, parents, &mut frames)?,
+            _ => map::<Size4KiB>(&mut mapper, virt, c.start, data, parents, &mut frames, true)?,
         }
     }
     Ok(())
