@@ -150,7 +150,6 @@ pub fn init(boot: &BootInfo) -> Result<(), PagingError> {
     // BIOS area where the RSDP may lie, as Linux maps it), never the MMIO
     // holes.
     let huge_1g = cpu_has_1g_pages();
-    let data = F::PRESENT | F::WRITABLE | F::NO_EXECUTE;
     // Merged first, so adjacent firmware ranges share large pages.
     let mut ranges = RangeList::EMPTY;
     ranges
@@ -162,38 +161,7 @@ pub fn init(boot: &BootInfo) -> Result<(), PagingError> {
             .map_err(|_| PagingError::TooManyRanges)?;
     }
     for r in ranges.iter() {
-        for c in layout::chunks(r.start, r.end, huge_1g) {
-            let virt = phys_to_virt(c.start);
-            match c.size {
-                SIZE_1G => map::<Size1GiB>(
-                    &mut mapper,
-                    virt,
-                    c.start,
-                    data,
-                    parents,
-                    &mut frames,
-                    false,
-                )?,
-                SIZE_2M => map::<Size2MiB>(
-                    &mut mapper,
-                    virt,
-                    c.start,
-                    data,
-                    parents,
-                    &mut frames,
-                    false,
-                )?,
-                _ => map::<Size4KiB>(
-                    &mut mapper,
-                    virt,
-                    c.start,
-                    data,
-                    parents,
-                    &mut frames,
-                    false,
-                )?,
-            }
-        }
+        map_direct(&mut mapper, r.start, r.end, huge_1g, &mut frames, false)?;
     }
 
     // SAFETY: the new tables map the running code (text), this stack (boot
@@ -242,6 +210,29 @@ where
         }
         Err(_) => Err(PagingError::MapFailed(virt)),
     }
+}
+
+/// Direct-maps physical `[start, end)` at DIRECT_MAP_BASE + start, RW and
+/// never executable, with the largest pages alignment allows.
+fn map_direct(
+    mapper: &mut OffsetPageTable<'_>,
+    start: u64,
+    end: u64,
+    huge_1g: bool,
+    frames: &mut impl FrameAllocator<Size4KiB>,
+    live: bool,
+) -> Result<(), PagingError> {
+    let data = F::PRESENT | F::WRITABLE | F::NO_EXECUTE;
+    let parents = F::PRESENT | F::WRITABLE;
+    for c in layout::chunks(start, end, huge_1g) {
+        let virt = phys_to_virt(c.start);
+        match c.size {
+            SIZE_1G => map::<Size1GiB>(mapper, virt, c.start, data, parents, frames, live)?,
+            SIZE_2M => map::<Size2MiB>(mapper, virt, c.start, data, parents, frames, live)?,
+            _ => map::<Size4KiB>(mapper, virt, c.start, data, parents, frames, live)?,
+        }
+    }
+    Ok(())
 }
 
 /// How one virtual address is mapped right now.
@@ -411,22 +402,14 @@ pub fn extend_direct_map_early(start: u64, end: u64) -> Result<(), PagingError> 
             VirtAddr::new(DIRECT_MAP_BASE),
         )
     };
-    let data = F::PRESENT | F::WRITABLE | F::NO_EXECUTE;
-    let parents = F::PRESENT | F::WRITABLE;
-    let mut frames = MemblockFrames;
-    for c in layout::chunks(start, end, kpt.huge_1g) {
-        let virt = phys_to_virt(c.start);
-        match c.size {
-            SIZE_1G => {
-                map::<Size1GiB>(&mut mapper, virt, c.start, data, parents, &mut frames, true)?
-            }
-            SIZE_2M => {
-                map::<Size2MiB>(&mut mapper, virt, c.start, data, parents, &mut frames, true)?
-            }
-            _ => map::<Size4KiB>(&mut mapper, virt, c.start, data, parents, &mut frames, true)?,
-        }
-    }
-    Ok(())
+    map_direct(
+        &mut mapper,
+        start,
+        end,
+        kpt.huge_1g,
+        &mut MemblockFrames,
+        true,
+    )
 }
 
 /// Runs `f` on the live PML4 with the page-table lock held: the vmalloc
