@@ -138,7 +138,18 @@ selftest!(
                 ZoneType::Dma32 => kassert!(s >= DMA_END_PFN && e <= DMA32_END_PFN),
                 ZoneType::Normal => kassert!(s >= DMA32_END_PFN),
                 ZoneType::Movable => {}
-                ZoneType::Device => kassert!(false, "ZONE_DEVICE is never populated by RAM"),
+                ZoneType::Device => {
+                    // Persistent memory only, never RAM, never free pages.
+                    let pmem = super::pmem::regions();
+                    kassert!(
+                        pmem.iter()
+                            .any(|r| r.start <= s * PAGE_SIZE && e * PAGE_SIZE <= r.end),
+                        "ZONE_DEVICE [{s:#x}-{e:#x}) is no persistent-memory region"
+                    );
+                    kassert_eq!(z.managed(), 0);
+                    kassert_eq!(t.node_of_addr(s * PAGE_SIZE), None, "RAM in ZONE_DEVICE");
+                    continue;
+                }
             }
             kassert_eq!(t.node_of_addr(s * PAGE_SIZE), Some(z.node));
             kassert_eq!(t.node_of_addr((e - 1) * PAGE_SIZE), Some(z.node));

@@ -332,8 +332,14 @@ impl<'a> Node<'a> {
         self.zones.iter().map(|z| z.managed).sum()
     }
 
+    /// RAM pages present on the node: ZONE_DEVICE (persistent memory) is
+    /// not RAM, and Linux does not count it in the node's present pages.
     pub fn present(&self) -> u64 {
-        self.zones.iter().map(|z| z.span.present).sum()
+        self.zones
+            .iter()
+            .filter(|z| z.kind != ZoneType::Device)
+            .map(|z| z.span.present)
+            .sum()
     }
 
     fn push_zones(&self, list: &mut Zonelist) {

@@ -231,7 +231,9 @@ fn from_srat(
         );
         // Overlap with another node's range makes the description
         // contradictory: Linux rejects the NUMA configuration.
-        if let Some(other) = overlapping_entry(&table, base, end, domain) {
+        // As Linux (numa_cleanup_meminfo), ranges holding no RAM (hot-plug
+        // areas, persistent memory) are set aside before the check.
+        if let Some(other) = overlapping_entry(&table, base, end, domain, inputs.ram) {
             log(Level::Warn, format_args!(
                 "SRAT: [mem {base:#x}-{:#x}] of PXM {domain} overlaps PXM {other}'s range; NUMA information rejected, one node",
                 end - 1));
@@ -297,7 +299,17 @@ fn from_srat(
 }
 
 /// The domain of another enabled SRAT memory range that overlaps `[base, end)`.
-fn overlapping_entry(table: &srat::Srat, base: u64, end: u64, domain: u32) -> Option<u32> {
+fn overlapping_entry(
+    table: &srat::Srat,
+    base: u64,
+    end: u64,
+    domain: u32,
+    ram: &[(u64, u64)],
+) -> Option<u32> {
+    let holds_ram = |s: u64, e: u64| ram.iter().any(|&(rs, re)| rs < e && s < re);
+    if !holds_ram(base, end) {
+        return None;
+    }
     table.entries().map_while(Result::ok).find_map(|e| match e {
         srat::Entry::Memory {
             base: b,
@@ -305,7 +317,14 @@ fn overlapping_entry(table: &srat::Srat, base: u64, end: u64, domain: u32) -> Op
             domain: d,
             enabled: true,
             ..
-        } if d != domain && l > 0 && b < end && base < b.saturating_add(l) => Some(d),
+        } if d != domain
+            && l > 0
+            && b < end
+            && base < b.saturating_add(l)
+            && holds_ram(b, b.saturating_add(l)) =>
+        {
+            Some(d)
+        }
         _ => None,
     })
 }

@@ -169,3 +169,35 @@ fn nvdimm_memory_is_zone_device_and_keeps_its_data_across_boots() {
     assert!(second.ktap().failed_cases().is_empty());
     std::fs::remove_file(&file).unwrap();
 }
+
+#[test]
+fn a_vm_with_both_a_dimm_and_an_nvdimm_keeps_its_numa_topology_and_passes() {
+    // QEMU's SRAT then has a hot-plug area (node 1) overlapping the
+    // NVDIMM's range (node 0); as Linux, ranges without RAM are set aside
+    // before the overlap check, so NUMA is not given up.
+    let file = std::env::temp_dir().join(format!("nvdimm-both-{}.img", std::process::id()));
+    let b = tcg(&[
+        "--topology",
+        "two-node",
+        "--dimm",
+        "1:1G",
+        "--nvdimm",
+        "0:256M",
+        "--nvdimm-file",
+        file.to_str().unwrap(),
+    ]);
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(b.status, 0, "{}", b.dump());
+    assert!(
+        b.console.contains("available: 2 nodes (0-1)"),
+        "{}",
+        b.dump()
+    );
+    assert!(b
+        .console
+        .contains("node 1 Movable [mem 0x0000000100000000-0x000000013fffffff]"));
+    assert!(b
+        .console
+        .contains("node 0 Device  [mem 0x0000000140000000-0x000000014fffffff]"));
+    assert!(b.ktap().failed_cases().is_empty());
+}
