@@ -171,13 +171,6 @@ fn name(path: &str) -> Option<AmlName> {
     AmlName::from_str(path).ok()
 }
 
-fn integer(o: &WrappedObject) -> Option<u64> {
-    match **o {
-        Object::Integer(v) => Some(v),
-        _ => None,
-    }
-}
-
 /// AML's ToInteger of an integer, a string ("0x1f" or "31") or a buffer.
 fn to_integer(o: &WrappedObject) -> Option<u64> {
     match **o {
@@ -216,8 +209,8 @@ pub fn sleep_type(state: &str) -> Option<(u8, u8)> {
         log::warn!("ACPI: AML: {state} is not a package");
         return None;
     };
-    let a = elems.first().and_then(integer)?;
-    let b = elems.get(1).and_then(integer).unwrap_or(a);
+    let a = elems.first().and_then(to_integer)?;
+    let b = elems.get(1).and_then(to_integer).unwrap_or(a);
     Some((a as u8, b as u8))
 }
 
@@ -275,17 +268,27 @@ pub struct MemoryDevice {
     pub ranges: Vec<(u64, u64)>,
 }
 
+static MEMORY_DEVICES: spin::Once<Vec<MemoryDevice>> = spin::Once::new();
+
 /// Every PNP0C80 device in the namespace with its `_STA`, `_PXM` and the
-/// memory ranges of its `_CRS`. A device whose methods fail is reported
-/// and listed with what could be read.
-pub fn memory_devices() -> Vec<MemoryDevice> {
+/// memory ranges of its `_CRS`, evaluated once (after `init`): coldplugged
+/// devices do not change, and under a slow accelerator each evaluation
+/// costs. A device whose methods fail is reported and listed with what
+/// could be read.
+pub fn memory_devices() -> &'static [MemoryDevice] {
+    MEMORY_DEVICES.call_once(find_memory_devices)
+}
+
+fn find_memory_devices() -> Vec<MemoryDevice> {
     let guard = AML.lock();
     let Some(aml) = guard.as_ref() else {
         return Vec::new();
     };
     let mut paths: Vec<String> = Vec::new();
     let pnp0c80 = eisa_id("PNP0C80");
-    let mut namespace = aml.0.namespace.lock().clone();
+    // The paths first, under the namespace lock; the methods run after it
+    // is dropped (they take it themselves).
+    let mut namespace = aml.0.namespace.lock();
     let _ = namespace.traverse(|path, level| {
         let hid_seg = acpi::aml::namespace::NameSeg::from_bytes(*b"_HID")?;
         if let Some(hid) = level.values.get(&hid_seg) {
@@ -305,10 +308,10 @@ pub fn memory_devices() -> Vec<MemoryDevice> {
         .into_iter()
         .map(|path| {
             let status = evaluate(aml, &alloc::format!("{path}._STA"))
-                .and_then(|o| integer(&o))
+                .and_then(|o| to_integer(&o))
                 .unwrap_or(0xf);
             let pxm = evaluate(aml, &alloc::format!("{path}._PXM"))
-                .and_then(|o| integer(&o))
+                .and_then(|o| to_integer(&o))
                 .map(|v| v as u32);
             let mut ranges = Vec::new();
             // An absent device's _CRS describes nothing (QEMU's is empty).

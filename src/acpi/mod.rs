@@ -235,7 +235,7 @@ pub fn add_memory_devices(mem_limit: Option<u64>) {
 /// Logs every ACPI memory device (PNP0C80) AML describes: where its
 /// memory is, on which node, and whether it is present.
 pub fn report_memory_devices() {
-    for d in aml::memory_devices() {
+    for d in aml::memory_devices().iter() {
         let node = d.pxm.and_then(|p| crate::numa::topology().node_of_pxm(p));
         if d.status == 0 {
             log::info!("ACPI: memory device {}: not present (_STA 0)", d.path);

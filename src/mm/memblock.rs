@@ -5,6 +5,7 @@
 use crate::acpi::Tables;
 use crate::arch::x86_64::paging;
 use crate::boot::start_info::{BootInfo, E820Kind};
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 use layout::LOW_MEMORY_END;
 use mm::memblock::Memblock;
@@ -59,15 +60,9 @@ pub fn init(boot: &BootInfo, tables: &Tables, mem_limit: Option<u64>) {
 /// Memory of coldplugged memory devices (pc-dimm), which the firmware
 /// describes through AML and not in E820: added before the zones are
 /// built, it becomes ZONE_MOVABLE on its node, as Linux onlines
-/// hot-pluggable memory.
-static DEVICE_MEMORY: Mutex<([DeviceMemory; MAX_DEVICE_RANGES], usize)> = Mutex::new((
-    [DeviceMemory {
-        start: 0,
-        end: 0,
-        pxm: None,
-    }; MAX_DEVICE_RANGES],
-    0,
-));
+/// hot-pluggable memory. (The early heap exists by then.)
+static DEVICE_MEMORY: Mutex<Vec<DeviceMemory>> = Mutex::new(Vec::new());
+const MAX_DEVICE_RANGES: usize = 16;
 
 /// One memory device's range and the proximity domain its `_PXM` gives.
 #[derive(Clone, Copy, Debug)]
@@ -76,11 +71,10 @@ pub struct DeviceMemory {
     pub end: u64,
     pub pxm: Option<u32>,
 }
-const MAX_DEVICE_RANGES: usize = 16;
 
 /// Adds a memory device's range: direct-mapped, then memory in memblock
-/// (cut at `mem=`). Before `numa::init`, so the topology places it on the
-/// node its SRAT hot-plug range names.
+/// (cut at `mem=`). Before `numa::init`, which puts it on the node its
+/// `_PXM` names.
 pub fn add_device_memory(start: u64, end: u64, pxm: Option<u32>, mem_limit: Option<u64>) {
     let start = layout::align_up(start, layout::PAGE_SIZE);
     let end = layout::align_down(end.min(mem_limit.unwrap_or(u64::MAX)), layout::PAGE_SIZE);
@@ -89,7 +83,7 @@ pub fn add_device_memory(start: u64, end: u64, pxm: Option<u32>, mem_limit: Opti
         return;
     }
     let mut list = DEVICE_MEMORY.lock();
-    if list.1 == MAX_DEVICE_RANGES {
+    if list.len() == MAX_DEVICE_RANGES {
         log::warn!("memblock: more than {MAX_DEVICE_RANGES} device memory ranges; [{start:#x}-{end:#x}) not used");
         return;
     }
@@ -107,9 +101,7 @@ pub fn add_device_memory(start: u64, end: u64, pxm: Option<u32>, mem_limit: Opti
         log::error!("memblock: device memory [{start:#x}-{end:#x}): {e:?}; not used");
         return;
     }
-    let n = list.1;
-    list.0[n] = DeviceMemory { start, end, pxm };
-    list.1 += 1;
+    list.push(DeviceMemory { start, end, pxm });
     log::info!(
         "memblock: device memory [mem {start:#018x}-{:#018x}] added ({} MiB)",
         end - 1,
@@ -118,16 +110,8 @@ pub fn add_device_memory(start: u64, end: u64, pxm: Option<u32>, mem_limit: Opti
 }
 
 /// The device memory ranges added so far.
-pub fn device_memory() -> alloc::vec::Vec<DeviceMemory> {
-    let list = DEVICE_MEMORY.lock();
-    list.0[..list.1].to_vec()
-}
-
-fn is_device_memory(start: u64, end: u64) -> bool {
-    let list = DEVICE_MEMORY.lock();
-    list.0[..list.1]
-        .iter()
-        .any(|d| start < d.end && d.start < end)
+pub fn device_memory() -> Vec<DeviceMemory> {
+    DEVICE_MEMORY.lock().clone()
 }
 
 /// Set once the free memory went to the page allocator.
@@ -143,6 +127,10 @@ pub fn alloc_on_node(node: NodeId, size: u64, align: u64) -> Result<u64, Membloc
         "memblock allocation after the page allocator took over"
     );
     let topology = crate::numa::topology();
+    // Taken before memblock's lock: add_device_memory takes them the
+    // other way round.
+    let devices = device_memory();
+    let is_device_memory = |s: u64, e: u64| devices.iter().any(|d| s < d.end && d.start < e);
     let mut mb = MEMBLOCK.lock();
     // The node's highest range first; device memory (ZONE_MOVABLE to be)
     // only when the node has no room elsewhere.

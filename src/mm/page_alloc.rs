@@ -470,9 +470,8 @@ pub fn init(settings: &cmdline::Settings) {
     // Coldplugged memory devices: ZONE_MOVABLE from their first page.
     for d in memblock::device_memory() {
         if let Some(node) = topo.node_of_addr(d.start) {
-            let start = d.start;
             if setup.nr_movable_from < setup.movable_from.len() {
-                setup.movable_from[setup.nr_movable_from] = (node, start / PAGE_SIZE);
+                setup.movable_from[setup.nr_movable_from] = (node, d.start / PAGE_SIZE);
                 setup.nr_movable_from += 1;
             }
         }

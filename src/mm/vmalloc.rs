@@ -404,7 +404,7 @@ fn unmap_area(addr: u64, only: Option<Kind>, caller: &Location) {
                     BadFree::AlreadyFreed => "an area already freed (double free)",
                     BadFree::WrongKind(_) => "a vmalloc area",
                 },
-                Describe(addr)
+                crate::arch::x86_64::exceptions::Describe(addr)
             );
             return;
         }
@@ -592,19 +592,6 @@ pub fn describe(addr: u64) -> Option<Place> {
     Some(Place { addr, what })
 }
 
-/// `Describe` for the error reports here.
-struct Describe(u64);
-
-impl fmt::Display for Describe {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The caller holds no lock here, so this looks the address up.
-        match describe(self.0) {
-            Some(p) => write!(f, "{p}"),
-            None => write!(f, "not a vmalloc address"),
-        }
-    }
-}
-
 /// Per-area figures for reports and tests: (start, usable size, kind,
 /// 4 KiB pages per node).
 pub struct AreaInfo {
@@ -696,8 +683,7 @@ pub fn vmallocinfo(w: &mut dyn fmt::Write) -> fmt::Result {
 pub fn meminfo(w: &mut dyn fmt::Write) -> fmt::Result {
     let (used, chunk) = with_state(|s| {
         let used: u64 = s.areas.values().map(|a| a.size).sum();
-        let largest = s.space.free_ranges().iter().map(|r| r.1).max().unwrap_or(0);
-        (used, largest)
+        (used, s.space.tree().largest())
     })
     .unwrap_or((0, 0));
     writeln!(w, "VmallocTotal:   {:>8} kB", VMALLOC_SIZE >> 10)?;

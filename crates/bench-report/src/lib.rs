@@ -245,15 +245,7 @@ pub fn markdown(r: &Results) -> String {
         s,
         "## One CPU: ns per operation (peer / ours in brackets; above 1 means ours is faster)\n"
     );
-    let _ = write!(s, "| workload | ours |");
-    for p in &peers {
-        let _ = write!(s, " {p} |");
-    }
-    let _ = write!(s, "\n|---|---|");
-    for _ in &peers {
-        let _ = write!(s, "---|");
-    }
-    let _ = writeln!(s);
+    header_row(&mut s, &["workload", "ours"], &peers);
     for b in r.single_cpu_ours() {
         let _ = write!(s, "| {} | {:.1} |", b.label(), b.ns_per_op);
         for p in &peers {
@@ -330,15 +322,8 @@ pub fn markdown(r: &Results) -> String {
         let mems: Vec<u64> = uniq(r.matrix.iter().map(|c| c.mem_node));
         let cpus: Vec<u64> = uniq(r.matrix.iter().map(|c| c.cpu_node));
         for (what, f) in [("latency ns", 0), ("read MB/s", 1)] {
-            let _ = write!(s, "| CPU node \\ memory node ({what}) |");
-            for m in &mems {
-                let _ = write!(s, " {m} |");
-            }
-            let _ = write!(s, "\n|---|");
-            for _ in &mems {
-                let _ = write!(s, "---|");
-            }
-            let _ = writeln!(s);
+            let corner = format!("CPU node \\ memory node ({what})");
+            header_row(&mut s, &[&corner], &mems);
             for c in &cpus {
                 let _ = write!(s, "| {c} |");
                 for m in &mems {
@@ -368,6 +353,23 @@ pub fn markdown(r: &Results) -> String {
         "\nPlots: [scaling](scaling.svg), [peers](peers.svg), [latency](matrix-latency.svg), [bandwidth](matrix-bandwidth.svg)."
     );
     s
+}
+
+/// A Markdown table's header and rule: the `fixed` columns, then one
+/// column per item of `columns`.
+fn header_row(s: &mut String, fixed: &[&str], columns: &[impl std::fmt::Display]) {
+    let _ = write!(s, "|");
+    for c in fixed {
+        let _ = write!(s, " {c} |");
+    }
+    for c in columns {
+        let _ = write!(s, " {c} |");
+    }
+    let _ = write!(s, "\n|");
+    for _ in 0..fixed.len() + columns.len() {
+        let _ = write!(s, "---|");
+    }
+    let _ = writeln!(s);
 }
 
 /// Three significant digits, without exponent notation (0.00123, 12.3, 1230).

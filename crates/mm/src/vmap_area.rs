@@ -282,6 +282,11 @@ impl FreeTree {
         self.lowest_fit_in(x.right, size, align)
     }
 
+    /// The largest free range's size: the root's augmented maximum.
+    pub fn largest(&self) -> u64 {
+        self.max(self.root)
+    }
+
     /// Every free range in address order.
     pub fn ranges(&self) -> Vec<(u64, u64)> {
         let mut out = Vec::with_capacity(self.len);

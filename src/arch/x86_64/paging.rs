@@ -310,42 +310,23 @@ unsafe impl FrameAllocator<Size4KiB> for NodeFrames {
 /// outside the direct map (device registers, CPU stacks); each page must
 /// not be mapped yet.
 pub fn map_pages(virt: u64, phys: u64, len: u64, flags: F, node: i32) -> Result<(), PagingError> {
-    let guard = KERNEL_PAGE_TABLES.lock();
-    let kpt = guard.as_ref().ok_or(PagingError::NoEarlyRam)?;
-    // SAFETY: the PML4 is live; every table frame is RAM in the direct map;
-    // the lock keeps other writers out.
-    let mut mapper = unsafe {
-        OffsetPageTable::new(
-            &mut *(phys_to_virt(kpt.pml4_phys) as *mut PageTable),
-            VirtAddr::new(DIRECT_MAP_BASE),
-        )
-    };
-    let mut frames = NodeFrames { node };
-    let mut off = 0;
-    while off < len {
-        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(virt + off));
-        let frame = PhysFrame::containing_address(PhysAddr::new(phys + off));
-        // SAFETY: the page is in a region only this module maps (checked
-        // unmapped by the mapper), to memory the caller owns.
-        let result = unsafe {
-            mapper.map_to_with_table_flags(
-                page,
-                frame,
+    with_live_mapper(|mapper, _| {
+        let mut frames = NodeFrames { node };
+        let mut off = 0;
+        while off < len {
+            map::<Size4KiB>(
+                mapper,
+                virt + off,
+                phys + off,
                 flags,
                 F::PRESENT | F::WRITABLE,
                 &mut frames,
-            )
-        };
-        match result {
-            Ok(flush) => flush.flush(),
-            Err(x86_64::structures::paging::mapper::MapToError::FrameAllocationFailed) => {
-                return Err(PagingError::OutOfFrames)
-            }
-            Err(_) => return Err(PagingError::MapFailed(virt + off)),
+                true,
+            )?;
+            off += PAGE_SIZE;
         }
-        off += PAGE_SIZE;
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 static MMIO_NEXT: Mutex<u64> = Mutex::new(layout::MMIO_BASE);
@@ -392,24 +373,27 @@ unsafe impl FrameAllocator<Size4KiB> for MemblockFrames {
 /// outside the E820 map (coldplugged pc-dimm memory, found through AML),
 /// before the page allocator exists. Every page must be unmapped so far.
 pub fn extend_direct_map_early(start: u64, end: u64) -> Result<(), PagingError> {
+    with_live_mapper(|mapper, huge_1g| {
+        map_direct(mapper, start, end, huge_1g, &mut MemblockFrames, true)
+    })
+}
+
+/// Runs `f` with a mapper over the live tables (and whether 1 GiB pages
+/// are in use), the page-table lock held.
+fn with_live_mapper<R>(
+    f: impl FnOnce(&mut OffsetPageTable<'_>, bool) -> Result<R, PagingError>,
+) -> Result<R, PagingError> {
     let guard = KERNEL_PAGE_TABLES.lock();
     let kpt = guard.as_ref().ok_or(PagingError::NoEarlyRam)?;
     // SAFETY: the PML4 is live; every table frame is RAM in the direct map;
-    // the lock keeps other writers out.
+    // the lock keeps other writers out while `f` runs.
     let mut mapper = unsafe {
         OffsetPageTable::new(
             &mut *(phys_to_virt(kpt.pml4_phys) as *mut PageTable),
             VirtAddr::new(DIRECT_MAP_BASE),
         )
     };
-    map_direct(
-        &mut mapper,
-        start,
-        end,
-        kpt.huge_1g,
-        &mut MemblockFrames,
-        true,
-    )
+    f(&mut mapper, kpt.huge_1g)
 }
 
 /// Runs `f` on the live PML4 with the page-table lock held: the vmalloc

@@ -58,6 +58,10 @@ fn random_allocations_never_overlap_take_the_lowest_fit_and_merge_back() {
         v.tree().check().unwrap();
         // Free ranges never touch: merging is complete.
         let free = v.free_ranges();
+        assert_eq!(
+            v.tree().largest(),
+            free.iter().map(|r| r.1).max().unwrap_or(0)
+        );
         for w in free.windows(2) {
             assert!(
                 w[0].0 + w[0].1 < w[1].0,
