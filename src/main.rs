@@ -18,8 +18,10 @@ mod fatal;
 mod mm;
 mod numa;
 mod rcu;
+mod sched;
 mod selftest;
 mod smp;
+mod task;
 mod time;
 
 use arch::x86_64::{
@@ -89,13 +91,21 @@ fn boot(start_info_phys: u64) -> ! {
     mm::slab::init(&settings); // kmalloc caches; Box and Vec work from here
     mm::vmalloc::init(); // the vmalloc region: vmalloc, vmap, vfree
     rcu::init(); // RCU callbacks run on the last CPU's idle loop
+    sched::init(); // run queues, idle threads; kernel threads from here on
+    mm::vmscan::init(); // one kswapd per node with memory
     acpi::report_memory_devices(); // PNP0C80 devices: ranges, nodes, status
     numa::print_reports();
     if settings.mm_report {
         mm::report::print_all("boot");
     }
 
-    let totals = selftest::run(settings.selftest);
+    // workload=pressure is the pressure suite: kswapd, direct reclaim and
+    // one OOM kill, each checked; the reports below show their counters.
+    let also: &[&str] = match settings.workload {
+        Some(cmdline::Workload::Pressure) => &["pressure"],
+        None => &[],
+    };
+    let totals = selftest::run(settings.selftest, also);
     if let Some(which) = settings.bench {
         bench::run(which, settings.bench_scale);
     }

@@ -5,15 +5,20 @@
 mod device_memory_selftests;
 pub mod early_heap;
 pub mod memblock;
+pub mod oom_kill;
+pub mod pagecache;
 pub mod page_alloc;
 pub mod pmem;
 mod pmem_selftests;
+mod pressure_selftests;
 pub mod report;
 mod selftests;
+pub mod shrinker;
 pub mod slab;
 mod slab_selftests;
 pub mod vmalloc;
 mod vmalloc_selftests;
+pub mod vmscan;
 
 pub use memblock::MEMBLOCK;
 pub use mm::gfp::Gfp;

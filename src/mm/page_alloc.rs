@@ -5,7 +5,7 @@
 //! What the crate leaves to the kernel is done here: zeroing through the
 //! direct map (__GFP_ZERO), the failure report unless __GFP_NOWARN, the
 //! "Bad page state" report for an invalid free, and the reclaim hooks
-//! (which count what they are asked until reclaim exists).
+//! (kswapd, direct reclaim and the OOM killer, in vmscan and oom_kill).
 
 use crate::arch::x86_64::tsc;
 use crate::mm::memblock;
@@ -214,19 +214,46 @@ pub fn alloc_pcp_lists(node: NodeId) -> Option<&'static [Mutex<PerCpuPages>]> {
     })
 }
 
-/// Until kswapd and direct reclaim exist, the hooks record their calls and
-/// free nothing.
-struct KernelReclaim;
+/// The allocator's reclaim hooks: kswapd, direct reclaim and the OOM
+/// killer, each counted. The allocator runs with interrupts off; work that
+/// may sleep turns them back on when the caller had them on.
+struct KernelReclaim {
+    irqs_on: bool,
+}
+
+impl KernelReclaim {
+    /// Runs `f` with interrupts as the caller had them.
+    fn as_caller<R>(&self, f: impl FnOnce() -> R) -> R {
+        if self.irqs_on {
+            x86_64::instructions::interrupts::enable();
+            let r = f();
+            x86_64::instructions::interrupts::disable();
+            r
+        } else {
+            f()
+        }
+    }
+}
 
 impl Reclaim for KernelReclaim {
-    fn wake_kswapd(&self, _node: NodeId, _order: usize) {
+    fn wake_kswapd(&self, node: NodeId, _order: usize) {
         RECLAIM_CALLS.kswapd_wakeups.fetch_add(1, Relaxed);
+        super::vmscan::wakeup_kswapd(node);
     }
 
-    fn direct_reclaim(&self, ctx: ReclaimContext, _order: usize) -> u64 {
+    fn direct_reclaim(&self, ctx: ReclaimContext, order: usize, node: NodeId) -> u64 {
         RECLAIM_CALLS.direct_reclaim_passes.fetch_add(1, Relaxed);
         *RECLAIM_CALLS.last_context.lock() = Some(ctx);
-        0
+        self.as_caller(|| {
+            let freed = super::vmscan::direct_reclaim(ctx, order, node);
+            // GFP_KERNEL may sleep: let kswapd and others run.
+            crate::sched::cond_resched();
+            freed
+        })
+    }
+
+    fn out_of_memory(&self, gfp: Gfp, order: usize) -> bool {
+        self.irqs_on && self.as_caller(|| super::oom_kill::out_of_memory(gfp, order))
     }
 
     /// Every CPU's lists, taken directly (they are locked, so this needs
@@ -244,7 +271,12 @@ impl Reclaim for KernelReclaim {
         if attempt.is_power_of_two() && attempt >= 1 << 16 {
             log::warn!("page allocation stalls: __GFP_NOFAIL retried {attempt} times");
         }
-        core::hint::spin_loop();
+        if self.irqs_on && crate::sched::can_sleep() {
+            // Wait for reclaim elsewhere (kswapd, a victim exiting) asleep.
+            self.as_caller(|| crate::sched::sleep_ns(1_000_000));
+        } else {
+            core::hint::spin_loop();
+        }
     }
 }
 
@@ -301,10 +333,16 @@ fn alloc(
         interleave,
         pcp: this_cpu_pcp(),
     };
+    // A caller that may not sleep must not: any attempt is a "scheduling
+    // while atomic" bug report instead of a sleep.
+    let _atomic = (!gfp.can_direct_reclaim()).then(crate::sched::atomic_section);
+    let reclaim = KernelReclaim {
+        irqs_on: x86_64::instructions::interrupts::are_enabled(),
+    };
     // Interrupt handlers allocate too: no zone lock is ever held with
     // interrupts on (Linux's spin_lock_irqsave on zone->lock).
     let result = x86_64::instructions::interrupts::without_interrupts(|| {
-        allocator().alloc(req, &KernelReclaim)
+        allocator().alloc(req, &reclaim)
     });
     match result {
         Ok(got) => {

@@ -209,6 +209,20 @@ pub fn kmem_cache_destroy(cache: &'static KmemCache) -> Result<(), u64> {
     Ok(())
 }
 
+/// Frees the empty slabs on the cache's node lists; returns the pages
+/// freed. Unlike Linux's kmem_cache_shrink it leaves the slabs CPUs hold
+/// (flushing them needs every CPU to answer an IPI, which reclaim, run
+/// where memory is short and CPUs may be waiting, should not depend on).
+pub fn kmem_cache_shrink(cache: &'static KmemCache) -> u64 {
+    let before = cache.total_slabs();
+    // SAFETY: `shrink` only takes slabs off the node partial lists, under
+    // each node's lock, and only slabs with no object in use; a slab on
+    // those lists is no CPU's current slab, so nothing else can reach one
+    // it frees.
+    without_interrupts(|| unsafe { cache.shrink(&Pages::of(cache, Gfp::ATOMIC)) });
+    before.saturating_sub(cache.total_slabs()) << cache.layout.order
+}
+
 /// One object from `cache`, on `node` (the caller's when None).
 #[track_caller]
 pub fn kmem_cache_alloc_node(cache: &'static KmemCache, gfp: Gfp, node: Option<usize>) -> *mut u8 {

@@ -679,6 +679,11 @@ pub fn vmallocinfo(w: &mut dyn fmt::Write) -> fmt::Result {
     mm::report::vmallocinfo(w, &rows)
 }
 
+/// Page-table pages the vmalloc region has taken (never given back).
+pub fn page_table_pages() -> u64 {
+    vmap_pt::TABLE_PAGES.load(Relaxed)
+}
+
 /// The meminfo lines Linux gives vmalloc.
 pub fn meminfo(w: &mut dyn fmt::Write) -> fmt::Result {
     let (used, chunk) = with_state(|s| {

@@ -161,16 +161,21 @@ pub struct Totals {
 const SLOW_CASE_MS: u64 = 100;
 
 /// Runs the selected suites, prints KTAP and the summary, returns totals.
-pub fn run(selection: SelfTestSelection) -> Totals {
+pub fn run(selection: SelfTestSelection, also: &[&str]) -> Totals {
     let all = registered();
     let mut totals = Totals::default();
-    if selection == SelfTestSelection::Off {
+    if selection == SelfTestSelection::Off && also.is_empty() {
         kprintln!("selftest: off (selftest=off); nothing run");
         return totals;
     }
-    let selected = |suite: &SelfTest| match selection {
-        SelfTestSelection::Suites(list) => list.contains(suite.suite),
-        _ => !suite.explicit_only,
+    // `also`: suites a workload asks for, on top of the selection.
+    let selected = |suite: &SelfTest| {
+        also.contains(&suite.suite)
+            || match selection {
+                SelfTestSelection::Suites(list) => list.contains(suite.suite),
+                SelfTestSelection::Off => false,
+                SelfTestSelection::Default => !suite.explicit_only,
+            }
     };
     // Names asked for that no suite has are failures, not silence.
     let mut unknown = 0;

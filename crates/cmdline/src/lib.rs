@@ -76,6 +76,15 @@ pub struct Settings<'a> {
     pub bench: Option<&'a str>,
     /// `bench.scale=N`: divide every workload's operation count by N.
     pub bench_scale: u64,
+    /// `workload=pressure`: push memory below the watermarks (kswapd,
+    /// direct reclaim, one OOM kill) with the pressure self-tests.
+    pub workload: Option<Workload>,
+}
+
+/// What `workload=` runs besides the self-tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    Pressure,
 }
 
 /// `slub_debug`: which checks (Linux's letters F, Z, P, U; none given
@@ -130,6 +139,7 @@ impl Default for Settings<'_> {
             slub_debug: None,
             bench: None,
             bench_scale: 1,
+            workload: None,
         }
     }
 }
@@ -368,6 +378,12 @@ pub fn parse<'a>(line: &'a str, mut warn: impl FnMut(Warning<'a>)) -> Settings<'
                 }),
                 None => s.bench = Some("all"),
             },
+            "workload" => {
+                let w = |v: &str| (v == "pressure").then_some(Workload::Pressure);
+                if let Some(w) = value(word, "pressure", w, &mut warn) {
+                    s.workload = Some(w);
+                }
+            }
             "bench.scale" => {
                 let n = |v: &str| parse_u64(v).filter(|&n| n >= 1);
                 if let Some(n) = value(word, "a divisor from 1", n, &mut warn) {
@@ -437,6 +453,16 @@ mod tests {
         let mut warnings = Vec::new();
         let s = parse(line, |w| warnings.push(w));
         (s, warnings)
+    }
+
+    #[test]
+    fn workload_pressure_is_known_and_other_workloads_warn() {
+        let (s, w) = parse_collect("workload=pressure");
+        assert_eq!(s.workload, Some(Workload::Pressure));
+        assert!(w.is_empty());
+        let (s, w) = parse_collect("workload=swap");
+        assert_eq!(s.workload, None);
+        assert_eq!(w.len(), 1);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! nodes ([`page_alloc`], built by [`setup`]), GFP flags ([`gfp`]),
 //! watermarks ([`watermark`]), NUMA statistics ([`stats`]) and the Linux
 //! format reports ([`report`]), the vmalloc region's area allocator
-//! ([`vmap_area`]); [`raw`] turns node memory into descriptors.
+//! ([`vmap_area`]), the OOM killer's scoring ([`oom`]) and reclaim's
+//! policy ([`vmscan`]); [`raw`] turns node memory into descriptors.
 #![no_std]
 // Unsafe code lives in `raw` and `slub` alone, where Miri checks it.
 #![deny(unsafe_code)]
@@ -13,6 +14,7 @@ pub mod buddy;
 pub mod gfp;
 pub mod memblock;
 pub mod movable;
+pub mod oom;
 pub mod page_alloc;
 pub mod pcp;
 #[allow(unsafe_code)]

@@ -354,9 +354,16 @@ impl<'a> Node<'a> {
 pub trait Reclaim {
     /// Wake the node's background reclaimer.
     fn wake_kswapd(&self, _node: NodeId, _order: usize) {}
-    /// Reclaim for a caller that may sleep; returns the pages freed.
-    fn direct_reclaim(&self, _ctx: ReclaimContext, _order: usize) -> u64 {
+    /// Reclaim for a caller that may sleep, from the nodes of `node`'s
+    /// zonelist; returns the pages freed.
+    fn direct_reclaim(&self, _ctx: ReclaimContext, _order: usize, _node: NodeId) -> u64 {
         0
+    }
+    /// Reclaim made no progress: kill something (Linux's out_of_memory).
+    /// True when memory was (or is being) freed, so the allocation should
+    /// try again. Only asked for allocations [`crate::oom::may_oom`] allows.
+    fn out_of_memory(&self, _gfp: Gfp, _order: usize) -> bool {
+        false
     }
     /// A __GFP_NOFAIL allocation is waiting; called between attempts.
     fn nofail_wait(&self, _attempt: u64) {}
@@ -689,18 +696,24 @@ impl<'a> PageAllocator<'a> {
             return Err(AllocError::NoMemory { reclaim_passes: 0 });
         }
         let ctx = gfp.reclaim_context();
+        let may_oom = crate::oom::may_oom(gfp, order);
         let mut passes = 0u32;
         let mut without_progress = 0u32;
         loop {
             let progress = if ctx.may_sleep {
                 passes = passes.saturating_add(1);
-                reclaim.direct_reclaim(ctx, order)
+                reclaim.direct_reclaim(ctx, order, preferred.node as NodeId)
             } else {
                 0
             };
             if let Some(got) = self.get_page_from_freelist(list, highest, order, slow, req.pcp) {
                 return done(got, passes);
             }
+            without_progress = if progress > 0 {
+                0
+            } else {
+                without_progress + 1
+            };
             if nofail {
                 // Linux lets a __GFP_NOFAIL caller use half the min reserve
                 // before it waits.
@@ -713,6 +726,10 @@ impl<'a> PageAllocator<'a> {
                 {
                     return done(got, passes);
                 }
+                if without_progress > MAX_RECLAIM_RETRIES && reclaim.out_of_memory(gfp, order) {
+                    without_progress = 0;
+                    continue;
+                }
                 reclaim.nofail_wait(passes as u64);
                 continue;
             }
@@ -722,12 +739,12 @@ impl<'a> PageAllocator<'a> {
             if order > COSTLY_ORDER && !gfp.contains(Gfp::RETRY_MAYFAIL) {
                 break;
             }
-            without_progress = if progress > 0 {
-                0
-            } else {
-                without_progress + 1
-            };
             if without_progress > MAX_RECLAIM_RETRIES {
+                // The last resort, then one more round of reclaim attempts.
+                if may_oom && reclaim.out_of_memory(gfp, order) {
+                    without_progress = 0;
+                    continue;
+                }
                 break;
             }
         }

@@ -48,6 +48,7 @@ pub extern "x86-interrupt" fn timer(_frame: InterruptStackFrame) {
     if let Some(c) = percpu::this_cpu() {
         c.timer_ticks.fetch_add(1, Relaxed);
     }
+    crate::sched::wake_expired();
     exit();
 }
 

@@ -12,6 +12,7 @@ pub mod qemu_exit;
 pub mod serial;
 pub mod smp;
 pub mod stacks;
+pub mod switch;
 pub mod tsc;
 pub mod vmap_pt;
 

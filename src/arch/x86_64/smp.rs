@@ -324,20 +324,6 @@ extern "C" fn ap_main(area: u64) -> ! {
     super::exceptions::load_idt();
     apic::enable_this_cpu();
     percpu::mark_online(area);
-    idle_loop()
+    crate::sched::idle_loop()
 }
 
-/// Runs posted work with interrupts on; otherwise halts until an interrupt.
-fn idle_loop() -> ! {
-    use x86_64::instructions::interrupts;
-    loop {
-        interrupts::enable();
-        super::ipi::run_pending_work();
-        crate::rcu::idle();
-        interrupts::disable();
-        if !super::ipi::work_pending() {
-            // `sti; hlt`: an IPI that arrived since the check wakes the hlt.
-            interrupts::enable_and_hlt();
-        }
-    }
-}

@@ -240,7 +240,7 @@ fn noretry_fails_after_one_reclaim_pass_and_kernel_retries() {
         core::cell::Cell<Option<ReclaimContext>>,
     );
     impl Reclaim for Counting {
-        fn direct_reclaim(&self, ctx: ReclaimContext, _order: usize) -> u64 {
+        fn direct_reclaim(&self, ctx: ReclaimContext, _order: usize, _node: NodeId) -> u64 {
             self.0.set(self.0.get() + 1);
             self.1.set(Some(ctx));
             0
@@ -272,6 +272,70 @@ fn noretry_fails_after_one_reclaim_pass_and_kernel_retries() {
     assert_eq!(run(Gfp::KERNEL, 4).1, 1);
     assert_eq!(run(Gfp::ATOMIC, 0).1, 0);
     for pfn in live {
+        a.free(pfn, 0, None).unwrap();
+    }
+}
+
+#[test]
+fn the_oom_killer_is_the_last_resort_and_its_kill_is_retried() {
+    // A mock killer: each call "kills" by freeing 10 pages of the victim.
+    struct Killer<'b> {
+        a: &'b PageAllocator<'static>,
+        victim: core::cell::RefCell<Vec<u64>>,
+        kills: core::cell::Cell<u32>,
+        passes: core::cell::Cell<u32>,
+    }
+    impl Reclaim for Killer<'_> {
+        fn direct_reclaim(&self, _c: ReclaimContext, _o: usize, _n: NodeId) -> u64 {
+            self.passes.set(self.passes.get() + 1);
+            0
+        }
+        fn out_of_memory(&self, _gfp: Gfp, _order: usize) -> bool {
+            self.kills.set(self.kills.get() + 1);
+            let mut v = self.victim.borrow_mut();
+            for _ in 0..10 {
+                match v.pop() {
+                    Some(pfn) => {
+                        self.a.free(pfn, 0, None).unwrap();
+                    }
+                    None => return false,
+                }
+            }
+            true
+        }
+    }
+    let (a, _) = allocator("one-node", Setup::default());
+    let mut victim = Vec::new();
+    while let Ok(g) = a.alloc(req(Gfp::KERNEL, 0, None), &NoReclaim) {
+        victim.push(g.pfn);
+    }
+    let k = Killer {
+        a: &a,
+        victim: core::cell::RefCell::new(victim),
+        kills: Default::default(),
+        passes: Default::default(),
+    };
+    // Only after MAX_RECLAIM_RETRIES + 1 fruitless passes, then it succeeds.
+    let g = a.alloc(req(Gfp::KERNEL, 0, None), &k).unwrap();
+    assert_eq!((k.kills.get(), k.passes.get()), (1, MAX_RECLAIM_RETRIES + 2));
+    a.free(g.pfn, 0, None).unwrap();
+    // Allocations that may not kill never call it.
+    let before = k.kills.get();
+    let mut blocked = Vec::new();
+    while let Ok(g) = a.alloc(req(Gfp::ATOMIC, 0, None), &NoReclaim) {
+        blocked.push(g.pfn);
+    }
+    for gfp in [
+        Gfp::KERNEL | Gfp::NORETRY,
+        Gfp::KERNEL | Gfp::THISNODE,
+        Gfp::NOFS,
+        Gfp::ATOMIC,
+    ] {
+        assert!(a.alloc(req(gfp, 0, None), &k).is_err(), "{gfp:?}");
+    }
+    assert!(a.alloc(req(Gfp::KERNEL, 4, None), &k).is_err());
+    assert_eq!(k.kills.get(), before);
+    for pfn in blocked.into_iter().chain(k.victim.into_inner()) {
         a.free(pfn, 0, None).unwrap();
     }
 }

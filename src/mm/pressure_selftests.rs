@@ -1,0 +1,464 @@
+//! Memory pressure on QEMU: kswapd, direct reclaim's limits and the OOM
+//! killer. An explicit suite (it fills memory): `selftest=pressure`, or
+//! `workload=pressure`, which adds it to the default suites.
+
+use super::page_alloc::{
+    alloc_pages_node, allocator, drain_all_pages, page_address, zone_free_with_lists, Page,
+    __free_pages, RECLAIM_CALLS,
+};
+use super::pagecache::PageCache;
+use super::shrinker::{self, ShrinkControl, Shrinker, ShrinkerStats};
+use super::vmscan::{self, VMSTAT};
+use crate::arch::x86_64::{percpu, tsc};
+use crate::sched::{self, Binding};
+use crate::task::{Task, TaskAllocError, ANY_NODE};
+use crate::{kassert, kassert_eq, kprintln, selftest};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use mm::gfp::Gfp;
+use numa::NodeId;
+
+/// Pages held through a chain in their own first word (no allocation).
+struct Hoard {
+    head: u64,
+    count: u64,
+}
+
+impl Hoard {
+    fn new() -> Self {
+        Hoard { head: 0, count: 0 }
+    }
+
+    fn push(&mut self, p: Page, order: u32) {
+        let w = page_address(p) as *mut u64;
+        // SAFETY: the block is ours; its first two words become the link.
+        unsafe {
+            w.write(self.head);
+            w.add(1).write(order as u64);
+        }
+        self.head = p.pfn() + 1;
+        self.count += 1 << order;
+    }
+
+    /// Takes every block `gfp` still gets on `node`, largest first.
+    fn take_all(&mut self, node: NodeId, gfp: Gfp) {
+        for order in (0..=mm::buddy::MAX_ORDER as u32).rev() {
+            while let Some(p) = alloc_pages_node(node as i32, gfp | Gfp::NOWARN, order) {
+                self.push(p, order);
+            }
+        }
+    }
+}
+
+impl Drop for Hoard {
+    fn drop(&mut self) {
+        while self.head != 0 {
+            let p = Page::from_pfn(self.head - 1);
+            let w = page_address(p) as *const u64;
+            // SAFETY: a block of this hoard, its link words intact.
+            let (next, order) = unsafe { (w.read(), w.add(1).read()) };
+            __free_pages(p, order as u32);
+            self.head = next;
+        }
+    }
+}
+
+/// The node with memory whose kswapd runs on a CPU other than this one's
+/// if there is one (so it reclaims while this thread fills), else node 0's.
+fn pressure_node() -> Option<NodeId> {
+    let t = crate::numa::topology();
+    let nodes = (0..t.node_count()).filter(|&n| t.has_memory(n) && vmscan::kswapd(n).thread.get().is_some());
+    let me = percpu::cpu_id();
+    let mut first = None;
+    for n in nodes {
+        first = first.or(Some(n));
+        if vmscan::kswapd(n).thread.get().is_some_and(|k| k.cpu != me) {
+            return Some(n);
+        }
+    }
+    first
+}
+
+fn node_managed(node: NodeId) -> u64 {
+    allocator()
+        .node(node)
+        .map_or(0, |n| n.zones.iter().map(|z| z.managed()).sum())
+}
+
+/// Waits (asleep) up to `ns` for `cond`.
+fn wait_for(ns: u64, cond: impl Fn() -> bool) -> bool {
+    let start = tsc::ns_since_boot();
+    while !cond() {
+        if tsc::ns_since_boot() - start > ns {
+            return cond();
+        }
+        sched::sleep_ns(1_000_000);
+    }
+    true
+}
+
+/// Destroys a test's cache however the test ends.
+struct CacheGuard(&'static PageCache);
+
+impl Drop for CacheGuard {
+    fn drop(&mut self) {
+        self.0.destroy();
+    }
+}
+
+const THISNODE: Gfp = Gfp(Gfp::THISNODE.0 | Gfp::NOWARN.0);
+
+selftest!(
+    explicit "pressure",
+    fn kswapd_restores_the_high_watermark_of_a_node_pushed_below_low() {
+        let Some(node) = pressure_node() else {
+            return Err(crate::selftest::Failure::Skipped("no node with a kswapd"));
+        };
+        let k = vmscan::kswapd(node);
+        // A cache larger than the node: reading it in must cross low.
+        let blocks = (node_managed(node) + 4096) as u32;
+        let Some(cache) = PageCache::create("selftest-kswapd", blocks) else {
+            return Err(crate::selftest::Failure::Skipped("no memory for the cache index"));
+        };
+        let _guard = CacheGuard(cache);
+        k.failures.store(0, Relaxed);
+        let wakeups = k.wakeups.load(Relaxed);
+        let steal = VMSTAT.pgsteal_kswapd.load(Relaxed);
+        let restored = VMSTAT.kswapd_high_wmark_restored.load(Relaxed);
+        let below_low = k.woken_below_low.load(Relaxed);
+        let mut read = 0;
+        while k.wakeups.load(Relaxed) == wakeups && read < blocks {
+            if cache.read(read, node, Gfp::KERNEL | THISNODE).is_err() {
+                break;
+            }
+            read += 1;
+        }
+        kprintln!(
+            "    # node {node}: {read} blocks read into the cache until kswapd{node} woke (cpu {})",
+            k.thread.get().map_or(0, |t| t.cpu)
+        );
+        kassert!(k.wakeups.load(Relaxed) > wakeups, "kswapd{node} never woke");
+        kassert!(k.woken_below_low.load(Relaxed) > below_low, "woken without a zone below low");
+        let balanced = wait_for(20_000_000_000, || vmscan::node_balanced(node) && !k.running.load(Acquire));
+        let mut report = alloc::string::String::new();
+        let _ = vmscan::watermark_report(&mut report);
+        for line in report.lines().filter(|l| l.starts_with(&alloc::format!("Node {node}")) || l.starts_with("  zone")) {
+            kprintln!("    # {line}");
+        }
+        kassert!(balanced, "node {node} not back at its high watermark in 20 s");
+        kassert!(VMSTAT.pgsteal_kswapd.load(Relaxed) > steal, "kswapd freed nothing");
+        kassert!(VMSTAT.kswapd_high_wmark_restored.load(Relaxed) > restored);
+        kassert_eq!(cache.stats.corrupt.load(Relaxed), 0);
+        // What was dropped reads back with the same bytes.
+        for b in 0..read.min(256) {
+            kassert_eq!(cache.read(b, node, Gfp::KERNEL), Ok(()));
+        }
+        Ok(())
+    }
+);
+
+selftest!(
+    explicit "pressure",
+    fn an_atomic_allocation_under_pressure_never_sleeps() {
+        let Some(node) = pressure_node() else {
+            return Err(crate::selftest::Failure::Skipped("no node with a kswapd"));
+        };
+        let me = sched::current().unwrap();
+        let mut held = Hoard::new();
+        held.take_all(node, Gfp::KERNEL | THISNODE);
+        let cpu = percpu::cpu_id();
+        let (switches, nvcsw) = (sched::switches(cpu), me.nvcsw.load(Relaxed));
+        let bugs = sched::ATOMIC_SLEEP_BUGS.load(Relaxed);
+        let passes = RECLAIM_CALLS.direct_reclaim_passes.load(Relaxed);
+        let wakeups = RECLAIM_CALLS.kswapd_wakeups.load(Relaxed);
+        let t0 = tsc::ns_since_boot();
+        let mut atomic = Hoard::new();
+        atomic.take_all(node, Gfp::ATOMIC | THISNODE);
+        let took = tsc::ns_since_boot() - t0;
+        kprintln!(
+            "    # node {node}: GFP_ATOMIC got {} pages below GFP_KERNEL's floor in {} us",
+            atomic.count,
+            took / 1000
+        );
+        kassert!(atomic.count > 0, "GFP_ATOMIC has a reserve below min");
+        kassert_eq!(sched::switches(cpu), switches, "a context switch during GFP_ATOMIC");
+        kassert_eq!(me.nvcsw.load(Relaxed), nvcsw);
+        kassert_eq!(sched::ATOMIC_SLEEP_BUGS.load(Relaxed), bugs);
+        kassert_eq!(RECLAIM_CALLS.direct_reclaim_passes.load(Relaxed), passes, "GFP_ATOMIC reclaimed");
+        kassert!(RECLAIM_CALLS.kswapd_wakeups.load(Relaxed) > wakeups, "but it wakes kswapd");
+        drop(atomic);
+        drop(held);
+        Ok(())
+    }
+);
+
+/// A shrinker that records the context of every call it gets.
+struct Probe {
+    io: bool,
+    fs: bool,
+    armed: AtomicBool,
+    /// Calls whose context lacked what the shrinker declared it needs.
+    violations: AtomicU64,
+    calls: AtomicU64,
+}
+
+impl Shrinker for Probe {
+    fn name(&self) -> &'static str {
+        if self.io {
+            "selftest-needs-io"
+        } else {
+            "selftest-needs-fs"
+        }
+    }
+    fn needs_io(&self) -> bool {
+        self.io
+    }
+    fn needs_fs(&self) -> bool {
+        self.fs
+    }
+    fn count(&self, _sc: &ShrinkControl) -> u64 {
+        if self.armed.load(Relaxed) {
+            64
+        } else {
+            0
+        }
+    }
+    fn scan(&self, sc: &ShrinkControl) -> u64 {
+        self.calls.fetch_add(1, Relaxed);
+        if (self.io && !sc.ctx.may_io) || (self.fs && !sc.ctx.may_fs) {
+            self.violations.fetch_add(1, Relaxed);
+        }
+        0
+    }
+}
+
+static IO_PROBE: Probe = Probe {
+    io: true,
+    fs: false,
+    armed: AtomicBool::new(false),
+    violations: AtomicU64::new(0),
+    calls: AtomicU64::new(0),
+};
+static FS_PROBE: Probe = Probe {
+    io: false,
+    fs: true,
+    armed: AtomicBool::new(false),
+    violations: AtomicU64::new(0),
+    calls: AtomicU64::new(0),
+};
+static IO_STATS: ShrinkerStats = ShrinkerStats::new();
+static FS_STATS: ShrinkerStats = ShrinkerStats::new();
+
+selftest!(
+    explicit "pressure",
+    fn gfp_noio_and_nofs_reclaim_skip_what_needs_io_or_the_filesystem() {
+        let Some(node) = pressure_node() else {
+            return Err(crate::selftest::Failure::Skipped("no node with a kswapd"));
+        };
+        kassert!(shrinker::register_shrinker(&IO_PROBE, &IO_STATS).is_ok());
+        kassert!(shrinker::register_shrinker(&FS_PROBE, &FS_STATS).is_ok());
+        kassert_eq!(
+            shrinker::register_shrinker(&IO_PROBE, &IO_STATS),
+            Err(shrinker::RegisterError::AlreadyRegistered)
+        );
+        // Dirty cache pages on the node: only reclaim that may do I/O may
+        // write them back.
+        let cache = PageCache::create("selftest-dirty", 64).unwrap();
+        let _guard = CacheGuard(cache);
+        for b in 0..64 {
+            kassert_eq!(cache.write(b, node, Gfp::KERNEL), Ok(()));
+        }
+        let mut held = Hoard::new();
+        held.take_all(node, Gfp::KERNEL | THISNODE);
+        IO_PROBE.armed.store(true, SeqCst);
+        FS_PROBE.armed.store(true, SeqCst);
+        let calls = |p: &Probe| p.calls.load(SeqCst);
+        let (io0, fs0) = (calls(&IO_PROBE), calls(&FS_PROBE));
+        let skipped = IO_STATS.skipped.load(SeqCst);
+        let writebacks = cache.stats.writebacks.load(SeqCst);
+        let passes = RECLAIM_CALLS.direct_reclaim_passes.load(SeqCst);
+
+        let p = alloc_pages_node(node as i32, Gfp::NOIO | THISNODE | Gfp::NORETRY, 0);
+        kassert!(RECLAIM_CALLS.direct_reclaim_passes.load(SeqCst) > passes, "GFP_NOIO never reached direct reclaim");
+        let ctx = RECLAIM_CALLS.last_context.lock().unwrap();
+        kassert!(!ctx.may_io && !ctx.may_fs, "{ctx:?}");
+        if let Some(p) = p {
+            held.push(p, 0);
+        }
+        kassert!(IO_STATS.skipped.load(SeqCst) > skipped, "the I/O shrinker was not even considered");
+        // kswapd (full context) may call both meanwhile; never out of context.
+        kassert_eq!(IO_PROBE.violations.load(SeqCst), 0, "an I/O shrinker ran without __GFP_IO");
+        kassert_eq!(FS_PROBE.violations.load(SeqCst), 0, "an FS shrinker ran without __GFP_FS");
+        let _ = (io0, fs0);
+
+        // GFP_NOFS may do I/O, not filesystem work.
+        let p = alloc_pages_node(node as i32, Gfp::NOFS | THISNODE | Gfp::NORETRY, 0);
+        if let Some(p) = p {
+            held.push(p, 0);
+        }
+        kassert_eq!(FS_PROBE.violations.load(SeqCst), 0, "an FS shrinker ran under GFP_NOFS");
+        // Under both, the dirty pages stayed dirty unless kswapd wrote them.
+        let dirty = cache.dirty_total();
+        let wrote = cache.stats.writebacks.load(SeqCst) - writebacks;
+        kassert_eq!(dirty + wrote, 64, "dirty {dirty}, written back {wrote}");
+
+        // GFP_KERNEL reclaim calls both (the control).
+        let before = (calls(&IO_PROBE), calls(&FS_PROBE));
+        let p = alloc_pages_node(node as i32, Gfp::KERNEL | THISNODE | Gfp::NORETRY, 0);
+        if let Some(p) = p {
+            held.push(p, 0);
+        }
+        kassert!(calls(&IO_PROBE) > before.0 && calls(&FS_PROBE) > before.1, "GFP_KERNEL reclaim skipped them");
+        IO_PROBE.armed.store(false, SeqCst);
+        FS_PROBE.armed.store(false, SeqCst);
+        shrinker::unregister_shrinker(&IO_PROBE);
+        shrinker::unregister_shrinker(&FS_PROBE);
+        drop(held);
+        kassert_eq!(cache.stats.corrupt.load(SeqCst), 0);
+        Ok(())
+    }
+);
+
+/// Free pages everywhere, per-CPU lists included, once things settled.
+fn settled_free_pages() -> u64 {
+    drain_all_pages();
+    sched::reap_dead();
+    super::vmalloc::purge_lazy();
+    drain_all_pages();
+    allocator().zones().map(zone_free_with_lists).sum()
+}
+
+/// Pages in slabs and vmalloc page tables: where kernel bookkeeping (task
+/// and thread structs, stacks' page tables) lands.
+fn bookkeeping_pages() -> (u64, u64) {
+    let (r, u) = super::slab::slab_pages();
+    (r + u, super::vmalloc::page_table_pages())
+}
+
+static HOG_DONE: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+static HOG_END: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+
+const END_TARGET: u64 = 1;
+const END_KILLED: u64 = 2;
+const END_NOMEM: u64 = 3;
+
+/// A memory-hungry task's thread: `target` pages, each touched, then hold
+/// them until `hold_until` says so.
+fn hog(task: &Task, slot: usize, target: u64, hold_until: &'static AtomicBool) {
+    let mut got = 0;
+    let end = loop {
+        if got == target {
+            break END_TARGET;
+        }
+        match task.alloc_page(Gfp::KERNEL | Gfp::NOWARN, ANY_NODE) {
+            Ok(p) => {
+                // Touch it past the chain word, as a program would.
+                // SAFETY: the page is the task's; bytes 8.. are ours.
+                unsafe { (page_address(p) as *mut u64).add(1).write(got) };
+                got += 1;
+                HOG_DONE[slot].store(got, Relaxed);
+                if got % 64 == 0 {
+                    sched::cond_resched();
+                }
+            }
+            Err(TaskAllocError::Killed) => break END_KILLED,
+            Err(TaskAllocError::NoMemory) => break END_NOMEM,
+        }
+    };
+    HOG_END[slot].store(end, SeqCst);
+    while end == END_TARGET && !hold_until.load(SeqCst) && !task.is_killed() {
+        sched::sleep_ns(1_000_000);
+    }
+}
+
+selftest!(
+    explicit "pressure",
+    fn the_oom_killer_takes_the_plus_500_task_and_spares_the_protected_one() {
+        // Different CPUs where there are two, or both here taking turns.
+        let cpus: alloc::vec::Vec<u32> = percpu::online().map(|c| c.cpu).collect();
+        let (ca, cb) = (cpus[cpus.len() - 1], cpus[cpus.len().saturating_sub(2)]);
+        // Warm up: the same tasks and threads once, so slab caches and the
+        // stacks' page tables are in place before the balance is taken.
+        for _ in 0..2 {
+            let a = Task::create("warmup-a", 0).unwrap();
+            let b = Task::create("warmup-b", 0).unwrap();
+            let ta = crate::task::spawn_for(&a, "warmup-a", Binding::Cpu(ca), || {}).unwrap();
+            let tb = crate::task::spawn_for(&b, "warmup-b", Binding::Cpu(cb), || {}).unwrap();
+            sched::join(&ta);
+            sched::join(&tb);
+        }
+        drop(cpus);
+        let before = settled_free_pages();
+        let books_before = bookkeeping_pages();
+        let total = crate::task::totalpages();
+        let target = total * 6 / 10;
+        let kills = VMSTAT.oom_kill.load(SeqCst);
+        let stalls = VMSTAT.allocstall.load(SeqCst);
+        static RELEASE: AtomicBool = AtomicBool::new(false);
+        RELEASE.store(false, SeqCst);
+        for s in 0..2 {
+            HOG_DONE[s].store(0, SeqCst);
+            HOG_END[s].store(0, SeqCst);
+        }
+        let protected = Task::create("hog-protected", -1000).unwrap();
+        let victim = Task::create("hog-victim", 500).unwrap();
+        kassert!(protected.set_oom_score_adj(-1001).is_err(), "adj below -1000 accepted");
+        kassert!(victim.set_oom_score_adj(1001).is_err(), "adj above 1000 accepted");
+        kassert_eq!(protected.oom_score_adj(), -1000);
+        kprintln!(
+            "    # {total} pages of RAM; each task wants {target}; protected on cpu {ca}, victim on cpu {cb}"
+        );
+        let p2 = protected.clone();
+        let pt = crate::task::spawn_for(&protected, "hog-protected", Binding::Cpu(ca), move || {
+            hog(&p2, 0, target, &RELEASE)
+        })
+        .unwrap();
+        let v2 = victim.clone();
+        let vt = crate::task::spawn_for(&victim, "hog-victim", Binding::Cpu(cb), move || {
+            hog(&v2, 1, target, &RELEASE)
+        })
+        .unwrap();
+        let settled = wait_for(120_000_000_000, || {
+            HOG_END[0].load(SeqCst) != 0 && HOG_END[1].load(SeqCst) != 0
+        });
+        let mut tasks = alloc::string::String::new();
+        let _ = crate::task::report(&mut tasks);
+        for line in tasks.lines() {
+            kprintln!("    # {line}");
+        }
+        RELEASE.store(true, SeqCst);
+        kassert!(settled, "the tasks did not finish in 120 s: {} and {} pages", HOG_DONE[0].load(SeqCst), HOG_DONE[1].load(SeqCst));
+        sched::join(&pt);
+        sched::join(&vt);
+        kprintln!(
+            "    # protected got {} pages (end {}), victim {} (end {}); victim gave back {} pages",
+            HOG_DONE[0].load(SeqCst),
+            HOG_END[0].load(SeqCst),
+            HOG_DONE[1].load(SeqCst),
+            HOG_END[1].load(SeqCst),
+            victim.pages_released.load(SeqCst)
+        );
+        kassert_eq!(HOG_END[1].load(SeqCst), END_KILLED, "the +500 task was not killed");
+        kassert_eq!(HOG_END[0].load(SeqCst), END_TARGET, "the protected task did not get its memory");
+        kassert!(victim.is_killed() && !protected.is_killed());
+        kassert_eq!(VMSTAT.oom_kill.load(SeqCst) - kills, 1, "one kill");
+        kassert!(VMSTAT.allocstall.load(SeqCst) > stalls, "no direct reclaim before the kill");
+        kassert_eq!(victim.pages_released.load(SeqCst), HOG_DONE[1].load(SeqCst));
+        kassert_eq!(protected.pages_released.load(SeqCst), target);
+        kassert_eq!(victim.rss_pages() + protected.rss_pages(), 0);
+        drop((pt, vt, protected, victim));
+        let after = settled_free_pages();
+        let books_after = bookkeeping_pages();
+        kprintln!(
+            "    # free pages before {before}, after {after}; slab pages {} -> {}, vmalloc page tables {} -> {}",
+            books_before.0, books_after.0, books_before.1, books_after.1
+        );
+        // Every page is free again or in the kernel's own bookkeeping.
+        kassert_eq!(
+            after + books_after.0 + books_after.1,
+            before + books_before.0 + books_before.1,
+            "pages lost or gained across the kill"
+        );
+        Ok(())
+    }
+);
+

@@ -1,0 +1,291 @@
+//! Tasks: the unit that owns memory, as a Linux process owns its mm. A
+//! task's threads allocate pages and slab objects charged to it; the OOM
+//! killer scores tasks by what they hold and their oom_score_adj, and a
+//! killed task's memory comes back when its last thread has stopped.
+//!
+//! A task's pages are chained through their first word (the next frame
+//! number + 1), so charging never allocates: that matters most when
+//! memory is short. Its slab objects carry a 16-byte header with the
+//! chain link and their size.
+
+use crate::mm::page_alloc::{alloc_pages_node, page_address, Page, __free_pages, NUMA_NO_NODE};
+use crate::mm::slab::{kfree, kmalloc, ksize};
+use crate::sched::WaitQueue;
+use alloc::sync::Arc;
+use core::fmt;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::*};
+use layout::PAGE_SIZE;
+use mm::gfp::Gfp;
+use spin::Mutex;
+use x86_64::instructions::interrupts::without_interrupts;
+
+/// Tasks that can exist at once.
+pub const MAX_TASKS: usize = 32;
+/// Bytes before a charged object: the chain link and the object's size.
+const OBJECT_HEADER: usize = 16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskAllocError {
+    /// The OOM killer chose this task: it must stop.
+    Killed,
+    /// The allocation failed (the caller's flags allowed failing).
+    NoMemory,
+}
+
+pub struct Task {
+    pub pid: u32,
+    pub name: &'static str,
+    adj: AtomicI32,
+    /// Pages charged (Linux's rss counters).
+    rss: AtomicU64,
+    /// Bytes of slab objects charged.
+    slab_bytes: AtomicU64,
+    /// Threads still running for the task.
+    pub threads: AtomicU32,
+    killed: AtomicBool,
+    released: AtomicBool,
+    /// Head of the page chain: frame number + 1, 0 for none.
+    pages: Mutex<u64>,
+    /// Head of the object chain (header address), 0 for none.
+    objects: Mutex<usize>,
+    /// Pages given back by `release_memory`, for the balance checks.
+    pub pages_released: AtomicU64,
+}
+
+static TASKS: Mutex<[Option<Arc<Task>>; MAX_TASKS]> = Mutex::new([const { None }; MAX_TASKS]);
+static NEXT_PID: AtomicU32 = AtomicU32::new(100);
+/// Woken whenever a task gives its memory back.
+pub static MEMORY_RELEASED: WaitQueue = WaitQueue::new();
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum TaskError {
+    TooManyTasks,
+    BadAdj(mm::oom::AdjOutOfRange),
+}
+
+impl Task {
+    /// A new task in the task table, with oom_score_adj `adj`.
+    pub fn create(name: &'static str, adj: i64) -> Result<Arc<Task>, TaskError> {
+        let adj = mm::oom::check_adj(adj).map_err(TaskError::BadAdj)?;
+        let t = Arc::new(Task {
+            pid: NEXT_PID.fetch_add(1, Relaxed),
+            name,
+            adj: AtomicI32::new(adj),
+            rss: AtomicU64::new(0),
+            slab_bytes: AtomicU64::new(0),
+            threads: AtomicU32::new(0),
+            killed: AtomicBool::new(false),
+            released: AtomicBool::new(false),
+            pages: Mutex::new(0),
+            objects: Mutex::new(0),
+            pages_released: AtomicU64::new(0),
+        });
+        let mut table = TASKS.lock();
+        let slot = table
+            .iter_mut()
+            .find(|s| s.is_none())
+            .ok_or(TaskError::TooManyTasks)?;
+        *slot = Some(t.clone());
+        Ok(t)
+    }
+
+    pub fn oom_score_adj(&self) -> i32 {
+        self.adj.load(Relaxed)
+    }
+
+    /// A write to /proc/<pid>/oom_score_adj: values outside [-1000, 1000]
+    /// are refused and change nothing.
+    pub fn set_oom_score_adj(&self, v: i64) -> Result<(), mm::oom::AdjOutOfRange> {
+        self.adj.store(mm::oom::check_adj(v)?, Relaxed);
+        Ok(())
+    }
+
+    pub fn rss_pages(&self) -> u64 {
+        self.rss.load(Relaxed)
+    }
+
+    pub fn slab_bytes(&self) -> u64 {
+        self.slab_bytes.load(Relaxed)
+    }
+
+    /// What the OOM killer counts: pages, and slab objects in pages.
+    pub fn charged_pages(&self) -> u64 {
+        self.rss_pages() + self.slab_bytes().div_ceil(PAGE_SIZE)
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Acquire)
+    }
+
+    pub fn is_released(&self) -> bool {
+        self.released.load(Acquire)
+    }
+
+    /// Marks the task killed (SIGKILL): its threads fail their next
+    /// allocation and stop. A task without threads is reaped at once.
+    pub fn kill(&self) {
+        self.killed.store(true, Release);
+        if self.threads.load(Acquire) == 0 {
+            self.release_memory();
+        }
+    }
+
+    /// One page, on `node` (NUMA_NO_NODE: the caller's), charged to the task.
+    /// Its first 8 bytes belong to the task's chain; the rest is the caller's.
+    pub fn alloc_page(&self, gfp: Gfp, node: i32) -> Result<Page, TaskAllocError> {
+        if self.is_killed() {
+            return Err(TaskAllocError::Killed);
+        }
+        let Some(page) = alloc_pages_node(node, gfp, 0) else {
+            return Err(if self.is_killed() {
+                TaskAllocError::Killed
+            } else {
+                TaskAllocError::NoMemory
+            });
+        };
+        let link = page_address(page) as *mut u64;
+        without_interrupts(|| {
+            let mut head = self.pages.lock();
+            // SAFETY: the page was just allocated to this task; its first
+            // word is the chain link from now until release_memory.
+            unsafe { link.write(*head) };
+            *head = page.pfn() + 1;
+            self.rss.fetch_add(1, Relaxed);
+        });
+        Ok(page)
+    }
+
+    /// `size` bytes from kmalloc, charged to the task until it exits.
+    pub fn kmalloc(&self, size: usize, gfp: Gfp) -> Result<*mut u8, TaskAllocError> {
+        if self.is_killed() {
+            return Err(TaskAllocError::Killed);
+        }
+        let p = kmalloc(size + OBJECT_HEADER, gfp);
+        if p.is_null() {
+            return Err(TaskAllocError::NoMemory);
+        }
+        let bytes = ksize(p) as u64;
+        without_interrupts(|| {
+            let mut head = self.objects.lock();
+            // SAFETY: a fresh object of at least OBJECT_HEADER bytes,
+            // kmalloc-aligned (8 or more).
+            unsafe {
+                (p as *mut usize).write(*head);
+                (p as *mut usize).add(1).write(bytes as usize);
+            }
+            *head = p as usize;
+            self.slab_bytes.fetch_add(bytes, Relaxed);
+        });
+        // SAFETY: inside the object, after its header.
+        Ok(unsafe { p.add(OBJECT_HEADER) })
+    }
+
+    /// Gives back everything charged to the task (its exit, or the OOM
+    /// reaper for a task without threads). Returns the pages freed.
+    pub fn release_memory(&self) -> u64 {
+        let (mut page, mut obj) = without_interrupts(|| {
+            (
+                core::mem::take(&mut *self.pages.lock()),
+                core::mem::take(&mut *self.objects.lock()),
+            )
+        });
+        let mut freed = 0u64;
+        while page != 0 {
+            let p = Page::from_pfn(page - 1);
+            // SAFETY: a page of this task's chain, its link word intact.
+            page = unsafe { (page_address(p) as *const u64).read() };
+            __free_pages(p, 0);
+            freed += 1;
+        }
+        while obj != 0 {
+            // SAFETY: an object of this task's chain, its header intact.
+            let (next, bytes) = unsafe {
+                let h = obj as *const usize;
+                (h.read(), h.add(1).read())
+            };
+            self.slab_bytes.fetch_sub(bytes as u64, Relaxed);
+            kfree(obj as *mut u8);
+            obj = next;
+        }
+        self.rss.fetch_sub(freed, Relaxed);
+        self.pages_released.fetch_add(freed, Relaxed);
+        self.released.store(true, Release);
+        MEMORY_RELEASED.wake_all();
+        freed
+    }
+
+    /// Removes the task from the table (after its threads stopped).
+    pub fn unregister(&self) {
+        for s in TASKS.lock().iter_mut() {
+            if s.as_ref().is_some_and(|t| core::ptr::eq(&**t, self)) {
+                *s = None;
+            }
+        }
+    }
+}
+
+/// Every task in the table, in pid order (the order Linux walks them).
+pub fn for_each_task(mut f: impl FnMut(&Arc<Task>)) {
+    let mut list: [Option<Arc<Task>>; MAX_TASKS] = [const { None }; MAX_TASKS];
+    {
+        let table = TASKS.lock();
+        for (i, t) in table.iter().enumerate() {
+            list[i] = t.clone();
+        }
+    }
+    list.sort_by_key(|t| t.as_ref().map_or(u32::MAX, |t| t.pid));
+    list.iter().flatten().for_each(|t| f(t));
+}
+
+/// Every page the OOM killer may consider: all managed RAM (no swap).
+pub fn totalpages() -> u64 {
+    crate::mm::page_alloc::allocator()
+        .zones()
+        .map(|z| z.managed())
+        .sum()
+}
+
+pub fn badness(t: &Task) -> Option<i64> {
+    mm::oom::badness(t.charged_pages(), t.oom_score_adj(), totalpages())
+}
+
+/// /proc/<pid>/oom_score and /proc/<pid>/oom_score_adj for every task.
+pub fn report(w: &mut dyn fmt::Write) -> fmt::Result {
+    let total = totalpages();
+    let mut r = Ok(());
+    for_each_task(|t| {
+        if r.is_ok() {
+            r = (|| {
+                writeln!(w, "==> /proc/{}/oom_score <==", t.pid)?;
+                writeln!(w, "{}", mm::oom::oom_score(badness(t), total))?;
+                writeln!(w, "==> /proc/{}/oom_score_adj <==", t.pid)?;
+                writeln!(w, "{}", t.oom_score_adj())
+            })();
+        }
+    });
+    r?;
+    writeln!(w, "tasks: {} live", live_tasks())
+}
+
+pub fn live_tasks() -> usize {
+    TASKS.lock().iter().flatten().count()
+}
+
+/// The current thread's task has been killed (Linux's fatal_signal_pending).
+pub fn current_killed() -> bool {
+    crate::sched::current_task().is_some_and(|t| t.is_killed())
+}
+
+/// Starts a thread for `task` that runs `f` (the task's memory is
+/// released when its last thread ends).
+pub fn spawn_for(
+    task: &Arc<Task>,
+    name: &'static str,
+    binding: crate::sched::Binding,
+    f: impl FnOnce() + Send + 'static,
+) -> Result<Arc<crate::sched::Thread>, crate::sched::SpawnError> {
+    crate::sched::spawn(name, binding, Some(task.clone()), f)
+}
+
+/// For callers that allocate on no particular node.
+pub const ANY_NODE: i32 = NUMA_NO_NODE;
