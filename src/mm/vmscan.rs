@@ -108,14 +108,17 @@ fn balanced_zones(node: NodeId) -> impl Iterator<Item = &'static mm::page_alloc:
         .filter(|z| matches!(z.kind, ZoneType::Dma32 | ZoneType::Normal))
 }
 
-/// Every balanced zone of the node is at its high watermark.
+/// Every balanced zone of the node is at its high watermark. Free means
+/// the buddy allocator's count, as the allocator's own checks (pages on
+/// per-CPU lists are not counted, as in Linux's NR_FREE_PAGES).
 pub fn node_balanced(node: NodeId) -> bool {
-    balanced_zones(node).all(|z| zone_free_with_lists(z) >= z.watermarks.high)
+    balanced_zones(node).all(|z| z.free_pages() >= z.watermarks.high)
 }
 
-/// Some zone of the node is below its low watermark.
+/// Some zone of the node is at or below its low watermark (where the
+/// allocator's fast path stops: it needs free pages above the mark).
 pub fn node_below_low(node: NodeId) -> bool {
-    balanced_zones(node).any(|z| zone_free_with_lists(z) < z.watermarks.low)
+    balanced_zones(node).any(|z| z.free_pages() <= z.watermarks.low)
 }
 
 /// Starts one kswapd per node with memory, bound to the node's CPUs (a
@@ -306,7 +309,7 @@ pub fn watermark_report(w: &mut dyn core::fmt::Write) -> core::fmt::Result {
             pagecache::dirty_pages(node.id)
         )?;
         for z in node.zones.iter().filter(|z| z.is_populated() && z.managed() > 0) {
-            let free = zone_free_with_lists(z);
+            let free = z.free_pages();
             let m = &z.watermarks;
             let state = if free < m.min {
                 "below min"
@@ -319,9 +322,10 @@ pub fn watermark_report(w: &mut dyn core::fmt::Write) -> core::fmt::Result {
             };
             writeln!(
                 w,
-                "  zone {:<7} free {:>8} min {:>6} low {:>6} high {:>6}: {state}",
+                "  zone {:<7} free {:>8} (+{} on per-CPU lists) min {:>6} low {:>6} high {:>6}: {state}",
                 z.kind.name(),
                 free,
+                zone_free_with_lists(z) - free,
                 m.min,
                 m.low,
                 m.high
