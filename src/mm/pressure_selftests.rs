@@ -280,6 +280,10 @@ selftest!(
             shrinker::register_shrinker(&IO_PROBE, &IO_STATS),
             Err(shrinker::RegisterError::AlreadyRegistered)
         );
+        let Some(cache) = PageCache::create("selftest-dirty", 64) else {
+            return Err(crate::selftest::Failure::Skipped("no memory for the cache index"));
+        };
+        let guard = CacheGuard(cache);
         let mut held = Hoard::new();
         held.take_all(node, Gfp::KERNEL | THISNODE);
         // kswapd, woken by the hoarding, finds nothing to free and stops.
@@ -287,8 +291,6 @@ selftest!(
         kassert!(wait_for(10_000_000_000, || !k.running.load(SeqCst)), "kswapd{node} still running");
         // Dirty cache pages on the full node (from the atomic reserve):
         // only reclaim that may do I/O may write them back.
-        let cache = PageCache::create("selftest-dirty", 64).unwrap();
-        let guard = CacheGuard(cache);
         for b in 0..64 {
             kassert_eq!(cache.write(b, node, Gfp::ATOMIC | THISNODE), Ok(()));
         }
@@ -334,6 +336,7 @@ selftest!(
         // ...and, with nothing left on the LRU lists, its priority falls
         // until it calls both shrinkers.
         drop(guard);
+        held.take_all(node, Gfp::KERNEL | THISNODE);
         let before = (calls(&IO_PROBE), calls(&FS_PROBE));
         let p = alloc_pages_node(node as i32, Gfp::KERNEL | THISNODE | Gfp::NORETRY, 0);
         if let Some(p) = p {

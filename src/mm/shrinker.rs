@@ -62,6 +62,7 @@ static SHRINKERS: Mutex<[Option<Registered>; MAX_SHRINKERS]> =
 #[derive(Debug, PartialEq, Eq)]
 pub enum RegisterError {
     Full,
+    /// A shrinker of that name is registered.
     AlreadyRegistered,
 }
 
@@ -70,10 +71,11 @@ pub fn register_shrinker(
     stats: &'static ShrinkerStats,
 ) -> Result<(), RegisterError> {
     let mut list = SHRINKERS.lock();
+    // Names identify shrinkers (zero-sized ones may share an address).
     if list
         .iter()
         .flatten()
-        .any(|r| core::ptr::addr_eq(r.shrinker, shrinker))
+        .any(|r| r.shrinker.name() == shrinker.name())
     {
         return Err(RegisterError::AlreadyRegistered);
     }
@@ -90,7 +92,7 @@ pub fn register_shrinker(
 pub fn unregister_shrinker(shrinker: &'static dyn Shrinker) {
     for s in SHRINKERS.lock().iter_mut() {
         if s.as_ref()
-            .is_some_and(|r| core::ptr::addr_eq(r.shrinker, shrinker))
+            .is_some_and(|r| r.shrinker.name() == shrinker.name())
         {
             *s = None;
         }

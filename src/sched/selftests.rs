@@ -157,7 +157,7 @@ selftest!(
         }
         drop(threads);
         kassert!(reap_all_dead(2_000_000_000), "threads not reaped in 2 s");
-        kassert_eq!(THREADS_REAPED.load(Relaxed) - reaped, n);
+        kassert!(THREADS_REAPED.load(Relaxed) - reaped >= n);
         kassert_eq!(areas(), before, "vmalloc areas (thread stacks) still live");
         kassert_eq!(ATOMIC_SLEEP_BUGS.load(Relaxed), 0);
         Ok(())
