@@ -8,7 +8,7 @@
 //! memory is short. Its slab objects carry a 16-byte header with the
 //! chain link and their size.
 
-use crate::mm::page_alloc::{alloc_pages_node, page_address, Page, __free_pages, NUMA_NO_NODE};
+use crate::mm::page_alloc::{__free_pages, alloc_pages_node, page_address, Page, NUMA_NO_NODE};
 use crate::mm::slab::{kfree, kmalloc, ksize};
 use crate::sched::WaitQueue;
 use alloc::sync::Arc;
@@ -225,7 +225,7 @@ impl Task {
 }
 
 /// Every task in the table, in pid order (the order Linux walks them).
-pub fn for_each_task(mut f: impl FnMut(&Arc<Task>)) {
+pub fn for_each_task(f: impl FnMut(&Arc<Task>)) {
     let mut list: [Option<Arc<Task>>; MAX_TASKS] = [const { None }; MAX_TASKS];
     {
         let table = TASKS.lock();
@@ -234,7 +234,7 @@ pub fn for_each_task(mut f: impl FnMut(&Arc<Task>)) {
         }
     }
     list.sort_by_key(|t| t.as_ref().map_or(u32::MAX, |t| t.pid));
-    list.iter().flatten().for_each(|t| f(t));
+    list.iter().flatten().for_each(f);
 }
 
 /// Every page the OOM killer may consider: all managed RAM (no swap).

@@ -156,7 +156,9 @@ fn report_header(gfp: Gfp, order: usize) {
 /// Linux's dump_tasks table.
 fn dump_tasks(total: u64) {
     crate::kprintln!("Tasks state (memory values in pages):");
-    crate::kprintln!("[  pid  ]   uid  tgid total_vm      rss  slab_kB oom_score_adj oom_score name");
+    crate::kprintln!(
+        "[  pid  ]   uid  tgid total_vm      rss  slab_kB oom_score_adj oom_score name"
+    );
     task::for_each_task(|t| {
         crate::kprintln!(
             "[{:>7}] {:>5} {:>5} {:>8} {:>8} {:>8} {:>13} {:>9} {}",

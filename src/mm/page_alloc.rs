@@ -341,9 +341,8 @@ fn alloc(
     };
     // Interrupt handlers allocate too: no zone lock is ever held with
     // interrupts on (Linux's spin_lock_irqsave on zone->lock).
-    let result = x86_64::instructions::interrupts::without_interrupts(|| {
-        allocator().alloc(req, &reclaim)
-    });
+    let result =
+        x86_64::instructions::interrupts::without_interrupts(|| allocator().alloc(req, &reclaim));
     match result {
         Ok(got) => {
             let page = Page(got.pfn);

@@ -18,13 +18,13 @@
 //! the entry shrinker, which needs the filesystem. A second shrinker,
 //! which needs I/O, writes dirty pages back so reclaim can drop them.
 
-use super::page_alloc::{alloc_pages_node, page_address, Page, __free_pages};
+use super::page_alloc::{__free_pages, alloc_pages_node, page_address, Page};
 use super::shrinker::{self, ShrinkControl, Shrinker, ShrinkerStats};
 use super::slab::{kmem_cache_alloc, kmem_cache_create, kmem_cache_free};
-use mm::slub::{KmemCache, SlabFlags};
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use layout::PAGE_SIZE;
 use mm::gfp::{Gfp, ReclaimContext};
+use mm::slub::{KmemCache, SlabFlags};
 use numa::{NodeId, MAX_NUMNODES};
 use spin::{Mutex, Once};
 
@@ -157,7 +157,7 @@ impl Inner {
     /// # Safety (for the helpers below)
     /// The caller holds the cache lock, `block` is in range, and an entry
     /// exists for every block on a list.
-    unsafe fn entry(&self, block: u32) -> &mut Entry {
+    unsafe fn entry(&mut self, block: u32) -> &mut Entry {
         // SAFETY: see above.
         unsafe { &mut **self.index.add(block as usize) }
     }
@@ -214,28 +214,29 @@ impl PageCache {
             super::vmalloc::vfree(disk as *const u8);
             return None;
         }
-        let cache: &'static PageCache = alloc::boxed::Box::leak(alloc::boxed::Box::new(PageCache {
-            name,
-            blocks,
-            inner: Mutex::new(Inner {
-                index,
-                disk,
-                lists: [[List::EMPTY; 3]; MAX_NUMNODES],
-                dirty: [0; MAX_NUMNODES],
-                live: true,
-            }),
-            stats: CacheStats {
-                hits: AtomicU64::new(0),
-                refills: AtomicU64::new(0),
-                evicted: AtomicU64::new(0),
-                activated: AtomicU64::new(0),
-                deactivated: AtomicU64::new(0),
-                writebacks: AtomicU64::new(0),
-                dirty_skipped: AtomicU64::new(0),
-                entries_freed: AtomicU64::new(0),
-                corrupt: AtomicU64::new(0),
-            },
-        }));
+        let cache: &'static PageCache =
+            alloc::boxed::Box::leak(alloc::boxed::Box::new(PageCache {
+                name,
+                blocks,
+                inner: Mutex::new(Inner {
+                    index,
+                    disk,
+                    lists: [[List::EMPTY; 3]; MAX_NUMNODES],
+                    dirty: [0; MAX_NUMNODES],
+                    live: true,
+                }),
+                stats: CacheStats {
+                    hits: AtomicU64::new(0),
+                    refills: AtomicU64::new(0),
+                    evicted: AtomicU64::new(0),
+                    activated: AtomicU64::new(0),
+                    deactivated: AtomicU64::new(0),
+                    writebacks: AtomicU64::new(0),
+                    dirty_skipped: AtomicU64::new(0),
+                    entries_freed: AtomicU64::new(0),
+                    corrupt: AtomicU64::new(0),
+                },
+            }));
         let mut list = CACHES.lock();
         match list.iter_mut().find(|s| s.is_none()) {
             Some(s) => *s = Some(cache),
@@ -359,7 +360,10 @@ impl PageCache {
             return Ok(());
         }
         self.stats.corrupt.fetch_add(1, Relaxed);
-        log::error!("BUG: pagecache {}: block {block} does not hold its bytes", self.name);
+        log::error!(
+            "BUG: pagecache {}: block {block} does not hold its bytes",
+            self.name
+        );
         Err(CacheError::Corrupt(block))
     }
 
@@ -403,7 +407,10 @@ impl PageCache {
 
     pub fn cached_pages(&self) -> u64 {
         let i = self.inner.lock();
-        i.lists.iter().map(|l| l[ACTIVE].len + l[INACTIVE].len).sum()
+        i.lists
+            .iter()
+            .map(|l| l[ACTIVE].len + l[INACTIVE].len)
+            .sum()
     }
 
     /// One reclaim pass over `node`'s lists: ages the active list, then
@@ -715,7 +722,10 @@ fn init_shrinkers() {
     static ONCE: Once<()> = Once::new();
     ONCE.call_once(|| {
         for (s, stats) in [
-            (&EntryShrinker as &'static dyn Shrinker, &ENTRY_SHRINKER_STATS),
+            (
+                &EntryShrinker as &'static dyn Shrinker,
+                &ENTRY_SHRINKER_STATS,
+            ),
             (&WritebackShrinker, &WRITEBACK_SHRINKER_STATS),
             (&ReclaimableSlabShrinker, &SLAB_SHRINKER_STATS),
         ] {

@@ -3,8 +3,8 @@
 //! `workload=pressure`, which adds it to the default suites.
 
 use super::page_alloc::{
-    alloc_pages_node, allocator, drain_all_pages, page_address, zone_free_with_lists, Page,
-    __free_pages, RECLAIM_CALLS,
+    __free_pages, alloc_pages_node, allocator, drain_all_pages, page_address, zone_free_with_lists,
+    Page, RECLAIM_CALLS,
 };
 use super::pagecache::PageCache;
 use super::shrinker::{self, ShrinkControl, Shrinker, ShrinkerStats};
@@ -66,7 +66,8 @@ impl Drop for Hoard {
 /// if there is one (so it reclaims while this thread fills), else node 0's.
 fn pressure_node() -> Option<NodeId> {
     let t = crate::numa::topology();
-    let nodes = (0..t.node_count()).filter(|&n| t.has_memory(n) && vmscan::kswapd(n).thread.get().is_some());
+    let nodes = (0..t.node_count())
+        .filter(|&n| t.has_memory(n) && vmscan::kswapd(n).thread.get().is_some());
     let me = percpu::cpu_id();
     let mut first = None;
     for n in nodes {
@@ -492,4 +493,3 @@ selftest!(
         Ok(())
     }
 );
-

@@ -58,7 +58,7 @@ pub fn print_all(when: &str) {
     let _ = mm::report::numastat(&mut Writer, a);
     kprintln!();
     kprintln!(
-        "mm: allocation failures {}, invalid frees {}, kswapd wakeups {}, direct reclaim passes {}",
+        "mm: allocation failures {}, invalid frees {}, kswapd wake-up calls {} (see kswapd_wakeups for those that woke it), direct reclaim passes {}",
         a.failures.load(Relaxed),
         a.bad_frees.load(Relaxed),
         RECLAIM_CALLS.kswapd_wakeups.load(Relaxed),

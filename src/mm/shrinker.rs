@@ -39,7 +39,8 @@ pub trait Shrinker: Sync {
     }
     /// Objects that could be freed on `sc.node` now.
     fn count(&self, sc: &ShrinkControl) -> u64;
-    /// Frees up to `sc.nr_to_scan` objects; returns pages freed.
+    /// Frees up to `sc.nr_to_scan` objects; returns how many it freed
+    /// (reclaim measures the pages that gives back itself).
     fn scan(&self, sc: &ShrinkControl) -> u64;
 }
 
@@ -116,7 +117,7 @@ impl Default for ShrinkerStats {
 }
 
 /// Runs every shrinker the context allows for `node` at `priority`
-/// (12 = gentle, 0 = everything); returns pages freed.
+/// (12 = gentle, 0 = everything); returns objects freed.
 pub fn shrink_slab(node: NodeId, ctx: ReclaimContext, priority: u32) -> u64 {
     let mut picked: [Option<(&'static dyn Shrinker, &'static ShrinkerStats)>; MAX_SHRINKERS] =
         [None; MAX_SHRINKERS];
@@ -157,7 +158,10 @@ pub fn shrink_slab(node: NodeId, ctx: ReclaimContext, priority: u32) -> u64 {
 
 /// One line per shrinker for the reports.
 pub fn report(w: &mut dyn core::fmt::Write) -> core::fmt::Result {
-    writeln!(w, "shrinker                  needs  calls  freed_pages  skipped")?;
+    writeln!(
+        w,
+        "shrinker                  needs  calls  freed_pages  skipped"
+    )?;
     for r in SHRINKERS.lock().iter().flatten() {
         let needs = match (r.shrinker.needs_io(), r.shrinker.needs_fs()) {
             (true, true) => "io,fs",
@@ -167,7 +171,7 @@ pub fn report(w: &mut dyn core::fmt::Write) -> core::fmt::Result {
         };
         writeln!(
             w,
-            "{:<25} {:<6} {:>5} {:>12} {:>8}",
+            "{:<25} {:<6} {:>5} {:>14} {:>8}",
             r.shrinker.name(),
             needs,
             r.stats.calls.load(Relaxed),

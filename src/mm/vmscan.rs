@@ -132,7 +132,11 @@ pub fn init() {
         match sched::spawn(name, Binding::Node(node), None, move || kswapd_main(node)) {
             Ok(th) => {
                 th.set_flag(flags::KSWAPD | flags::MEMALLOC);
-                log::info!("vmscan: {name} on cpu {} (node {})", th.cpu, crate::numa::cpu_to_node(th.cpu as usize));
+                log::info!(
+                    "vmscan: {name} on cpu {} (node {})",
+                    th.cpu,
+                    crate::numa::cpu_to_node(th.cpu as usize)
+                );
                 KSWAPD[node].thread.call_once(|| th);
                 started += 1;
             }
@@ -308,7 +312,11 @@ pub fn watermark_report(w: &mut dyn core::fmt::Write) -> core::fmt::Result {
             inactive,
             pagecache::dirty_pages(node.id)
         )?;
-        for z in node.zones.iter().filter(|z| z.is_populated() && z.managed() > 0) {
+        for z in node
+            .zones
+            .iter()
+            .filter(|z| z.is_populated() && z.managed() > 0)
+        {
             let free = z.free_pages();
             let m = &z.watermarks;
             let state = if free < m.min {

@@ -233,8 +233,8 @@ pub fn init() {
         }
         inner.current = Some(first);
     }
-    let idle = new_thread("idle", me, None, Box::new(|| idle_loop()))
-        .expect("the boot CPU's idle thread");
+    let idle =
+        new_thread("idle", me, None, Box::new(|| idle_loop())).expect("the boot CPU's idle thread");
     idle.set_flag(flags::IDLE);
     with_rq(me, |i| {
         i.nr_threads -= 1;
@@ -352,7 +352,8 @@ fn new_thread(
     // SAFETY: the top 72 bytes of the fresh stack are ours to write; the
     // Arc passed as the argument is the one `thread_start` takes back.
     unsafe {
-        *t.saved_rsp.get() = switch::prepare_stack(top, thread_start, Arc::into_raw(t.clone()) as u64);
+        *t.saved_rsp.get() =
+            switch::prepare_stack(top, thread_start, Arc::into_raw(t.clone()) as u64);
     }
     THREADS_CREATED.fetch_add(1, Relaxed);
     Ok(t)
@@ -445,7 +446,12 @@ pub fn wake_up(t: &Arc<Thread>) -> bool {
     let (woke, idle) = without_interrupts(|| {
         let mut inner = rq.inner.lock();
         if t.state
-            .compare_exchange(State::Sleeping as u8, State::Runnable as u8, AcqRel, Acquire)
+            .compare_exchange(
+                State::Sleeping as u8,
+                State::Runnable as u8,
+                AcqRel,
+                Acquire,
+            )
             .is_err()
         {
             return (false, false);
@@ -666,7 +672,9 @@ pub fn reap_dead() {
 
 /// Finished threads whose stacks are not yet freed, on every CPU.
 pub fn dead_threads() -> usize {
-    percpu::online().map(|c| with_rq(c.cpu, |i| i.dead.len())).sum()
+    percpu::online()
+        .map(|c| with_rq(c.cpu, |i| i.dead.len()))
+        .sum()
 }
 
 /// Reaps until no finished thread is left (or `timeout_ns` passes); true
@@ -743,4 +751,3 @@ pub fn report(w: &mut dyn core::fmt::Write) -> core::fmt::Result {
     }
     Ok(())
 }
-

@@ -53,7 +53,10 @@ selftest!(
         static WQ: WaitQueue = WaitQueue::new();
         FLAG.store(false, SeqCst);
         DONE.store(false, SeqCst);
-        let Some(other) = percpu::online().map(|c| c.cpu).find(|&c| c != percpu::cpu_id()) else {
+        let Some(other) = percpu::online()
+            .map(|c| c.cpu)
+            .find(|&c| c != percpu::cpu_id())
+        else {
             return Err(crate::selftest::Failure::Skipped("one CPU"));
         };
         let t = spawn("selftest-sleeper", Binding::Cpu(other), None, || {
@@ -169,22 +172,36 @@ selftest!(
     fn sleeping_in_an_atomic_section_is_refused_and_reported() {
         let bugs = ATOMIC_SLEEP_BUGS.load(Relaxed);
         static COULD_SLEEP: AtomicBool = AtomicBool::new(true);
-        let t = spawn("selftest-atomic", Binding::Cpu(percpu::cpu_id()), None, || {
-            let _a = atomic_section();
-            // Refused up front: it would never be woken otherwise.
-            COULD_SLEEP.store(can_sleep() || prepare_to_sleep(None), SeqCst);
-        });
+        let t = spawn(
+            "selftest-atomic",
+            Binding::Cpu(percpu::cpu_id()),
+            None,
+            || {
+                let _a = atomic_section();
+                // Refused up front: it would never be woken otherwise.
+                COULD_SLEEP.store(can_sleep() || prepare_to_sleep(None), SeqCst);
+            },
+        );
         join(&t.unwrap());
         kassert!(!COULD_SLEEP.load(SeqCst));
-        kassert_eq!(ATOMIC_SLEEP_BUGS.load(Relaxed), bugs, "refused, not reported");
+        kassert_eq!(
+            ATOMIC_SLEEP_BUGS.load(Relaxed),
+            bugs,
+            "refused, not reported"
+        );
         // Forcing the state anyway is what the report is for.
-        let t = spawn("selftest-atomic2", Binding::Cpu(percpu::cpu_id()), None, || {
-            let _a = atomic_section();
-            if let Some(me) = current() {
-                me.state.store(State::Sleeping as u8, Release);
-            }
-            schedule();
-        })
+        let t = spawn(
+            "selftest-atomic2",
+            Binding::Cpu(percpu::cpu_id()),
+            None,
+            || {
+                let _a = atomic_section();
+                if let Some(me) = current() {
+                    me.state.store(State::Sleeping as u8, Release);
+                }
+                schedule();
+            },
+        )
         .unwrap();
         join(&t);
         kassert_eq!(ATOMIC_SLEEP_BUGS.load(Relaxed), bugs + 1);

@@ -117,7 +117,11 @@ mod tests {
         ];
         assert_eq!(choose_victim(tasks), Some(1));
         assert_eq!(choose_victim([None, None]), None);
-        assert_eq!(choose_victim([Some(5), Some(5)]), Some(1), "later wins a tie");
+        assert_eq!(
+            choose_victim([Some(5), Some(5)]),
+            Some(1),
+            "later wins a tie"
+        );
         assert_eq!(choose_victim([]), None);
     }
 

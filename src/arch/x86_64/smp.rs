@@ -326,4 +326,3 @@ extern "C" fn ap_main(area: u64) -> ! {
     percpu::mark_online(area);
     crate::sched::idle_loop()
 }
-

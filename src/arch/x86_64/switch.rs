@@ -43,11 +43,7 @@ pub unsafe extern "C" fn switch_stack(save_rsp: *mut u64, next_rsp: u64) {
 /// the argument [`prepare_stack`] left in r12, on a 16-byte aligned stack.
 #[unsafe(naked)]
 unsafe extern "C" fn thread_trampoline() -> ! {
-    core::arch::naked_asm!(
-        "mov rdi, r12",
-        "call r13",
-        "ud2",
-    )
+    core::arch::naked_asm!("mov rdi, r12", "call r13", "ud2",)
 }
 
 /// Builds a new thread's first frame below `top` (16-byte aligned) so that

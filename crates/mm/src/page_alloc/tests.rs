@@ -317,7 +317,10 @@ fn the_oom_killer_is_the_last_resort_and_its_kill_is_retried() {
     };
     // Only after MAX_RECLAIM_RETRIES + 1 fruitless passes, then it succeeds.
     let g = a.alloc(req(Gfp::KERNEL, 0, None), &k).unwrap();
-    assert_eq!((k.kills.get(), k.passes.get()), (1, MAX_RECLAIM_RETRIES + 2));
+    assert_eq!(
+        (k.kills.get(), k.passes.get()),
+        (1, MAX_RECLAIM_RETRIES + 2)
+    );
     a.free(g.pfn, 0, None).unwrap();
     // Allocations that may not kill never call it.
     let before = k.kills.get();
