@@ -353,7 +353,7 @@ selftest!(
 /// Free pages everywhere, per-CPU lists included, once things settled.
 fn settled_free_pages() -> u64 {
     drain_all_pages();
-    sched::reap_dead();
+    sched::reap_all_dead(2_000_000_000);
     super::vmalloc::purge_lazy();
     drain_all_pages();
     allocator().zones().map(zone_free_with_lists).sum()

@@ -198,6 +198,8 @@ pub static ATOMIC_SLEEP_BUGS: AtomicU64 = AtomicU64::new(0);
 /// Threads created and reaped, for the leak checks.
 pub static THREADS_CREATED: AtomicU64 = AtomicU64::new(0);
 pub static THREADS_REAPED: AtomicU64 = AtomicU64::new(0);
+/// Threads that called `exit` (reaped ones included).
+pub static THREADS_EXITED: AtomicU64 = AtomicU64::new(0);
 
 pub fn is_ready() -> bool {
     READY.load(Acquire)
@@ -401,6 +403,7 @@ pub fn exit() -> ! {
         }
     }
     interrupts::disable();
+    THREADS_EXITED.fetch_add(1, AcqRel);
     me.state.store(State::Dead as u8, Release);
     me.exited.wake_all();
     schedule();
@@ -670,20 +673,13 @@ pub fn reap_dead() {
     }
 }
 
-/// Finished threads whose stacks are not yet freed, on every CPU.
-pub fn dead_threads() -> usize {
-    percpu::online()
-        .map(|c| with_rq(c.cpu, |i| i.dead.len()))
-        .sum()
-}
-
-/// Reaps until no finished thread is left (or `timeout_ns` passes); true
-/// when none is left.
+/// Reaps until every thread that exited is reaped (or `timeout_ns`
+/// passes); true when none is left.
 pub fn reap_all_dead(timeout_ns: u64) -> bool {
     let start = tsc::ns_since_boot();
     loop {
         reap_dead();
-        if dead_threads() == 0 {
+        if THREADS_REAPED.load(Acquire) == THREADS_EXITED.load(Acquire) {
             return true;
         }
         if tsc::ns_since_boot() - start > timeout_ns {

@@ -64,12 +64,13 @@ selftest!(
             DONE.store(true, SeqCst);
         })
         .unwrap();
-        // Wait until it really sleeps.
+        // Wait until it really sleeps: asleep and switched off its CPU.
+        let asleep = || t.state() == State::Sleeping && !t.on_cpu.load(Acquire);
         let start = tsc::ns_since_boot();
-        while t.state() != State::Sleeping && tsc::ns_since_boot() - start < 2_000_000_000 {
+        while !asleep() && tsc::ns_since_boot() - start < 2_000_000_000 {
             yield_now();
         }
-        kassert_eq!(t.state(), State::Sleeping);
+        kassert!(asleep(), "the sleeper never switched away");
         kassert!(!DONE.load(SeqCst));
         let before = t.nvcsw.load(Relaxed);
         FLAG.store(true, SeqCst);
