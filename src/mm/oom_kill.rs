@@ -136,8 +136,7 @@ fn report_header(gfp: Gfp, order: usize) {
         None => (sched::current().map_or("?", |t| t.name), 0),
     };
     crate::kprintln!(
-        "{name} invoked oom-killer: gfp_mask={:#x}({gfp:?}), order={order}, oom_score_adj={adj}",
-        gfp.0
+        "{name} invoked oom-killer: gfp_mask={gfp:?}, order={order}, oom_score_adj={adj}"
     );
     crate::kprintln!("Mem-Info:");
     for node in allocator().nodes() {

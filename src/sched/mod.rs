@@ -716,6 +716,11 @@ pub fn idle_loop() -> ! {
             continue;
         }
         if !crate::arch::x86_64::ipi::work_pending() {
+            // Someone else may have stopped this CPU's timer (a temporary
+            // tick of its own): sleepers need it running.
+            if is_ready() && RQ[percpu::cpu_id() as usize].ticking.load(Relaxed) {
+                crate::time::start_periodic_tick(SLEEP_TICK_MS);
+            }
             // `sti; hlt`: an IPI that arrived since the check wakes the hlt.
             interrupts::enable_and_hlt();
         }
@@ -724,7 +729,7 @@ pub fn idle_loop() -> ! {
 
 /// One line per CPU for the reports: threads, queue and switches.
 pub fn report(w: &mut dyn core::fmt::Write) -> core::fmt::Result {
-    writeln!(w, "cpu  threads queued sleeping switches current")?;
+    writeln!(w, "  CPU threads queued sleeping switches current")?;
     for c in percpu::online() {
         let (threads, queued, sleeping, cur) = with_rq(c.cpu, |i| {
             (
@@ -736,7 +741,7 @@ pub fn report(w: &mut dyn core::fmt::Write) -> core::fmt::Result {
         });
         writeln!(
             w,
-            "{:>3} {:>8} {:>6} {:>8} {:>8} {}",
+            "{:>5} {:>7} {:>6} {:>8} {:>8} {}",
             c.cpu,
             threads,
             queued,
