@@ -92,7 +92,7 @@ fn boot(start_info_phys: u64) -> ! {
     mm::vmalloc::init(); // the vmalloc region: vmalloc, vmap, vfree
     rcu::init(); // RCU callbacks run on the last CPU's idle loop
     sched::init(); // run queues, idle threads; kernel threads from here on
-    mm::vmscan::init(); // one kswapd per node with memory
+    mm::vmscan::init(); // one kswapd per node with memory; the shrinkers
     acpi::report_memory_devices(); // PNP0C80 devices: ranges, nodes, status
     numa::print_reports();
     if settings.mm_report {

@@ -209,6 +209,15 @@ impl Task {
         }
         self.rss.fetch_sub(freed, Relaxed);
         self.pages_released.fetch_add(freed, Relaxed);
+        if self.is_killed() {
+            crate::kprintln!(
+                "oom_reaper: process {} ({}) gave back {} kB; now anon-rss:{}kB",
+                self.pid,
+                self.name,
+                freed * (PAGE_SIZE / 1024),
+                self.rss_pages() * (PAGE_SIZE / 1024)
+            );
+        }
         self.released.store(true, Release);
         MEMORY_RELEASED.wake_all();
         freed

@@ -107,14 +107,6 @@ fn wait_for_pending_victim() -> bool {
     };
     let done = task::MEMORY_RELEASED.wait_event(|| v.is_released(), Some(VICTIM_WAIT_NS));
     if done {
-        let pages = v.pages_released.load(Relaxed);
-        crate::kprintln!(
-            "oom_reaper: process {} ({}) gave back {} kB; now anon-rss:{}kB",
-            v.pid,
-            v.name,
-            pages * (PAGE_SIZE / 1024),
-            v.rss_pages() * (PAGE_SIZE / 1024)
-        );
         let mut p = PENDING_VICTIM.lock();
         if p.as_ref().is_some_and(|x| Arc::ptr_eq(x, &v)) {
             *p = None;

@@ -445,11 +445,10 @@ impl PageCache {
                         }
                         aged += 1;
                     }
+                    // Each page at most once a round: rotated ones go back to the head.
+                    let round = inner.lists[node][INACTIVE].len;
                     let mut looked = 0;
-                    while n < EVICT_BATCH
-                        && scanned < nr_to_scan
-                        && looked < inner.lists[node][INACTIVE].len
-                    {
+                    while n < EVICT_BATCH && scanned < nr_to_scan && looked < round {
                         let b = inner.lists[node][INACTIVE].tail;
                         if b == NIL {
                             break;
@@ -641,16 +640,23 @@ pub fn dirty_pages(node: NodeId) -> u64 {
         .sum()
 }
 
+/// Runs `work(cache, node, budget)` over the caches until `sc.nr_to_scan`
+/// objects are done; returns how many were.
+fn share_out(sc: &ShrinkControl, work: fn(&PageCache, NodeId, u64) -> u64) -> u64 {
+    let mut left = sc.nr_to_scan;
+    for c in caches().iter().flatten() {
+        left -= work(c, sc.node, left);
+    }
+    sc.nr_to_scan - left
+}
+
 /// Frees idle entries (it would need the filesystem to look them up again).
 struct EntryShrinker;
 /// Writes dirty pages back so the LRU pass can drop them (it needs I/O).
 struct WritebackShrinker;
-/// Frees the empty slabs of every SLAB_RECLAIM_ACCOUNT cache.
-struct ReclaimableSlabShrinker;
 
 pub static ENTRY_SHRINKER_STATS: ShrinkerStats = ShrinkerStats::new();
 pub static WRITEBACK_SHRINKER_STATS: ShrinkerStats = ShrinkerStats::new();
-pub static SLAB_SHRINKER_STATS: ShrinkerStats = ShrinkerStats::new();
 
 impl Shrinker for EntryShrinker {
     fn name(&self) -> &'static str {
@@ -667,11 +673,7 @@ impl Shrinker for EntryShrinker {
             .sum()
     }
     fn scan(&self, sc: &ShrinkControl) -> u64 {
-        let mut left = sc.nr_to_scan;
-        for c in caches().iter().flatten() {
-            left -= c.free_idle_entries(sc.node, left);
-        }
-        sc.nr_to_scan - left
+        share_out(sc, PageCache::free_idle_entries)
     }
 }
 
@@ -689,36 +691,12 @@ impl Shrinker for WritebackShrinker {
         dirty_pages(sc.node)
     }
     fn scan(&self, sc: &ShrinkControl) -> u64 {
-        let mut left = sc.nr_to_scan;
-        for c in caches().iter().flatten() {
-            left -= c.write_back(sc.node, left);
-        }
-        sc.nr_to_scan - left
+        share_out(sc, PageCache::write_back)
     }
 }
 
-impl Shrinker for ReclaimableSlabShrinker {
-    fn name(&self) -> &'static str {
-        "slab-reclaimable"
-    }
-    fn count(&self, _sc: &ShrinkControl) -> u64 {
-        super::slab::caches()
-            .filter(|c| c.flags.contains(SlabFlags::RECLAIM_ACCOUNT))
-            .map(|c| {
-                let (active, total, _) = c.usage();
-                (total - active) / c.layout.objects.max(1) as u64
-            })
-            .sum()
-    }
-    fn scan(&self, _sc: &ShrinkControl) -> u64 {
-        super::slab::caches()
-            .filter(|c| c.flags.contains(SlabFlags::RECLAIM_ACCOUNT))
-            .map(super::slab::kmem_cache_shrink)
-            .sum()
-    }
-}
-
-fn init_shrinkers() {
+/// Registers the cache's shrinkers (at boot, and before a first cache).
+pub fn init_shrinkers() {
     static ONCE: Once<()> = Once::new();
     ONCE.call_once(|| {
         for (s, stats) in [
@@ -727,7 +705,6 @@ fn init_shrinkers() {
                 &ENTRY_SHRINKER_STATS,
             ),
             (&WritebackShrinker, &WRITEBACK_SHRINKER_STATS),
-            (&ReclaimableSlabShrinker, &SLAB_SHRINKER_STATS),
         ] {
             if let Err(e) = shrinker::register_shrinker(s, stats) {
                 log::error!("pagecache: shrinker {} not registered: {e:?}", s.name());

@@ -391,6 +391,14 @@ fn hog(task: &Task, slot: usize, target: u64, hold_until: &'static AtomicBool) {
                 if got % 64 == 0 {
                     sched::cond_resched();
                 }
+                // Some kernel objects on its behalf too.
+                if got % 256 == 0 {
+                    match task.kmalloc(1000, Gfp::KERNEL | Gfp::NOWARN) {
+                        Ok(_) => {}
+                        Err(TaskAllocError::Killed) => break END_KILLED,
+                        Err(TaskAllocError::NoMemory) => break END_NOMEM,
+                    }
+                }
             }
             Err(TaskAllocError::Killed) => break END_KILLED,
             Err(TaskAllocError::NoMemory) => break END_NOMEM,
@@ -477,6 +485,7 @@ selftest!(
         kassert_eq!(victim.pages_released.load(SeqCst), HOG_DONE[1].load(SeqCst));
         kassert_eq!(protected.pages_released.load(SeqCst), target);
         kassert_eq!(victim.rss_pages() + protected.rss_pages(), 0);
+        kassert_eq!(victim.slab_bytes() + protected.slab_bytes(), 0, "charged objects left");
         drop((pt, vt, protected, victim));
         let after = settled_free_pages();
         let books_after = bookkeeping_pages();
@@ -490,6 +499,96 @@ selftest!(
             before + books_before.0 + books_before.1,
             "pages lost or gained across the kill"
         );
+        Ok(())
+    }
+);
+
+// The cheap part of reclaim, on every boot.
+
+selftest!(
+    "vmscan",
+    fn every_node_with_memory_has_its_kswapd_on_the_nearest_cpus() {
+        let t = crate::numa::topology();
+        for n in 0..t.node_count() {
+            let k = vmscan::kswapd(n).thread.get();
+            kassert_eq!(k.is_some(), t.has_memory(n), "node {n}");
+            if let Some(k) = k {
+                kassert!(k.has_flag(sched::flags::KSWAPD | sched::flags::MEMALLOC));
+                let on = percpu::cpu(k.cpu as usize).unwrap().node;
+                let best = (0..t.node_count())
+                    .filter(|&m| percpu::online().any(|c| c.node == m))
+                    .map(|m| t.distance(n, m))
+                    .min()
+                    .unwrap();
+                kassert_eq!(t.distance(n, on), best, "kswapd{n} on node {on}");
+            }
+        }
+        Ok(())
+    }
+);
+
+selftest!(
+    "vmscan",
+    fn the_lru_keeps_referenced_pages_and_drops_the_rest_intact() {
+        let node = crate::numa::numa_node_id();
+        let Some(cache) = PageCache::create("selftest-lru", 64) else {
+            return Err(crate::selftest::Failure::Skipped(
+                "no memory for the cache index",
+            ));
+        };
+        let _guard = CacheGuard(cache);
+        for b in 0..64 {
+            kassert_eq!(cache.read(b, node, Gfp::KERNEL), Ok(()));
+        }
+        let on = |c: &PageCache| {
+            let t = crate::numa::topology();
+            (0..t.node_count()).fold((0, 0), |(a, i), n| {
+                let (ca, ci, _, _) = c.node_counts(n);
+                (a + ca, i + ci)
+            })
+        };
+        kassert_eq!(on(cache), (0, 64), "new pages start inactive");
+        // A second read marks a page referenced.
+        for b in 0..16 {
+            kassert_eq!(cache.read(b, node, Gfp::KERNEL), Ok(()));
+        }
+        kassert_eq!(cache.write(20, node, Gfp::KERNEL), Ok(()));
+        let noio = Gfp::NOIO.reclaim_context();
+        let nodes = crate::numa::topology().node_count();
+        let pass = |ctx| {
+            (0..nodes)
+                .map(|n| cache.shrink_lru(n, 64, ctx).1)
+                .sum::<u64>()
+        };
+        // The 16 read twice and the written one (a write reads first) were
+        // referenced: they move to the active list; the rest are dropped.
+        kassert_eq!(pass(noio), 64 - 17);
+        let (active, inactive) = on(cache);
+        kassert_eq!(active + inactive, 17, "({active}, {inactive})");
+        kassert_eq!(cache.stats.activated.load(Relaxed), 17);
+        // Unreferenced since, they are aged back and dropped; without I/O
+        // the dirty one is passed over every time.
+        for _ in 0..4 {
+            pass(noio);
+        }
+        kassert_eq!(on(cache).0 + on(cache).1, 1, "only the dirty page left");
+        kassert_eq!(cache.dirty_total(), 1);
+        kassert!(cache.stats.dirty_skipped.load(Relaxed) >= 1);
+        kassert_eq!(cache.stats.writebacks.load(Relaxed), 0);
+        kassert!(cache.stats.deactivated.load(Relaxed) >= 16);
+        // With I/O allowed it is written back, then dropped.
+        let full = Gfp::KERNEL.reclaim_context();
+        for _ in 0..2 {
+            pass(full);
+        }
+        kassert_eq!(on(cache), (0, 0));
+        kassert_eq!(cache.stats.writebacks.load(Relaxed), 1);
+        // Everything reads back as it was, the written block at its new version.
+        for b in 0..64 {
+            kassert_eq!(cache.read(b, node, Gfp::KERNEL), Ok(()));
+        }
+        kassert_eq!(cache.stats.corrupt.load(Relaxed), 0);
+        kassert_eq!(cache.stats.refills.load(Relaxed), 128);
         Ok(())
     }
 );

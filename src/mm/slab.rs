@@ -682,3 +682,43 @@ impl<T> Drop for CacheBox<T> {
         kmem_cache_free(self.cache, self.ptr as *mut u8);
     }
 }
+
+/// The shrinker of every SLAB_RECLAIM_ACCOUNT cache: it frees their empty
+/// slabs (their users' own shrinkers free the objects).
+struct ReclaimableSlabShrinker;
+
+pub static SLAB_SHRINKER_STATS: super::shrinker::ShrinkerStats =
+    super::shrinker::ShrinkerStats::new();
+
+fn reclaimable_caches() -> impl Iterator<Item = &'static KmemCache> {
+    caches().filter(|c| c.flags.contains(SlabFlags::RECLAIM_ACCOUNT))
+}
+
+impl super::shrinker::Shrinker for ReclaimableSlabShrinker {
+    fn name(&self) -> &'static str {
+        "slab-reclaimable"
+    }
+    /// Free objects counted in whole slabs; scan frees empty slabs.
+    fn count(&self, _sc: &super::shrinker::ShrinkControl) -> u64 {
+        reclaimable_caches()
+            .map(|c| {
+                let (active, total, _) = c.usage();
+                (total - active) / c.layout.objects.max(1) as u64
+            })
+            .sum()
+    }
+    fn scan(&self, _sc: &super::shrinker::ShrinkControl) -> u64 {
+        reclaimable_caches()
+            .map(|c| kmem_cache_shrink(c) >> c.layout.order)
+            .sum()
+    }
+}
+
+/// Registers the reclaimable-slab shrinker.
+pub fn init_shrinker() {
+    if let Err(e) =
+        super::shrinker::register_shrinker(&ReclaimableSlabShrinker, &SLAB_SHRINKER_STATS)
+    {
+        log::error!("slab: shrinker not registered: {e:?}");
+    }
+}

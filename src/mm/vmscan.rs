@@ -121,10 +121,12 @@ pub fn node_below_low(node: NodeId) -> bool {
     balanced_zones(node).any(|z| z.free_pages() <= z.watermarks.low)
 }
 
-/// Starts one kswapd per node with memory, bound to the node's CPUs (a
+/// Registers the shrinkers and starts one kswapd per node with memory, bound to the node's CPUs (a
 /// node without CPUs borrows the nearest node's, as Linux's kswapd would
 /// run wherever it may).
 pub fn init() {
+    super::slab::init_shrinker();
+    pagecache::init_shrinkers();
     let t = topology();
     let mut started = 0;
     for node in (0..t.node_count()).filter(|&n| t.has_memory(n)) {

@@ -27,10 +27,10 @@ impl<const N: usize> GuardedStack<N> {
 }
 
 /// 192 KiB: the bootstrap CPU's kernel stack (set up by the boot stub).
-/// Boot peaks at about 65 KiB (measured, logged as "deepest use" at the end
-/// of every boot), inside the AML interpreter's recursion at boot; it was
-/// 57 KiB before the scheduler and reclaim code changed the kernel's
-/// inlining. 128 KiB no longer kept half its room free.
+/// Boot peaks at 57 to 65 KiB (measured, logged as "deepest use" at the
+/// end of every boot), inside the AML interpreter's recursion; the figure
+/// moves with the compiler's inlining (65 KiB in one build of the reclaim
+/// work), and 128 KiB then no longer kept half its room free.
 pub const BOOT_STACK_SIZE: usize = 192 << 10;
 /// 16 KiB for each exception that needs a known-good stack.
 pub const IST_STACK_SIZE: usize = 16 << 10;
