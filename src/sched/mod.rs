@@ -707,7 +707,7 @@ pub fn idle_loop() -> ! {
         crate::arch::x86_64::ipi::run_pending_work();
         crate::rcu::idle();
         wake_expired();
-        if is_ready() {
+        if is_ready() && THREADS_REAPED.load(Relaxed) != THREADS_EXITED.load(Relaxed) {
             reap_dead();
         }
         interrupts::disable();
