@@ -106,18 +106,20 @@ fn wait_for_pending_victim() -> bool {
         return false;
     };
     let done = task::MEMORY_RELEASED.wait_event(|| v.is_released(), Some(VICTIM_WAIT_NS));
-    if done {
-        let mut p = PENDING_VICTIM.lock();
-        if p.as_ref().is_some_and(|x| Arc::ptr_eq(x, &v)) {
-            *p = None;
-        }
-    } else {
+    if !done {
+        // Stuck (it never reaches an allocation): stop waiting for it. It
+        // stays killed, so the next choice is someone else (Linux's
+        // MMF_OOM_SKIP once the reaper gives up).
         log::warn!(
-            "oom: victim {} ({}) has not given its memory back in {} s; retrying",
+            "oom: victim {} ({}) has not given its memory back in {} s; the next kill may choose another",
             v.pid,
             v.name,
             VICTIM_WAIT_NS / 1_000_000_000
         );
+    }
+    let mut p = PENDING_VICTIM.lock();
+    if p.as_ref().is_some_and(|x| Arc::ptr_eq(x, &v)) {
+        *p = None;
     }
     true
 }

@@ -252,17 +252,17 @@ pub fn direct_reclaim(ctx: ReclaimContext, order: usize, preferred: NodeId) -> u
     if me.is_some_and(|t| t.has_flag(flags::MEMALLOC)) {
         return 0;
     }
+    let Some(node) = allocator().node(preferred) else {
+        return 0;
+    };
     VMSTAT.allocstall.fetch_add(1, Relaxed);
     if let Some(t) = me {
         t.set_flag(flags::MEMALLOC);
     }
     let target = SWAP_CLUSTER_MAX << order;
     let mut freed = 0;
-    let Some(node) = allocator().node(preferred) else {
-        return 0;
-    };
     for n in node.zonelist.nodes() {
-        let got = shrink_node(n, ctx, target - freed.min(target), Who::Direct);
+        let got = shrink_node(n, ctx, target - freed, Who::Direct);
         if got > 0 {
             KSWAPD[n].failures.store(0, Relaxed);
         }

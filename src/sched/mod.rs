@@ -98,7 +98,7 @@ pub struct Thread {
 }
 
 // SAFETY: `saved_rsp` is only touched by the thread's own CPU with
-// interrupts off, while the thread is not running (see `switch_to`).
+// interrupts off, while the thread is not running (see `schedule`).
 unsafe impl Sync for Thread {}
 unsafe impl Send for Thread {}
 
@@ -195,8 +195,7 @@ static READY: AtomicBool = AtomicBool::new(false);
 /// "BUG: scheduling while atomic" reports: a sleep asked for inside an
 /// interrupt handler or an atomic section. The sleep does not happen.
 pub static ATOMIC_SLEEP_BUGS: AtomicU64 = AtomicU64::new(0);
-/// Threads created and reaped, for the leak checks.
-pub static THREADS_CREATED: AtomicU64 = AtomicU64::new(0);
+/// Threads reaped, for the leak checks.
 pub static THREADS_REAPED: AtomicU64 = AtomicU64::new(0);
 /// Threads that called `exit` (reaped ones included).
 pub static THREADS_EXITED: AtomicU64 = AtomicU64::new(0);
@@ -357,7 +356,6 @@ fn new_thread(
         *t.saved_rsp.get() =
             switch::prepare_stack(top, thread_start, Arc::into_raw(t.clone()) as u64);
     }
-    THREADS_CREATED.fetch_add(1, Relaxed);
     Ok(t)
 }
 
@@ -415,20 +413,29 @@ pub fn join(t: &Thread) {
     t.exited.wait_event(|| t.state() == State::Dead, None);
 }
 
-fn enqueue(t: &Arc<Thread>) {
-    let rq = &RQ[t.cpu as usize];
-    let idle = without_interrupts(|| {
-        let mut inner = rq.inner.lock();
-        let was_idle = inner
-            .current
+impl RqInner {
+    /// The idle thread (or nothing yet) is what runs here.
+    fn idle_running(&self) -> bool {
+        self.current
             .as_ref()
-            .is_none_or(|c| inner.idle.as_ref().is_some_and(|i| Arc::ptr_eq(c, i)));
-        if inner.queue.len() < inner.queue.capacity() {
-            inner.queue.push_back(t.clone());
+            .is_none_or(|c| self.idle.as_ref().is_some_and(|i| Arc::ptr_eq(c, i)))
+    }
+
+    /// Puts `t` at the back of the queue, which never grows: `nr_threads`
+    /// bounds it by its capacity.
+    fn push(&mut self, t: &Arc<Thread>) {
+        if self.queue.len() < self.queue.capacity() {
+            self.queue.push_back(t.clone());
         } else {
-            // Cannot happen: nr_threads bounds the queue.
             log::error!("sched: cpu {} run queue full; {} not queued", t.cpu, t.name);
         }
+    }
+}
+
+fn enqueue(t: &Arc<Thread>) {
+    let idle = with_rq(t.cpu, |inner| {
+        let was_idle = inner.idle_running();
+        inner.push(t);
         was_idle
     });
     kick(t.cpu, idle);
@@ -445,9 +452,7 @@ fn kick(cpu: u32, idle: bool) {
 
 /// Wakes `t` if it sleeps (try_to_wake_up). True when it did.
 pub fn wake_up(t: &Arc<Thread>) -> bool {
-    let rq = &RQ[t.cpu as usize];
-    let (woke, idle) = without_interrupts(|| {
-        let mut inner = rq.inner.lock();
+    let (woke, idle) = with_rq(t.cpu, |inner| {
         if t.state
             .compare_exchange(
                 State::Sleeping as u8,
@@ -461,14 +466,11 @@ pub fn wake_up(t: &Arc<Thread>) -> bool {
         }
         t.deadline.store(0, Relaxed);
         let is_current = inner.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, t));
-        let was_idle = inner
-            .current
-            .as_ref()
-            .is_none_or(|c| inner.idle.as_ref().is_some_and(|i| Arc::ptr_eq(c, i)));
+        let was_idle = inner.idle_running();
         // A thread still on its way into schedule() sees it is runnable
         // and carries on; any other goes on the queue.
-        if !is_current && inner.queue.len() < inner.queue.capacity() {
-            inner.queue.push_back(t.clone());
+        if !is_current {
+            inner.push(t);
         }
         (true, was_idle)
     });

@@ -726,7 +726,10 @@ impl<'a> PageAllocator<'a> {
                 {
                     return done(got, passes);
                 }
-                if without_progress > MAX_RECLAIM_RETRIES && reclaim.out_of_memory(gfp, order) {
+                if without_progress > MAX_RECLAIM_RETRIES
+                    && may_oom
+                    && reclaim.out_of_memory(gfp, order)
+                {
                     without_progress = 0;
                     continue;
                 }
