@@ -3,10 +3,10 @@
 //! `workload=pressure`, which adds it to the default suites.
 
 use super::page_alloc::{
-    __free_pages, alloc_pages_node, allocator, drain_all_pages, page_address, zone_free_with_lists,
-    Page, RECLAIM_CALLS,
+    alloc_pages_node, allocator, drain_all_pages, page_address, zone_free_with_lists, RECLAIM_CALLS,
 };
 use super::pagecache::PageCache;
+use super::selftests::Held;
 use super::shrinker::{self, ShrinkControl, Shrinker, ShrinkerStats};
 use super::vmscan::{self, VMSTAT};
 use crate::arch::x86_64::{percpu, tsc};
@@ -16,51 +16,6 @@ use crate::{kassert, kassert_eq, kprintln, selftest};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use mm::gfp::Gfp;
 use numa::NodeId;
-
-/// Pages held through a chain in their own first word (no allocation).
-struct Hoard {
-    head: u64,
-    count: u64,
-}
-
-impl Hoard {
-    fn new() -> Self {
-        Hoard { head: 0, count: 0 }
-    }
-
-    fn push(&mut self, p: Page, order: u32) {
-        let w = page_address(p) as *mut u64;
-        // SAFETY: the block is ours; its first two words become the link.
-        unsafe {
-            w.write(self.head);
-            w.add(1).write(order as u64);
-        }
-        self.head = p.pfn() + 1;
-        self.count += 1 << order;
-    }
-
-    /// Takes every block `gfp` still gets on `node`, largest first.
-    fn take_all(&mut self, node: NodeId, gfp: Gfp) {
-        for order in (0..=mm::buddy::MAX_ORDER as u32).rev() {
-            while let Some(p) = alloc_pages_node(node as i32, gfp | Gfp::NOWARN, order) {
-                self.push(p, order);
-            }
-        }
-    }
-}
-
-impl Drop for Hoard {
-    fn drop(&mut self) {
-        while self.head != 0 {
-            let p = Page::from_pfn(self.head - 1);
-            let w = page_address(p) as *const u64;
-            // SAFETY: a block of this hoard, its link words intact.
-            let (next, order) = unsafe { (w.read(), w.add(1).read()) };
-            __free_pages(p, order as u32);
-            self.head = next;
-        }
-    }
-}
 
 /// The node with memory whose kswapd runs on a CPU other than this one's
 /// if there is one (so it reclaims while this thread fills), else node 0's.
@@ -171,23 +126,26 @@ selftest!(
             return Err(crate::selftest::Failure::Skipped("no node with a kswapd"));
         };
         let me = sched::current().unwrap();
-        let mut held = Hoard::new();
-        held.take_all(node, Gfp::KERNEL | THISNODE);
+        // Both indexes first: once the node is drained there may be no
+        // memory for them.
+        let (mut held, mut atomic) = (Held::new(), Held::new());
+        held.take_everything(node as i32, Gfp::KERNEL | THISNODE);
+        kassert!(!held.full(), "index too small to drain the node");
         let cpu = percpu::cpu_id();
         let (switches, nvcsw) = (sched::switches(cpu), me.nvcsw.load(Relaxed));
         let bugs = sched::ATOMIC_SLEEP_BUGS.load(Relaxed);
         let passes = RECLAIM_CALLS.direct_reclaim_passes.load(Relaxed);
         let wakeups = RECLAIM_CALLS.kswapd_wakeups.load(Relaxed);
         let t0 = tsc::ns_since_boot();
-        let mut atomic = Hoard::new();
-        atomic.take_all(node, Gfp::ATOMIC | THISNODE);
+        atomic.take_everything(node as i32, Gfp::ATOMIC | THISNODE);
         let took = tsc::ns_since_boot() - t0;
+        kassert!(!atomic.full(), "index too small to drain the reserve");
         kprintln!(
             "    # node {node}: GFP_ATOMIC got {} pages below GFP_KERNEL's floor in {} us",
-            atomic.count,
+            atomic.pages(),
             took / 1000
         );
-        kassert!(atomic.count > 0, "GFP_ATOMIC has a reserve below min");
+        kassert!(atomic.pages() > 0, "GFP_ATOMIC has a reserve below min");
         kassert_eq!(sched::switches(cpu), switches, "a context switch during GFP_ATOMIC");
         kassert_eq!(me.nvcsw.load(Relaxed), nvcsw);
         kassert_eq!(sched::ATOMIC_SLEEP_BUGS.load(Relaxed), bugs);
@@ -285,8 +243,9 @@ selftest!(
             return Err(crate::selftest::Failure::Skipped("no memory for the cache index"));
         };
         let guard = CacheGuard(cache);
-        let mut held = Hoard::new();
-        held.take_all(node, Gfp::KERNEL | THISNODE);
+        let mut held = Held::new();
+        held.take_everything(node as i32, Gfp::KERNEL | THISNODE);
+        kassert!(!held.full(), "index too small to drain the node");
         // kswapd, woken by the hoarding, finds nothing to free and stops.
         let k = vmscan::kswapd(node);
         kassert!(wait_for(10_000_000_000, || !k.running.load(SeqCst)), "kswapd{node} still running");
@@ -337,7 +296,7 @@ selftest!(
         // ...and, with nothing left on the LRU lists, its priority falls
         // until it calls both shrinkers.
         drop(guard);
-        held.take_all(node, Gfp::KERNEL | THISNODE);
+        held.take_everything(node as i32, Gfp::KERNEL | THISNODE);
         let before = (calls(&IO_PROBE), calls(&FS_PROBE));
         let p = alloc_pages_node(node as i32, Gfp::KERNEL | THISNODE | Gfp::NORETRY, 0);
         if let Some(p) = p {

@@ -39,7 +39,7 @@ fn numa_stats() -> [[u64; NR_NUMA_STATS]; MAX_NUMNODES] {
 /// costs milliseconds here (the host backs guest RAM lazily), so a test
 /// that wrote into each block it holds would spend seconds. Dropping frees
 /// every block, then the index pages.
-struct Held {
+pub(super) struct Held {
     /// Index pages, each a run of `ENTRIES` (pfn << 8 | order) words.
     index: [Option<Page>; MAX_INDEX_PAGES],
     count: usize,
@@ -52,7 +52,7 @@ const MAX_INDEX_PAGES: usize = 64;
 impl Held {
     /// Room for as many blocks as there are 4 MiB of free memory, plus a
     /// few thousand smaller ones.
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let free = allocator().free_pages() as usize;
         let wanted = (free >> MAX_ORDER) + 4 * ENTRIES;
         let mut held = Held {
@@ -76,7 +76,7 @@ impl Held {
     }
 
     /// Keeps a block; one that does not fit is given back at once.
-    fn push(&mut self, page: Page, order: u32) -> bool {
+    pub(super) fn push(&mut self, page: Page, order: u32) -> bool {
         if self.count == self.capacity {
             __free_pages(page, order);
             return false;
@@ -96,7 +96,7 @@ impl Held {
 
     /// Allocates with `gfp` until it fails (or the index is full); returns
     /// how many it got.
-    fn take_all(&mut self, nid: i32, gfp: Gfp, order: u32) -> usize {
+    pub(super) fn take_all(&mut self, nid: i32, gfp: Gfp, order: u32) -> usize {
         let before = self.count;
         while let Some(p) = alloc_pages_node(nid, gfp | Gfp::NOWARN, order) {
             if !self.push(p, order) {
@@ -106,7 +106,22 @@ impl Held {
         self.count - before
     }
 
-    fn full(&self) -> bool {
+    /// Takes every block `gfp` still gets on `nid`, largest first.
+    pub(super) fn take_everything(&mut self, nid: i32, gfp: Gfp) {
+        for order in (0..=MAX_ORDER as u32).rev() {
+            self.take_all(nid, gfp, order);
+        }
+    }
+
+    /// Pages in the blocks held.
+    pub(super) fn pages(&self) -> u64 {
+        (0..self.count)
+            // SAFETY: entries below `count` were written by `push`.
+            .map(|i| 1u64 << (unsafe { self.entry(i).read() } & 0xff))
+            .sum()
+    }
+
+    pub(super) fn full(&self) -> bool {
         self.count == self.capacity
     }
 }
@@ -470,9 +485,7 @@ selftest!(
                 .filter(|z| z.is_populated() && z.kind <= ZoneType::Normal)
         };
         let mut held = Held::new();
-        for order in (0..=MAX_ORDER as u32).rev() {
-            held.take_all(nid, Gfp::KERNEL | here, order);
-        }
+        held.take_everything(nid, Gfp::KERNEL | here);
         kassert!(!held.full(), "index too small to drain the node");
         // GFP_KERNEL stopped at min + lowmem_reserve in every zone it may use.
         let kernel = AllocFlags::slow_path(Gfp::KERNEL);
