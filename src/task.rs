@@ -8,7 +8,7 @@
 //! memory is short. Its slab objects carry a 16-byte header with the
 //! chain link and their size.
 
-use crate::mm::page_alloc::{__free_pages, alloc_pages_node, page_address, Page, NUMA_NO_NODE};
+use crate::mm::page_alloc::{__free_pages, alloc_pages_node, page_address, Page};
 use crate::mm::slab::{kfree, kmalloc, ksize};
 use crate::sched::WaitQueue;
 use alloc::sync::Arc;
@@ -295,6 +295,3 @@ pub fn spawn_for(
 ) -> Result<Arc<crate::sched::Thread>, crate::sched::SpawnError> {
     crate::sched::spawn(name, binding, Some(task.clone()), f)
 }
-
-/// For callers that allocate on no particular node.
-pub const ANY_NODE: i32 = NUMA_NO_NODE;

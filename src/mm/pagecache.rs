@@ -181,6 +181,18 @@ impl Inner {
         }
     }
 
+    /// Writeback of a dirty block: the disk now holds its version.
+    unsafe fn write_back_one(&mut self, block: u32) {
+        // SAFETY: under the lock, the block has an entry (see above).
+        unsafe {
+            let e = self.entry(block);
+            e.flags &= !F_DIRTY;
+            let (v, node) = (e.version, e.node as usize);
+            *self.disk.add(block as usize) = v;
+            self.dirty[node] -= 1;
+        }
+    }
+
     unsafe fn push_head(&mut self, block: u32, list: usize) {
         // SAFETY: under the lock; the entry is on no list.
         unsafe {
@@ -469,11 +481,7 @@ impl PageCache {
                                 self.stats.dirty_skipped.fetch_add(1, Relaxed);
                                 continue;
                             }
-                            // Writeback: the disk now holds this version.
-                            let v = e.version;
-                            e.flags &= !F_DIRTY;
-                            *inner.disk.add(b as usize) = v;
-                            inner.dirty[node] -= 1;
+                            inner.write_back_one(b);
                             self.stats.writebacks.fetch_add(1, Relaxed);
                         }
                         let e = inner.entry(b);
@@ -482,23 +490,17 @@ impl PageCache {
                         e.page = 0;
                         inner.push_head(b, IDLE);
                     }
-                    if looked == 0 && n == 0 {
-                        break;
-                    }
                 }
+            }
+            if n == 0 {
+                // An empty list, or only referenced or unwritable pages.
+                break;
             }
             for &pfn in &batch[..n] {
                 __free_pages(Page::from_pfn(pfn), 0);
             }
             self.stats.evicted.fetch_add(n as u64, Relaxed);
             freed += n as u64;
-            if n == 0 && scanned >= nr_to_scan {
-                break;
-            }
-            if n == 0 {
-                // Only referenced or unwritable pages left this round.
-                break;
-            }
         }
         (scanned, freed)
     }
@@ -546,10 +548,7 @@ impl PageCache {
                     let e = inner.entry(b);
                     let prev = e.prev;
                     if e.flags & F_DIRTY != 0 {
-                        e.flags &= !F_DIRTY;
-                        let v = e.version;
-                        *inner.disk.add(b as usize) = v;
-                        inner.dirty[node] -= 1;
+                        inner.write_back_one(b);
                         done += 1;
                     }
                     b = prev;

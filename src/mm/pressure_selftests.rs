@@ -11,7 +11,7 @@ use super::shrinker::{self, ShrinkControl, Shrinker, ShrinkerStats};
 use super::vmscan::{self, VMSTAT};
 use crate::arch::x86_64::{percpu, tsc};
 use crate::sched::{self, Binding};
-use crate::task::{Task, TaskAllocError, ANY_NODE};
+use crate::task::{Task, TaskAllocError};
 use crate::{kassert, kassert_eq, kprintln, selftest};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use mm::gfp::Gfp;
@@ -340,7 +340,7 @@ fn hog(task: &Task, slot: usize, target: u64, hold_until: &'static AtomicBool) {
         if got == target {
             break END_TARGET;
         }
-        match task.alloc_page(Gfp::KERNEL | Gfp::NOWARN, ANY_NODE) {
+        match task.alloc_page(Gfp::KERNEL | Gfp::NOWARN, super::page_alloc::NUMA_NO_NODE) {
             Ok(p) => {
                 // Touch it past the chain word, as a program would.
                 // SAFETY: the page is the task's; bytes 8.. are ours.
