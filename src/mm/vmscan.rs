@@ -131,9 +131,11 @@ pub fn init() {
     let mut started = 0;
     for node in (0..t.node_count()).filter(|&n| t.has_memory(n)) {
         let name: &'static str = KSWAPD_NAMES.get(node).copied().unwrap_or("kswapd");
-        match sched::spawn(name, Binding::Node(node), None, move || kswapd_main(node)) {
+        let kswapd_flags = flags::KSWAPD | flags::MEMALLOC;
+        match sched::spawn_with_flags(name, Binding::Node(node), None, kswapd_flags, move || {
+            kswapd_main(node)
+        }) {
             Ok(th) => {
-                th.set_flag(flags::KSWAPD | flags::MEMALLOC);
                 log::info!(
                     "vmscan: {name} on cpu {} (node {})",
                     th.cpu,

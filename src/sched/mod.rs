@@ -366,11 +366,23 @@ pub fn spawn(
     task: Option<Arc<crate::task::Task>>,
     f: impl FnOnce() + Send + 'static,
 ) -> Result<Arc<Thread>, SpawnError> {
+    spawn_with_flags(name, binding, task, 0, f)
+}
+
+/// As `spawn`, with `flags` set before the thread can first run.
+pub fn spawn_with_flags(
+    name: &'static str,
+    binding: Binding,
+    task: Option<Arc<crate::task::Task>>,
+    thread_flags: u32,
+    f: impl FnOnce() + Send + 'static,
+) -> Result<Arc<Thread>, SpawnError> {
     if !is_ready() {
         return Err(SpawnError::NotReady);
     }
     let cpu = place(binding).ok_or(SpawnError::NoCpu(binding))?;
     let t = new_thread(name, cpu, task, Box::new(f))?;
+    t.set_flag(thread_flags);
     if let Some(task) = &t.task {
         task.threads.fetch_add(1, AcqRel);
     }
