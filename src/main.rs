@@ -76,13 +76,13 @@ fn boot(start_info_phys: u64) -> ! {
     );
     log_boot_info(boot);
     let tables = acpi::init(boot); // SRAT, SLIT, MADT, FADT found and validated
-    time::init(&tables); // the TSC measured against the ACPI PM timer
-    mm::memblock::init(boot, &tables, settings.mem_limit); // memblock: RAM, reservations, mem=
+    time::init(tables); // the TSC measured against the ACPI PM timer
+    mm::memblock::init(boot, tables, settings.mem_limit); // memblock: RAM, reservations, mem=
     mm::early_heap::init(); // Box and Vec work (a memblock heap) until SLUB takes over
-    acpi::aml::init(&tables); // DSDT/SSDTs in the AML interpreter; \_S5 and memory devices readable
+    acpi::aml::init(tables); // DSDT/SSDTs in the AML interpreter; \_S5 and memory devices readable
     acpi::add_memory_devices(settings.mem_limit); // pc-dimm memory direct-mapped, into memblock
-    mm::pmem::init(&tables); // NVDIMM persistent memory from the NFIT, direct-mapped
-    numa::init(&tables, settings.numa_off); // nodes, CPUs, memory (device memory too), distances
+    mm::pmem::init(tables); // NVDIMM persistent memory from the NFIT, direct-mapped
+    numa::init(tables, settings.numa_off); // nodes, CPUs, memory (device memory too), distances
     if settings.bench.is_some() {
         bench::reserve_region(numa::topology().mem_node(numa::cpu_to_node(0))); // the peer allocators' memory
     }

@@ -1,9 +1,10 @@
 //! Time sources beyond the early PIT calibration: the TSC measured again
-//! against the ACPI PM timer (the FADT says where it is), and the local
-//! APIC timer, calibrated against the TSC, which every CPU can run.
+//! against the ACPI PM timer (the FADT says where it is), the HPET (the
+//! ACPI HPET table) or the PIT, and the local APIC timer, calibrated
+//! against the TSC, which every CPU can run.
 
 use crate::acpi::Tables;
-use crate::arch::x86_64::{apic, tsc};
+use crate::arch::x86_64::{apic, paging, tsc};
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Long enough for a rate within 0.01 %, short enough for boot.
@@ -12,32 +13,89 @@ const PM_WINDOW_MS: u64 = 25;
 /// APIC timer ticks (bus clock / 16) per millisecond.
 static APIC_TICKS_PER_MS: AtomicU64 = AtomicU64::new(0);
 
-/// Recalibrates the TSC against the PM timer, if the FADT describes one.
+/// Recalibrates the TSC against the best fixed-rate timer there is: the
+/// ACPI PM timer if the FADT describes one, else the HPET if the ACPI
+/// HPET table names one, else the PIT over a longer window.
 pub fn init(tables: &Tables) {
     let pit_khz = tsc::tsc_khz();
     let timer = tables.fadt.and_then(|b| match acpi_tables::fadt::parse(b) {
         Ok(f) => f.pm_timer,
         Err(e) => {
-            log::warn!("time: FADT unusable ({e:?}); keeping the PIT calibration");
+            log::warn!("time: FADT unusable ({e:?}); no ACPI PM timer");
             None
         }
     });
-    let Some(timer) = timer else {
-        log::warn!("time: no ACPI PM timer; the TSC rate stays the PIT's ({pit_khz} kHz)");
-        return;
-    };
-    match tsc::calibrate_pm_timer(timer, PM_WINDOW_MS) {
-        Some(khz) => log::info!(
-            "time: TSC {}.{:03} MHz against the ACPI PM timer (port {:#x}, {} bits); the PIT said {}.{:03} MHz",
+    if let Some(timer) = timer {
+        match tsc::calibrate_pm_timer(timer, PM_WINDOW_MS) {
+            Some(khz) => {
+                log::info!(
+                    "time: TSC {}.{:03} MHz against the ACPI PM timer (port {:#x}, {} bits); the PIT said {}.{:03} MHz",
+                    khz / 1000,
+                    khz % 1000,
+                    timer.port,
+                    if timer.bits32 { 32 } else { 24 },
+                    pit_khz / 1000,
+                    pit_khz % 1000
+                );
+                return;
+            }
+            None => log::warn!(
+                "time: the ACPI PM timer at {:#x} does not count",
+                timer.port
+            ),
+        }
+    }
+    if let Some((khz, base)) = calibrate_against_hpet(tables) {
+        log::info!(
+            "time: TSC {}.{:03} MHz against the HPET at {base:#x} (no ACPI PM timer); the PIT said {}.{:03} MHz",
             khz / 1000,
             khz % 1000,
-            timer.port,
-            if timer.bits32 { 32 } else { 24 },
             pit_khz / 1000,
             pit_khz % 1000
-        ),
-        None => log::warn!("time: the ACPI PM timer at {:#x} does not count; keeping the PIT rate", timer.port),
+        );
+        return;
     }
+    match tsc::calibrate_pit_long() {
+        Some(khz) => log::warn!(
+            "time: no ACPI PM timer and no HPET; TSC {}.{:03} MHz against the PIT over 50 ms",
+            khz / 1000,
+            khz % 1000
+        ),
+        None => log::warn!(
+            "time: no ACPI PM timer, no HPET and no counting PIT; the TSC rate stays {pit_khz} kHz ({})",
+            tsc::clock_source()
+        ),
+    }
+}
+
+/// The HPET of the ACPI HPET table, mapped uncached for the measurement
+/// and unmapped after it. Returns (TSC kHz, register block address).
+fn calibrate_against_hpet(tables: &Tables) -> Option<(u64, u64)> {
+    let hpet = match acpi_tables::hpet::parse(tables.hpet?) {
+        Ok(h) => h,
+        Err(e) => {
+            log::warn!("time: HPET table unusable ({e}); not used");
+            return None;
+        }
+    };
+    const REGISTERS: u64 = 1024;
+    if let Err(e) = paging::map_firmware_registers(hpet.base, REGISTERS) {
+        log::warn!(
+            "time: HPET registers at {:#x} cannot be mapped ({e:?})",
+            hpet.base
+        );
+        return None;
+    }
+    // SAFETY: the block at hpet.base is mapped uncached just above, for
+    // the length of the register block, until the unmap below.
+    let r = unsafe { tsc::measure_hpet(layout::phys_to_virt(hpet.base), PM_WINDOW_MS) };
+    paging::unmap_firmware(hpet.base, REGISTERS);
+    let Some((khz, _)) = r else {
+        log::warn!("time: the HPET at {:#x} does not count", hpet.base);
+        return None;
+    };
+    tsc::adopt_rate(khz, tsc::Reference::Hpet);
+    Some((khz, hpet.base))
 }
 
 /// Measures the local APIC timer against the TSC (on the boot CPU; every
@@ -87,10 +145,59 @@ mod selftests {
     selftest!(
         "time",
         fn tsc_rate_comes_from_a_fixed_rate_timer() {
+            // The best timer the firmware describes must be the one used.
+            let tables = crate::acpi::tables();
+            let has_pm_timer = tables
+                .fadt
+                .and_then(|b| acpi_tables::fadt::parse(b).ok())
+                .and_then(|f| f.pm_timer)
+                .is_some();
+            let has_hpet = tables
+                .hpet
+                .is_some_and(|b| acpi_tables::hpet::parse(b).is_ok());
+            let want = if has_pm_timer {
+                tsc::Reference::PmTimer
+            } else if has_hpet {
+                tsc::Reference::Hpet
+            } else {
+                tsc::Reference::PitLong
+            };
+            if tsc::reference() == tsc::Reference::Assumed && !has_pm_timer && !has_hpet {
+                return Err(crate::selftest::Failure::Skipped(
+                    "no PM timer, no HPET and no PIT on this machine: no fixed-rate timer to measure against",
+                ));
+            }
+            kassert_eq!(tsc::reference(), want, "{}", tsc::clock_source());
+            Ok(())
+        }
+    );
+
+    selftest!(
+        "time",
+        fn the_hpet_counts_at_the_rate_the_tsc_was_calibrated_to() {
+            // The HPET path is the calibration where no PM timer exists;
+            // on machines with both, it is measured here and must agree.
+            let Some(Ok(hpet)) = crate::acpi::tables().hpet.map(acpi_tables::hpet::parse) else {
+                return Err(crate::selftest::Failure::Skipped("no HPET on this machine"));
+            };
+            kassert_eq!(paging::map_firmware_registers(hpet.base, 1024), Ok(()));
+            // SAFETY: mapped uncached just above, unmapped just below.
+            let r = unsafe { tsc::measure_hpet(layout::phys_to_virt(hpet.base), 10) };
+            paging::unmap_firmware(hpet.base, 1024);
+            let Some((khz, period_fs)) = r else {
+                kassert!(false, "the HPET at {:#x} does not count", hpet.base);
+                return Ok(());
+            };
+            // QEMU's HPET runs at 100 MHz (10 ns); TCG's clock is coarse
+            // and the host noisy, so 5 % is the bound.
+            let now = tsc::tsc_khz();
             kassert!(
-                tsc::clock_source().contains("PM timer"),
-                "{}",
-                tsc::clock_source()
+                period_fs > 0 && period_fs <= 100_000_000,
+                "period {period_fs} fs"
+            );
+            kassert!(
+                khz.abs_diff(now) * 20 <= now,
+                "HPET says {khz} kHz, the clock runs at {now} kHz"
             );
             Ok(())
         }

@@ -1,5 +1,5 @@
 //! The `acpi` crate's [`acpi::Handler`]: physical memory through the direct
-//! map, port I/O, PCI configuration space through ports 0xCF8/0xCFC, time.
+//! map (firmware memory outside RAM mapped there on demand), port I/O, PCI configuration space through ports 0xCF8/0xCFC, time.
 
 use crate::arch::x86_64::{paging, tsc};
 use acpi::{PciAddress, PhysicalMapping};
@@ -25,7 +25,8 @@ static AML_MUTEXES: [AmlMutex; 64] = [const {
 }; 64];
 static NEXT_MUTEX: AtomicU32 = AtomicU32::new(0);
 
-/// Stateless: every mapping is a window into the direct map.
+/// Stateless: every mapping is a window into the direct map, counted by
+/// paging's firmware mappings where RAM does not back it.
 #[derive(Clone, Copy, Debug)]
 pub struct KernelAcpi;
 
@@ -42,17 +43,31 @@ impl acpi::Handler for KernelAcpi {
         size: usize,
     ) -> PhysicalMapping<Self, T> {
         let phys = physical_address as u64;
-        let ptr = if paging::direct_mapped(phys, size as u64) {
-            phys_to_virt(phys) as *mut T
-        } else {
-            log::warn!(
-                "ACPI: {size} bytes at {phys:#x} are not in the direct map; zeroes given instead"
-            );
-            assert!(
-                size <= ZEROES.0.len(),
-                "ACPI asked for {size} unmapped bytes"
-            );
-            ZEROES.0.as_ptr() as *mut T
+        let ptr = match paging::map_firmware(phys, size as u64) {
+            Ok(()) => phys_to_virt(phys) as *mut T,
+            Err(e) if size <= ZEROES.0.len() => {
+                log::warn!(
+                    "ACPI: {size} bytes at {phys:#x} cannot be mapped ({e:?}); zeroes given instead"
+                );
+                ZEROES.0.as_ptr() as *mut T
+            }
+            Err(e) => {
+                // The crate asks for whole tables only after a readable
+                // header gave their length; zeroes of that length are more
+                // than any firmware table, so the crate's read stops at a
+                // zero header instead.
+                log::warn!(
+                    "ACPI: {size} bytes at {phys:#x} cannot be mapped ({e:?}); a zero header given instead"
+                );
+                return PhysicalMapping {
+                    physical_start: physical_address,
+                    virtual_start: NonNull::new(ZEROES.0.as_ptr() as *mut T)
+                        .expect("a static is never null"),
+                    region_length: ZEROES.0.len(),
+                    mapped_length: ZEROES.0.len(),
+                    handler: *self,
+                };
+            }
         };
         PhysicalMapping {
             physical_start: physical_address,
@@ -63,8 +78,11 @@ impl acpi::Handler for KernelAcpi {
         }
     }
 
-    fn unmap_physical_region<T>(_region: &PhysicalMapping<Self, T>) {
-        // The direct map stays; nothing to undo.
+    fn unmap_physical_region<T>(region: &PhysicalMapping<Self, T>) {
+        let zeroes = ZEROES.0.as_ptr() as usize;
+        if region.virtual_start.as_ptr() as usize != zeroes {
+            paging::unmap_firmware(region.physical_start as u64, region.mapped_length as u64);
+        }
     }
 
     fn read_u8(&self, address: usize) -> u8 {

@@ -15,13 +15,13 @@ pub use handler::KernelAcpi;
 use layout::phys_to_virt;
 
 /// The tables the kernel reads, as validated byte slices in the direct map.
-#[derive(Default)]
 pub struct Tables {
     pub srat: Option<&'static [u8]>,
     pub slit: Option<&'static [u8]>,
     pub madt: Option<&'static [u8]>,
     pub fadt: Option<&'static [u8]>,
     pub nfit: Option<&'static [u8]>,
+    pub hpet: Option<&'static [u8]>,
     /// The AML tables, validated: the DSDT (found through the FADT) and
     /// every SSDT the root table lists.
     pub dsdt: Option<&'static [u8]>,
@@ -33,20 +33,47 @@ pub struct Tables {
     pub extent_count: usize,
 }
 
+impl Tables {
+    const NONE: Tables = Tables {
+        srat: None,
+        slit: None,
+        madt: None,
+        fadt: None,
+        nfit: None,
+        hpet: None,
+        dsdt: None,
+        ssdts: [None; MAX_SSDTS],
+        root: None,
+        extents: [(0, 0); MAX_TABLES],
+        extent_count: 0,
+    };
+}
+
 /// Most tables remembered for reservation (QEMU has about ten).
 pub const MAX_TABLES: usize = 32;
 /// SSDTs loaded into the interpreter (QEMU gives at most a few: NVDIMM, CPU hotplug).
 pub const MAX_SSDTS: usize = 8;
 
-/// The bytes at a physical range, if the direct map covers all of them.
+/// The bytes at a physical range, wherever the firmware put them: RAM and
+/// the first MiB are in the direct map, anything else (E820-reserved, NVS,
+/// unlisted) is mapped on demand. The caller keeps the mapping until it
+/// calls [`release`]; tables the kernel keeps are never released.
 fn phys_bytes(phys: u64, len: u64) -> Option<&'static [u8]> {
-    if !paging::direct_mapped(phys, len) {
+    if let Err(e) = paging::map_firmware(phys, len) {
+        log::warn!("ACPI: {len} bytes at {phys:#x} cannot be mapped ({e:?})");
         return None;
     }
-    // SAFETY: the range is covered by the direct map (checked above), which
-    // maps firmware memory read-write for the kernel's lifetime; the tables
-    // are only read, and nothing else writes to firmware tables.
+    // SAFETY: map_firmware made every byte of the range readable at its
+    // direct-map address until release; the tables are only read, and
+    // nothing else writes to firmware tables.
     Some(unsafe { core::slice::from_raw_parts(phys_to_virt(phys) as *const u8, len as usize) })
+}
+
+/// Lets go of what [`phys_bytes`] mapped for `bytes`.
+fn release(bytes: &[u8]) {
+    if let Some(phys) = layout::virt_to_phys(bytes.as_ptr() as u64) {
+        paging::unmap_firmware(phys, bytes.len() as u64);
+    }
 }
 
 /// The RSDP: from start_info, else the BIOS-area scan Linux does.
@@ -69,6 +96,9 @@ fn find_rsdp(boot: &BootInfo) -> Option<u64> {
 /// Reads and checks the RSDP; returns (revision, RSDT/XSDT address).
 fn check_rsdp(phys: u64) -> Result<(u8, u64), &'static str> {
     let v1 = phys_bytes(phys, 20).ok_or("RSDP is not in mapped memory")?;
+    let v1_bytes: [u8; 20] = v1.try_into().unwrap();
+    release(v1);
+    let v1 = &v1_bytes;
     if &v1[..8] != b"RSD PTR " {
         return Err("RSDP signature is wrong");
     }
@@ -82,31 +112,52 @@ fn check_rsdp(phys: u64) -> Result<(u8, u64), &'static str> {
     }
     let v2 = phys_bytes(phys, 36).ok_or("RSDP (ACPI 2.0) is not in mapped memory")?;
     let length = u32::from_le_bytes(v2[20..24].try_into().unwrap()) as u64;
+    let xsdt = u64::from_le_bytes(v2[24..32].try_into().unwrap());
+    release(v2);
     let full = phys_bytes(phys, length.max(36)).ok_or("RSDP length runs out of mapped memory")?;
-    if acpi_tables::checksum(full) != 0 {
+    let sum = acpi_tables::checksum(full);
+    release(full);
+    if sum != 0 {
         return Err("RSDP extended checksum fails");
     }
-    Ok((revision, u64::from_le_bytes(v2[24..32].try_into().unwrap())))
+    Ok((revision, xsdt))
 }
 
-/// A validated whole table at `phys` with signature `sig`.
+/// A validated whole table at `phys` with signature `sig`, mapped until
+/// [`release`]d (nothing stays mapped when it fails).
 fn table_at(phys: u64, sig: &[u8; 4]) -> Result<&'static [u8], acpi_tables::Error> {
     let head = phys_bytes(phys, HEADER_LEN as u64).ok_or(acpi_tables::Error::TooShort {
         have: 0,
         need: HEADER_LEN,
     })?;
-    let len = acpi_tables::peek_length(head)?;
+    let len = acpi_tables::peek_length(head);
+    release(head);
+    let len = len?;
     let bytes = phys_bytes(phys, len as u64).ok_or(acpi_tables::Error::LengthBeyondData {
         length: len,
         available: 0,
     })?;
-    validate(bytes, sig).map(|(_, b)| b)
+    validate(bytes, sig)
+        .map(|(_, b)| b)
+        .inspect_err(|_| release(bytes))
 }
 
-/// Finds and validates the tables. Missing or broken ones are reported and
-/// left out; the topology code knows what to do without them.
-pub fn init(boot: &BootInfo) -> Tables {
-    let mut tables = Tables::default();
+static TABLES: spin::Once<Tables> = spin::Once::new();
+
+/// Finds and validates the tables, once. Missing or broken ones are
+/// reported and left out; the topology code knows what to do without them.
+pub fn init(boot: &BootInfo) -> &'static Tables {
+    TABLES.call_once(|| find_tables(boot))
+}
+
+/// The tables `init` found (none before it ran).
+pub fn tables() -> &'static Tables {
+    static NONE: Tables = Tables::NONE;
+    TABLES.get().unwrap_or(&NONE)
+}
+
+fn find_tables(boot: &BootInfo) -> Tables {
+    let mut tables = Tables::NONE;
     let Some(rsdp) = find_rsdp(boot) else {
         return tables;
     };
@@ -118,6 +169,7 @@ pub fn init(boot: &BootInfo) -> Tables {
         }
     };
     let root_sig = if revision == 0 { b"RSDT" } else { b"XSDT" };
+    // The root table stays mapped: the acpi crate walks it again for AML.
     if let Err(e) = table_at(root, root_sig) {
         log::error!(
             "ACPI: {:?} at {root:#x}: {e}; no tables used",
@@ -141,17 +193,19 @@ pub fn init(boot: &BootInfo) -> Tables {
     };
     for phys in acpi.table_entries().map(|p| p as u64) {
         let Some(head) = phys_bytes(phys, HEADER_LEN as u64) else {
-            log::warn!("ACPI: table entry {phys:#x} points outside mapped memory; skipped");
+            log::warn!("ACPI: table entry {phys:#x} cannot be mapped; skipped");
             continue;
         };
         let sig: [u8; 4] = head[..4].try_into().unwrap();
+        release(head);
         if &sig == b"SSDT" {
             match (
                 table_at(phys, &sig),
                 tables.ssdts.iter_mut().find(|s| s.is_none()),
             ) {
-                (Ok(bytes), Some(slot)) => *slot = Some(bytes),
-                (Ok(_), None) => {
+                (Ok(bytes), Some(slot)) => *slot = Some(bytes), // kept mapped
+                (Ok(bytes), None) => {
+                    release(bytes);
                     log::warn!("ACPI: more than {MAX_SSDTS} SSDTs; {phys:#x} not loaded")
                 }
                 (Err(_), _) => {} // reported below
@@ -163,6 +217,7 @@ pub fn init(boot: &BootInfo) -> Tables {
             b"APIC" => Some(&mut tables.madt),
             b"FACP" => Some(&mut tables.fadt),
             b"NFIT" => Some(&mut tables.nfit),
+            b"HPET" => Some(&mut tables.hpet),
             _ => None,
         };
         match table_at(phys, &sig) {
@@ -177,15 +232,17 @@ pub fn init(boot: &BootInfo) -> Tables {
                     tables.extents[tables.extent_count] = (phys, phys + bytes.len() as u64);
                     tables.extent_count += 1;
                 }
-                if let Some(slot) = slot {
-                    if slot.is_some() {
+                // Tables the kernel keeps stay mapped; the rest are let go.
+                match slot {
+                    Some(slot) if slot.is_none() => *slot = Some(bytes),
+                    Some(_) => {
                         log::warn!(
                             "ACPI: a second {:?} at {phys:#x}; the first is used",
                             Sig(sig)
                         );
-                    } else {
-                        *slot = Some(bytes);
+                        release(bytes);
                     }
+                    None => release(bytes),
                 }
             }
             Err(e) => log::warn!("ACPI: {:?} at {phys:#x} rejected: {e}", Sig(sig)),

@@ -21,6 +21,8 @@ pub static MEMBLOCK: Mutex<Memblock> = Mutex::new(Memblock {
 /// Builds memblock: E820 RAM, capped by `mem=`, with the first MiB, the
 /// kernel image, the boot page tables and the ACPI tables reserved.
 pub fn init(boot: &BootInfo, tables: &Tables, mem_limit: Option<u64>) {
+    // Page-table frames come from memblock from here on.
+    let boot_page_tables = paging::close_early_frames();
     let mut mb = MEMBLOCK.lock();
     let report = |what: &str, r: Result<(), mm::memblock::MemblockError>| {
         if let Err(e) = r {
@@ -42,7 +44,7 @@ pub fn init(boot: &BootInfo, tables: &Tables, mem_limit: Option<u64>) {
     report("first MiB", mb.reserve(0, LOW_MEMORY_END));
     let image = paging::image_layout();
     report("kernel image", mb.reserve(image.start, image.end));
-    if let Some(((start, end), _)) = paging::summary() {
+    if let Some((start, end)) = boot_page_tables {
         report("boot page tables", mb.reserve(start, end));
     }
     for &(start, end) in &tables.extents[..tables.extent_count] {

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod fadt;
+pub mod hpet;
 pub mod madt;
 pub mod nfit;
 pub mod resource;

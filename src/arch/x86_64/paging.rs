@@ -55,6 +55,9 @@ pub struct EarlyFrames {
     start: u64,
     next: u64,
     limit: u64,
+    /// Where the frames are reached to zero them: 0 through the boot stub's
+    /// identity map, DIRECT_MAP_BASE once the kernel's own tables are live.
+    window: u64,
 }
 
 impl EarlyFrames {
@@ -73,9 +76,10 @@ unsafe impl FrameAllocator<Size4KiB> for EarlyFrames {
         }
         let frame = self.next;
         self.next += PAGE_SIZE;
-        // SAFETY: the frame is free RAM below EARLY_IDENTITY_LIMIT, which the
-        // boot stub identity-maps writable; no one else uses it.
-        unsafe { core::ptr::write_bytes(frame as *mut u8, 0, PAGE_SIZE as usize) };
+        // SAFETY: the frame is free RAM below EARLY_IDENTITY_LIMIT, reached
+        // through the boot stub's identity map or (window set) the direct
+        // map, which covers that RAM range; no one else uses it.
+        unsafe { core::ptr::write_bytes((self.window + frame) as *mut u8, 0, PAGE_SIZE as usize) };
         Some(PhysFrame::containing_address(PhysAddr::new(frame)))
     }
 }
@@ -85,6 +89,9 @@ pub struct KernelPageTables {
     pml4_phys: u64,
     pub early_frames: (u64, u64),
     pub huge_1g: bool,
+    /// The early frame allocator, still open for firmware mappings made
+    /// before memblock exists; closed (None) when memblock takes over.
+    early: Option<EarlyFrames>,
 }
 
 static KERNEL_PAGE_TABLES: Mutex<Option<KernelPageTables>> = Mutex::new(None);
@@ -115,6 +122,7 @@ pub fn init(boot: &BootInfo) -> Result<(), PagingError> {
         start: first,
         next: first,
         limit: ram_end.min(EARLY_IDENTITY_LIMIT),
+        window: 0,
     };
     let pml4_frame = frames.allocate_frame().ok_or(PagingError::OutOfFrames)?;
     // SAFETY: the frame was just zeroed and is identity-mapped; with offset 0
@@ -168,12 +176,26 @@ pub fn init(boot: &BootInfo) -> Result<(), PagingError> {
     // stack, data) and all data the kernel uses, at the same addresses as the
     // boot stub's identity map, so execution continues seamlessly.
     unsafe { Cr3::write(pml4_frame, Cr3Flags::empty()) };
+    frames.window = DIRECT_MAP_BASE;
     *KERNEL_PAGE_TABLES.lock() = Some(KernelPageTables {
         pml4_phys: pml4_frame.start_address().as_u64(),
         early_frames: frames.used(),
         huge_1g,
+        early: Some(frames),
     });
     Ok(())
+}
+
+/// Closes the early frame allocator and returns every frame it handed
+/// out, `[start, end)`, for memblock to reserve; later page-table frames
+/// come from memblock and then the page allocator.
+pub fn close_early_frames() -> Option<(u64, u64)> {
+    let mut guard = KERNEL_PAGE_TABLES.lock();
+    let kpt = guard.as_mut()?;
+    if let Some(early) = kpt.early.take() {
+        kpt.early_frames = early.used();
+    }
+    Some(kpt.early_frames)
 }
 
 /// Maps one page of size `S`. `live`: the tables are in use, so the new
@@ -415,6 +437,188 @@ pub fn summary() -> Option<((u64, u64), bool)> {
         .lock()
         .as_ref()
         .map(|k| (k.early_frames, k.huge_1g))
+}
+
+/// Firmware memory mapped on demand (ACPI tables outside RAM, as SeaBIOS
+/// and real firmware place them in E820-reserved memory): 4 KiB pages at
+/// their direct-map address, counted, so that the last user unmaps them,
+/// as Linux's early_memremap and acpi_os_map_memory do. RAM and ranges
+/// that the boot direct map covers are never counted nor unmapped.
+struct FirmwarePages {
+    /// (physical page, users); page u64::MAX marks a free slot.
+    slots: [(u64, u32); FIRMWARE_PAGES],
+}
+
+/// Enough for every table QEMU and ordinary firmware give (a few dozen
+/// pages); a claimed length beyond it is refused, not mapped.
+const FIRMWARE_PAGES: usize = 512;
+
+static FIRMWARE: Mutex<FirmwarePages> = Mutex::new(FirmwarePages {
+    slots: [(u64::MAX, 0); FIRMWARE_PAGES],
+});
+
+/// Page-table frames for a firmware mapping: the early allocator while
+/// it is open, memblock until the page allocator exists, then the page
+/// allocator.
+enum AnyFrames<'a> {
+    Early(&'a mut EarlyFrames),
+    Memblock,
+    Node,
+}
+
+// SAFETY: each arm hands out frames under its own allocator's guarantees
+// (fresh, zeroed, used for nothing else, reachable through the direct map).
+unsafe impl FrameAllocator<Size4KiB> for AnyFrames<'_> {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        match self {
+            AnyFrames::Early(f) => f.allocate_frame(),
+            AnyFrames::Memblock => MemblockFrames.allocate_frame(),
+            AnyFrames::Node => NodeFrames {
+                node: crate::mm::NUMA_NO_NODE,
+            }
+            .allocate_frame(),
+        }
+    }
+}
+
+/// Why firmware memory could not be mapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirmwareMapError {
+    /// The range wraps around or lies beyond what x86_64 can address.
+    BadRange,
+    /// More firmware pages than FIRMWARE_PAGES at once.
+    TooManyPages,
+    /// Registers asked for uncached where a cached mapping exists.
+    CachedAlias,
+    Paging,
+}
+
+/// The highest physical address the direct map can reach (it spans 64 TiB).
+const DIRECT_MAP_SPAN: u64 = 1 << 46;
+
+/// Makes physical `[phys, phys + len)` readable at `phys_to_virt(phys)`,
+/// mapping the pages the direct map lacks (cached, never executable).
+/// Each successful call must be paired with [`unmap_firmware`] by a user
+/// that lets the memory go; all or nothing is mapped.
+pub fn map_firmware(phys: u64, len: u64) -> Result<(), FirmwareMapError> {
+    map_firmware_with(phys, len, F::empty())
+}
+
+/// As [`map_firmware`], uncached, for device registers read before the
+/// page allocator exists (the HPET's, to calibrate the TSC). A page that
+/// is already mapped (cached) is refused rather than aliased.
+pub fn map_firmware_registers(phys: u64, len: u64) -> Result<(), FirmwareMapError> {
+    map_firmware_with(phys, len, F::NO_CACHE | F::WRITE_THROUGH)
+}
+
+fn map_firmware_with(phys: u64, len: u64, cache: F) -> Result<(), FirmwareMapError> {
+    let end = phys
+        .checked_add(len.max(1))
+        .filter(|&e| e <= DIRECT_MAP_SPAN)
+        .ok_or(FirmwareMapError::BadRange)?;
+    let first = layout::align_down(phys, PAGE_SIZE);
+    let mut page = first;
+    while page < end {
+        if let Err(e) = map_firmware_page(page, cache) {
+            unmap_firmware_pages(first, page);
+            return Err(e);
+        }
+        page += PAGE_SIZE;
+    }
+    Ok(())
+}
+
+/// Drops one user of each page of `[phys, phys + len)` that
+/// [`map_firmware`] mapped; the last user's drop unmaps it.
+pub fn unmap_firmware(phys: u64, len: u64) {
+    let Some(end) = phys.checked_add(len.max(1)) else {
+        return;
+    };
+    unmap_firmware_pages(layout::align_down(phys, PAGE_SIZE), end);
+}
+
+fn map_firmware_page(page: u64, cache: F) -> Result<(), FirmwareMapError> {
+    let mut fw = FIRMWARE.lock();
+    if let Some(slot) = fw.slots.iter_mut().find(|s| s.0 == page) {
+        if !cache.is_empty() {
+            return Err(FirmwareMapError::CachedAlias);
+        }
+        slot.1 += 1;
+        return Ok(());
+    }
+    if matches!(translate(phys_to_virt(page)), Mapping::Mapped { .. }) {
+        if !cache.is_empty() {
+            return Err(FirmwareMapError::CachedAlias);
+        }
+        return Ok(()); // RAM or the first MiB: mapped for good
+    }
+    let slot = fw
+        .slots
+        .iter_mut()
+        .find(|s| s.0 == u64::MAX)
+        .ok_or(FirmwareMapError::TooManyPages)?;
+    let mut guard = KERNEL_PAGE_TABLES.lock();
+    let kpt = guard.as_mut().ok_or(FirmwareMapError::Paging)?;
+    // SAFETY: as in with_live_mapper: the PML4 is live and direct-mapped,
+    // and the lock is held while the mapper writes.
+    let mut mapper = unsafe {
+        OffsetPageTable::new(
+            &mut *(phys_to_virt(kpt.pml4_phys) as *mut PageTable),
+            VirtAddr::new(DIRECT_MAP_BASE),
+        )
+    };
+    let mut frames = match kpt.early.as_mut() {
+        Some(early) => AnyFrames::Early(early),
+        None if crate::mm::page_alloc::is_ready() => AnyFrames::Node,
+        None => AnyFrames::Memblock,
+    };
+    let data = F::PRESENT | F::WRITABLE | F::NO_EXECUTE | cache;
+    map::<Size4KiB>(
+        &mut mapper,
+        phys_to_virt(page),
+        page,
+        data,
+        F::PRESENT | F::WRITABLE,
+        &mut frames,
+        true,
+    )
+    .map_err(|_| FirmwareMapError::Paging)?;
+    *slot = (page, 1);
+    Ok(())
+}
+
+fn unmap_firmware_pages(first: u64, end: u64) {
+    let mut fw = FIRMWARE.lock();
+    let mut page = first;
+    while page < end {
+        if let Some(slot) = fw.slots.iter_mut().find(|s| s.0 == page) {
+            slot.1 -= 1;
+            if slot.1 == 0 {
+                *slot = (u64::MAX, 0);
+                let _ = with_live_mapper(|mapper, _| {
+                    let p = Page::<Size4KiB>::containing_address(VirtAddr::new(phys_to_virt(page)));
+                    // Other CPUs may hold the translation in their TLBs; it
+                    // names the same frame at the same address, and the frame
+                    // is firmware's, never reused, so no shootdown is needed.
+                    if let Ok((_, flush)) = mapper.unmap(p) {
+                        flush.flush();
+                    }
+                    Ok(())
+                });
+            }
+        }
+        page += PAGE_SIZE;
+    }
+}
+
+/// Firmware pages mapped on demand right now (for reports and tests).
+pub fn firmware_pages_mapped() -> usize {
+    FIRMWARE
+        .lock()
+        .slots
+        .iter()
+        .filter(|s| s.0 != u64::MAX)
+        .count()
 }
 
 mod selftests {

@@ -1,10 +1,11 @@
 //! Time from the TSC: a monotonic nanosecond clock since the boot stub's
 //! first instruction.
 //!
-//! The rate is measured twice. First against the PIT (channel 2 counts at a
-//! fixed 1.193182 MHz), before anything else, so the first log lines have
-//! times. Then, once the FADT is read, against the ACPI PM timer (3.579545
-//! MHz), over a longer window; the clock switches to that rate without
+//! The rate is measured twice. First against the PIT (1.193182 MHz),
+//! before anything else, so the first log lines have times. Then, once the
+//! ACPI tables are read, against the best fixed-rate timer the machine
+//! has, over a longer window: the ACPI PM timer (3.579545 MHz), else the
+//! HPET, else the PIT again. The clock switches to that rate without
 //! stepping back (the new rate applies from the switch on).
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -24,11 +25,40 @@ static BASE_NS: AtomicU64 = AtomicU64::new(0);
 /// Which clock the rate came from, for reports and BENCH_META.
 static SOURCE: AtomicU64 = AtomicU64::new(0);
 
+/// What the TSC rate was measured against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum Reference {
+    /// The early 10 ms PIT measurement (channel 2, or channel 0 where the
+    /// machine has no port 0x61), nothing better yet.
+    PitEarly = 0,
+    PmTimer = 1,
+    Hpet = 2,
+    /// The PIT again, over a longer window: no PM timer and no HPET.
+    PitLong = 3,
+    /// No timer counted at all; 1 GHz assumed.
+    Assumed = 4,
+}
+
+/// What the TSC rate was measured against.
+pub fn reference() -> Reference {
+    match SOURCE.load(Ordering::Relaxed) {
+        1 => Reference::PmTimer,
+        2 => Reference::Hpet,
+        3 => Reference::PitLong,
+        4 => Reference::Assumed,
+        _ => Reference::PitEarly,
+    }
+}
+
 /// The reference the TSC rate was measured against.
 pub fn clock_source() -> &'static str {
-    match SOURCE.load(Ordering::Relaxed) {
-        1 => "tsc (calibrated against the ACPI PM timer)",
-        _ => "tsc (calibrated against the PIT)",
+    match reference() {
+        Reference::PmTimer => "tsc (calibrated against the ACPI PM timer)",
+        Reference::Hpet => "tsc (calibrated against the HPET)",
+        Reference::PitLong => "tsc (calibrated against the PIT, 50 ms)",
+        Reference::PitEarly => "tsc (calibrated against the PIT)",
+        Reference::Assumed => "tsc (no timer counted: 1 GHz assumed)",
     }
 }
 
@@ -37,43 +67,191 @@ pub fn rdtsc() -> u64 {
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
-/// Measures the TSC rate. Call once, early, with interrupts off.
+/// Measures the TSC rate against the PIT. Call once, early, with
+/// interrupts off.
 pub fn calibrate() -> u64 {
-    let ticks = PIT_HZ * CALIBRATION_MS / 1000;
+    mask_legacy_pic();
+    let khz = pit_measure(CALIBRATION_MS).filter(|&k| k >= 100_000);
+    // No PIT counted: assume 1 GHz so times stay monotonic, and say so.
+    let khz = khz.unwrap_or_else(|| {
+        log::warn!("tsc: the PIT does not count; assuming 1 GHz until a better timer is found");
+        SOURCE.store(Reference::Assumed as u64, Ordering::Relaxed);
+        1_000_000
+    });
+    TSC_KHZ.store(khz, Ordering::Relaxed);
+    khz
+}
+
+/// Masks both 8259 PICs: every interrupt the kernel takes comes through
+/// the local APIC, and a PIC left in virtual-wire mode by the firmware
+/// (SeaBIOS) would otherwise deliver the PIT's IRQ 0 as a CPU exception
+/// vector once channel 0 is reprogrammed.
+fn mask_legacy_pic() {
+    // SAFETY: 0x21 and 0xA1 are the PICs' interrupt-mask registers; with
+    // no PIC (microvm) the writes go nowhere.
+    unsafe {
+        Port::<u8>::new(0x21).write(0xff);
+        Port::<u8>::new(0xa1).write(0xff);
+    }
+}
+
+/// TSC kHz over `ms` of PIT time, or None when the PIT does not count.
+/// Channel 2 (gated through port 0x61) where the machine has that port,
+/// else channel 0 read back (QEMU's microvm has a PIT but no port 0x61).
+fn pit_measure(ms: u64) -> Option<u64> {
+    let mut gate = Port::<u8>::new(0x61);
+    // SAFETY: reading port 0x61 (system control port B) has no side
+    // effect; 0xff means nothing answers there.
+    let g = unsafe { gate.read() };
+    if g != 0xff {
+        if let Some(khz) = pit_channel2(ms) {
+            return Some(khz);
+        }
+    }
+    pit_channel0(ms)
+}
+
+/// One-shot count-down on channel 2 (mode 0): OUT2 rises at zero.
+fn pit_channel2(ms: u64) -> Option<u64> {
+    let ticks = PIT_HZ * ms / 1000;
+    if ticks > 0xffff {
+        return None;
+    }
     let mut gate = Port::<u8>::new(0x61);
     let mut command = Port::<u8>::new(0x43);
     let mut channel2 = Port::<u8>::new(0x42);
     // SAFETY: ports 0x42/0x43/0x61 are the PIT channel 2 and its gate; the
     // PC speaker output is kept off (bit 1 of 0x61 cleared).
-    let khz = unsafe {
+    unsafe {
         let g = gate.read();
         gate.write((g & !0x02) | 0x01); // gate on, speaker off
         command.write(0b1011_0000); // channel 2, lobyte/hibyte, mode 0, binary
         channel2.write((ticks & 0xff) as u8);
         channel2.write((ticks >> 8) as u8);
         let start = rdtsc();
-        // OUT2 (bit 5 of 0x61) rises when the count reaches zero.
         let mut polls = 0u64;
+        let mut counted = true;
         while gate.read() & 0x20 == 0 {
             polls += 1;
             if polls > 50_000_000 {
-                break; // no PIT: fall through to the fallback below
+                counted = false;
+                break;
             }
         }
         let elapsed = rdtsc() - start;
         gate.write(g);
-        elapsed / CALIBRATION_MS
+        // OUT2 high at once means no channel 2 behind the port.
+        (counted && polls > 0).then_some(elapsed / ms)
+    }
+}
+
+/// Channel 0 as a rate generator (mode 2) counting down from 65536,
+/// latched and read back until `ms` of ticks have passed, wraps included.
+fn pit_channel0(ms: u64) -> Option<u64> {
+    let mut command = Port::<u8>::new(0x43);
+    let mut channel0 = Port::<u8>::new(0x40);
+    // SAFETY: ports 0x40/0x43 are the PIT's channel 0 and command port;
+    // its IRQ 0 is masked at the PIC (mask_legacy_pic) and the kernel's
+    // IO APIC routes nothing to it.
+    let mut read = || unsafe {
+        command.write(0b0000_0000); // latch channel 0
+        let lo = channel0.read() as u64;
+        let hi = channel0.read() as u64;
+        (hi << 8) | lo
     };
-    // A TSC below 100 MHz means the PIT never counted; assume 1 GHz so
-    // times stay monotonic, and say so.
-    let khz = if khz < 100_000 {
-        log::warn!("tsc: PIT calibration failed ({khz} kHz); assuming 1 GHz");
-        1_000_000
-    } else {
-        khz
-    };
-    TSC_KHZ.store(khz, Ordering::Relaxed);
-    khz
+    // SAFETY: as above; mode 2, lobyte/hibyte, reload 0 (65536).
+    unsafe {
+        Port::<u8>::new(0x43).write(0b0011_0100);
+        Port::<u8>::new(0x40).write(0);
+        Port::<u8>::new(0x40).write(0);
+    }
+    let want = PIT_HZ * ms / 1000;
+    let mut last = read();
+    let start = rdtsc();
+    let (mut elapsed, mut polls) = (0u64, 0u64);
+    while elapsed < want {
+        let now = read();
+        // Counting down; a rise is a wrap through the 65536 reload.
+        elapsed += if now <= last {
+            last - now
+        } else {
+            last + 65536 - now
+        };
+        last = now;
+        polls += 1;
+        if polls > 20_000_000 {
+            return None;
+        }
+    }
+    let tsc = rdtsc() - start;
+    Some((tsc as u128 * PIT_HZ as u128 / elapsed as u128 / 1000) as u64)
+}
+
+/// Measures the TSC against the PIT again over 50 ms (where no PM timer
+/// and no HPET exist) and makes that the clock's rate.
+pub fn calibrate_pit_long() -> Option<u64> {
+    let khz = pit_measure(50).filter(|&k| k >= 100_000)?;
+    switch_rate(khz, Reference::PitLong);
+    Some(khz)
+}
+
+/// Measures the TSC against an HPET's main counter, its registers mapped
+/// uncached at `regs`, over `window_ms` ([`adopt_rate`] makes it the
+/// clock's). Returns the rate in kHz and the counter's period in
+/// femtoseconds.
+///
+/// # Safety
+/// `regs` must map the HPET's 1 KiB register block, uncached.
+pub unsafe fn measure_hpet(regs: u64, window_ms: u64) -> Option<(u64, u64)> {
+    const CAP_ID: u64 = 0x0;
+    const CONFIG: u64 = 0x10;
+    const COUNTER: u64 = 0xf0;
+    // SAFETY: the caller maps the register block; these are its
+    // capability, configuration and main-counter registers.
+    let reg = |off: u64| unsafe { core::ptr::read_volatile((regs + off) as *const u64) };
+    let cap = reg(CAP_ID);
+    let period_fs = cap >> 32;
+    // The specification bounds the period to (0, 100 ns].
+    if period_fs == 0 || period_fs > 100_000_000 {
+        return None;
+    }
+    let config = reg(CONFIG);
+    if config & 1 == 0 {
+        // SAFETY: setting ENABLE_CNF starts the main counter; no
+        // comparator is armed, so no interrupt follows.
+        unsafe { core::ptr::write_volatile((regs + CONFIG) as *mut u64, config | 1) };
+    }
+    let want = window_ms * 1_000_000_000_000 / period_fs;
+    let start_count = reg(COUNTER);
+    let start_tsc = rdtsc();
+    let mut elapsed = 0;
+    let mut polls = 0u64;
+    while elapsed < want {
+        elapsed = reg(COUNTER).wrapping_sub(start_count);
+        polls += 1;
+        if polls > 100_000_000 {
+            return None;
+        }
+    }
+    let tsc = rdtsc() - start_tsc;
+    // kHz = ticks / (elapsed * period_fs / 1e15 s) / 1000
+    let khz = (tsc as u128 * 1_000_000_000_000 / (elapsed as u128 * period_fs as u128)) as u64;
+    (khz >= 100_000).then_some((khz, period_fs))
+}
+
+/// Makes `khz`, measured against `reference`, the clock's rate from now
+/// on, without stepping back. Call before other CPUs read the clock.
+pub fn adopt_rate(khz: u64, reference: Reference) {
+    switch_rate(khz, reference)
+}
+
+fn switch_rate(khz: u64, reference: Reference) {
+    let now_tsc = rdtsc();
+    let now_ns = ns_since_boot();
+    BASE_NS.store(now_ns, Ordering::Release);
+    BASE_TSC.store(now_tsc, Ordering::Release);
+    TSC_KHZ.store(khz, Ordering::Release);
+    SOURCE.store(reference as u64, Ordering::Relaxed);
 }
 
 pub fn tsc_khz() -> u64 {
@@ -129,12 +307,7 @@ pub fn calibrate_pm_timer(timer: acpi_tables::fadt::PmTimer, window_ms: u64) -> 
     if khz < 100_000 {
         return None;
     }
-    let now_tsc = rdtsc();
-    let now_ns = ns_since_boot();
-    BASE_NS.store(now_ns, Ordering::Release);
-    BASE_TSC.store(now_tsc, Ordering::Release);
-    TSC_KHZ.store(khz, Ordering::Release);
-    SOURCE.store(1, Ordering::Relaxed);
+    switch_rate(khz, Reference::PmTimer);
     Some(khz)
 }
 
