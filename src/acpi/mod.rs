@@ -320,3 +320,63 @@ pub fn report_memory_devices() {
         }
     }
 }
+
+/// The enabled processors' APIC IDs from the MP table, for a machine
+/// without an MADT (no ACPI): the floating pointer is searched where the
+/// MP specification puts it (the EBDA's first KiB, the last KiB of base
+/// memory, the BIOS ROM), all inside the direct-mapped first MiB.
+pub fn mp_table_cpus(out: &mut [u32]) -> usize {
+    use acpi_tables::mptable;
+    let bios = |start: u64, len: u64| phys_bytes(start, len);
+    // The BIOS data area word at 0x40E is the EBDA's segment.
+    let ebda = bios(0x40e, 2).map_or(0, |b| u16::from_le_bytes([b[0], b[1]]) as u64) << 4;
+    let mut areas = [(0x9fc00, 0x400), (0xf0000, 0x10000), (0, 0)];
+    if (0x80000..0xa0000).contains(&ebda) {
+        areas[2] = (ebda, 0x400);
+    }
+    let found = areas.iter().filter(|a| a.1 > 0).find_map(|&(start, len)| {
+        let area = bios(start, len)?;
+        mptable::find_floating(area).map(|(off, table)| (start + off as u64, table))
+    });
+    let Some((at, table)) = found else {
+        log::warn!("MP table: none found (no ACPI, no MP table): only the boot CPU is known");
+        return 0;
+    };
+    let table = match table {
+        Ok(t) => t as u64,
+        Err(e) => {
+            log::warn!("MP table: floating pointer at {at:#x}: {e:?}; not used");
+            return 0;
+        }
+    };
+    let Some(config) = phys_bytes(table, 44)
+        .and_then(|h| mptable::config_length(h).ok())
+        .and_then(|len| phys_bytes(table, len as u64))
+    else {
+        log::warn!("MP table at {table:#x} (pointer at {at:#x}) unreadable; not used");
+        return 0;
+    };
+    let config = match mptable::parse_config(config) {
+        Ok(c) => c,
+        Err(e) => {
+            log::warn!("MP table at {table:#x}: {e:?}; not used");
+            return 0;
+        }
+    };
+    let mut n = 0;
+    for p in config.processors() {
+        match p {
+            Ok(p) if p.enabled && n < out.len() => {
+                out[n] = p.apic_id as u32;
+                n += 1;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                log::warn!("MP table at {table:#x}: {e:?}; later entries ignored");
+                break;
+            }
+        }
+    }
+    log::info!("MP table at {table:#x} (pointer at {at:#x}): {n} processors");
+    n
+}

@@ -51,8 +51,15 @@ fn ram_ranges(out: &mut [(u64, u64); MAX_REGIONS]) -> usize {
 pub fn init(tables: &Tables, numa_off: bool) -> &'static Topology {
     let mut ram = [(0u64, 0u64); MAX_REGIONS];
     let n = ram_ranges(&mut ram);
+    let mut mp_cpus = [0u32; numa::MAX_CPUS];
+    let nr_mp = if tables.madt.is_none() {
+        crate::acpi::mp_table_cpus(&mut mp_cpus)
+    } else {
+        0
+    };
     let inputs = numa::Inputs {
         srat: tables.srat,
+        mp_cpus: &mp_cpus[..nr_mp],
         slit: tables.slit,
         madt: tables.madt,
         ram: &ram[..n],

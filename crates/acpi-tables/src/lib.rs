@@ -16,6 +16,7 @@
 pub mod fadt;
 pub mod hpet;
 pub mod madt;
+pub mod mptable;
 pub mod nfit;
 pub mod resource;
 pub mod slit;

@@ -241,6 +241,7 @@ mod tests {
         let ram = [(0u64, 0x9fc00u64), (0x10_0000, 0x800_0000)];
         let inputs = numa::Inputs {
             srat: None,
+            mp_cpus: &[],
             slit: None,
             madt: None,
             ram: &ram,

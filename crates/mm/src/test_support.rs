@@ -40,6 +40,7 @@ pub fn topology(fixture: &str) -> (Topology, Vec<(u64, u64)>) {
     let ram = qemu_args::qboot_e820(qemu_args::load(fixture).total_ram);
     let inputs = numa::Inputs {
         srat: srat.as_deref(),
+        mp_cpus: &[],
         slit: slit.as_deref(),
         madt: madt.as_deref(),
         ram: &ram,

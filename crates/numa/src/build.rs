@@ -19,6 +19,9 @@ pub struct Inputs<'a> {
     pub srat: Option<&'a [u8]>,
     pub slit: Option<&'a [u8]>,
     pub madt: Option<&'a [u8]>,
+    /// The APIC IDs of the enabled processors of the MP table, used only
+    /// when there is no MADT (a machine without ACPI).
+    pub mp_cpus: &'a [u32],
     pub ram: &'a [(u64, u64)],
     /// The APIC ID of the CPU running the boot: it becomes CPU 0.
     pub boot_apic_id: u32,
@@ -432,6 +435,29 @@ fn add_cpus(
     n += 1;
     let mut boot_seen = false;
     match inputs.madt.map(madt::parse) {
+        None if !inputs.mp_cpus.is_empty() => {
+            log(
+                Level::Warn,
+                format_args!(
+                    "no MADT: {} CPUs from the MP table, all on node 0",
+                    inputs.mp_cpus.len()
+                ),
+            );
+            for &apic_id in inputs.mp_cpus {
+                if apic_id == inputs.boot_apic_id || ids[..n].contains(&apic_id) {
+                    continue;
+                }
+                if n == MAX_CPUS {
+                    log(
+                        Level::Warn,
+                        format_args!("MP table: more than {MAX_CPUS} CPUs; APIC {apic_id} ignored"),
+                    );
+                    break;
+                }
+                ids[n] = apic_id;
+                n += 1;
+            }
+        }
         None => log(
             Level::Warn,
             format_args!("no MADT: only the boot CPU is known"),

@@ -253,6 +253,7 @@ pub fn fuzz_one(data: &[u8]) {
     ];
     let inputs = Inputs {
         srat,
+        mp_cpus: &[],
         slit,
         madt,
         ram: &ram,

@@ -27,6 +27,7 @@ fn build_with(
     let mut log = Vec::new();
     let inputs = Inputs {
         srat,
+        mp_cpus: &[],
         slit,
         madt,
         ram,
@@ -421,4 +422,27 @@ fn device_memory_follows_its_pxm_not_the_hotplug_range() {
         assert!(w[0].end <= w[1].start, "{w:?}");
     }
     assert!(!b.t.assign_memory(0, gib, 7), "no node 7");
+}
+
+#[test]
+fn without_acpi_the_mp_tables_cpus_are_all_on_node_0() {
+    let mut log = Vec::new();
+    let ram = qemu_args::qboot_e820(512 << 20);
+    let inputs = Inputs {
+        srat: None,
+        mp_cpus: &[0, 1, 2, 3, 1],
+        slit: None,
+        madt: None,
+        ram: &ram,
+        boot_apic_id: 0,
+        numa_off: false,
+    };
+    let t = build(&inputs, &mut |l, a| log.push((l, a.to_string())));
+    assert_eq!(t.cpus().len(), 4, "{log:?}");
+    assert!(t.cpus().iter().all(|c| c.node == 0));
+    assert_eq!(t.node_count(), 1);
+    assert!(log
+        .iter()
+        .any(|(_, w)| w.contains("4 CPUs from the MP table")
+            || w.contains("5 CPUs from the MP table")));
 }
