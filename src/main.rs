@@ -78,6 +78,14 @@ fn boot(start_info_phys: u64) -> ! {
     let tables = acpi::init(boot); // SRAT, SLIT, MADT, FADT found and validated
     time::init(tables); // the TSC measured against the ACPI PM timer
     mm::memblock::init(boot, tables, settings.mem_limit); // memblock: RAM, reservations, mem=
+    if let Err(free) = mm::memblock::enough_to_boot() {
+        log::error!(
+            "boot: {} KiB of free RAM, below the {} MiB this kernel needs (the smallest VM that boots is -m 8M); stopping",
+            free >> 10,
+            mm::memblock::MIN_BOOT_FREE >> 20
+        );
+        exit_qemu(Verdict::Fail);
+    }
     mm::early_heap::init(); // Box and Vec work (a memblock heap) until SLUB takes over
     acpi::aml::init(tables); // DSDT/SSDTs in the AML interpreter; \_S5 and memory devices readable
     acpi::add_memory_devices(settings.mem_limit); // pc-dimm memory direct-mapped, into memblock

@@ -336,11 +336,20 @@ fn print_locality(step: Step, before: &[[u64; NR_NUMA_STATS]], after: &[[u64; NR
     }
 }
 
+/// Whether `selection` names any of `words`.
+fn with_any(selection: &str, words: &[&str]) -> bool {
+    selection.split(',').any(|w| words.contains(&w))
+}
+
 /// Runs the selected workloads (ours, then each peer on the same steps),
 /// then the access matrix if selected.
 pub fn run(selection: &str, scale: u64) {
     let scale = scale.max(1);
+    // Every name and group the plan asks about, to name the words that
+    // match none of them.
+    let known = core::cell::RefCell::new(Vec::<String>::new());
     let wanted = |name: &str, group: &str| {
+        known.borrow_mut().extend([name.into(), group.into()]);
         selection
             .split(',')
             .any(|w| w == "all" || w == name || w == group)
@@ -354,6 +363,19 @@ pub fn run(selection: &str, scale: u64) {
         topology().node_count()
     );
     let steps = plan(&wanted, scale);
+    let names: Vec<String> = known.borrow().iter().step_by(2).cloned().collect();
+    for word in selection.split(',') {
+        let special = ["all", "peers", "matrix"].contains(&word);
+        if !special && !known.borrow().iter().any(|k| k == word) {
+            log::warn!(
+                "bench: no workload or group named '{word}' (workloads: {}; groups: slab, page, vmalloc; also all, peers, matrix); ignored",
+                names.join(", ")
+            );
+        }
+    }
+    if steps.is_empty() && !with_any(selection, &["peers", "matrix"]) {
+        kprintln!("# bench: bench={selection} names no workload; nothing to run");
+    }
     // Named only: `all` is the spec's workloads.
     let with_peers = selection.split(',').any(|w| w == "peers");
     let with_matrix = selection.split(',').any(|w| w == "matrix");

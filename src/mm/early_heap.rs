@@ -13,8 +13,10 @@ use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use spin::Mutex;
 
 /// 8 MiB: QEMU's DSDT builds a namespace of a few hundred KiB; the rest is
-/// room for firmware with more AML, and it is only reserved once.
-const EARLY_HEAP_BYTES: u64 = 8 << 20;
+/// room for firmware with more AML, and it is only reserved once. A small
+/// VM gets an eighth of its free memory, never under 1 MiB.
+const EARLY_HEAP_MAX: u64 = 8 << 20;
+const EARLY_HEAP_MIN: u64 = 1 << 20;
 
 type Heap = talc::base::Talc<talc::source::Manual, talc::DefaultBinning>;
 
@@ -28,24 +30,25 @@ static END: AtomicU64 = AtomicU64::new(0);
 
 /// Sets the heap aside from memblock (after `memblock::init`).
 pub fn init() {
-    let phys = match crate::mm::MEMBLOCK
-        .lock()
-        .alloc_range(EARLY_HEAP_BYTES, 4096, 0, u64::MAX)
-    {
+    let mut mb = crate::mm::MEMBLOCK.lock();
+    let free = mb.free_bytes(0, u64::MAX);
+    let bytes = layout::align_down(free / 8, 1 << 20).clamp(EARLY_HEAP_MIN, EARLY_HEAP_MAX);
+    let phys = match mb.alloc_range(bytes, 4096, 0, u64::MAX) {
         Ok(p) => p,
         Err(e) => {
             log::error!(
                 "early heap: no {} MiB in memblock ({e:?}); nothing can allocate before SLUB",
-                EARLY_HEAP_BYTES >> 20
+                bytes >> 20
             );
             return;
         }
     };
+    drop(mb);
     let virt = layout::phys_to_virt(phys);
     let mut heap = Heap::new(talc::source::Manual);
     // SAFETY: memblock reserved the range for good; it is RAM in the direct
     // map, and nothing else uses it.
-    if unsafe { heap.claim(virt as *mut u8, EARLY_HEAP_BYTES as usize) }.is_none() {
+    if unsafe { heap.claim(virt as *mut u8, bytes as usize) }.is_none() {
         log::error!(
             "early heap: talc could not claim its memory; nothing can allocate before SLUB"
         );
@@ -53,10 +56,10 @@ pub fn init() {
     }
     *HEAP.lock() = Some(heap);
     START.store(virt, Relaxed);
-    END.store(virt + EARLY_HEAP_BYTES, Relaxed);
+    END.store(virt + bytes, Relaxed);
     log::info!(
         "early heap: {} MiB at phys {phys:#x} until SLUB is up",
-        EARLY_HEAP_BYTES >> 20
+        bytes >> 20
     );
 }
 
@@ -102,10 +105,5 @@ pub fn free(ptr: *mut u8, layout: Layout) {
 
 /// (bytes in use, heap size).
 pub fn usage() -> (u64, u64) {
-    let size = if HEAP.lock().is_some() {
-        EARLY_HEAP_BYTES
-    } else {
-        0
-    };
-    (USED.load(Relaxed), size)
+    (USED.load(Relaxed), END.load(Relaxed) - START.load(Relaxed))
 }

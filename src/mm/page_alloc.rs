@@ -549,6 +549,12 @@ pub fn init(settings: &cmdline::Settings) {
         bp / 100,
         bp % 100
     );
+    if let Some(asked) = setup.min_free_kbytes.filter(|&k| k != a.min_free_kbytes()) {
+        log::warn!(
+            "min_free_kbytes={asked} would leave too little memory to run; clamped to {} (an eighth of kernel-usable memory)",
+            a.min_free_kbytes()
+        );
+    }
     let managed: u64 = a.zones().map(|z| z.managed()).sum();
     log::info!(
         "Built {} zonelists. Total pages: {managed}; min_free_kbytes {}{}; set up in {took_us} us",

@@ -47,14 +47,17 @@ pub(super) struct Held {
 }
 
 const ENTRIES: usize = PAGE_SIZE as usize / 8;
-const MAX_INDEX_PAGES: usize = 64;
+const MAX_INDEX_PAGES: usize = 256;
 
 impl Held {
     /// Room for as many blocks as there are 4 MiB of free memory, plus a
-    /// few thousand smaller ones.
+    /// few thousand smaller ones, plus one per 64 pages of the reserves
+    /// below the watermarks (drained largest block first, so a few per
+    /// order suffice; a large min_free_kbytes makes them large).
     pub(super) fn new() -> Self {
         let free = allocator().free_pages() as usize;
-        let wanted = (free >> MAX_ORDER) + 4 * ENTRIES;
+        let reserves: u64 = allocator().zones().map(|z| z.watermarks.high).sum();
+        let wanted = (free >> MAX_ORDER) + 4 * ENTRIES + (reserves as usize >> 6);
         let mut held = Held {
             index: [None; MAX_INDEX_PAGES],
             count: 0,
@@ -434,7 +437,16 @@ selftest!(
             }
         }
         kassert!(walks <= 2, "{walks} walks of the zonelist");
-        kassert_eq!(visited[0].0, home);
+        if nvisited == 0 {
+            return Err(crate::selftest::Failure::Skipped(
+                "no node has a free 4 MiB block in this VM",
+            ));
+        }
+        // The home node serves first when it has a block to give (a small
+        // node may have none: then the fallback starts at once).
+        if could_serve[home] {
+            kassert_eq!(visited[0].0, home);
+        }
         // Every node that had a 4 MiB block GFP_KERNEL could take served.
         for n in (0..t.node_count()).filter(|&n| could_serve[n]) {
             kassert!(served[n] > 0, "node {n} never used");
@@ -541,7 +553,7 @@ selftest!(
         );
 
         // GFP_ATOMIC goes on to 3/8 of min; GFP_KERNEL still gets nothing.
-        held.take_all(nid, Gfp::ATOMIC | here, 0);
+        held.take_everything(nid, Gfp::ATOMIC | here);
         kassert!(!held.full());
         let atomic = AllocFlags::slow_path(Gfp::ATOMIC);
         for z in zones() {

@@ -241,6 +241,8 @@ selftest!(
     "slub",
     fn cpus_free_each_others_objects_across_nodes() {
         const PER_CPU: usize = 600;
+        // About 0.8 MiB of objects a CPU, with their slabs.
+        crate::selftest::needs_free_memory((percpu::nr_online() as u64 + 1) << 20, 0)?;
         // Fixed arrays: the snapshots must not allocate themselves.
         let mut online = [0u32; MAX_CPUS];
         let mut nr = 0;

@@ -93,6 +93,8 @@ const LARGE_AREAS_BUDGET_NS: u64 = 10_000_000_000;
 selftest!(
     "vmalloc",
     fn areas_from_4k_to_4m_hold_what_is_written_page_by_page() {
+        // The largest area, its page tables and room for the watermarks.
+        crate::selftest::needs_free_memory(8 << 20, 0)?;
         let t0 = tsc::ns_since_boot();
         let mut pages = 0;
         for size in [4usize << 10, 16 << 10, 64 << 10, 1 << 20, 4 << 20] {
@@ -124,6 +126,7 @@ selftest!(
                 "page-table writes too slow under this accelerator (nested KVM's shadow paging); TCG runs them",
             ));
         }
+        crate::selftest::needs_free_memory(72 << 20, 0)?;
         write_and_read_back_every_page(16 << 20)?;
         write_and_read_back_every_page(64 << 20)
     }
@@ -178,6 +181,7 @@ selftest!(
 selftest!(
     "vmalloc",
     fn huge_vmalloc_maps_2mib_pages() {
+        crate::selftest::needs_free_memory(8 << 20, 9)?;
         let before = pages_accounted();
         let p = vmalloc_huge(4 << 20, Gfp::KERNEL);
         kassert!(!p.is_null());

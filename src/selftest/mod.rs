@@ -252,3 +252,28 @@ pub fn run(selection: SelfTestSelection, also: &[&str]) -> Totals {
 pub fn suite_names() -> impl Iterator<Item = (&'static str, bool)> {
     suites(registered()).map(|t| (t.suite, t.explicit_only))
 }
+
+/// Skips a case that needs `bytes` of free memory (and `order`-sized free
+/// blocks, for contiguous needs) when this VM has less: a small VM is a
+/// machine users launch, not a failure. Prints the numbers it compared.
+pub fn needs_free_memory(bytes: u64, order: usize) -> Outcome {
+    let a = crate::mm::page_alloc::allocator();
+    let free: u64 = a
+        .zones()
+        .map(crate::mm::page_alloc::zone_free_with_lists)
+        .sum::<u64>()
+        * layout::PAGE_SIZE;
+    let blocks: usize = a
+        .zones()
+        .map(|z| z.free_state().1[order..].iter().sum::<usize>())
+        .sum();
+    if free >= bytes && blocks > 0 {
+        return Ok(());
+    }
+    kprintln!(
+        "    # needs {} KiB free with a free block of order {order}; this VM has {} KiB free and {blocks} such blocks",
+        bytes >> 10,
+        free >> 10
+    );
+    Err(Failure::Skipped("not enough free memory in this VM"))
+}

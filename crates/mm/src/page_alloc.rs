@@ -435,7 +435,8 @@ pub struct PageAllocator<'a> {
 
 impl<'a> PageAllocator<'a> {
     /// Completes the nodes (watermarks, lowmem_reserve, zonelists) and
-    /// makes them shared. `min_free_kbytes` overrides Linux's default.
+    /// makes them shared. `min_free_kbytes` overrides Linux's default; it is
+    /// clamped to [`watermark::max_min_free_kbytes`] (the caller compares).
     pub fn new(
         mut nodes: [Option<&'a mut Node<'a>>; MAX_NUMNODES],
         topology: &Topology,
@@ -443,8 +444,9 @@ impl<'a> PageAllocator<'a> {
     ) -> Self {
         let all_zones = || nodes.iter().flatten().flat_map(|n| n.zones.iter());
         let lowmem = watermark::lowmem_pages(all_zones().map(|z| (z.kind, z.managed)));
-        let min_free_kbytes =
-            min_free_kbytes.unwrap_or_else(|| watermark::default_min_free_kbytes(lowmem));
+        let min_free_kbytes = min_free_kbytes
+            .unwrap_or_else(|| watermark::default_min_free_kbytes(lowmem))
+            .min(watermark::max_min_free_kbytes(lowmem));
         let cpus_online = topology.cpus().len() as u32;
         let mut pcp_index = 0;
         for node in nodes.iter_mut().flatten() {

@@ -72,6 +72,15 @@ pub fn default_min_free_kbytes(lowmem_pages: u64) -> u64 {
     int_sqrt(lowmem_pages * PAGE_KIB * 16).clamp(MIN_FREE_KBYTES_FLOOR, MIN_FREE_KBYTES_CEILING)
 }
 
+/// The most min_free_kbytes a system with `lowmem_pages` can take and
+/// still boot: an eighth of its kernel-usable memory (then `high`, at
+/// 1.5 x min, keeps under a fifth of it free), never under the floor.
+/// Linux takes any value and a too large one leaves the system in
+/// reclaim from the start; here the value is clamped and the caller says so.
+pub fn max_min_free_kbytes(lowmem_pages: u64) -> u64 {
+    (lowmem_pages * PAGE_KIB / 8).max(MIN_FREE_KBYTES_FLOOR)
+}
+
 /// Kernel-usable memory: managed pages of every zone but MOVABLE and DEVICE.
 pub fn lowmem_pages<'a>(zones: impl Iterator<Item = (ZoneType, u64)> + 'a) -> u64 {
     zones
@@ -179,6 +188,26 @@ pub fn watermark_ok(
         return false;
     }
     order == 0 || free_blocks[order..].iter().any(|&n| n > 0)
+}
+
+#[cfg(test)]
+mod clamp_tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_min_free_kbytes_is_clamped_to_an_eighth_of_lowmem() {
+        let lowmem = (2u64 << 30) / layout::PAGE_SIZE;
+        assert_eq!(max_min_free_kbytes(lowmem), 256 * 1024);
+        assert_eq!(max_min_free_kbytes(0), MIN_FREE_KBYTES_FLOOR);
+        // The default always fits under the clamp on any size that boots.
+        for mib in [7u64, 64, 512, 2048, 65536] {
+            let pages = (mib << 20) / layout::PAGE_SIZE;
+            assert!(
+                default_min_free_kbytes(pages) <= max_min_free_kbytes(pages),
+                "{mib} MiB"
+            );
+        }
+    }
 }
 
 #[cfg(test)]
