@@ -8,10 +8,11 @@ use mm::memblock::MAX_REGIONS;
 use numa::{report, Level, NodeId, Topology};
 use spin::Once;
 
-static TOPOLOGY: Once<Topology> = Once::new();
+/// Built in place on the early heap (tens of KiB: 128 nodes, 512 CPUs).
+static TOPOLOGY: Once<&'static Topology> = Once::new();
 
 pub fn topology() -> &'static Topology {
-    TOPOLOGY.get().expect("topology is built at boot")
+    TOPOLOGY.get().copied().expect("topology is built at boot")
 }
 
 /// The APIC ID of the running CPU: CPUID leaf 0xB's x2APIC ID where the
@@ -67,7 +68,10 @@ pub fn init(tables: &Tables, numa_off: bool) -> &'static Topology {
         numa_off,
     };
     TOPOLOGY.call_once(|| {
-        let mut t = numa::build(&inputs, &mut |level, args| match level {
+        let t: &'static mut Topology = alloc::boxed::Box::leak(alloc::boxed::Box::new(
+            Topology::empty(numa::Source::SingleNode),
+        ));
+        numa::build_into(t, &inputs, &mut |level, args| match level {
             Level::Warn => log::warn!("NUMA: {args}"),
             Level::Info => log::info!("NUMA: {args}"),
             Level::Debug => log::debug!("NUMA: {args}"),

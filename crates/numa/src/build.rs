@@ -59,38 +59,45 @@ impl Affinity {
 /// Builds the topology. Every problem with the tables goes to `log`, at the
 /// level Linux would give it; nothing here panics on bad input.
 pub fn build(inputs: &Inputs, log: &mut dyn FnMut(Level, Arguments)) -> Topology {
+    let mut t = Topology::empty(Source::SingleNode);
+    build_into(&mut t, inputs, log);
+    t
+}
+
+/// As [`build`], into `t` (overwritten): the kernel builds its topology in
+/// place, as it is tens of KiB with 128 nodes and 512 CPUs and the boot
+/// stack is no place for copies of it.
+pub fn build_into(t: &mut Topology, inputs: &Inputs, log: &mut dyn FnMut(Level, Arguments)) {
     // Filled by from_srat; an out-parameter rather than part of the return
     // value, so no second large temporary is moved around the kernel's stack.
     let mut affinity = Affinity::EMPTY;
-    let mut t = match (inputs.numa_off, inputs.srat) {
+    match (inputs.numa_off, inputs.srat) {
         (true, _) => {
             log(
                 Level::Info,
                 format_args!("NUMA turned off (numa=off): one node"),
             );
-            single_node(Source::NumaOff, inputs)
+            single_node(t, Source::NumaOff, inputs)
         }
         (false, None) => {
             log(
                 Level::Info,
                 format_args!("no SRAT: one node holds all memory and CPUs"),
             );
-            single_node(Source::SingleNode, inputs)
+            single_node(t, Source::SingleNode, inputs)
         }
-        (false, Some(bytes)) => match from_srat(bytes, inputs, &mut affinity, log) {
-            Some(t) => t,
-            None => {
+        (false, Some(bytes)) => {
+            if !from_srat(t, bytes, inputs, &mut affinity, log) {
                 affinity = Affinity::EMPTY;
-                single_node(Source::SingleNode, inputs)
+                single_node(t, Source::SingleNode, inputs)
             }
-        },
-    };
-    add_cpus(&mut t, &affinity, inputs, log);
-    t
+        }
+    }
+    add_cpus(t, &affinity, inputs, log);
 }
 
-fn single_node(source: Source, inputs: &Inputs) -> Topology {
-    let mut t = Topology::empty(source);
+fn single_node(t: &mut Topology, source: Source, inputs: &Inputs) {
+    t.reset(source);
     t.nodes = 1;
     t.distance[0][0] = LOCAL_DISTANCE;
     for &(start, end) in inputs.ram.iter().take(MAX_MEMBLKS) {
@@ -103,7 +110,6 @@ fn single_node(source: Source, inputs: &Inputs) -> Topology {
             t.nmem += 1;
         }
     }
-    t
 }
 
 /// The node for a proximity domain, assigning the next id on first sight.
@@ -122,11 +128,12 @@ fn node_for_pxm(t: &mut Topology, pxm: u32) -> Option<NodeId> {
 /// Parses the SRAT (and SLIT). `None` means NUMA information is unusable and
 /// the caller falls back to one node, as Linux does when numa_init fails.
 fn from_srat(
+    t: &mut Topology,
     bytes: &[u8],
     inputs: &Inputs,
     affinity: &mut Affinity,
     log: &mut dyn FnMut(Level, Arguments),
-) -> Option<Topology> {
+) -> bool {
     let table = match srat::parse(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -134,10 +141,10 @@ fn from_srat(
                 Level::Warn,
                 format_args!("SRAT unusable: {e}; NUMA ignored, one node"),
             );
-            return None;
+            return false;
         }
     };
-    let mut t = Topology::empty(Source::Firmware { slit: false });
+    t.reset(Source::Firmware { slit: false });
 
     // Pass 1: CPU affinity, types 0 and 2 in table order (Linux parses them
     // in one walk before any memory entry, which fixes the node numbering).
@@ -162,7 +169,7 @@ fn from_srat(
                 break;
             }
         };
-        let Some(node) = node_for_pxm(&mut t, domain) else {
+        let Some(node) = node_for_pxm(t, domain) else {
             log(Level::Warn, format_args!(
                 "SRAT: proximity domain {domain} of APIC {apic_id} is beyond the {MAX_NUMNODES}-node limit; CPU left to node 0"));
             continue;
@@ -213,7 +220,7 @@ fn from_srat(
             );
             continue;
         };
-        let Some(node) = node_for_pxm(&mut t, domain) else {
+        let Some(node) = node_for_pxm(t, domain) else {
             log(Level::Warn, format_args!(
                 "SRAT: [mem {base:#x}-{:#x}] names proximity domain {domain}, beyond the {MAX_NUMNODES}-node limit; ignored",
                 end - 1));
@@ -240,9 +247,9 @@ fn from_srat(
             log(Level::Warn, format_args!(
                 "SRAT: [mem {base:#x}-{:#x}] of PXM {domain} overlaps PXM {other}'s range; NUMA information rejected, one node",
                 end - 1));
-            return None;
+            return false;
         }
-        if !add_clipped(&mut t, base, end, node, inputs.ram) {
+        if !add_clipped(t, base, end, node, inputs.ram) {
             if hot || nv {
                 log(Level::Info, format_args!(
                     "SRAT: [mem {base:#x}-{:#x}] on node {node} holds no boot RAM ({}); kept for later",
@@ -259,7 +266,7 @@ fn from_srat(
             Level::Warn,
             format_args!("SRAT has no usable memory affinity entry; NUMA ignored, one node"),
         );
-        return None;
+        return false;
     }
     // RAM that no SRAT range covers still exists: Linux gives it to the
     // node of the nearest range below it; we give it to node 0 and say so.
@@ -289,16 +296,16 @@ fn from_srat(
                             next - 1
                         ),
                     );
-                    push_mem(&mut t, at, next, 0);
+                    push_mem(t, at, next, 0);
                     at = next;
                 }
             }
         }
     }
-    sort_memory(&mut t);
+    sort_memory(t);
 
-    set_distances(&mut t, inputs.slit, log);
-    Some(t)
+    set_distances(t, inputs.slit, log);
+    true
 }
 
 /// The domain of another enabled SRAT memory range that overlaps `[base, end)`.

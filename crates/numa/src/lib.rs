@@ -20,12 +20,12 @@
 mod build;
 pub mod report;
 
-pub use build::{build, Inputs, Level};
+pub use build::{build, build_into, Inputs, Level};
 
-/// Most nodes kept (Linux x86_64 with NODES_SHIFT 6).
-pub const MAX_NUMNODES: usize = 64;
-/// Most CPUs kept.
-pub const MAX_CPUS: usize = 256;
+/// Most nodes kept: QEMU's limit (MAX_NODES 128), Linux's NODES_SHIFT 7.
+pub const MAX_NUMNODES: usize = 128;
+/// Most CPUs kept: past QEMU q35's 288 vCPUs, x2APIC IDs above 255 too.
+pub const MAX_CPUS: usize = 512;
 /// Most memory ranges kept (Linux's NR_NODE_MEMBLKS is 2 x MAX_NUMNODES).
 pub const MAX_MEMBLKS: usize = 2 * MAX_NUMNODES;
 
@@ -74,7 +74,20 @@ pub struct Topology {
 }
 
 impl Topology {
-    fn empty(source: Source) -> Self {
+    /// Back to no nodes, no CPUs and no memory, in place.
+    fn reset(&mut self, source: Source) {
+        self.source = source;
+        self.nodes = 0;
+        self.pxm.fill(0);
+        for row in self.distance.iter_mut() {
+            row.fill(0);
+        }
+        self.ncpus = 0;
+        self.nmem = 0;
+    }
+
+    /// A topology with nothing in it, for [`build_into`] to fill.
+    pub const fn empty(source: Source) -> Self {
         Topology {
             source,
             nodes: 0,
