@@ -754,7 +754,7 @@ where
                         let remaining_then_length = then_length - (context.current_block.pc - start_pc);
 
                         if predicate > 0 {
-                            context.start_new_block(BlockKind::IfThenBranch, remaining_then_length);
+                            context.start_new_block(BlockKind::IfThenBranch, remaining_then_length)?;
                         } else {
                             context.current_block.pc += remaining_then_length;
 
@@ -1213,7 +1213,7 @@ where
                     // TODO: handle err
                     let str = String::from(
                         str::from_utf8(&context.current_block.stream()[str_start..(context.current_block.pc - 1)])
-                            .unwrap(),
+                            .map_err(|_| AmlError::Malformed("a string that is not ASCII"))?,
                     );
                     context.last_op()?.arguments.push(Argument::Object(Object::String(str).wrap()));
                 }
@@ -1232,7 +1232,7 @@ where
                     self.namespace.lock().add_level(new_scope.clone(), NamespaceLevelKind::Scope)?;
 
                     let old_scope = mem::replace(&mut context.current_scope, new_scope);
-                    context.start_new_block(BlockKind::Scope { old_scope }, remaining_length);
+                    context.start_new_block(BlockKind::Scope { old_scope }, remaining_length)?;
                 }
                 Opcode::Buffer => {
                     let start_pc = context.current_block.pc;
@@ -1262,7 +1262,7 @@ where
                         num_elements as usize,
                         &[ResolveBehaviour::AsPackageElements],
                     ));
-                    context.start_new_block(BlockKind::Package, remaining_length);
+                    context.start_new_block(BlockKind::Package, remaining_length)?;
                 }
                 Opcode::VarPackage => {
                     let start_pc = context.current_block.pc;
@@ -1280,7 +1280,7 @@ where
                         usize::MAX,
                         &[ResolveBehaviour::TermArg, ResolveBehaviour::AsPackageElements],
                     ));
-                    context.start_new_block(BlockKind::VarPackage, remaining_length);
+                    context.start_new_block(BlockKind::VarPackage, remaining_length)?;
                 }
                 Opcode::Method => {
                     let start_pc = context.current_block.pc;
@@ -1288,9 +1288,15 @@ where
                     let name = context.namestring()?;
                     let flags = MethodFlags(context.next()?);
 
-                    let code_len = pkg_length - (context.current_block.pc - start_pc);
-                    let code = context.current_block.stream()
-                        [context.current_block.pc..(context.current_block.pc + code_len)]
+                    let code_len = pkg_length
+                        .checked_sub(context.current_block.pc - start_pc)
+                        .ok_or(AmlError::Malformed("a method shorter than its own header"))?;
+                    let pc = context.current_block.pc;
+                    let code = context
+                        .current_block
+                        .stream()
+                        .get(pc..pc.saturating_add(code_len))
+                        .ok_or(AmlError::Malformed("a method runs past the end of its block"))?
                         .to_vec();
                     context.current_block.pc += code_len;
 
@@ -1445,7 +1451,7 @@ where
                     namespace.insert(new_scope.clone(), object.wrap())?;
 
                     let old_scope = mem::replace(&mut context.current_scope, new_scope);
-                    context.start_new_block(BlockKind::Scope { old_scope }, remaining_length);
+                    context.start_new_block(BlockKind::Scope { old_scope }, remaining_length)?;
                 }
                 Opcode::Processor => {
                     let start_pc = context.current_block.pc;
@@ -1464,7 +1470,7 @@ where
                     namespace.insert(new_scope.clone(), object.wrap())?;
 
                     let old_scope = mem::replace(&mut context.current_scope, new_scope);
-                    context.start_new_block(BlockKind::Scope { old_scope }, remaining_length);
+                    context.start_new_block(BlockKind::Scope { old_scope }, remaining_length)?;
                 }
                 Opcode::PowerRes => {
                     let start_pc = context.current_block.pc;
@@ -1482,7 +1488,7 @@ where
                     namespace.insert(new_scope.clone(), object.wrap())?;
 
                     let old_scope = mem::replace(&mut context.current_scope, new_scope);
-                    context.start_new_block(BlockKind::Scope { old_scope }, remaining_length);
+                    context.start_new_block(BlockKind::Scope { old_scope }, remaining_length)?;
                 }
                 Opcode::Local(local) => {
                     let local = context.locals[local as usize].clone();
@@ -1707,7 +1713,7 @@ where
                     context.start_new_block(
                         BlockKind::While { start_pc: context.current_block.pc },
                         remaining_length,
-                    );
+                    )?;
                     context.start(OpInFlight::new(Opcode::While, &[ResolveBehaviour::TermArg]));
                 }
                 Opcode::Continue => {
@@ -2928,14 +2934,15 @@ impl MethodContext {
         trace!("RETIRE OP: {:?}, args: {:?}", op.op, op.arguments);
     }
 
-    fn start_new_block(&mut self, kind: BlockKind, length: usize) {
-        let block = Block {
-            stream: &self.current_block.stream()[..(self.current_block.pc + length)] as *const [u8],
-            pc: self.current_block.pc,
-            kind,
+    fn start_new_block(&mut self, kind: BlockKind, length: usize) -> Result<(), AmlError> {
+        let end = self.current_block.pc.checked_add(length).filter(|&e| e <= self.current_block.stream().len());
+        let Some(end) = end else {
+            return Err(AmlError::Malformed("a package length runs past the end of its block"));
         };
-        self.current_block.pc += length;
+        let block = Block { stream: &self.current_block.stream()[..end] as *const [u8], pc: self.current_block.pc, kind };
+        self.current_block.pc = end;
         self.block_stack.push(mem::replace(&mut self.current_block, block));
+        Ok(())
     }
 
     fn opcode(&mut self) -> Result<Opcode, AmlError> {
