@@ -35,6 +35,9 @@ Kernel and run:
   --kvm | --tcg          accelerator (default: KVM where it runs the guest
                          natively; TCG, with a note, where /dev/kvm is missing
                          or is kvm_pvm, which emulates this kernel)
+  --machine TYPE         QEMU machine type instead of the topology's q35: pc
+                         (i440fx), microvm, or q35 with options (e.g.
+                         pc,acpi=off); microvm takes its own firmware
   --firmware F           qboot, seabios or a firmware file (default qboot where
                          QEMU ships it, else QEMU's own, SeaBIOS)
   --timeout SECONDS      give up after this long, exit status 2 (default 120,
@@ -75,7 +78,7 @@ die2() { echo "run-qemu: $*" >&2; exit 2; }
 topology="" nodes="" cpus_per_node=1 mem_per_node=512M distances=()
 dimms=() nvdimms=() nvdimm_file=""
 bench=0 bench_select="all,peers,matrix" bench_scale="" results_dir=""
-cmdline="" accel="" firmware_choice="" timeout_s="" gdb=0 build=1 kernel="" dry_run=0 setup=0 extra=()
+cmdline="" accel="" machine="" firmware_choice="" timeout_s="" gdb=0 build=1 kernel="" dry_run=0 setup=0 extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
         -h|--help) usage; exit 0 ;;
@@ -87,6 +90,7 @@ while [ $# -gt 0 ]; do
         --cmdline) cmdline=${2?}; shift ;;
         --kvm) accel=kvm ;;
         --tcg) accel=tcg ;;
+        --machine) machine=${2:?--machine needs a machine type}; shift ;;
         --firmware) firmware_choice=${2:?--firmware needs qboot, seabios or a path}; shift ;;
         --timeout) timeout_s=${2:?}; shift ;;
         --gdb) gdb=1 ;;
@@ -173,6 +177,20 @@ else
     case " $presets " in *" $topology "*) ;; *) die2 "unknown topology '$topology' (presets: $presets)";; esac
     read -r -a topo_args < "$presets_dir/$topology/qemu-args.txt"
     topo_name=$topology
+fi
+
+# --- machine type -------------------------------------------------------------
+if [ -n "$machine" ]; then
+    [[ "$machine" =~ ^[a-z][a-z0-9.-]*(,[a-z0-9_=.-]+)*$ ]] || die2 "--machine wants a type like pc or microvm, not '$machine'"
+    for ((i = 0; i < ${#topo_args[@]}; i++)); do
+        if [ "${topo_args[$i]}" = -machine ]; then
+            # The preset's options after the type (nvdimm=on, ...) are kept.
+            rest=${topo_args[$((i + 1))]#*,}
+            [ "$rest" = "${topo_args[$((i + 1))]}" ] && rest="" || rest=",$rest"
+            topo_args[$((i + 1))]="$machine$rest"
+        fi
+    done
+    topo_name="$topo_name-${machine%%,*}"
 fi
 
 # --- memory devices ---------------------------------------------------------
@@ -286,7 +304,7 @@ fi
 qboot=/usr/share/qemu/qboot.rom
 firmware=()
 case "${firmware_choice:-default}" in
-    default) if [ -f "$qboot" ]; then firmware=(-bios "$qboot"); fi ;;
+    default) if [ -f "$qboot" ] && [[ "$machine" != microvm* ]]; then firmware=(-bios "$qboot"); fi ;;
     qboot) [ -f "$qboot" ] || die2 "--firmware qboot: $qboot is missing (QEMU ships it in qemu-system-data)"
            firmware=(-bios "$qboot") ;;
     seabios) ;; # QEMU's own default
@@ -299,7 +317,7 @@ for a in "${extra[@]}"; do
         die2 "--firmware and --qemu-arg -bios exclude each other"
     fi
 done
-firmware_name=${firmware_choice:-$([ ${#firmware[@]} -gt 0 ] && echo qboot || echo seabios)}
+firmware_name=${firmware_choice:-$([ ${#firmware[@]} -gt 0 ] && echo qboot || echo "QEMU's default")}
 
 qemu=(qemu-system-x86_64 "${topo_args[@]}" "${accel_args[@]}" "${firmware[@]}"
       -kernel "$kernel" -append "$cmdline"

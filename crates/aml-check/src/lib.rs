@@ -28,7 +28,11 @@ impl NoHardware {
 }
 
 impl acpi::Handler for NoHardware {
-    unsafe fn map_physical_region<T>(&self, physical_address: usize, size: usize) -> PhysicalMapping<Self, T> {
+    unsafe fn map_physical_region<T>(
+        &self,
+        physical_address: usize,
+        size: usize,
+    ) -> PhysicalMapping<Self, T> {
         // Zeroed memory that lives as long as the process: the mapping
         // outlives nothing here, and the tables the interpreter asks for by
         // address (none in `run`) would read as absent.
@@ -88,10 +92,12 @@ impl acpi::Handler for NoHardware {
         self.clock_ns.fetch_add(Self::TICK_NS, Relaxed)
     }
     fn stall(&self, microseconds: u64) {
-        self.clock_ns.fetch_add(microseconds.saturating_mul(1000), Relaxed);
+        self.clock_ns
+            .fetch_add(microseconds.saturating_mul(1000), Relaxed);
     }
     fn sleep(&self, milliseconds: u64) {
-        self.clock_ns.fetch_add(milliseconds.saturating_mul(1_000_000), Relaxed);
+        self.clock_ns
+            .fetch_add(milliseconds.saturating_mul(1_000_000), Relaxed);
     }
     fn create_mutex(&self) -> Handle {
         Handle(0)
@@ -139,7 +145,10 @@ pub fn run(fadt: &[u8], tables: &[&[u8]]) -> Outcome {
 
 /// The fixed registers from a real FADT (QEMU's: its PM1 blocks are
 /// ports, which [`NoHardware`] answers).
-fn fixed_registers(fadt: &[u8], handler: NoHardware) -> acpi::registers::FixedRegisters<NoHardware> {
+fn fixed_registers(
+    fadt: &[u8],
+    handler: NoHardware,
+) -> acpi::registers::FixedRegisters<NoHardware> {
     let len = std::mem::size_of::<acpi::sdt::fadt::Fadt>();
     let mut words = vec![0u64; len.div_ceil(8)];
     // SAFETY: `words` holds `len` bytes, 8-byte aligned; the FADT is a
@@ -150,5 +159,6 @@ fn fixed_registers(fadt: &[u8], handler: NoHardware) -> acpi::registers::FixedRe
         bytes[..n].copy_from_slice(&fadt[..n]);
         &*(words.as_ptr() as *const acpi::sdt::fadt::Fadt)
     };
-    acpi::registers::FixedRegisters::new(fadt, handler).expect("QEMU's FADT gives its fixed registers")
+    acpi::registers::FixedRegisters::new(fadt, handler)
+        .expect("QEMU's FADT gives its fixed registers")
 }

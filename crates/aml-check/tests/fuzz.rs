@@ -9,7 +9,13 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 fn fixture(topology: &str, table: &str) -> Option<Vec<u8>> {
-    std::fs::read(repo_root().join("fixtures/qemu-acpi").join(topology).join(format!("{table}.bin"))).ok()
+    std::fs::read(
+        repo_root()
+            .join("fixtures/qemu-acpi")
+            .join(topology)
+            .join(format!("{table}.bin")),
+    )
+    .ok()
 }
 
 fn qemu_fadt() -> Vec<u8> {
@@ -29,12 +35,17 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
     for t in topologies {
         for table in ["DSDT", "SSDT"] {
             if let Ok(bytes) = std::fs::read(t.join(format!("{table}.bin"))) {
-                seeds.push((format!("{}/{table}", t.file_name().unwrap().to_string_lossy()), bytes));
+                seeds.push((
+                    format!("{}/{table}", t.file_name().unwrap().to_string_lossy()),
+                    bytes,
+                ));
             }
         }
     }
     for name in ["sta-divide-by-zero", "ini-loops-forever", "garbage"] {
-        let path = repo_root().join("fixtures/ssdt").join(format!("{name}.aml"));
+        let path = repo_root()
+            .join("fixtures/ssdt")
+            .join(format!("{name}.aml"));
         seeds.push((name.into(), std::fs::read(&path).unwrap()));
     }
     assert!(seeds.len() >= 10, "{} seeds", seeds.len());
@@ -76,7 +87,12 @@ fn qemus_aml_loads_whole_and_gives_s5() {
 fn faulting_looping_and_garbage_ssdts_are_reported_and_return() {
     let dsdt = fixture("two-node", "DSDT").unwrap();
     for name in ["sta-divide-by-zero", "ini-loops-forever", "garbage"] {
-        let ssdt = std::fs::read(repo_root().join("fixtures/ssdt").join(format!("{name}.aml"))).unwrap();
+        let ssdt = std::fs::read(
+            repo_root()
+                .join("fixtures/ssdt")
+                .join(format!("{name}.aml")),
+        )
+        .unwrap();
         let o = run_bounded(vec![dsdt.clone(), ssdt], Duration::from_secs(30))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         // The DSDT still loads and \_S5 still answers: one bad table
@@ -92,7 +108,8 @@ fn faulting_looping_and_garbage_ssdts_are_reported_and_return() {
 /// One mutation of `seed`, described for the failure message.
 fn mutate(rng: &mut XorShift, seed: &[u8], other: &[u8]) -> (Vec<u8>, String) {
     const INTERESTING: [u8; 16] = [
-        0x00, 0x01, 0xff, 0x14, 0x5b, 0x70, 0x78, 0x85, 0x86, 0x88, 0xa0, 0xa2, 0xa4, 0x0a, 0x0b, 0x12,
+        0x00, 0x01, 0xff, 0x14, 0x5b, 0x70, 0x78, 0x85, 0x86, 0x88, 0xa0, 0xa2, 0xa4, 0x0a, 0x0b,
+        0x12,
     ];
     let mut t = seed.to_vec();
     let body = aml_check::HEADER_LEN;
@@ -142,8 +159,14 @@ fn mutated_aml_never_panics_or_hangs() {
     // Bounded: AML_FUZZ_SECS (default 20) of mutations from a fixed seed,
     // or AML_FUZZ_SEED for another sequence; a failure names the seed, the
     // table and the mutations, so it reproduces.
-    let secs: u64 = std::env::var("AML_FUZZ_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
-    let seed: u64 = std::env::var("AML_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_a311);
+    let secs: u64 = std::env::var("AML_FUZZ_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let seed: u64 = std::env::var("AML_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_a311);
     let seeds = seeds();
     let mut rng = XorShift(seed);
     let hook = panic::take_hook();
@@ -161,12 +184,23 @@ fn mutated_aml_never_panics_or_hangs() {
         let (bytes, what) = mutate(&mut rng, &seeds[i].1, &seeds[j].1);
         if let Err(e) = run_bounded(vec![bytes], Duration::from_secs(20)) {
             let at = std::mem::take(&mut *PANIC_AT.lock().unwrap());
-            failures.push(format!("run {runs} (seed {seed:#x}): {} mutated by {what}: {e} at {at}", seeds[i].0));
+            failures.push(format!(
+                "run {runs} (seed {seed:#x}): {} mutated by {what}: {e} at {at}",
+                seeds[i].0
+            ));
         }
         runs += 1;
     }
     panic::set_hook(hook);
-    eprintln!("{runs} mutated tables in {:.1} s", start.elapsed().as_secs_f64());
+    eprintln!(
+        "{runs} mutated tables in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
     assert!(runs > 0);
-    assert!(failures.is_empty(), "{} of {runs} runs failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} runs failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

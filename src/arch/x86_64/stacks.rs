@@ -26,12 +26,13 @@ impl<const N: usize> GuardedStack<N> {
     }
 }
 
-/// 192 KiB: the bootstrap CPU's kernel stack (set up by the boot stub).
-/// Boot peaks at 57 to 65 KiB (measured, logged as "deepest use" at the
-/// end of every boot), inside the AML interpreter's recursion; the figure
-/// moves with the compiler's inlining (65 KiB in one build of the reclaim
-/// work), and 128 KiB then no longer kept half its room free.
-pub const BOOT_STACK_SIZE: usize = 192 << 10;
+/// 256 KiB: the bootstrap CPU's kernel stack (set up by the boot stub).
+/// Boot peaked at 57 to 65 KiB with 64 nodes and 256 CPUs, inside the AML
+/// interpreter's recursion; with room for 128 nodes and 512 CPUs it peaks
+/// at 94 KiB (measured, logged as "deepest use" at the end of every boot),
+/// in page_alloc::init, whose per-node tables are moved by value, and 192
+/// KiB then no longer kept half its room free.
+pub const BOOT_STACK_SIZE: usize = 256 << 10;
 /// 16 KiB for each exception that needs a known-good stack.
 pub const IST_STACK_SIZE: usize = 16 << 10;
 
