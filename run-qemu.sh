@@ -22,8 +22,8 @@ Topology (default: --topology two-node):
   --topology NAME        one of: $presets
                          (the QEMU arguments of fixtures/qemu-acpi/NAME/qemu-args.txt)
   --nodes N              free-form: N nodes ...
-  --cpus-per-node C      ... with C CPUs each (default 1; 0 makes CPU-less nodes
-                         impossible to express: use a preset for those) ...
+  --cpus-per-node C      ... with C CPUs each (default 1), or a list C0,C1,...
+                         with one count per node, 0 for a CPU-less node ...
   --mem-per-node SIZE    ... and SIZE of RAM each, e.g. 512M (default 512M) ...
   --distance I-J=D       ... and SLIT distance D between nodes I and J
                          (repeatable; J-I gets D too unless given; every other
@@ -135,16 +135,31 @@ topo_args=()
 if [ -n "$nodes" ]; then
     [ -z "$topology" ] || die2 "--topology and --nodes exclude each other"
     [[ "$nodes" =~ ^[1-9][0-9]*$ ]] || die2 "--nodes wants a positive number, not '$nodes'"
-    [[ "$cpus_per_node" =~ ^[1-9][0-9]*$ ]] || die2 "--cpus-per-node wants a positive number"
+    if [[ "$cpus_per_node" =~ ^[1-9][0-9]*$ ]]; then
+        node_cpus=()
+        for ((i = 0; i < nodes; i++)); do node_cpus+=("$cpus_per_node"); done
+    elif [[ "$cpus_per_node" =~ ^[0-9]+(,[0-9]+)*$ ]]; then
+        IFS=, read -r -a node_cpus <<< "$cpus_per_node"
+        [ ${#node_cpus[@]} -eq "$nodes" ] || die2 "--cpus-per-node $cpus_per_node names ${#node_cpus[@]} nodes, --nodes says $nodes"
+    else
+        die2 "--cpus-per-node wants a positive number or a list like 1,0 (one count per node)"
+    fi
     [[ "$mem_per_node" =~ ^[1-9][0-9]*[KMGT]?$ ]] || die2 "--mem-per-node wants a size like 512M"
-    total_cpus=$((nodes * cpus_per_node))
+    total_cpus=0
+    for c in "${node_cpus[@]}"; do total_cpus=$((total_cpus + c)); done
+    [ "$total_cpus" -ge 1 ] || die2 "--cpus-per-node: the VM needs at least one CPU"
     unit=${mem_per_node//[0-9]/}; num=${mem_per_node//[KMGT]/}
     case "$unit" in K) mib=$((num / 1024));; M|"") mib=$num;; G) mib=$((num * 1024));; T) mib=$((num * 1024 * 1024));; esac
     topo_args=(-machine q35 -smp "$total_cpus" -m "$((mib * nodes))M")
+    first=0
     for ((i = 0; i < nodes; i++)); do
-        first=$((i * cpus_per_node)); last=$((first + cpus_per_node - 1))
+        cpus=""
+        if [ "${node_cpus[$i]}" -gt 0 ]; then
+            cpus=",cpus=$first-$((first + node_cpus[i] - 1))"
+            first=$((first + node_cpus[i]))
+        fi
         topo_args+=(-object "memory-backend-ram,id=m$i,size=${mib}M"
-                    -numa "node,nodeid=$i,cpus=$first-$last,memdev=m$i")
+                    -numa "node,nodeid=$i$cpus,memdev=m$i")
     done
     # QEMU 7.2 takes a distance matrix only whole ("The distance between
     # node 0 and 1 is missing"): the given pairs, their mirrors unless given
@@ -170,7 +185,7 @@ if [ -n "$nodes" ]; then
             done
         done
     fi
-    topo_name="custom-${nodes}x${cpus_per_node}cpu-${mem_per_node}"
+    topo_name="custom-${nodes}x${cpus_per_node//,/-}cpu-${mem_per_node}"
 else
     [ ${#distances[@]} -eq 0 ] || die2 "--distance goes with --nodes"
     topology=${topology:-two-node}

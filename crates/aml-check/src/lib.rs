@@ -2,9 +2,8 @@
 //!
 //! [`NoHardware`] answers every access the AML makes as an empty machine
 //! would (memory and ports read all ones, writes go nowhere, PCI
-//! configuration space is absent) and keeps a clock that moves with every
-//! look at it, so the interpreter's time bounds are reached without
-//! waiting. [`run`] loads tables the way the kernel does (DSDT, then the
+//! configuration space is absent) and keeps a real clock in which the
+//! stalls and sleeps the AML asks for pass at once. [`run`] loads tables the way the kernel does (DSDT, then the
 //! SSDTs), initialises the namespace (`_STA`, `_INI` of every device) and
 //! evaluates `\_S5`, and says what failed. The interpreter must return from
 //! all of it, whatever the bytes: the fuzz target (fuzz/fuzz_targets/aml.rs)
@@ -15,16 +14,24 @@ use acpi::{Handle, PciAddress, PhysicalMapping};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// A machine with nothing behind its buses.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct NoHardware {
-    clock_ns: Arc<AtomicU64>,
+    /// When the machine started: its clock is real time since then ...
+    start: Instant,
+    /// ... plus the stalls and sleeps the AML asked for, which pass at once.
+    skipped_ns: Arc<AtomicU64>,
 }
 
-impl NoHardware {
-    /// 10 us a look: one evaluation's 1 s bound is 100,000 looks away.
-    const TICK_NS: u64 = 10_000;
+impl Default for NoHardware {
+    fn default() -> Self {
+        NoHardware {
+            start: Instant::now(),
+            skipped_ns: Arc::default(),
+        }
+    }
 }
 
 impl acpi::Handler for NoHardware {
@@ -89,14 +96,14 @@ impl acpi::Handler for NoHardware {
     fn write_pci_u32(&self, _: PciAddress, _: u16, _: u32) {}
 
     fn nanos_since_boot(&self) -> u64 {
-        self.clock_ns.fetch_add(Self::TICK_NS, Relaxed)
+        (self.start.elapsed().as_nanos() as u64).saturating_add(self.skipped_ns.load(Relaxed))
     }
     fn stall(&self, microseconds: u64) {
-        self.clock_ns
+        self.skipped_ns
             .fetch_add(microseconds.saturating_mul(1000), Relaxed);
     }
     fn sleep(&self, milliseconds: u64) {
-        self.clock_ns
+        self.skipped_ns
             .fetch_add(milliseconds.saturating_mul(1_000_000), Relaxed);
     }
     fn create_mutex(&self) -> Handle {

@@ -182,11 +182,17 @@ fn mutated_aml_never_panics_or_hangs() {
         let i = (rng.next_u64() as usize) % seeds.len();
         let j = (rng.next_u64() as usize) % seeds.len();
         let (bytes, what) = mutate(&mut rng, &seeds[i].1, &seeds[j].1);
-        if let Err(e) = run_bounded(vec![bytes], Duration::from_secs(20)) {
+        if let Err(e) = run_bounded(vec![bytes.clone()], Duration::from_secs(20)) {
             let at = std::mem::take(&mut *PANIC_AT.lock().unwrap());
+            // Kept for `AML_FUZZ_REPLAY=path cargo host-test -p aml-check`.
+            let dir = repo_root().join("target/aml-fuzz-failures");
+            let _ = std::fs::create_dir_all(&dir);
+            let file = dir.join(format!("seed-{seed:x}-run-{runs}.aml"));
+            let _ = std::fs::write(&file, &bytes);
             failures.push(format!(
-                "run {runs} (seed {seed:#x}): {} mutated by {what}: {e} at {at}",
-                seeds[i].0
+                "run {runs} (seed {seed:#x}): {} mutated by {what}: {e} at {at}; bytes in {}",
+                seeds[i].0,
+                file.display()
             ));
         }
         runs += 1;
@@ -203,4 +209,15 @@ fn mutated_aml_never_panics_or_hangs() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn replay_a_saved_failure() {
+    // AML_FUZZ_REPLAY=path: runs that one table, with panics printed.
+    let Ok(path) = std::env::var("AML_FUZZ_REPLAY") else {
+        return;
+    };
+    let bytes = std::fs::read(&path).unwrap();
+    let o = run(&qemu_fadt(), &[&bytes]);
+    eprintln!("{path}: {o:?}");
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 pub mod ktap;
 pub mod mm_reports;
+pub mod numactl;
 pub mod qemu_args;
 
 /// A small deterministic generator for the host tests, so a failure
@@ -102,6 +103,29 @@ pub struct Boot {
 impl Boot {
     pub fn ktap(&self) -> ktap::Report {
         ktap::parse(&self.console)
+    }
+
+    /// Why this boot is not a pass: its exit status, an inconsistent or
+    /// empty KTAP report, a failed case, or no end-of-boot line. None for
+    /// a pass.
+    pub fn problem(&self) -> Option<String> {
+        let ktap = self.ktap();
+        if self.status != 0 {
+            Some(format!("exit status {}", self.status))
+        } else if let Err(e) = ktap.check_consistent() {
+            Some(format!("KTAP: {e}"))
+        } else if ktap.cases.is_empty() {
+            Some("no self-test ran".into())
+        } else if !ktap.failed_cases().is_empty() {
+            Some(format!("failed: {:?}", ktap.failed_cases()))
+        } else if !self
+            .console
+            .contains("boot: entry to end of self-tests took")
+        {
+            Some("no boot-time line".into())
+        } else {
+            None
+        }
     }
 
     /// Fails the test with the whole output, for a readable failure.

@@ -16,19 +16,7 @@ fn every_preset_boots_and_passes_its_self_tests() {
                 b.wall.as_secs_f64(),
                 ktap.cases.len()
             );
-            let problem = if b.status != 0 {
-                Some(format!("exit status {}", b.status))
-            } else if let Err(e) = ktap.check_consistent() {
-                Some(format!("KTAP: {e}"))
-            } else if ktap.cases.is_empty() {
-                Some("no self-test ran".into())
-            } else if !ktap.failed_cases().is_empty() {
-                Some(format!("failed: {:?}", ktap.failed_cases()))
-            } else if !b.console.contains("boot: entry to end of self-tests took") {
-                Some("no boot-time line".into())
-            } else {
-                None
-            };
+            let problem = b.problem();
             if let Some(p) = problem {
                 failures.push(format!("{preset} {accel:?}: {p}\n{}", b.dump()));
             }

@@ -92,68 +92,11 @@ fn every_preset_reports_the_topology_its_qemu_arguments_describe() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// `numactl --hardware` read back: node count, per node (cpus, size MB),
-/// and the distance rows.
-type Numactl = (usize, Vec<(Vec<usize>, u64)>, Vec<Vec<u8>>);
-
-fn parse_numactl(console: &str) -> Numactl {
-    let mut lines = console
-        .lines()
-        .skip_while(|l| !l.starts_with("available: "));
-    let avail = lines.next().expect("available line");
-    let count: usize = avail["available: ".len()..]
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(avail, format!("available: {count} nodes (0-{})", count - 1));
-    let mut nodes = Vec::new();
-    for n in 0..count {
-        let cpus = lines.next().unwrap();
-        let prefix = format!("node {n} cpus:");
-        assert!(cpus.starts_with(&prefix), "{cpus}");
-        let cpus = cpus[prefix.len()..]
-            .split_whitespace()
-            .map(|c| c.parse().unwrap())
-            .collect();
-        let size = lines.next().unwrap();
-        let mb = size
-            .strip_prefix(&format!("node {n} size: "))
-            .and_then(|s| s.strip_suffix(" MB"))
-            .unwrap_or_else(|| panic!("{size}"))
-            .parse()
-            .unwrap();
-        let free = lines.next().unwrap();
-        assert!(
-            free.starts_with(&format!("node {n} free: ")) && free.ends_with(" MB"),
-            "{free}"
-        );
-        nodes.push((cpus, mb));
-    }
-    assert_eq!(lines.next(), Some("node distances:"));
-    let header: String = (0..count).map(|j| format!("{j:>3} ")).collect();
-    assert_eq!(lines.next(), Some(format!("node {header}").as_str()));
-    let mut rows = Vec::new();
-    for i in 0..count {
-        let row = lines.next().unwrap();
-        let rest = row
-            .strip_prefix(&format!("{i:>3}: "))
-            .unwrap_or_else(|| panic!("{row}"));
-        rows.push(
-            rest.split_whitespace()
-                .map(|d| d.parse().unwrap())
-                .collect(),
-        );
-    }
-    (count, nodes, rows)
-}
-
 fn numactl_matches_qemu_args(preset: &str) {
     let vm = qemu_args::load(preset);
     let b = boot(&["--topology", preset, "--tcg", "--cmdline", "selftest=off"]);
     assert_eq!(b.status, 0, "{}", b.dump());
-    let (count, nodes, rows) = parse_numactl(&b.console);
+    let (count, nodes, rows) = boot_tests::numactl::parse(&b.console);
     assert_eq!(count, vm.nodes.len());
     for (id, (cpus, mb)) in nodes.iter().enumerate() {
         let (want_cpus, want_mem) = &vm.nodes[&id];

@@ -75,7 +75,10 @@ use spinning_top::Spinlock;
 pub const MAX_EVALUATION_NS: u64 = 1_000_000_000;
 /// Loop back-edges in one evaluation, whatever the clock says (a handler whose clock does not
 /// move must not hang either).
-pub const MAX_LOOP_ITERATIONS: u64 = 1 << 24;
+pub const MAX_LOOP_ITERATIONS: u64 = 1 << 22;
+/// The largest buffer AML may create (its size is firmware's word: a `Buffer (0xffffffff)` must
+/// fail, not exhaust the heap).
+pub const MAX_BUFFER_SIZE: u64 = 1 << 20;
 /// Methods nested in one evaluation (ACPICA's AE_AML_METHOD_LIMIT is for the same case).
 pub const MAX_CALL_DEPTH: usize = 256;
 
@@ -435,7 +438,16 @@ where
          * traditional fast bytecode VM, but also provides enough flexibility to handle the
          * quirkier parts of the AML grammar, particularly the left-to-right encoding of operands.
          */
+        let mut steps: u64 = 0;
         loop {
+            /*
+             * Every way round (a `Continue`, a block end, an op) counts against the evaluation's
+             * time bound, not only `While` back-edges: no path may go round for ever.
+             */
+            steps += 1;
+            if steps % 4096 == 0 && self.handler.nanos_since_boot() > bounds.deadline {
+                return Err(AmlError::LoopTimeout);
+            }
             /*
              * First, see if we've gathered enough arguments to complete some in-flight operations.
              */
@@ -685,12 +697,22 @@ where
                         };
                         let buffer_size = buffer_size.clone().unwrap_transparent_reference().as_integer()?;
 
-                        let buffer_len = pkg_length - (context.current_block.pc - start_pc);
+                        let buffer_len = pkg_length
+                            .checked_sub(context.current_block.pc - start_pc)
+                            .ok_or(AmlError::Malformed("a buffer shorter than its own header"))?;
+                        // The initialiser may be shorter than the size, never longer (ACPI 6.5,
+                        // 19.6.10); the size is the firmware's word, so it is bounded too.
+                        if buffer_size > MAX_BUFFER_SIZE || buffer_len as u64 > buffer_size {
+                            return Err(AmlError::Malformed("a buffer larger than its size or the bound"));
+                        }
+                        let pc = context.current_block.pc;
+                        let init = context
+                            .current_block
+                            .stream()
+                            .get(pc..pc.saturating_add(buffer_len))
+                            .ok_or(AmlError::Malformed("a buffer runs past the end of its block"))?;
                         let mut buffer = vec![0; buffer_size as usize];
-                        buffer[0..buffer_len].copy_from_slice(
-                            &context.current_block.stream()
-                                [context.current_block.pc..(context.current_block.pc + buffer_len)],
-                        );
+                        buffer[0..buffer_len].copy_from_slice(init);
                         context.current_block.pc += buffer_len;
 
                         context.contribute_arg(Argument::Object(Object::Buffer(buffer).wrap()));
@@ -723,7 +745,11 @@ where
                     Opcode::VarPackage => {
                         let Argument::Object(total_elements) = &op.arguments[0] else { return Err(AmlError::Malformed("unexpected operands")) };
                         let total_elements =
-                            total_elements.clone().unwrap_transparent_reference().as_integer()? as usize;
+                            total_elements.clone().unwrap_transparent_reference().as_integer()?;
+                        if total_elements > MAX_BUFFER_SIZE {
+                            return Err(AmlError::Malformed("a package with more elements than the bound"));
+                        }
+                        let total_elements = total_elements as usize;
 
                         let mut elements = Vec::with_capacity(total_elements);
                         for arg in &op.arguments[1..] {
@@ -980,7 +1006,7 @@ where
                             // XXX: 15 is reserved
                             ObjectType::Debug => 16,
                             ObjectType::Reference => return Err(AmlError::Malformed("unexpected interpreter state")),
-                            ObjectType::RawDataBuffer => todo!(),
+                            ObjectType::RawDataBuffer => return Err(AmlError::LibUnimplemented),
                         };
 
                         context.contribute_arg(Argument::Object(Object::Integer(typ).wrap()));
@@ -1150,7 +1176,7 @@ where
                              */
                             back_edges += 1;
                             if back_edges > MAX_LOOP_ITERATIONS
-                                || (back_edges % 64 == 0 && self.handler.nanos_since_boot() > bounds.deadline)
+                                || (back_edges % 16 == 0 && self.handler.nanos_since_boot() > bounds.deadline)
                             {
                                 return Err(AmlError::LoopTimeout);
                             }
@@ -1322,8 +1348,8 @@ where
                     let name = name.resolve(&context.current_scope)?;
                     self.namespace.lock().insert(name, Object::Event(Arc::new(AtomicU64::new(0))).wrap())?;
                 }
-                Opcode::LoadTable => todo!(),
-                Opcode::Load => todo!(),
+                Opcode::LoadTable => return Err(AmlError::LibUnimplemented),
+                Opcode::Load => return Err(AmlError::LibUnimplemented),
                 Opcode::Stall => context.start(OpInFlight::new(Opcode::Stall, &[ResolveBehaviour::TermArg])),
                 Opcode::Sleep => context.start(OpInFlight::new(Opcode::Sleep, &[ResolveBehaviour::TermArg])),
                 Opcode::Acquire => context.start(OpInFlight::new(opcode, &[ResolveBehaviour::SuperName])),
@@ -1652,7 +1678,7 @@ where
                  * internal in-flight ops to parse the static bytedatas as we go, and then retire
                  * the real op at the end.
                  */
-                Opcode::Match => todo!(),
+                Opcode::Match => return Err(AmlError::LibUnimplemented),
 
                 Opcode::CreateBitField
                 | Opcode::CreateByteField
@@ -1686,7 +1712,7 @@ where
                 )),
 
                 Opcode::ObjectType => context.start(OpInFlight::new(opcode, &[ResolveBehaviour::SuperName])),
-                Opcode::CopyObject => todo!(),
+                Opcode::CopyObject => return Err(AmlError::LibUnimplemented),
                 Opcode::Mid => context.start(OpInFlight::new(
                     Opcode::Mid,
                     &[
@@ -1790,15 +1816,15 @@ where
                      */
                     let _access_type = context.next()?;
                     let _access_attrib = context.next()?;
-                    todo!()
+                    return Err(AmlError::LibUnimplemented)
                 }
                 CONNECT_FIELD => {
                     // TODO: either consume a namestring or `BufferData` (it's not
                     // clear what a buffer data acc is lmao)
-                    todo!("Connect field :(");
+                    return Err(AmlError::LibUnimplemented);
                 }
                 EXTENDED_ACCESS_FIELD => {
-                    todo!("Extended access field :(");
+                    return Err(AmlError::LibUnimplemented);
                 }
                 _ => {
                     context.current_block.pc -= 1;
@@ -2185,7 +2211,7 @@ where
                 Object::PowerResource { .. } => "[Power Resource]".to_string(),
                 Object::Processor { .. } => "[Processor]".to_string(),
                 // TODO: what even is one of these??
-                Object::RawDataBuffer => todo!(),
+                Object::RawDataBuffer => "[Raw Data Buffer]".to_string(),
                 Object::String(value) => value.clone(),
                 Object::ThermalZone => "[Thermal Zone]".to_string(),
                 Object::Debug => "[Debug Object]".to_string(),
@@ -2376,7 +2402,7 @@ where
                 Object::FieldUnit(field) => self.do_field_write(field, object)?,
                 Object::Reference { kind, inner } => {
                     match kind {
-                        ReferenceKind::RefOf => todo!(),
+                        ReferenceKind::RefOf => return Err(AmlError::LibUnimplemented),
                         ReferenceKind::LocalOrArg => {
                             if let Object::Reference { kind: _inner_kind, inner: inner_inner } = &**inner {
                                 // TODO: this should store into the reference, potentially doing an
@@ -2391,7 +2417,7 @@ where
                                 }
                             }
                         }
-                        ReferenceKind::Unresolved => todo!(),
+                        ReferenceKind::Unresolved => return Err(AmlError::LibUnimplemented),
                     }
                 }
                 Object::Debug => {
@@ -2400,7 +2426,7 @@ where
                 _ => return Err(AmlError::Malformed("stores to this kind of object are not supported")),
             },
 
-            Argument::Namestring(_) => todo!(),
+            Argument::Namestring(_) => return Err(AmlError::LibUnimplemented),
             Argument::ByteData(_) | Argument::DWordData(_) | Argument::TrackedPc(_) | Argument::PkgLength(_) => {
                 return Err(AmlError::Malformed("unexpected interpreter state"))
             }
@@ -2426,6 +2452,9 @@ where
             Buffer(Vec<u8>),
         }
         let mut output = if needs_buffer {
+            if field.bit_length as u64 > MAX_BUFFER_SIZE * 8 {
+                return Err(AmlError::Malformed("a field larger than the buffer bound"));
+            }
             Output::Buffer(vec![0; field.bit_length.next_multiple_of(8)])
         } else {
             Output::Integer([0; 8])
@@ -2440,12 +2469,12 @@ where
             // FieldUnitKind::Bank { ref region, ref bank, bank_value } => {
             FieldUnitKind::Bank { .. } => {
                 // TODO: put the bank_value in the bank
-                todo!();
+                return Err(AmlError::LibUnimplemented);
             }
             // FieldUnitKind::Index { ref index, ref data } => {
             FieldUnitKind::Index { .. } => {
                 // TODO: configure the correct index
-                todo!();
+                return Err(AmlError::LibUnimplemented);
             }
         };
         let Object::OpRegion(ref read_region) = **read_region else { return Err(AmlError::Malformed("unexpected operands")) };
@@ -2500,12 +2529,12 @@ where
             // FieldUnitKind::Bank { ref region, ref bank, bank_value } => {
             FieldUnitKind::Bank { .. } => {
                 // TODO: put the bank_value in the bank
-                todo!();
+                return Err(AmlError::LibUnimplemented);
             }
             // FieldUnitKind::Index { ref index, ref data } => {
             FieldUnitKind::Index { .. } => {
                 // TODO: configure the correct index
-                todo!();
+                return Err(AmlError::LibUnimplemented);
             }
         };
         let Object::OpRegion(ref write_region) = **write_region else { return Err(AmlError::Malformed("unexpected operands")) };
