@@ -242,16 +242,26 @@ fn access_ptr(phys: u64, size: u64) -> Option<u64> {
     if let Some(&(_, virt)) = pages.iter().find(|p| p.0 == page) {
         return Some(virt + (phys - page));
     }
-    if !crate::mm::page_alloc::is_ready() {
-        // Boot-time AML runs before the page allocator, which device
-        // mappings take their page tables from.
-        log::info!("ACPI: AML access to device memory {phys:#x} before the page allocator (boot-time AML): all-ones read, writes dropped");
-        return None;
-    }
     let Some(slot) = pages.iter_mut().find(|p| p.0 == u64::MAX) else {
         log::warn!("ACPI: AML touches more than 16 device pages; {phys:#x} refused");
         return None;
     };
+    if !crate::mm::page_alloc::is_ready() {
+        // Boot-time AML runs before the page allocator: the page is mapped
+        // uncached at its direct-map address with early page tables (as
+        // the firmware tables are), and stays mapped like the others.
+        return match paging::map_firmware_registers(page, layout::PAGE_SIZE) {
+            Ok(()) => {
+                *slot = (page, phys_to_virt(page));
+                log::info!("ACPI: AML device memory {page:#x} mapped uncached (boot-time AML)");
+                Some(phys_to_virt(phys))
+            }
+            Err(e) => {
+                log::warn!("ACPI: AML device memory {page:#x} could not be mapped ({e:?}): all-ones read, writes dropped");
+                None
+            }
+        };
+    }
     match paging::map_mmio(page, layout::PAGE_SIZE) {
         Ok(virt) => {
             *slot = (page, virt);

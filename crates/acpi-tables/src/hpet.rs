@@ -40,7 +40,7 @@ pub fn parse(bytes: &[u8]) -> Result<Hpet, Error> {
         return Err(bad("register block not in system memory"));
     }
     let base = u64_at(table, BASE_ADDRESS);
-    if base == 0 || base % 1024 != 0 {
+    if base == 0 || !base.is_multiple_of(1024) {
         return Err(bad("register block address is 0 or not 1 KiB aligned"));
     }
     let block_id = u32_at(table, BLOCK_ID);

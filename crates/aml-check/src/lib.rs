@@ -133,6 +133,8 @@ pub const HEADER_LEN: usize = 36;
 /// skipped), initialises the namespace and evaluates `\_S5`.
 pub fn run(fadt: &[u8], tables: &[&[u8]]) -> Outcome {
     let handler = NoHardware::default();
+    // The interpreter's interface takes an Arc; this run is one thread's.
+    #[allow(clippy::arc_with_non_send_sync)]
     let registers = Arc::new(fixed_registers(fadt, handler.clone()));
     let revision = tables.first().and_then(|t| t.get(8)).copied().unwrap_or(2);
     let interpreter = Interpreter::new(handler, revision, registers, None);

@@ -445,8 +445,8 @@ pub fn summary() -> Option<((u64, u64), bool)> {
 /// as Linux's early_memremap and acpi_os_map_memory do. RAM and ranges
 /// that the boot direct map covers are never counted nor unmapped.
 struct FirmwarePages {
-    /// (physical page, users); page u64::MAX marks a free slot.
-    slots: [(u64, u32); FIRMWARE_PAGES],
+    /// (physical page, users, mapped uncached); page u64::MAX marks a free slot.
+    slots: [(u64, u32, bool); FIRMWARE_PAGES],
 }
 
 /// Enough for every table QEMU and ordinary firmware give (a few dozen
@@ -454,7 +454,7 @@ struct FirmwarePages {
 const FIRMWARE_PAGES: usize = 512;
 
 static FIRMWARE: Mutex<FirmwarePages> = Mutex::new(FirmwarePages {
-    slots: [(u64::MAX, 0); FIRMWARE_PAGES],
+    slots: [(u64::MAX, 0, false); FIRMWARE_PAGES],
 });
 
 /// Page-table frames for a firmware mapping: the early allocator while
@@ -488,7 +488,8 @@ pub enum FirmwareMapError {
     BadRange,
     /// More firmware pages than FIRMWARE_PAGES at once.
     TooManyPages,
-    /// Registers asked for uncached where a cached mapping exists.
+    /// Registers asked for uncached where a cached mapping exists, or
+    /// the other way round.
     CachedAlias,
     Paging,
 }
@@ -540,7 +541,8 @@ pub fn unmap_firmware(phys: u64, len: u64) {
 fn map_firmware_page(page: u64, cache: F) -> Result<(), FirmwareMapError> {
     let mut fw = FIRMWARE.lock();
     if let Some(slot) = fw.slots.iter_mut().find(|s| s.0 == page) {
-        if !cache.is_empty() {
+        // Shared by users who want the same caching; never aliased.
+        if slot.2 != !cache.is_empty() {
             return Err(FirmwareMapError::CachedAlias);
         }
         slot.1 += 1;
@@ -583,7 +585,7 @@ fn map_firmware_page(page: u64, cache: F) -> Result<(), FirmwareMapError> {
         true,
     )
     .map_err(|_| FirmwareMapError::Paging)?;
-    *slot = (page, 1);
+    *slot = (page, 1, !cache.is_empty());
     Ok(())
 }
 
@@ -594,7 +596,7 @@ fn unmap_firmware_pages(first: u64, end: u64) {
         if let Some(slot) = fw.slots.iter_mut().find(|s| s.0 == page) {
             slot.1 -= 1;
             if slot.1 == 0 {
-                *slot = (u64::MAX, 0);
+                *slot = (u64::MAX, 0, false);
                 let _ = with_live_mapper(|mapper, _| {
                     let p = Page::<Size4KiB>::containing_address(VirtAddr::new(phys_to_virt(page)));
                     // Other CPUs may hold the translation in their TLBs; it
