@@ -141,7 +141,14 @@ fn check_reports(preset: &str, b: &Boot) {
             .filter(|z| z.node == n && z.get("present") > 0)
             .map(|z| z.get("numa_hit"))
             .sum();
-        assert_eq!(hits, rows["numa_hit"][n]);
+        // numastat is printed after zoneinfo, and the reports between them
+        // (slabinfo, vmallocinfo, ...) may take a slab page or two: the
+        // later count may only be ahead, and by little.
+        let later = rows["numa_hit"][n];
+        assert!(
+            later >= hits && later - hits <= 16,
+            "{preset} node {n}: zoneinfo numa_hit {hits}, numastat {later}"
+        );
     }
     // Fallback lists are ordered by distance.
     for line in b
