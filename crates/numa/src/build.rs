@@ -426,6 +426,31 @@ fn set_distances(
     t.source = Source::Firmware { slit: true };
 }
 
+/// Appends `apic_id` to the first `n` CPUs of `ids`, unless it is there
+/// already or the list is full; either is said, naming `table`.
+fn push_cpu(
+    ids: &mut [u32; MAX_CPUS],
+    n: &mut usize,
+    apic_id: u32,
+    table: &str,
+    log: &mut dyn FnMut(Level, Arguments),
+) {
+    if ids[..*n].contains(&apic_id) {
+        log(
+            Level::Warn,
+            format_args!("{table}: APIC {apic_id} listed twice; second entry ignored"),
+        );
+    } else if *n == MAX_CPUS {
+        log(
+            Level::Warn,
+            format_args!("{table}: more than {MAX_CPUS} CPUs; APIC {apic_id} ignored"),
+        );
+    } else {
+        ids[*n] = apic_id;
+        *n += 1;
+    }
+}
+
 /// Numbers the CPUs from the MADT (boot CPU first) and places each on its
 /// SRAT node (`affinity`, empty without a usable SRAT).
 fn add_cpus(
@@ -450,19 +475,8 @@ fn add_cpus(
                     inputs.mp_cpus.len()
                 ),
             );
-            for &apic_id in inputs.mp_cpus {
-                if apic_id == inputs.boot_apic_id || ids[..n].contains(&apic_id) {
-                    continue;
-                }
-                if n == MAX_CPUS {
-                    log(
-                        Level::Warn,
-                        format_args!("MP table: more than {MAX_CPUS} CPUs; APIC {apic_id} ignored"),
-                    );
-                    break;
-                }
-                ids[n] = apic_id;
-                n += 1;
+            for &apic_id in inputs.mp_cpus.iter().filter(|&&a| a != inputs.boot_apic_id) {
+                push_cpu(&mut ids, &mut n, apic_id, "MP table", log);
             }
         }
         None => log(
@@ -505,22 +519,7 @@ fn add_cpus(
                     boot_seen = true;
                     continue;
                 }
-                if ids[..n].contains(&apic_id) {
-                    log(
-                        Level::Warn,
-                        format_args!("MADT: APIC {apic_id} listed twice; second entry ignored"),
-                    );
-                    continue;
-                }
-                if n == MAX_CPUS {
-                    log(
-                        Level::Warn,
-                        format_args!("MADT: more than {MAX_CPUS} CPUs; APIC {apic_id} ignored"),
-                    );
-                    continue;
-                }
-                ids[n] = apic_id;
-                n += 1;
+                push_cpu(&mut ids, &mut n, apic_id, "MADT", log);
             }
             if !boot_seen {
                 log(
