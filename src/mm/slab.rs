@@ -4,9 +4,13 @@
 //! ksize, kfree, kmem_cache_*), Rust's global allocator, and the
 //! /proc/slabinfo report.
 //!
-//! Every cache operation runs on the calling CPU with interrupts off:
-//! that is the contract that lets a CPU's active slab be used without a
-//! lock.
+//! A hit on the calling CPU's active slab (an object on its list, or a
+//! free into it) takes the fast paths: no interrupt masking, no atomic
+//! instruction, no node policy, only the CPU's busy flag (Linux's
+//! local_trylock), which an interrupt handler finding it set respects by
+//! bypassing the CPU's slot. Everything else runs on the calling CPU with
+//! interrupts off: that is the contract that lets a CPU's active slab be
+//! used without a lock.
 
 use super::page_alloc::{allocator, Page};
 use super::{__free_pages, alloc_pages_node, page_address, Gfp};
@@ -174,14 +178,37 @@ pub fn caches() -> impl Iterator<Item = &'static KmemCache> {
 /// memory (Linux frees it; here Rust's references forbid that).
 #[track_caller]
 pub fn kmem_cache_destroy(cache: &'static KmemCache) -> Result<(), u64> {
-    let r = ipi::on_each_cpu(&|cpu| {
-        // SAFETY: on CPU `cpu`, interrupts off (IPI handler or caller below).
-        without_interrupts(|| unsafe {
-            cache.flush_cpu(cpu as usize, &Pages::of(cache, Gfp::ATOMIC))
-        })
-    });
-    if let Err(e) = r {
-        log::error!("kmem_cache_destroy({}): {e:?}", cache.name);
+    // A CPU whose IPI interrupted a fast path on this cache cannot flush
+    // then; it is asked again (the fast path is a few instructions long,
+    // and nothing preempts it).
+    let mut flushed_all = false;
+    for _ in 0..1000 {
+        let busy = AtomicUsize::new(0);
+        let r = ipi::on_each_cpu(&|cpu| {
+            let cpu = cpu as usize;
+            // SAFETY: on CPU `cpu`, interrupts off (IPI handler or caller below).
+            let flushed = without_interrupts(|| unsafe {
+                cache.flush_cpu(cpu, &Pages::of(cache, Gfp::ATOMIC))
+            });
+            if !flushed {
+                busy.fetch_add(1, Relaxed);
+            }
+        });
+        if let Err(e) = r {
+            log::error!("kmem_cache_destroy({}): {e:?}", cache.name);
+            break;
+        }
+        if busy.load(Relaxed) == 0 {
+            flushed_all = true;
+            break;
+        }
+        core::hint::spin_loop();
+    }
+    if !flushed_all {
+        log::error!(
+            "kmem_cache_destroy({}): a CPU stayed inside a fast path; its slab is kept",
+            cache.name
+        );
     }
     // SAFETY: every CPU flushed; the caller no longer uses the cache.
     let left = without_interrupts(|| unsafe { cache.shrink(&Pages::of(cache, Gfp::ATOMIC)) });
@@ -225,8 +252,30 @@ pub fn kmem_cache_shrink(cache: &'static KmemCache) -> u64 {
 
 /// One object from `cache`, on `node` (the caller's when None).
 #[track_caller]
+#[inline(always)]
 pub fn kmem_cache_alloc_node(cache: &'static KmemCache, gfp: Gfp, node: Option<usize>) -> *mut u8 {
-    let caller = Location::caller();
+    if node.is_none() {
+        // SAFETY: this CPU, which nothing moves us off (no preemption).
+        let obj = unsafe { cache.alloc_fast(percpu::cpu_id() as usize) };
+        if !obj.is_null() {
+            if gfp.contains(Gfp::ZERO) {
+                // SAFETY: the object is the caller's, object_size bytes.
+                unsafe { ptr::write_bytes(obj, 0, cache.object_size) };
+            }
+            return obj;
+        }
+    }
+    kmem_cache_alloc_slow(cache, gfp, node, Location::caller())
+}
+
+/// The allocation slow path: refills, named nodes, debug caches, reports.
+#[inline(never)]
+fn kmem_cache_alloc_slow(
+    cache: &'static KmemCache,
+    gfp: Gfp,
+    node: Option<usize>,
+    caller: &'static Location<'static>,
+) -> *mut u8 {
     // Slabs are looked for on the node their pages come from first.
     let explicit = node.is_some();
     let node = allocator().preferred_node(node.unwrap_or_else(numa_node_id), gfp);
@@ -275,13 +324,28 @@ pub fn kmem_cache_alloc_node(cache: &'static KmemCache, gfp: Gfp, node: Option<u
 }
 
 #[track_caller]
+#[inline(always)]
 pub fn kmem_cache_alloc(cache: &'static KmemCache, gfp: Gfp) -> *mut u8 {
     kmem_cache_alloc_node(cache, gfp, None)
 }
 
 #[track_caller]
+#[inline(always)]
 pub fn kmem_cache_free(cache: &'static KmemCache, obj: *mut u8) {
-    let caller = Location::caller();
+    // SAFETY: as in kmem_cache_alloc_node; the fast path reads nothing of
+    // `obj` unless it lies in this CPU's active slab of `cache`.
+    if unsafe { cache.free_fast(percpu::cpu_id() as usize, obj) } {
+        return;
+    }
+    kmem_cache_free_slow(cache, obj, Location::caller())
+}
+
+#[inline(never)]
+fn kmem_cache_free_slow(
+    cache: &'static KmemCache,
+    obj: *mut u8,
+    caller: &'static Location<'static>,
+) {
     if obj.is_null() {
         return;
     }
@@ -298,6 +362,10 @@ pub fn kmem_cache_free(cache: &'static KmemCache, obj: *mut u8) {
 
 /// Frees `obj`, known to lie in a slab block of `cache`'s size.
 fn free_owned(cache: &'static KmemCache, obj: *mut u8, caller: &'static Location<'static>) {
+    // SAFETY: as in kmem_cache_free.
+    if unsafe { cache.free_fast(percpu::cpu_id() as usize, obj) } {
+        return;
+    }
     let pages = Pages::of(cache, Gfp::ATOMIC);
     let r = without_interrupts(|| {
         // SAFETY: on this CPU with interrupts off; the object lies in a
@@ -331,8 +399,39 @@ fn owned_by(cache: &KmemCache, obj: *mut u8) -> bool {
     }
 }
 
+/// The kmalloc class of sizes 1 to 192 in steps of 8 (Linux's size_index):
+/// the smallest of KMALLOC_SIZES that holds them.
+const SMALL_CLASS: [u8; 24] = {
+    let mut t = [0u8; 24];
+    let mut k = 0;
+    while k < 24 {
+        let size = (k + 1) * 8;
+        let mut c = 0;
+        while KMALLOC_SIZES[c] < size {
+            c += 1;
+        }
+        t[k] = c as u8;
+        k += 1;
+    }
+    t
+};
+
+/// The kmalloc class of `size` (1 to KMALLOC_MAX_CACHE_SIZE), for the
+/// natural 8-byte alignment: a table up to 192, the bit length above.
+#[inline(always)]
+fn kmalloc_index(size: usize) -> usize {
+    if size <= 192 {
+        SMALL_CLASS[(size - 1) / 8] as usize
+    } else {
+        (usize::BITS - (size - 1).leading_zeros()) as usize - 1
+    }
+}
+
 fn kmalloc_cache(size: usize, align: usize) -> Option<&'static KmemCache> {
     let caches = KMALLOC.get()?;
+    if align <= 8 {
+        return Some(caches[kmalloc_index(size)]);
+    }
     KMALLOC_SIZES
         .iter()
         .zip(caches.iter())
@@ -379,7 +478,13 @@ fn kmalloc_aligned(size: usize, align: usize, gfp: Gfp, node: Option<usize>) -> 
 }
 
 #[track_caller]
+#[inline(always)]
 pub fn kmalloc(size: usize, gfp: Gfp) -> *mut u8 {
+    if size.wrapping_sub(1) < KMALLOC_MAX_CACHE_SIZE {
+        if let Some(caches) = KMALLOC.get() {
+            return kmem_cache_alloc_node(caches[kmalloc_index(size)], gfp, None);
+        }
+    }
     kmalloc_aligned(size, 8, gfp, None)
 }
 

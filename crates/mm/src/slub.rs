@@ -29,7 +29,7 @@
 use core::cell::UnsafeCell;
 use core::fmt;
 use core::ptr;
-use core::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{compiler_fence, AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use numa::{MAX_CPUS, MAX_NUMNODES};
 use spin::Mutex;
 
@@ -243,6 +243,12 @@ const CPU_PARTIAL_SLABS: u32 = 8;
 struct CpuSlot {
     slab: UnsafeCell<CpuSlab>,
     active: AtomicI64,
+    /// Set while the CPU is inside [`KmemCache::alloc_fast`] or
+    /// [`KmemCache::free_fast`] (Linux's local_trylock: a plain per-CPU
+    /// flag, no atomic instruction, no interrupt masking). An interrupt
+    /// handler on the same CPU that finds it set must not touch the slot:
+    /// its slow path bypasses it.
+    busy: AtomicBool,
 }
 
 impl CpuSlot {
@@ -282,6 +288,16 @@ pub struct KmemCache {
     pub layout: ObjectLayout,
     ctor: Option<fn(*mut u8)>,
     random: u64,
+    /// The fast paths apply: no debug flag and no constructor (those
+    /// caches keep every check on the slow path).
+    fast: bool,
+    /// ceil(2^32 / layout.size): an object's index from its offset by a
+    /// multiply, checked by multiplying back (no division on a free).
+    size_recip: u64,
+    /// Objects allocated minus freed by slow paths that found their CPU's
+    /// slot busy (an interrupt over a fast path): they cannot count in
+    /// the slot, whose count the interrupted code is updating.
+    bypass_active: AtomicI64,
     nodes: [Mutex<NodeSlabs>; MAX_NUMNODES],
     cpus: [CpuSlot; MAX_CPUS],
     slabs: AtomicU64,
@@ -384,6 +400,9 @@ impl KmemCache {
             layout,
             ctor,
             random: random | 1,
+            fast: flags.0 & SlabFlags::DEBUG.0 == 0 && ctor.is_none(),
+            size_recip: (1u64 << 32).div_ceil(layout.size as u64),
+            bypass_active: AtomicI64::new(0),
             nodes: [const {
                 Mutex::new(NodeSlabs {
                     partial: ptr::null_mut(),
@@ -401,6 +420,7 @@ impl KmemCache {
                         home: u32::MAX,
                     }),
                     active: AtomicI64::new(0),
+                    busy: AtomicBool::new(false),
                 }
             }; MAX_CPUS],
             slabs: AtomicU64::new(0),
@@ -415,7 +435,118 @@ impl KmemCache {
     /// Objects handed out and not yet freed, over every CPU.
     pub fn active_objects(&self) -> u64 {
         let sum: i64 = self.cpus.iter().map(|c| c.active.load(Relaxed)).sum();
-        sum.max(0) as u64
+        (sum + self.bypass_active.load(Relaxed)).max(0) as u64
+    }
+
+    // --- fast paths ---------------------------------------------------------
+
+    /// One object from CPU `cpu`'s list, or null: then call the slow path
+    /// (`alloc_cached`, interrupts off), which also handles debug caches,
+    /// constructors, named nodes and refills.
+    ///
+    /// # Safety
+    /// Runs on CPU `cpu` and is not moved off it meanwhile (no preemption);
+    /// interrupts may be on. The cache does not move.
+    #[inline(always)]
+    pub unsafe fn alloc_fast(&self, cpu: usize) -> *mut u8 {
+        let slot = &self.cpus[cpu];
+        if !self.fast || slot.busy.load(Relaxed) {
+            return ptr::null_mut();
+        }
+        slot.busy.store(true, Relaxed);
+        // Only this CPU's interrupt handlers race with us: a compiler
+        // fence orders the flag against the slot's accesses for them.
+        compiler_fence(SeqCst);
+        // SAFETY: the slot is this CPU's and marked busy, so no handler
+        // that interrupts us touches it.
+        let c = unsafe { &mut *slot.slab.get() };
+        let obj = c.freelist;
+        if !obj.is_null() {
+            // SAFETY: objects on the CPU list belong to its active slab.
+            c.freelist = unsafe { self.get_fp(obj) };
+            slot.count(1);
+        }
+        compiler_fence(SeqCst);
+        slot.busy.store(false, Relaxed);
+        obj
+    }
+
+    /// Frees `obj` onto CPU `cpu`'s list if it lies in the CPU's active
+    /// slab of this cache (which proves it is an object of this cache: no
+    /// header is read) at an object's start and is not the list's head (the
+    /// naive double-free check). False: call the slow path, which handles
+    /// and reports everything else.
+    ///
+    /// # Safety
+    /// As for [`alloc_fast`](Self::alloc_fast).
+    #[inline(always)]
+    pub unsafe fn free_fast(&self, cpu: usize, obj: *mut u8) -> bool {
+        let slot = &self.cpus[cpu];
+        if !self.fast || slot.busy.load(Relaxed) {
+            return false;
+        }
+        let base = obj.map_addr(|a| a & !(self.slab_bytes() - 1));
+        slot.busy.store(true, Relaxed);
+        compiler_fence(SeqCst);
+        // SAFETY: as in alloc_fast.
+        let c = unsafe { &mut *slot.slab.get() };
+        let ours = ptr::eq(c.slab as *mut u8, base)
+            && !base.is_null()
+            && self.is_object_start(base, obj)
+            && c.freelist != obj;
+        if ours {
+            // SAFETY: an object of the active slab, which is live.
+            unsafe { self.set_fp(obj, c.freelist) };
+            c.freelist = obj;
+            slot.count(-1);
+        }
+        compiler_fence(SeqCst);
+        slot.busy.store(false, Relaxed);
+        ours
+    }
+
+    /// Whether `obj` is the start of an object slot of the slab at `base`.
+    #[inline(always)]
+    fn is_object_start(&self, base: *mut u8, obj: *mut u8) -> bool {
+        let l = &self.layout;
+        let Some(off) = (obj as usize).checked_sub(base as usize + l.first + l.red_left) else {
+            return false;
+        };
+        let i = ((off as u64 * self.size_recip) >> 32) as usize;
+        i < l.objects && i * l.size == off
+    }
+
+    /// One object from a partial slab of `node` without touching CPU
+    /// `cpu`'s slot (an interrupt found it busy). Ok(None): no partial
+    /// slab; add one and call again.
+    ///
+    /// # Safety
+    /// As for `alloc_cached`; the cache is a fast one (no debug, no ctor).
+    unsafe fn alloc_bypass(&self, node: usize) -> Result<Option<*mut u8>, SlabReport> {
+        let mut n = self.nodes[node].lock();
+        loop {
+            let s = n.partial;
+            if s.is_null() {
+                return Ok(None);
+            }
+            // SAFETY: list members are live slabs of this node, under its lock.
+            unsafe {
+                let obj = (*s).freelist;
+                if obj.is_null() {
+                    // Frozen slabs are not on the list; an empty list here
+                    // means full: it leaves the list, a free brings it back.
+                    Self::unlink_partial(&mut n, s);
+                    continue;
+                }
+                (*s).freelist = self.get_fp(obj);
+                (*s).inuse += 1;
+                if (*s).freelist.is_null() {
+                    Self::unlink_partial(&mut n, s);
+                }
+                self.bypass_active.fetch_add(1, Relaxed);
+                return Ok(Some(obj));
+            }
+        }
     }
 
     pub fn total_slabs(&self) -> u64 {
@@ -757,6 +888,11 @@ impl KmemCache {
         want_node: Option<usize>,
         caller: u64,
     ) -> Result<Option<*mut u8>, SlabReport> {
+        if self.cpus[cpu].busy.load(Relaxed) {
+            // An interrupt over this CPU's fast path: the slot is not ours.
+            // SAFETY: the caller's contract; fast caches only set `busy`.
+            return unsafe { self.alloc_bypass(want_node.unwrap_or(node)) };
+        }
         // SAFETY: this CPU's slot, by the caller's contract.
         let c = unsafe { &mut *self.cpus[cpu].slab.get() };
         if want_node.is_none() {
@@ -881,9 +1017,14 @@ impl KmemCache {
                 }
                 self.init_free_object(obj);
             }
+            if self.cpus[cpu].busy.load(Relaxed) {
+                // An interrupt over this CPU's fast path: the slot is not
+                // ours; the object goes to its slab under the node lock.
+                return self.free_bypass(obj, slab, pages);
+            }
             let c = &mut *self.cpus[cpu].slab.get();
             if c.slab == slab {
-                // Fast path: back onto this CPU's list.
+                // Back onto this CPU's list.
                 if c.freelist == obj {
                     return Err(self.report(obj, SlabError::DoubleFree { addr: obj as usize }));
                 }
@@ -930,6 +1071,45 @@ impl KmemCache {
         Ok(())
     }
 
+    /// Frees `obj` of `slab` to the slab itself, never to a CPU's slot or
+    /// partial list (the running CPU's slot is busy under us).
+    ///
+    /// # Safety
+    /// As for `free`, with `obj` located in `slab`.
+    unsafe fn free_bypass(
+        &self,
+        obj: *mut u8,
+        slab: *mut SlabHeader,
+        pages: &dyn SlabPages,
+    ) -> Result<(), SlabReport> {
+        // SAFETY: `slab` is a live slab of this cache; its list and counts
+        // are under its node's lock.
+        unsafe {
+            let mut n = self.nodes[(*slab).node as usize].lock();
+            if (*slab).freelist == obj {
+                return Err(self.report(obj, SlabError::DoubleFree { addr: obj as usize }));
+            }
+            self.set_fp(obj, (*slab).freelist);
+            (*slab).freelist = obj;
+            (*slab).inuse -= 1;
+            self.bypass_active.fetch_sub(1, Relaxed);
+            if (*slab).frozen != 0 {
+                return Ok(()); // its CPU will find it
+            }
+            if (*slab).inuse == 0 && n.nr_partial >= MIN_PARTIAL {
+                if (*slab).on_partial != 0 {
+                    Self::unlink_partial(&mut n, slab);
+                }
+                n.nr_slabs -= 1;
+                drop(n);
+                self.discard(slab, pages);
+            } else if (*slab).on_partial == 0 {
+                Self::push_partial(&mut n, slab);
+            }
+        }
+        Ok(())
+    }
+
     /// # Safety
     /// `slab` is off every list and has no object in use.
     unsafe fn discard(&self, slab: *mut SlabHeader, pages: &dyn SlabPages) {
@@ -940,11 +1120,17 @@ impl KmemCache {
         pages.free(slab as *mut u8, self.layout.order);
     }
 
-    /// Gives CPU `cpu`'s active slab back to its node.
+    /// Gives CPU `cpu`'s active slab back to its node. False, and nothing
+    /// done, when the call interrupted a fast path on that CPU (an IPI):
+    /// the caller asks again.
     ///
     /// # Safety
     /// As for `alloc_cached`.
-    pub unsafe fn flush_cpu(&self, cpu: usize, pages: &dyn SlabPages) {
+    #[must_use]
+    pub unsafe fn flush_cpu(&self, cpu: usize, pages: &dyn SlabPages) -> bool {
+        if self.cpus[cpu].busy.load(Relaxed) {
+            return false;
+        }
         // SAFETY: this CPU's slot, by the caller's contract.
         let c = unsafe { &mut *self.cpus[cpu].slab.get() };
         // SAFETY: as above.
@@ -971,6 +1157,7 @@ impl KmemCache {
                 }
             }
         }
+        true
     }
 
     /// Returns the slot's objects to its slab and unfreezes it; with

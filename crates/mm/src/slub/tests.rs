@@ -120,7 +120,7 @@ fn random_sequences_across_cpus_keep_every_invariant() {
         }
         for cpu in 0..3 {
             // SAFETY: as above.
-            unsafe { c.flush_cpu(cpu, &p) };
+            assert!(unsafe { c.flush_cpu(cpu, &p) });
         }
         // SAFETY: no CPU uses the cache now.
         assert_eq!(unsafe { c.shrink(&p) }, 0);
@@ -228,7 +228,7 @@ fn destroying_a_cache_with_live_objects_reports_them() {
         // SAFETY: ours.
         unsafe { c.free(0, o, &p, 0) }.unwrap();
     }
-    unsafe { c.flush_cpu(0, &p) };
+    assert!(unsafe { c.flush_cpu(0, &p) });
     assert_eq!(unsafe { c.shrink(&p) }, 3, "three objects leaked");
     for &o in &objs[7..] {
         unsafe { c.free(0, o, &p, 0) }.unwrap();
@@ -290,8 +290,72 @@ fn a_full_slab_freed_into_becomes_the_cpus_partial_slab() {
     }
     unsafe { c.free(2, other, &p, 0) }.unwrap();
     for cpu in 0..3 {
-        unsafe { c.flush_cpu(cpu, &p) };
+        assert!(unsafe { c.flush_cpu(cpu, &p) });
     }
     assert_eq!(unsafe { c.shrink(&p) }, 0);
     assert_eq!(p.live.get(), 0, "every slab went back");
+}
+
+#[test]
+fn fast_paths_serve_the_active_slab_and_leave_the_rest_to_the_slow_path() {
+    let c = cache(64, SlabFlags(0));
+    let p = pages();
+    // Nothing on the CPU list yet: the fast path declines.
+    // SAFETY: one thread plays CPU 0; the cache does not move.
+    assert!(unsafe { c.alloc_fast(0) }.is_null());
+    let first = unsafe { c.alloc(0, 0, &p, 0) }.unwrap().unwrap();
+    let mut objs = std::vec![first];
+    for _ in 0..10 {
+        let o = unsafe { c.alloc_fast(0) };
+        assert!(!o.is_null());
+        objs.push(o);
+    }
+    assert_eq!(c.active_objects(), 11);
+    // Every object is in the active slab: all fast frees, and the list's
+    // head freed again is refused (the slow path reports it).
+    for &o in objs.iter().rev() {
+        assert!(unsafe { c.free_fast(0, o) });
+    }
+    assert!(!unsafe { c.free_fast(0, first) });
+    assert!(unsafe { c.free(0, first, &p, 0) }.is_err());
+    // Not an object start, and another CPU's slab: declined.
+    assert!(!unsafe { c.free_fast(0, first.wrapping_add(8)) });
+    assert!(!unsafe { c.free_fast(1, first) });
+    assert_eq!(c.active_objects(), 0);
+    // Debug caches never take the fast paths.
+    let d = cache(64, SlabFlags::DEBUG);
+    let o = unsafe { d.alloc(0, 0, &p, 0) }.unwrap().unwrap();
+    unsafe { d.free(0, o, &p, 0) }.unwrap();
+    assert!(unsafe { d.alloc_fast(0) }.is_null());
+    assert!(!unsafe { d.free_fast(0, o) });
+}
+
+#[test]
+fn an_interrupt_over_a_fast_path_bypasses_the_slot_and_balances() {
+    let c = cache(128, SlabFlags(0));
+    let p = pages();
+    // SAFETY: as above.
+    let keep = unsafe { c.alloc(0, 0, &p, 0) }.unwrap().unwrap();
+    let before = unsafe { (*c.cpus[0].slab.get()).freelist };
+    // As if an interrupt came while CPU 0 was inside a fast path.
+    c.cpus[0].busy.store(true, Relaxed);
+    let mut taken = Vec::new();
+    for _ in 0..200 {
+        let o = unsafe { c.alloc(0, 0, &p, 0) }.unwrap().unwrap();
+        assert_ne!(o, keep);
+        taken.push(o);
+    }
+    // The slot was not touched: its list is as it was.
+    assert_eq!(unsafe { (*c.cpus[0].slab.get()).freelist }, before);
+    assert!(!unsafe { c.flush_cpu(0, &p) }, "a busy slot is not flushed");
+    for &o in &taken {
+        unsafe { c.free(0, o, &p, 0) }.unwrap();
+    }
+    c.cpus[0].busy.store(false, Relaxed);
+    let mut seen = std::collections::BTreeSet::new();
+    assert!(taken.iter().all(|o| seen.insert(*o as usize)), "an object handed out twice");
+    unsafe { c.free(0, keep, &p, 0) }.unwrap();
+    assert_eq!(c.active_objects(), 0);
+    assert!(unsafe { c.flush_cpu(0, &p) });
+    assert_eq!(unsafe { c.shrink(&p) }, 0);
 }
