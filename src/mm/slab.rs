@@ -537,8 +537,27 @@ fn slab_cache_of(head: *mut u8) -> Option<&'static KmemCache> {
 /// Frees a kmalloc allocation; null is allowed. A pointer that is no
 /// allocation of ours is reported and ignored.
 #[track_caller]
+#[inline(always)]
 pub fn kfree(obj: *mut u8) {
-    let caller = Location::caller();
+    // The object's cache in O(1): the kmalloc cache whose active slab on
+    // this CPU holds it (an address comparison per class; nothing behind
+    // `obj` is read until a slab of ours is known to hold it).
+    if let Some(caches) = KMALLOC.get() {
+        let cpu = percpu::cpu_id() as usize;
+        if let Some(cache) = caches.iter().find(|c| c.active_slab_holds(cpu, obj)) {
+            // SAFETY: as in kmem_cache_free.
+            if unsafe { cache.free_fast(cpu, obj) } {
+                return;
+            }
+        }
+    }
+    kfree_slow(obj, Location::caller())
+}
+
+/// kfree of anything the fast path did not take: large allocations, other
+/// CPUs' slabs, bad pointers (reported).
+#[inline(never)]
+fn kfree_slow(obj: *mut u8, caller: &'static Location<'static>) {
     if obj.is_null() {
         return;
     }

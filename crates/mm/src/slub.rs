@@ -29,7 +29,10 @@
 use core::cell::UnsafeCell;
 use core::fmt;
 use core::ptr;
-use core::sync::atomic::{compiler_fence, AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use core::sync::atomic::{
+    compiler_fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering::Relaxed,
+    Ordering::SeqCst,
+};
 use numa::{MAX_CPUS, MAX_NUMNODES};
 use spin::Mutex;
 
@@ -249,10 +252,14 @@ struct CpuSlot {
     /// handler on the same CPU that finds it set must not touch the slot:
     /// its slow path bypasses it.
     busy: AtomicBool,
+    /// The active slab's address, kept with `slab.slab` for readers
+    /// outside the slot (kfree's O(1) search for an object's cache).
+    slab_hint: AtomicPtr<u8>,
 }
 
 impl CpuSlot {
     /// Adds `d` to this CPU's count; only the slot's CPU calls it.
+    #[inline(always)]
     fn count(&self, d: i64) {
         self.active.store(self.active.load(Relaxed) + d, Relaxed);
     }
@@ -421,6 +428,7 @@ impl KmemCache {
                     }),
                     active: AtomicI64::new(0),
                     busy: AtomicBool::new(false),
+                    slab_hint: AtomicPtr::new(ptr::null_mut()),
                 }
             }; MAX_CPUS],
             slabs: AtomicU64::new(0),
@@ -428,6 +436,7 @@ impl KmemCache {
         })
     }
 
+    #[inline(always)]
     fn slab_bytes(&self) -> usize {
         PAGE << self.layout.order
     }
@@ -505,6 +514,15 @@ impl KmemCache {
         ours
     }
 
+    /// Whether `obj` lies in CPU `cpu`'s active slab of this cache (an
+    /// address comparison; nothing of `obj` is read): kfree's way to find
+    /// an object's cache in O(1) without trusting memory behind it.
+    #[inline(always)]
+    pub fn active_slab_holds(&self, cpu: usize, obj: *mut u8) -> bool {
+        let base = obj.map_addr(|a| a & !(self.slab_bytes() - 1));
+        ptr::eq(self.cpus[cpu].slab_hint.load(Relaxed), base) && !base.is_null()
+    }
+
     /// Whether `obj` is the start of an object slot of the slab at `base`.
     #[inline(always)]
     fn is_object_start(&self, base: *mut u8, obj: *mut u8) -> bool {
@@ -567,12 +585,14 @@ impl KmemCache {
 
     /// The stored form of a free pointer: its address (provenance exposed,
     /// to be recovered on decode) XOR the secret XOR the swapped slot address.
+    #[inline(always)]
     fn encode(&self, next: *mut u8, slot: usize) -> usize {
         next.expose_provenance() ^ self.random as usize ^ slot.swap_bytes()
     }
 
     /// # Safety
     /// `obj` is an object of this cache in a live slab.
+    #[inline(always)]
     unsafe fn get_fp(&self, obj: *mut u8) -> *mut u8 {
         let slot = obj.wrapping_add(self.layout.fp_offset) as *mut usize;
         // SAFETY: the free-pointer slot lies within the object's stride.
@@ -584,6 +604,7 @@ impl KmemCache {
 
     /// # Safety
     /// As for `get_fp`.
+    #[inline(always)]
     unsafe fn set_fp(&self, obj: *mut u8, next: *mut u8) {
         let slot = obj.wrapping_add(self.layout.fp_offset) as *mut usize;
         // SAFETY: as in get_fp.
@@ -905,7 +926,7 @@ impl KmemCache {
             if !c.slab.is_null() && unsafe { (*c.slab).node } as usize != want {
                 // SAFETY: the caller's contract covers the slot; the slab
                 // stays on its node's list even if empty (no pages here).
-                unsafe { self.flush_slot(c, false) };
+                unsafe { self.flush_slot(cpu, c, false) };
             }
         }
         loop {
@@ -942,6 +963,7 @@ impl KmemCache {
                     drop(n);
                 }
                 c.slab = ptr::null_mut();
+                self.cpus[cpu].slab_hint.store(ptr::null_mut(), Relaxed);
             }
             // This CPU's own partial slabs first (already frozen to it).
             if !c.partial.is_null() {
@@ -959,6 +981,7 @@ impl KmemCache {
                         (*slab).inuse = self.layout.objects as u32;
                     }
                     c.slab = slab;
+                    self.cpus[cpu].slab_hint.store(slab as *mut u8, Relaxed);
                     continue;
                 }
             }
@@ -979,6 +1002,7 @@ impl KmemCache {
                 s
             };
             c.slab = slab;
+            self.cpus[cpu].slab_hint.store(slab as *mut u8, Relaxed);
         }
     }
 
@@ -1134,7 +1158,7 @@ impl KmemCache {
         // SAFETY: this CPU's slot, by the caller's contract.
         let c = unsafe { &mut *self.cpus[cpu].slab.get() };
         // SAFETY: as above.
-        if let Some(empty) = unsafe { self.flush_slot(c, true) } {
+        if let Some(empty) = unsafe { self.flush_slot(cpu, c, true) } {
             // SAFETY: off every list, no object in use.
             unsafe { self.discard(empty, pages) };
         }
@@ -1166,7 +1190,12 @@ impl KmemCache {
     ///
     /// # Safety
     /// The slot is the running CPU's.
-    unsafe fn flush_slot(&self, c: &mut CpuSlab, may_discard: bool) -> Option<*mut SlabHeader> {
+    unsafe fn flush_slot(
+        &self,
+        cpu: usize,
+        c: &mut CpuSlab,
+        may_discard: bool,
+    ) -> Option<*mut SlabHeader> {
         let slab = c.slab;
         if slab.is_null() {
             return None;
@@ -1183,6 +1212,7 @@ impl KmemCache {
             }
             (*slab).frozen = 0;
             c.slab = ptr::null_mut();
+            self.cpus[cpu].slab_hint.store(ptr::null_mut(), Relaxed);
             if may_discard && (*slab).inuse == 0 && n.nr_partial >= MIN_PARTIAL {
                 n.nr_slabs -= 1;
                 return Some(slab);

@@ -353,7 +353,10 @@ fn an_interrupt_over_a_fast_path_bypasses_the_slot_and_balances() {
     }
     c.cpus[0].busy.store(false, Relaxed);
     let mut seen = std::collections::BTreeSet::new();
-    assert!(taken.iter().all(|o| seen.insert(*o as usize)), "an object handed out twice");
+    assert!(
+        taken.iter().all(|o| seen.insert(*o as usize)),
+        "an object handed out twice"
+    );
     unsafe { c.free(0, keep, &p, 0) }.unwrap();
     assert_eq!(c.active_objects(), 0);
     assert!(unsafe { c.flush_cpu(0, &p) });
