@@ -127,6 +127,17 @@ pub fn start_periodic_tick(ms: u64) -> bool {
     true
 }
 
+/// Starts the running CPU's APIC timer every `us` microseconds (a
+/// temporary tick: `stop_tick` ends it).
+pub fn start_periodic_tick_us(us: u64) -> bool {
+    let ticks = APIC_TICKS_PER_MS.load(Relaxed) * us / 1000;
+    if ticks == 0 || ticks > u32::MAX as u64 {
+        return false;
+    }
+    apic::timer_start(ticks as u32, true);
+    true
+}
+
 /// Stops a temporary tick; the CPU's standing tick, if any, resumes.
 pub fn stop_tick() {
     apic::timer_stop();

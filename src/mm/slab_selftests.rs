@@ -393,3 +393,122 @@ selftest!(
         Ok(())
     }
 );
+
+/// The cache the interrupt side of the next test uses (null outside it).
+static IRQ_CACHE: core::sync::atomic::AtomicPtr<mm::slub::KmemCache> =
+    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+/// Per CPU, the (kmalloc, cache) objects the interrupt side holds.
+static IRQ_HELD: [[AtomicUsize; 2]; MAX_CPUS] =
+    [const { [AtomicUsize::new(0), AtomicUsize::new(0)] }; MAX_CPUS];
+static IRQ_OPS: AtomicU64 = AtomicU64::new(0);
+
+/// In interrupt context (the APIC timer, or an IPI): frees what this CPU's
+/// interrupt side held and takes new objects, from kmalloc-64 and the test
+/// cache, the same caches the interrupted thread is using.
+fn irq_side() {
+    // SAFETY: the test stores a live cache here and clears it before the
+    // cache is destroyed.
+    let Some(cache) = (unsafe { IRQ_CACHE.load(Relaxed).as_ref() }) else {
+        return;
+    };
+    let held = &IRQ_HELD[percpu::cpu_id() as usize];
+    let k = held[0].swap(0, Relaxed);
+    if k != 0 {
+        kfree(k as *mut u8);
+    }
+    let c = held[1].swap(0, Relaxed);
+    if c != 0 {
+        kmem_cache_free(cache, c as *mut u8);
+    }
+    held[0].store(kmalloc(64, Gfp::ATOMIC | Gfp::NOWARN) as usize, Relaxed);
+    held[1].store(
+        kmem_cache_alloc(cache, Gfp::ATOMIC | Gfp::NOWARN) as usize,
+        Relaxed,
+    );
+    IRQ_OPS.fetch_add(1, Relaxed);
+}
+
+fn irq_side_ipi(_cpu: u32) {
+    irq_side();
+}
+
+// Every CPU runs the fast paths (kmalloc-64 and a cache of its own) while
+// its APIC timer, at 20 kHz, and IPIs from CPU 0 allocate and free from
+// the same caches in interrupt context: an interrupt that lands inside a
+// fast path must take the slow path around the CPU's slot. After, every
+// object is back: the caches' counts are what they were and the test
+// cache is destroyed without a leak, and free plus slab pages add up.
+selftest!(
+    "slub",
+    fn interrupts_allocating_over_the_fast_paths_lose_nothing() {
+        const ROUNDS: usize = 20_000;
+        let Some(cache) = kmem_cache_create("selftest-irq", 64, 8, SlabFlags(0), None) else {
+            kassert!(false, "kmem_cache_create(selftest-irq)");
+            return Ok(());
+        };
+        let k64 = caches().find(|c| c.name == "kmalloc-64").unwrap();
+        let k64_before = k64.active_objects();
+        let pages_before = slab_and_free_pages();
+        IRQ_OPS.store(0, Relaxed);
+        let bypasses_before = cache.bypasses.load(Relaxed) + k64.bypasses.load(Relaxed);
+        IRQ_CACHE.store(cache as *const _ as *mut _, Relaxed);
+        crate::arch::x86_64::interrupts::set_timer_hook(Some(irq_side));
+        let r = ipi::schedule_on_each_cpu(&|cpu| {
+            let ticking = crate::time::start_periodic_tick_us(50);
+            let next = percpu::online().map(|c| c.cpu).find(|&c| c > cpu);
+            let mut keep = [core::ptr::null_mut::<u8>(); 8];
+            for i in 0..ROUNDS {
+                let a = kmalloc(64, Gfp::KERNEL);
+                let b = kmem_cache_alloc(cache, Gfp::KERNEL);
+                // SAFETY: the objects are ours (checked non-null).
+                unsafe {
+                    if !a.is_null() {
+                        a.write(i as u8);
+                    }
+                    if !b.is_null() {
+                        b.write(i as u8);
+                    }
+                }
+                // Some objects live a while, so frees also miss the
+                // active slab and take the slow path.
+                let slot = &mut keep[i % keep.len()];
+                kfree(core::mem::replace(slot, a));
+                kmem_cache_free(cache, b);
+                if cpu == 0 && i % 256 == 0 {
+                    if let Some(other) = next {
+                        let _ = ipi::call_on(other, &irq_side_ipi);
+                    }
+                }
+            }
+            for p in keep {
+                kfree(p);
+            }
+            if ticking {
+                crate::time::stop_tick();
+            }
+        });
+        crate::arch::x86_64::interrupts::set_timer_hook(None);
+        kassert_eq!(r, Ok(()));
+        // What the interrupt sides still hold goes back, on their CPUs.
+        let r = ipi::on_each_cpu(&|cpu| {
+            let held = &IRQ_HELD[cpu as usize];
+            kfree(held[0].swap(0, Relaxed) as *mut u8);
+            kmem_cache_free(cache, held[1].swap(0, Relaxed) as *mut u8);
+        });
+        kassert_eq!(r, Ok(()));
+        IRQ_CACHE.store(core::ptr::null_mut(), Relaxed);
+        let ops = IRQ_OPS.load(Relaxed);
+        let bypasses = cache.bypasses.load(Relaxed) + k64.bypasses.load(Relaxed) - bypasses_before;
+        kprintln!(
+            "    # {} CPUs x {ROUNDS} rounds; {ops} interrupt-side rounds, {bypasses} of their operations found the CPU inside a fast path",
+            percpu::nr_online()
+        );
+        kassert!(ops > 0, "the interrupt side never ran");
+        kassert_eq!(cache.active_objects(), 0);
+        kassert_eq!(k64.active_objects(), k64_before);
+        kassert_eq!(kmem_cache_destroy(cache), Ok(()));
+        // Slab pages the kmalloc caches kept are still counted as slab.
+        kassert_eq!(slab_and_free_pages(), pages_before);
+        Ok(())
+    }
+);

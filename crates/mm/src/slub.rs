@@ -305,6 +305,9 @@ pub struct KmemCache {
     /// slot busy (an interrupt over a fast path): they cannot count in
     /// the slot, whose count the interrupted code is updating.
     bypass_active: AtomicI64,
+    /// Slow-path operations that found their CPU's slot busy (each an
+    /// interrupt that came over a fast path), for the self-tests.
+    pub bypasses: AtomicU64,
     nodes: [Mutex<NodeSlabs>; MAX_NUMNODES],
     cpus: [CpuSlot; MAX_CPUS],
     slabs: AtomicU64,
@@ -410,6 +413,7 @@ impl KmemCache {
             fast: flags.0 & SlabFlags::DEBUG.0 == 0 && ctor.is_none(),
             size_recip: (1u64 << 32).div_ceil(layout.size as u64),
             bypass_active: AtomicI64::new(0),
+            bypasses: AtomicU64::new(0),
             nodes: [const {
                 Mutex::new(NodeSlabs {
                     partial: ptr::null_mut(),
@@ -562,6 +566,7 @@ impl KmemCache {
                     Self::unlink_partial(&mut n, s);
                 }
                 self.bypass_active.fetch_add(1, Relaxed);
+                self.bypasses.fetch_add(1, Relaxed);
                 return Ok(Some(obj));
             }
         }
@@ -1117,6 +1122,7 @@ impl KmemCache {
             (*slab).freelist = obj;
             (*slab).inuse -= 1;
             self.bypass_active.fetch_sub(1, Relaxed);
+            self.bypasses.fetch_add(1, Relaxed);
             if (*slab).frozen != 0 {
                 return Ok(()); // its CPU will find it
             }

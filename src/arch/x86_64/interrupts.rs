@@ -5,7 +5,8 @@
 //! check reads.
 
 use super::{apic, ipi, percpu};
-use core::sync::atomic::Ordering::Relaxed;
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
 use x86_64::instructions::port::Port;
 use x86_64::structures::idt::InterruptStackFrame;
 
@@ -43,10 +44,26 @@ pub extern "x86-interrupt" fn call_function(_frame: InterruptStackFrame) {
     exit();
 }
 
+/// A function the APIC timer handler calls on every tick, installed by a
+/// higher layer (the self-tests that run allocations in interrupt
+/// context); null when none.
+static TIMER_HOOK: AtomicPtr<()> = AtomicPtr::new(ptr::null_mut());
+
+/// Installs (Some) or removes (None) the timer tick hook.
+pub fn set_timer_hook(hook: Option<fn()>) {
+    TIMER_HOOK.store(hook.map_or(ptr::null_mut(), |f| f as *mut ()), Release);
+}
+
 pub extern "x86-interrupt" fn timer(_frame: InterruptStackFrame) {
     enter();
     if let Some(c) = percpu::this_cpu() {
         c.timer_ticks.fetch_add(1, Relaxed);
+    }
+    let hook = TIMER_HOOK.load(Acquire);
+    if !hook.is_null() {
+        // SAFETY: only set_timer_hook stores here, and only `fn()` pointers.
+        let hook: fn() = unsafe { core::mem::transmute::<*mut (), fn()>(hook) };
+        hook();
     }
     crate::sched::wake_expired();
     exit();

@@ -70,7 +70,9 @@ pub fn rdtsc() -> u64 {
 /// Measures the TSC rate against the PIT. Call once, early, with
 /// interrupts off.
 pub fn calibrate() -> u64 {
-    mask_legacy_pic();
+    // The PIT's channel 0 may be reprogrammed below: its IRQ 0 must not
+    // reach a CPU vector.
+    super::interrupts::mask_legacy_pics();
     let khz = pit_measure(CALIBRATION_MS).filter(|&k| k >= 100_000);
     // No PIT counted: assume 1 GHz so times stay monotonic, and say so.
     let khz = khz.unwrap_or_else(|| {
@@ -80,19 +82,6 @@ pub fn calibrate() -> u64 {
     });
     TSC_KHZ.store(khz, Ordering::Relaxed);
     khz
-}
-
-/// Masks both 8259 PICs: every interrupt the kernel takes comes through
-/// the local APIC, and a PIC left in virtual-wire mode by the firmware
-/// (SeaBIOS) would otherwise deliver the PIT's IRQ 0 as a CPU exception
-/// vector once channel 0 is reprogrammed.
-fn mask_legacy_pic() {
-    // SAFETY: 0x21 and 0xA1 are the PICs' interrupt-mask registers; with
-    // no PIC (microvm) the writes go nowhere.
-    unsafe {
-        Port::<u8>::new(0x21).write(0xff);
-        Port::<u8>::new(0xa1).write(0xff);
-    }
 }
 
 /// TSC kHz over `ms` of PIT time, or None when the PIT does not count.
@@ -151,7 +140,7 @@ fn pit_channel0(ms: u64) -> Option<u64> {
     let mut command = Port::<u8>::new(0x43);
     let mut channel0 = Port::<u8>::new(0x40);
     // SAFETY: ports 0x40/0x43 are the PIT's channel 0 and command port;
-    // its IRQ 0 is masked at the PIC (mask_legacy_pic) and the kernel's
+    // its IRQ 0 is masked at the PIC (mask_legacy_pics) and the kernel's
     // IO APIC routes nothing to it.
     let mut read = || unsafe {
         command.write(0b0000_0000); // latch channel 0
