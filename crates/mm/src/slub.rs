@@ -240,12 +240,11 @@ const CPU_PARTIAL_SLABS: u32 = 8;
 ///
 /// Its count of objects allocated minus freed on this CPU is written only
 /// by this CPU (a plain load and store, no locked instruction), and the
-/// cache's total is their sum. Each slot has a cache line of its own: the
-/// fast paths write it on every operation, and two CPUs' slots in one line
-/// would bounce it between them (one-node parallel_slab: 0.68 of linear
-/// shared, see the README for padded). 512 slots make a cache 32 KiB,
-/// built by value on the boot stack before it is placed.
-#[repr(align(64))]
+/// cache's total is their sum. Slots are not padded to a cache line each:
+/// 512 padded slots make a cache 36 KiB, built by value on the boot stack
+/// before it is placed, and the boot then used 145 of its 256 KiB; shared
+/// lines cost parallel scaling instead (one-node parallel_slab 0.68 of
+/// linear, 0.93 padded; see the README).
 struct CpuSlot {
     slab: UnsafeCell<CpuSlab>,
     active: AtomicI64,
@@ -1065,7 +1064,7 @@ impl KmemCache {
                 self.cpus[cpu].count(-1);
                 return Ok(());
             }
-            let mut n = self.nodes[(*slab).node as usize].lock();
+            let n = self.nodes[(*slab).node as usize].lock();
             if (*slab).freelist == obj {
                 return Err(self.report(obj, SlabError::DoubleFree { addr: obj as usize }));
             }
@@ -1089,6 +1088,25 @@ impl KmemCache {
                 c.nr_partial += 1;
                 return Ok(());
             }
+            self.settle(n, slab, pages);
+        }
+        Ok(())
+    }
+
+    /// After a free into `slab`, which no CPU holds: an empty slab beyond
+    /// the node's MIN_PARTIAL goes back to the page allocator, one that
+    /// was full joins the node's partial list.
+    ///
+    /// # Safety
+    /// `n` is the locked list of `slab`'s node; `slab` is live, not frozen.
+    unsafe fn settle(
+        &self,
+        mut n: spin::MutexGuard<'_, NodeSlabs>,
+        slab: *mut SlabHeader,
+        pages: &dyn SlabPages,
+    ) {
+        // SAFETY: the caller's contract.
+        unsafe {
             if (*slab).inuse == 0 && n.nr_partial >= MIN_PARTIAL {
                 if (*slab).on_partial != 0 {
                     Self::unlink_partial(&mut n, slab);
@@ -1100,7 +1118,6 @@ impl KmemCache {
                 Self::push_partial(&mut n, slab);
             }
         }
-        Ok(())
     }
 
     /// Frees `obj` of `slab` to the slab itself, never to a CPU's slot or
@@ -1117,7 +1134,7 @@ impl KmemCache {
         // SAFETY: `slab` is a live slab of this cache; its list and counts
         // are under its node's lock.
         unsafe {
-            let mut n = self.nodes[(*slab).node as usize].lock();
+            let n = self.nodes[(*slab).node as usize].lock();
             if (*slab).freelist == obj {
                 return Err(self.report(obj, SlabError::DoubleFree { addr: obj as usize }));
             }
@@ -1129,16 +1146,7 @@ impl KmemCache {
             if (*slab).frozen != 0 {
                 return Ok(()); // its CPU will find it
             }
-            if (*slab).inuse == 0 && n.nr_partial >= MIN_PARTIAL {
-                if (*slab).on_partial != 0 {
-                    Self::unlink_partial(&mut n, slab);
-                }
-                n.nr_slabs -= 1;
-                drop(n);
-                self.discard(slab, pages);
-            } else if (*slab).on_partial == 0 {
-                Self::push_partial(&mut n, slab);
-            }
+            self.settle(n, slab, pages);
         }
         Ok(())
     }
