@@ -162,7 +162,13 @@ impl Task {
         }
         let p = kmalloc(size + OBJECT_HEADER, gfp);
         if p.is_null() {
-            return Err(TaskAllocError::NoMemory);
+            // The allocation may have picked this very task as the OOM
+            // victim: then it was killed, not refused.
+            return Err(if self.is_killed() {
+                TaskAllocError::Killed
+            } else {
+                TaskAllocError::NoMemory
+            });
         }
         let bytes = ksize(p) as u64;
         without_interrupts(|| {

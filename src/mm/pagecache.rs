@@ -567,6 +567,7 @@ impl PageCache {
             may_io: sync,
             may_fs: sync,
             wake_kswapd: false,
+            this_node: true,
         };
         let mut freed = 0;
         for node in 0..MAX_NUMNODES {

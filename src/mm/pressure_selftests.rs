@@ -436,7 +436,13 @@ selftest!(
             HOG_END[1].load(SeqCst),
             victim.pages_released.load(SeqCst)
         );
-        kassert_eq!(HOG_END[1].load(SeqCst), END_KILLED, "the +500 task was not killed");
+        // The victim is killed while it still allocates, or, where a busy
+        // host let it reach its target first, while it holds its memory.
+        let victim_end = HOG_END[1].load(SeqCst);
+        kassert!(
+            victim_end == END_KILLED || (victim_end == END_TARGET && victim.is_killed()),
+            "the +500 task was not killed (end {victim_end})"
+        );
         kassert_eq!(HOG_END[0].load(SeqCst), END_TARGET, "the protected task did not get its memory");
         kassert!(victim.is_killed() && !protected.is_killed());
         kassert_eq!(VMSTAT.oom_kill.load(SeqCst) - kills, 1, "one kill");

@@ -55,6 +55,41 @@ selftest!(
     }
 );
 
+// Reclaim reads the slab page counters kept as slabs come and go; they
+// must agree with the caches' own counts, before and after a churn that
+// makes and frees slabs of a reclaimable and an unreclaimable cache.
+selftest!(
+    "slub",
+    fn slab_page_counters_match_the_caches() {
+        kassert_eq!(slab_pages(), super::slab::slab_pages_by_cache());
+        let reclaimable =
+            kmem_cache_create("counter-test-r", 512, 8, SlabFlags::RECLAIM_ACCOUNT, None);
+        kassert!(reclaimable.is_some(), "kmem_cache_create failed");
+        let reclaimable = reclaimable.unwrap();
+        let mut held = alloc::vec::Vec::new();
+        for i in 0..256 {
+            held.push(kmem_cache_alloc(reclaimable, Gfp::KERNEL));
+            held.push(kmalloc(if i % 2 == 0 { 700 } else { 3000 }, Gfp::KERNEL));
+        }
+        kassert!(held.iter().all(|p| !p.is_null()));
+        kassert_eq!(slab_pages(), super::slab::slab_pages_by_cache());
+        kassert!(
+            slab_pages().0 >= 256 * 512 / 4096,
+            "reclaimable slabs not counted"
+        );
+        for (i, p) in held.drain(..).enumerate() {
+            if i % 2 == 0 {
+                kmem_cache_free(reclaimable, p);
+            } else {
+                kfree(p);
+            }
+        }
+        kassert!(kmem_cache_destroy(reclaimable).is_ok());
+        kassert_eq!(slab_pages(), super::slab::slab_pages_by_cache());
+        Ok(())
+    }
+);
+
 selftest!(
     "slub",
     fn kmalloc_family_edge_cases() {

@@ -192,6 +192,7 @@ fn balance_node(node: NodeId) {
         may_io: true,
         may_fs: true,
         wake_kswapd: false,
+        this_node: true,
     };
     while !node_balanced(node) {
         if k.failures.load(Relaxed) >= MAX_RECLAIM_RETRIES {
@@ -264,6 +265,9 @@ pub fn direct_reclaim(ctx: ReclaimContext, order: usize, preferred: NodeId) -> u
     let target = SWAP_CLUSTER_MAX << order;
     let mut freed = 0;
     for n in node.zonelist.nodes() {
+        if ctx.this_node && n != preferred {
+            continue;
+        }
         let got = shrink_node(n, ctx, target - freed, Who::Direct);
         if got > 0 {
             KSWAPD[n].failures.store(0, Relaxed);

@@ -96,6 +96,7 @@ impl Gfp {
             may_io: self.contains(Self::IO),
             may_fs: self.contains(Self::FS),
             wake_kswapd: self.contains(Self::KSWAPD_RECLAIM),
+            this_node: self.contains(Self::THISNODE),
         }
     }
 }
@@ -125,6 +126,9 @@ pub struct ReclaimContext {
     pub may_io: bool,
     pub may_fs: bool,
     pub wake_kswapd: bool,
+    /// __GFP_THISNODE: only the preferred node's pages can satisfy the
+    /// request, so reclaim elsewhere would free memory it cannot use.
+    pub this_node: bool,
 }
 
 /// Names in the order Linux prints them: combinations before single flags,
@@ -246,5 +250,6 @@ mod tests {
         assert!(nofs.may_sleep && nofs.may_io && !nofs.may_fs);
         let atomic = Gfp::ATOMIC.reclaim_context();
         assert!(!atomic.may_sleep && atomic.wake_kswapd);
+        assert!(!k.this_node && (Gfp::KERNEL | Gfp::THISNODE).reclaim_context().this_node);
     }
 }

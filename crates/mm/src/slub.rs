@@ -312,8 +312,28 @@ pub struct KmemCache {
     pub bypasses: AtomicU64,
     nodes: [Mutex<NodeSlabs>; MAX_NUMNODES],
     cpus: [CpuSlot; MAX_CPUS],
+    /// CPU and node ids in use are below these (Linux's nr_cpu_ids and
+    /// nr_node_ids): walks over every slot stop there, not at the
+    /// compile-time maxima, which a small VM would pay for on each walk.
+    nr_cpu_ids: usize,
+    nr_node_ids: usize,
     slabs: AtomicU64,
     pub reports: AtomicU64,
+}
+
+/// How many CPU and node ids a cache must serve (ids are dense from 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdLimits {
+    pub cpus: usize,
+    pub nodes: usize,
+}
+
+impl IdLimits {
+    /// Every id the crate supports.
+    pub const MAX: IdLimits = IdLimits {
+        cpus: MAX_CPUS,
+        nodes: MAX_NUMNODES,
+    };
 }
 
 /// Why a cache cannot be made.
@@ -394,7 +414,8 @@ pub fn object_layout(
 
 impl KmemCache {
     /// A cache (not yet usable: it must not move once objects exist, so
-    /// the caller puts it where it will live, then uses it).
+    /// the caller puts it where it will live, then uses it). CPU and node
+    /// ids are below `ids` (each clamped to the compile-time maximum).
     pub fn new(
         name: &'static str,
         object_size: usize,
@@ -402,6 +423,7 @@ impl KmemCache {
         flags: SlabFlags,
         ctor: Option<fn(*mut u8)>,
         random: u64,
+        ids: IdLimits,
     ) -> Result<KmemCache, CreateError> {
         let layout = object_layout(object_size, align, flags)?;
         Ok(KmemCache {
@@ -437,9 +459,16 @@ impl KmemCache {
                     slab_hint: AtomicPtr::new(ptr::null_mut()),
                 }
             }; MAX_CPUS],
+            nr_cpu_ids: ids.cpus.clamp(1, MAX_CPUS),
+            nr_node_ids: ids.nodes.clamp(1, MAX_NUMNODES),
             slabs: AtomicU64::new(0),
             reports: AtomicU64::new(0),
         })
+    }
+
+    /// The slots of the CPUs that can exist.
+    fn possible_cpus(&self) -> &[CpuSlot] {
+        &self.cpus[..self.nr_cpu_ids]
     }
 
     #[inline(always)]
@@ -449,7 +478,11 @@ impl KmemCache {
 
     /// Objects handed out and not yet freed, over every CPU.
     pub fn active_objects(&self) -> u64 {
-        let sum: i64 = self.cpus.iter().map(|c| c.active.load(Relaxed)).sum();
+        let sum: i64 = self
+            .possible_cpus()
+            .iter()
+            .map(|c| c.active.load(Relaxed))
+            .sum();
         (sum + self.bypass_active.load(Relaxed)).max(0) as u64
     }
 
@@ -1247,7 +1280,7 @@ impl KmemCache {
     /// # Safety
     /// No CPU uses the cache meanwhile.
     pub unsafe fn shrink(&self, pages: &dyn SlabPages) -> u64 {
-        for node in &self.nodes {
+        for node in &self.nodes[..self.nr_node_ids] {
             loop {
                 let mut n = node.lock();
                 // SAFETY: list members are live slabs of this node.

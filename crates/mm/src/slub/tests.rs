@@ -37,7 +37,18 @@ fn pages() -> HostPages {
 }
 
 fn cache(size: usize, flags: SlabFlags) -> Box<KmemCache> {
-    Box::new(KmemCache::new("test", size, 8, flags, None, 0x1234_5678_9abc_def1).unwrap())
+    Box::new(
+        KmemCache::new(
+            "test",
+            size,
+            8,
+            flags,
+            None,
+            0x1234_5678_9abc_def1,
+            IdLimits::MAX,
+        )
+        .unwrap(),
+    )
 }
 
 const ROUNDS: usize = if cfg!(miri) { 300 } else { 20_000 };
