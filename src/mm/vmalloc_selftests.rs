@@ -135,6 +135,7 @@ selftest!(
 selftest!(
     "vmalloc",
     fn vmalloc_node_takes_its_pages_from_the_node() {
+        crate::selftest::needs_free_memory(4 << 20, 0)?;
         for node in 0..topology().node_count() {
             let p = vmalloc_node(1 << 20, node as i32);
             kassert!(!p.is_null(), "vmalloc_node(1 MiB, {node})");
