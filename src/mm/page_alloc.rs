@@ -513,6 +513,10 @@ pub fn init(settings: &cmdline::Settings) {
             }
         }
     }
+    // The slab frame map, for the RAM present now (from memblock, before
+    // it hands its memory over).
+    let end_pfn = topo.memory().iter().map(|r| r.end).max().unwrap_or(0) / PAGE_SIZE;
+    super::slab::reserve_slab_map(end_pfn);
     let start = tsc::ns_since_boot();
     let (built, cost) = setup::build(topo, &setup, &mut NodeLocal, &mut |give| {
         memblock::retire(give)

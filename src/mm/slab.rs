@@ -19,7 +19,7 @@ use crate::numa::numa_node_id;
 use core::alloc::{GlobalAlloc, Layout};
 use core::panic::Location;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicPtr, AtomicU16, AtomicU64, AtomicUsize, Ordering::*};
 use layout::PAGE_SIZE;
 use mm::slub::{KmemCache, SlabFlags, SlabPages, SlabReport};
 use spin::Once;
@@ -44,6 +44,57 @@ static SLUB_DEBUG: Once<Option<(SlabFlags, Option<&'static str>)>> = Once::new()
 pub static SLAB_REPORTS: AtomicU64 = AtomicU64::new(0);
 /// Pages held by large kmalloc allocations (not slabs).
 static LARGE_PAGES: AtomicU64 = AtomicU64::new(0);
+/// Per frame of RAM present at boot: the cache whose slab holds it, as
+/// `SLAB_TAG | registry index`, or 0 (Linux keeps this in the slab's
+/// struct page). kfree finds an object's cache with one load and no
+/// search; frames beyond the map (memory added later) take the search.
+static SLAB_MAP: Once<&'static [AtomicU16]> = Once::new();
+const SLAB_TAG: u16 = 0x8000;
+
+/// Reserves the frame map for RAM up to `end_pfn` (before memblock
+/// hands its memory to the page allocator): 2 bytes a frame, 0.05%.
+pub fn reserve_slab_map(end_pfn: u64) {
+    let bytes = end_pfn * 2;
+    match super::memblock::alloc_on_node(numa_node_id(), bytes, PAGE_SIZE) {
+        Ok(phys) => {
+            let p = layout::phys_to_virt(phys) as *mut u8;
+            // SAFETY: memblock reserved `bytes` of RAM in the direct map
+            // for good; zeroed here, then used only as atomics.
+            let map = unsafe {
+                ptr::write_bytes(p, 0, bytes as usize);
+                core::slice::from_raw_parts(p as *const AtomicU16, end_pfn as usize)
+            };
+            SLAB_MAP.call_once(|| map);
+        }
+        Err(e) => log::warn!(
+            "slab: no {} KiB for the frame map ({e:?}); kfree searches instead",
+            bytes >> 10
+        ),
+    }
+}
+
+/// The entries of the map for the `1 << order` frames at `block`.
+fn map_entries(block: *mut u8, order: u32) -> Option<&'static [AtomicU16]> {
+    let pfn = (layout::virt_to_phys(block as u64)? / PAGE_SIZE) as usize;
+    SLAB_MAP.get()?.get(pfn..pfn + (1 << order))
+}
+
+/// The registered cache whose slab holds `obj`, from its frame's tag;
+/// None for anything else (large kmalloc blocks, foreign pointers,
+/// frames the map does not cover).
+#[inline(always)]
+fn tagged_cache_of(obj: *const u8) -> Option<&'static KmemCache> {
+    let pfn = layout::virt_to_phys(obj as u64)? / PAGE_SIZE;
+    let tag = SLAB_MAP.get()?.get(pfn as usize)?.load(Relaxed);
+    if tag & SLAB_TAG == 0 {
+        return None;
+    }
+    let cache = CACHES.get((tag & !SLAB_TAG) as usize)?.load(Acquire);
+    // SAFETY: registered caches live until destroyed, and destroy
+    // unregisters (and frees its slabs, clearing their tags) first.
+    unsafe { cache.as_ref() }
+}
+
 /// Pages in slabs: [unreclaimable, reclaimable] (Linux's NR_SLAB_*),
 /// kept as slabs come and go so reclaim reads them in O(1).
 static SLAB_PAGES: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
@@ -56,14 +107,23 @@ struct Pages {
     rcu: bool,
     /// Counted as reclaimable slab (a SLAB_RECLAIM_ACCOUNT cache).
     reclaimable: bool,
+    /// What the frames of its slabs say in SLAB_MAP (0 for a cache not
+    /// registered yet).
+    tag: u16,
 }
 
 impl Pages {
     fn of(cache: &KmemCache, gfp: Gfp) -> Pages {
+        let index = cache.owner_tag.load(Relaxed);
         Pages {
             gfp,
             rcu: cache.flags.contains(SlabFlags::TYPESAFE_BY_RCU),
             reclaimable: cache.flags.contains(SlabFlags::RECLAIM_ACCOUNT),
+            tag: if (index as usize) < MAX_CACHES {
+                SLAB_TAG | index as u16
+            } else {
+                0
+            },
         }
     }
 
@@ -84,11 +144,18 @@ impl SlabPages for Pages {
     fn alloc(&self, node: usize, order: u32) -> Option<(*mut u8, usize)> {
         let page = alloc_pages_node(node as i32, self.gfp | Gfp::NOWARN, order)?;
         self.counter().fetch_add(1 << order, Relaxed);
-        Some((page_address(page), page.nid().unwrap_or(node)))
+        let block = page_address(page);
+        for e in map_entries(block, order).into_iter().flatten() {
+            e.store(self.tag, Relaxed);
+        }
+        Some((block, page.nid().unwrap_or(node)))
     }
 
     fn free(&self, block: *mut u8, order: u32) {
         self.counter().fetch_sub(1 << order, Relaxed);
+        for e in map_entries(block, order).into_iter().flatten() {
+            e.store(0, Relaxed);
+        }
         if self.rcu {
             // Readers may still look at these objects: free after a grace period.
             crate::rcu::call_rcu(free_slab_block, block as usize | order as usize);
@@ -133,16 +200,6 @@ pub fn kmem_cache_create(
         cpus: t.cpus().len(),
         nodes: t.node_count(),
     };
-    let cache = match KmemCache::new(name, size, align, flags, ctor, next_random(), ids) {
-        Ok(c) => c,
-        Err(e) => {
-            if flags.contains(SlabFlags::PANIC) {
-                panic!("kmem_cache_create({name}): {e:?}");
-            }
-            log::error!("kmem_cache_create({name}, {size}, {align}): {e:?}");
-            return None;
-        }
-    };
     let bytes = core::mem::size_of::<KmemCache>() as u64;
     let order = bytes
         .div_ceil(PAGE_SIZE)
@@ -154,11 +211,23 @@ pub fn kmem_cache_create(
         }
         return None;
     };
-    // SAFETY: a fresh block large enough for one cache, never freed while
-    // the cache is registered.
-    let cache: &'static KmemCache =
-        unsafe { mm::raw::place(page_address(page) as *mut KmemCache, cache) };
-    let slot = CACHES.iter().find(|s| {
+    let at = page_address(page) as *mut KmemCache;
+    // SAFETY: a fresh block large enough and aligned for one cache, built
+    // in place (it is tens of KiB: no copy on the stack), never freed
+    // while the cache is registered.
+    let built =
+        unsafe { KmemCache::init_at(at, name, size, align, flags, ctor, next_random(), ids) };
+    if let Err(e) = built {
+        __free_pages(page, order);
+        if flags.contains(SlabFlags::PANIC) {
+            panic!("kmem_cache_create({name}): {e:?}");
+        }
+        log::error!("kmem_cache_create({name}, {size}, {align}): {e:?}");
+        return None;
+    }
+    // SAFETY: initialised just above; it stays there.
+    let cache: &'static KmemCache = unsafe { &*at };
+    let slot = CACHES.iter().position(|s| {
         s.compare_exchange(
             ptr::null_mut(),
             cache as *const _ as *mut _,
@@ -167,7 +236,10 @@ pub fn kmem_cache_create(
         )
         .is_ok()
     });
-    if slot.is_none() {
+    if let Some(index) = slot {
+        // Before any slab exists: every slab's frames name the cache.
+        cache.owner_tag.store(index as u32, Relaxed);
+    } else {
         log::error!("kmem_cache_create({name}): more than {MAX_CACHES} caches");
         __free_pages(page, order);
         return None;
@@ -222,10 +294,12 @@ pub fn kmem_cache_destroy(cache: &'static KmemCache) -> Result<(), u64> {
         core::hint::spin_loop();
     }
     if !flushed_all {
+        // The kept slab's frames still name the cache: it stays registered.
         log::error!(
-            "kmem_cache_destroy({}): a CPU stayed inside a fast path; its slab is kept",
+            "kmem_cache_destroy({}): a CPU stayed inside a fast path; its slab and the cache are kept",
             cache.name
         );
+        return Err(0);
     }
     // SAFETY: every CPU flushed; the caller no longer uses the cache.
     let left = without_interrupts(|| unsafe { cache.shrink(&Pages::of(cache, Gfp::ATOMIC)) });
@@ -365,6 +439,13 @@ fn kmem_cache_free_slow(
 ) {
     if obj.is_null() {
         return;
+    }
+    if tagged_cache_of(obj).is_some_and(|c| ptr::eq(c, cache)) {
+        // SAFETY: the frame's tag says a live slab of `cache` holds `obj`.
+        if unsafe { cache.free_deferred(percpu::cpu_id() as usize, obj) } {
+            return;
+        }
+        return free_owned(cache, obj, caller);
     }
     if !owned_by(cache, obj) {
         SLAB_REPORTS.fetch_add(1, Relaxed);
@@ -559,13 +640,10 @@ pub fn kfree(obj: *mut u8) {
     // The object's cache in O(1): the kmalloc cache whose active slab on
     // this CPU holds it (an address comparison per class; nothing behind
     // `obj` is read until a slab of ours is known to hold it).
-    if let Some(caches) = KMALLOC.get() {
-        let cpu = percpu::cpu_id() as usize;
-        if let Some(cache) = caches.iter().find(|c| c.active_slab_holds(cpu, obj)) {
-            // SAFETY: as in kmem_cache_free.
-            if unsafe { cache.free_fast(cpu, obj) } {
-                return;
-            }
+    if let Some(cache) = tagged_cache_of(obj) {
+        // SAFETY: as in kmem_cache_free.
+        if unsafe { cache.free_fast(percpu::cpu_id() as usize, obj) } {
+            return;
         }
     }
     kfree_slow(obj, Location::caller())
@@ -577,6 +655,13 @@ pub fn kfree(obj: *mut u8) {
 fn kfree_slow(obj: *mut u8, caller: &'static Location<'static>) {
     if obj.is_null() {
         return;
+    }
+    if let Some(cache) = tagged_cache_of(obj) {
+        // SAFETY: the frame's tag says a live slab of `cache` holds `obj`.
+        if unsafe { cache.free_deferred(percpu::cpu_id() as usize, obj) } {
+            return;
+        }
+        return free_owned(cache, obj, caller);
     }
     match block_of(obj) {
         Some((head, order)) if ptr::eq(head, obj) => {

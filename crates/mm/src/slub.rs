@@ -30,7 +30,7 @@ use core::cell::UnsafeCell;
 use core::fmt;
 use core::ptr;
 use core::sync::atomic::{
-    compiler_fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering::Relaxed,
+    compiler_fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering::Relaxed,
     Ordering::SeqCst,
 };
 use numa::{MAX_CPUS, MAX_NUMNODES};
@@ -221,30 +221,38 @@ struct CpuSlab {
     /// slabs a free on this CPU turned from full to partial, used before
     /// the node's list (Linux's cpu_partial).
     partial: *mut SlabHeader,
-    nr_partial: u32,
+    nr_partial: u8,
     /// The node this CPU's plain allocations take slabs from (u32::MAX
     /// until its first one): only that node's slabs become its partial
     /// slabs, so a remote free does not pull remote memory into this
     /// CPU's allocations.
     home: u32,
+    /// Objects of `home`'s slabs (not the active one) freed on this CPU and
+    /// not yet given back to their slabs, chained through their free
+    /// pointers (Linux's sheaves, as a list): a free costs a push, the
+    /// next allocations take them back first, and a full list goes to its
+    /// slabs in one batch.
+    deferred: *mut u8,
+    nr_deferred: u8,
 }
+
+/// The deferred list's bound in bytes (and 8 to 64 objects).
+const DEFER_BYTES: usize = 32 << 10;
 
 /// Slabs a CPU keeps on its partial list before they go to the node's.
 /// Linux sizes its list in objects (30 for objects under 256 bytes, fewer
 /// above) and turns that into slabs at about half full; with our slabs of
 /// 8 to 64 objects, 8 slabs keeps the same order of magnitude without a
 /// per-size table.
-const CPU_PARTIAL_SLABS: u32 = 8;
+const CPU_PARTIAL_SLABS: u8 = 8;
 
 /// One CPU's slot; touched only by that CPU with interrupts off.
 ///
 /// Its count of objects allocated minus freed on this CPU is written only
 /// by this CPU (a plain load and store, no locked instruction), and the
-/// cache's total is their sum. Slots are not padded to a cache line each:
-/// 512 padded slots make a cache 36 KiB, built by value on the boot stack
-/// before it is placed, and the boot then used 145 of its 256 KiB; shared
-/// lines cost parallel scaling instead (one-node parallel_slab 0.68 of
-/// linear, 0.93 padded; see the README).
+/// cache's total is their sum. Each slot has a cache line of its own, so
+/// CPUs running their fast paths at once do not write the same line.
+#[repr(align(64))]
 struct CpuSlot {
     slab: UnsafeCell<CpuSlab>,
     active: AtomicI64,
@@ -310,6 +318,9 @@ pub struct KmemCache {
     /// Slow-path operations that found their CPU's slot busy (each an
     /// interrupt that came over a fast path), for the self-tests.
     pub bypasses: AtomicU64,
+    /// Most objects a CPU's deferred list holds (0: frees are never
+    /// deferred, as in debug caches).
+    defer_max: u8,
     nodes: [Mutex<NodeSlabs>; MAX_NUMNODES],
     cpus: [CpuSlot; MAX_CPUS],
     /// CPU and node ids in use are below these (Linux's nr_cpu_ids and
@@ -319,6 +330,9 @@ pub struct KmemCache {
     nr_node_ids: usize,
     slabs: AtomicU64,
     pub reports: AtomicU64,
+    /// The tag the kernel gave the cache when it registered it (its
+    /// registry index), so that the frames of its slabs can name it.
+    pub owner_tag: AtomicU32,
 }
 
 /// How many CPU and node ids a cache must serve (ids are dense from 0).
@@ -416,6 +430,8 @@ impl KmemCache {
     /// A cache (not yet usable: it must not move once objects exist, so
     /// the caller puts it where it will live, then uses it). CPU and node
     /// ids are below `ids` (each clamped to the compile-time maximum).
+    /// The cache is tens of KiB (its per-CPU and per-node arrays): the
+    /// kernel builds it in place with [`init_at`](Self::init_at) instead.
     pub fn new(
         name: &'static str,
         object_size: usize,
@@ -425,45 +441,119 @@ impl KmemCache {
         random: u64,
         ids: IdLimits,
     ) -> Result<KmemCache, CreateError> {
+        let mut cache = core::mem::MaybeUninit::<KmemCache>::uninit();
+        // SAFETY: `cache` is room for one KmemCache; init_at writes every
+        // field when it returns Ok.
+        unsafe {
+            Self::init_at(
+                cache.as_mut_ptr(),
+                name,
+                object_size,
+                align,
+                flags,
+                ctor,
+                random,
+                ids,
+            )?;
+            Ok(cache.assume_init())
+        }
+    }
+
+    /// Builds a cache at `dst`, field by field, with no copy of it on the
+    /// stack. On an error nothing is written.
+    ///
+    /// # Safety
+    /// `dst` is valid for writes of one KmemCache and suitably aligned;
+    /// whatever it held is overwritten without being dropped.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn init_at(
+        dst: *mut KmemCache,
+        name: &'static str,
+        object_size: usize,
+        align: usize,
+        flags: SlabFlags,
+        ctor: Option<fn(*mut u8)>,
+        random: u64,
+        ids: IdLimits,
+    ) -> Result<(), CreateError> {
+        use core::ptr::addr_of_mut as at;
+        // Every field is written below: this pattern names them all, so a
+        // new field that is not written here does not compile.
+        let _every_field = |c: &KmemCache| {
+            let KmemCache {
+                name: _,
+                object_size: _,
+                align: _,
+                flags: _,
+                layout: _,
+                ctor: _,
+                random: _,
+                fast: _,
+                size_recip: _,
+                bypass_active: _,
+                bypasses: _,
+                defer_max: _,
+                nodes: _,
+                cpus: _,
+                nr_cpu_ids: _,
+                nr_node_ids: _,
+                slabs: _,
+                reports: _,
+                owner_tag: _,
+            } = c;
+        };
         let layout = object_layout(object_size, align, flags)?;
-        Ok(KmemCache {
-            name,
-            object_size,
-            align: align.max(8),
-            flags,
-            layout,
-            ctor,
-            random: random | 1,
-            fast: flags.0 & SlabFlags::DEBUG.0 == 0 && ctor.is_none(),
-            size_recip: (1u64 << 32).div_ceil(layout.size as u64),
-            bypass_active: AtomicI64::new(0),
-            bypasses: AtomicU64::new(0),
-            nodes: [const {
-                Mutex::new(NodeSlabs {
+        let fast = flags.0 & SlabFlags::DEBUG.0 == 0 && ctor.is_none();
+        // SAFETY: the caller's contract; each write is to a field of `dst`.
+        unsafe {
+            at!((*dst).name).write(name);
+            at!((*dst).object_size).write(object_size);
+            at!((*dst).align).write(align.max(8));
+            at!((*dst).flags).write(flags);
+            at!((*dst).layout).write(layout);
+            at!((*dst).ctor).write(ctor);
+            at!((*dst).random).write(random | 1);
+            at!((*dst).fast).write(fast);
+            at!((*dst).size_recip).write((1u64 << 32).div_ceil(layout.size as u64));
+            at!((*dst).bypass_active).write(AtomicI64::new(0));
+            at!((*dst).bypasses).write(AtomicU64::new(0));
+            at!((*dst).defer_max).write(if fast {
+                (DEFER_BYTES / layout.size).clamp(8, 64) as u8
+            } else {
+                0
+            });
+            let nodes = at!((*dst).nodes) as *mut Mutex<NodeSlabs>;
+            for i in 0..MAX_NUMNODES {
+                nodes.add(i).write(Mutex::new(NodeSlabs {
                     partial: ptr::null_mut(),
                     nr_partial: 0,
                     nr_slabs: 0,
-                })
-            }; MAX_NUMNODES],
-            cpus: [const {
-                CpuSlot {
+                }));
+            }
+            let cpus = at!((*dst).cpus) as *mut CpuSlot;
+            for i in 0..MAX_CPUS {
+                cpus.add(i).write(CpuSlot {
                     slab: UnsafeCell::new(CpuSlab {
                         slab: ptr::null_mut(),
                         freelist: ptr::null_mut(),
                         partial: ptr::null_mut(),
                         nr_partial: 0,
                         home: u32::MAX,
+                        deferred: ptr::null_mut(),
+                        nr_deferred: 0,
                     }),
                     active: AtomicI64::new(0),
                     busy: AtomicBool::new(false),
                     slab_hint: AtomicPtr::new(ptr::null_mut()),
-                }
-            }; MAX_CPUS],
-            nr_cpu_ids: ids.cpus.clamp(1, MAX_CPUS),
-            nr_node_ids: ids.nodes.clamp(1, MAX_NUMNODES),
-            slabs: AtomicU64::new(0),
-            reports: AtomicU64::new(0),
-        })
+                });
+            }
+            at!((*dst).nr_cpu_ids).write(ids.cpus.clamp(1, MAX_CPUS));
+            at!((*dst).nr_node_ids).write(ids.nodes.clamp(1, MAX_NUMNODES));
+            at!((*dst).slabs).write(AtomicU64::new(0));
+            at!((*dst).reports).write(AtomicU64::new(0));
+            at!((*dst).owner_tag).write(AtomicU32::new(u32::MAX));
+        }
+        Ok(())
     }
 
     /// The slots of the CPUs that can exist.
@@ -508,15 +598,61 @@ impl KmemCache {
         // SAFETY: the slot is this CPU's and marked busy, so no handler
         // that interrupts us touches it.
         let c = unsafe { &mut *slot.slab.get() };
-        let obj = c.freelist;
+        let mut obj = c.freelist;
         if !obj.is_null() {
             // SAFETY: objects on the CPU list belong to its active slab.
             c.freelist = unsafe { self.get_fp(obj) };
+            slot.count(1);
+        } else if !c.deferred.is_null() {
+            obj = c.deferred;
+            // SAFETY: deferred objects are free objects of live slabs,
+            // chained by this CPU.
+            c.deferred = unsafe { self.get_fp(obj) };
+            c.nr_deferred -= 1;
             slot.count(1);
         }
         compiler_fence(SeqCst);
         slot.busy.store(false, Relaxed);
         obj
+    }
+
+    /// Frees `obj` onto CPU `cpu`'s deferred list: an object of a slab of
+    /// the CPU's home node that is not its active slab, while the list
+    /// has room. False: call the slow path ([`free`](Self::free)), which
+    /// gives a full list back to its slabs and handles everything else.
+    ///
+    /// # Safety
+    /// As for [`alloc_fast`](Self::alloc_fast); besides, the caller knows
+    /// (from its own records of slab pages) that `obj` lies in a live slab
+    /// of this cache, so its header may be read.
+    #[inline]
+    pub unsafe fn free_deferred(&self, cpu: usize, obj: *mut u8) -> bool {
+        let slot = &self.cpus[cpu];
+        if self.defer_max == 0 || slot.busy.load(Relaxed) {
+            return false;
+        }
+        let base = obj.map_addr(|a| a & !(self.slab_bytes() - 1));
+        slot.busy.store(true, Relaxed);
+        compiler_fence(SeqCst);
+        // SAFETY: as in alloc_fast.
+        let c = unsafe { &mut *slot.slab.get() };
+        // SAFETY: `base` is a live slab of this cache (the caller's contract).
+        let home = unsafe { ptr::addr_of!((*(base as *mut SlabHeader)).node).read() };
+        let ours = c.nr_deferred < self.defer_max
+            && home == c.home
+            && !ptr::eq(c.slab as *mut u8, base)
+            && self.is_object_start(base, obj)
+            && c.deferred != obj;
+        if ours {
+            // SAFETY: an object of a live slab, now free.
+            unsafe { self.set_fp(obj, c.deferred) };
+            c.deferred = obj;
+            c.nr_deferred += 1;
+            slot.count(-1);
+        }
+        compiler_fence(SeqCst);
+        slot.busy.store(false, Relaxed);
+        ours
     }
 
     /// Frees `obj` onto CPU `cpu`'s list if it lies in the CPU's active
@@ -969,6 +1105,15 @@ impl KmemCache {
                 unsafe { self.flush_slot(cpu, c, false) };
             }
         }
+        if !c.deferred.is_null() && want_node.is_none_or(|w| w as u32 == c.home) {
+            let obj = c.deferred;
+            // SAFETY: deferred objects are free objects of live slabs of
+            // `home` (never in debug caches), chained by this CPU.
+            c.deferred = unsafe { self.get_fp(obj) };
+            c.nr_deferred -= 1;
+            self.cpus[cpu].count(1);
+            return Ok(Some(obj));
+        }
         loop {
             if !c.freelist.is_null() {
                 let obj = c.freelist;
@@ -1097,14 +1242,48 @@ impl KmemCache {
                 self.cpus[cpu].count(-1);
                 return Ok(());
             }
-            let n = self.nodes[(*slab).node as usize].lock();
-            if (*slab).freelist == obj {
-                return Err(self.report(obj, SlabError::DoubleFree { addr: obj as usize }));
+            if self.defer_max > 0 && (*slab).node == c.home {
+                // The fast deferral found the list full (or was not
+                // tried): give the list to its slabs, then start it again.
+                let flushed = if c.nr_deferred >= self.defer_max {
+                    self.flush_deferred(cpu, c, pages)
+                } else {
+                    Ok(())
+                };
+                if c.deferred == obj {
+                    return Err(self.report(obj, SlabError::DoubleFree { addr: obj as usize }));
+                }
+                self.set_fp(obj, c.deferred);
+                c.deferred = obj;
+                c.nr_deferred += 1;
+                self.cpus[cpu].count(-1);
+                return flushed;
             }
-            self.set_fp(obj, (*slab).freelist);
-            (*slab).freelist = obj;
-            (*slab).inuse -= 1;
+            self.free_to_slab(cpu, c, obj, slab, pages)?;
             self.cpus[cpu].count(-1);
+        }
+        Ok(())
+    }
+
+    /// Puts `obj` back on its `slab`'s own list; `slab` is not the active
+    /// slab of CPU `cpu`'s slot `c`. A full slab becomes the CPU's partial
+    /// slab, an empty one may go back to the page allocator.
+    ///
+    /// # Safety
+    /// `c` is CPU `cpu`'s slot, used by it alone; `obj` is an object of the
+    /// live `slab` of this cache that is on no free list.
+    unsafe fn free_to_slab(
+        &self,
+        cpu: usize,
+        c: &mut CpuSlab,
+        obj: *mut u8,
+        slab: *mut SlabHeader,
+        pages: &dyn SlabPages,
+    ) -> Result<(), SlabReport> {
+        // SAFETY: the caller's contract; the slab's list and counts are
+        // under its node's lock.
+        unsafe {
+            let n = self.push_to_slab(obj, slab)?;
             if (*slab).frozen != 0 {
                 return Ok(()); // its CPU will find it
             }
@@ -1124,6 +1303,65 @@ impl KmemCache {
             self.settle(n, slab, pages);
         }
         Ok(())
+    }
+
+    /// Pushes `obj` onto `slab`'s own list under its node's lock, which it
+    /// returns held; the naive double-free check first.
+    ///
+    /// # Safety
+    /// `obj` is an object of the live `slab` of this cache.
+    unsafe fn push_to_slab(
+        &self,
+        obj: *mut u8,
+        slab: *mut SlabHeader,
+    ) -> Result<spin::MutexGuard<'_, NodeSlabs>, SlabReport> {
+        // SAFETY: the caller's contract.
+        unsafe {
+            let n = self.nodes[(*slab).node as usize].lock();
+            if (*slab).freelist == obj {
+                return Err(self.report(obj, SlabError::DoubleFree { addr: obj as usize }));
+            }
+            self.set_fp(obj, (*slab).freelist);
+            (*slab).freelist = obj;
+            (*slab).inuse -= 1;
+            Ok(n)
+        }
+    }
+
+    /// Gives every object on CPU `cpu`'s deferred list back to its slab.
+    /// A double free found on the way is reported (the first is returned)
+    /// and the rest still go back.
+    ///
+    /// # Safety
+    /// As for [`free_to_slab`](Self::free_to_slab), for the slot `c`.
+    unsafe fn flush_deferred(
+        &self,
+        cpu: usize,
+        c: &mut CpuSlab,
+        pages: &dyn SlabPages,
+    ) -> Result<(), SlabReport> {
+        let mut first_error = Ok(());
+        while !c.deferred.is_null() {
+            let obj = c.deferred;
+            // SAFETY: deferred objects are free objects of live slabs of
+            // this cache, chained by this CPU.
+            unsafe {
+                c.deferred = self.get_fp(obj);
+                c.nr_deferred -= 1;
+                let slab = obj.map_addr(|a| a & !(self.slab_bytes() - 1)) as *mut SlabHeader;
+                let r = if c.slab == slab {
+                    // Its slab became the active one since: onto the
+                    // active slab's own list, as a remote free would.
+                    self.push_to_slab(obj, slab).map(drop)
+                } else {
+                    self.free_to_slab(cpu, c, obj, slab, pages)
+                };
+                if first_error.is_ok() {
+                    first_error = r;
+                }
+            }
+        }
+        first_error
     }
 
     /// After a free into `slab`, which no CPU holds: an empty slab beyond
@@ -1167,13 +1405,7 @@ impl KmemCache {
         // SAFETY: `slab` is a live slab of this cache; its list and counts
         // are under its node's lock.
         unsafe {
-            let n = self.nodes[(*slab).node as usize].lock();
-            if (*slab).freelist == obj {
-                return Err(self.report(obj, SlabError::DoubleFree { addr: obj as usize }));
-            }
-            self.set_fp(obj, (*slab).freelist);
-            (*slab).freelist = obj;
-            (*slab).inuse -= 1;
+            let n = self.push_to_slab(obj, slab)?;
             self.bypass_active.fetch_sub(1, Relaxed);
             self.bypasses.fetch_add(1, Relaxed);
             if (*slab).frozen != 0 {
@@ -1207,6 +1439,10 @@ impl KmemCache {
         }
         // SAFETY: this CPU's slot, by the caller's contract.
         let c = unsafe { &mut *self.cpus[cpu].slab.get() };
+        // Deferred objects first (a double free found among them was
+        // counted in `reports`).
+        // SAFETY: as above.
+        let _ = unsafe { self.flush_deferred(cpu, c, pages) };
         // SAFETY: as above.
         if let Some(empty) = unsafe { self.flush_slot(cpu, c, true) } {
             // SAFETY: off every list, no object in use.
@@ -1318,3 +1554,6 @@ impl KmemCache {
 
 #[cfg(test)]
 mod tests;
+
+// A slot fits its cache line: 512 of them are 32 KiB a cache.
+const _: () = assert!(core::mem::size_of::<CpuSlot>() == 64);

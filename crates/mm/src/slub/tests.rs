@@ -98,8 +98,21 @@ fn random_sequences_across_cpus_keep_every_invariant() {
         for step in 0..ROUNDS {
             let cpu = (rng.next_u64() % 3) as usize;
             if live.is_empty() || rng.next_u64() % 5 < 3 {
+                // CPU 2's home is node 1: its frees of node 0's objects
+                // are remote and never deferred.
                 // SAFETY: each cpu index is used by this one thread.
-                let obj = unsafe { c.alloc(cpu, 0, &p, 0xa110c) }.unwrap().unwrap() as usize;
+                let fast = if rng.next_u64() % 2 == 0 {
+                    unsafe { c.alloc_fast(cpu) }
+                } else {
+                    ptr::null_mut()
+                };
+                let obj = if fast.is_null() {
+                    unsafe { c.alloc(cpu, cpu / 2, &p, 0xa110c) }
+                        .unwrap()
+                        .unwrap() as usize
+                } else {
+                    fast as usize
+                };
                 assert_eq!(obj % c.align, 0);
                 if let Some((&prev, _)) = live.range(..obj).next_back() {
                     assert!(prev + size <= obj, "step {step}: overlap");
@@ -120,8 +133,17 @@ fn random_sequences_across_cpus_keep_every_invariant() {
                     .iter()
                     .all(|&b| b == tag);
                 assert!(intact, "object {obj:#x} changed while allocated");
-                // SAFETY: as above.
-                unsafe { c.free(cpu, obj as *mut u8, &p, 0xf4ee) }.unwrap();
+                // Each free path in turn; the slow path takes what the
+                // fast ones refuse.
+                // SAFETY: as above; `obj` lies in a live slab of `c`.
+                let done = match rng.next_u64() % 3 {
+                    0 => unsafe { c.free_fast(cpu, obj as *mut u8) },
+                    1 => unsafe { c.free_deferred(cpu, obj as *mut u8) },
+                    _ => false,
+                };
+                if !done {
+                    unsafe { c.free(cpu, obj as *mut u8, &p, 0xf4ee) }.unwrap();
+                }
             }
             assert_eq!(c.active_objects(), live.len() as u64);
         }
@@ -244,6 +266,8 @@ fn destroying_a_cache_with_live_objects_reports_them() {
     for &o in &objs[7..] {
         unsafe { c.free(0, o, &p, 0) }.unwrap();
     }
+    // Those frees may wait on CPU 0's deferred list: destroy flushes first.
+    assert!(unsafe { c.flush_cpu(0, &p) });
     assert_eq!(unsafe { c.shrink(&p) }, 0);
     assert_eq!(p.live.get(), 0);
 }
@@ -271,7 +295,9 @@ fn the_free_pointer_is_not_stored_in_the_clear() {
 #[test]
 fn a_full_slab_freed_into_becomes_the_cpus_partial_slab() {
     let p = pages();
-    let c = cache(64, SlabFlags(0));
+    let mut c = cache(64, SlabFlags(0));
+    // What a free does once it reaches the slab: no deferred list.
+    c.defer_max = 0;
     let per_slab = c.layout.objects;
     // SAFETY (all below): each cpu index is used by this one thread.
     let objs: Vec<*mut u8> = (0..3 * per_slab)
@@ -372,4 +398,75 @@ fn an_interrupt_over_a_fast_path_bypasses_the_slot_and_balances() {
     assert_eq!(c.active_objects(), 0);
     assert!(unsafe { c.flush_cpu(0, &p) });
     assert_eq!(unsafe { c.shrink(&p) }, 0);
+}
+
+/// Frees of home-node objects outside the active slab wait on the CPU's
+/// deferred list, up to its bound; allocations take them back first (last
+/// in, first out); a full list goes to its slabs in one batch; a remote
+/// object is never deferred; a flush empties the list; and a double free
+/// onto the list is caught.
+#[test]
+fn frees_wait_on_the_deferred_list_and_go_back_in_batches() {
+    let p = pages();
+    let c = cache(64, SlabFlags(0));
+    let max = c.defer_max as usize;
+    assert!((8..=64).contains(&max));
+    let per_slab = c.layout.objects;
+    let deferred = |cpu: usize| unsafe { (*c.cpus[cpu].slab.get()).nr_deferred } as usize;
+    // SAFETY (all below): each cpu index is used by this one thread, and
+    // every pointer freed is a live object of `c`.
+    let objs: Vec<*mut u8> = (0..4 * per_slab)
+        .map(|_| unsafe { c.alloc(0, 0, &p, 0) }.unwrap().unwrap())
+        .collect();
+    // The first slab is not the active one: its objects are deferred.
+    assert!(unsafe { c.free_deferred(0, objs[0]) });
+    assert!(
+        !unsafe { c.free_deferred(0, objs[0]) },
+        "double free deferred"
+    );
+    assert!(matches!(
+        unsafe { c.free(0, objs[0], &p, 0) },
+        Err(SlabReport {
+            error: SlabError::DoubleFree { .. },
+            ..
+        })
+    ));
+    assert_eq!(deferred(0), 1);
+    // The last object allocated lies in the active slab: not deferred.
+    assert!(!unsafe { c.free_deferred(0, objs[4 * per_slab - 1]) });
+    // CPU 1's home is node 1: node 0's objects go straight to their slab.
+    let _ = unsafe { c.alloc(1, 1, &p, 0) }.unwrap().unwrap();
+    assert!(!unsafe { c.free_deferred(1, objs[1]) });
+    unsafe { c.free(1, objs[1], &p, 0) }.unwrap();
+    assert_eq!(deferred(1), 0);
+    // Fill the list; the next free flushes it and starts it again.
+    let mut k = 2;
+    while deferred(0) < max {
+        assert!(unsafe { c.free_deferred(0, objs[k]) });
+        k += 1;
+    }
+    assert!(!unsafe { c.free_deferred(0, objs[k]) }, "list full");
+    let inuse_before =
+        unsafe { (*(objs[0].map_addr(|a| a & !(PAGE - 1)) as *mut SlabHeader)).inuse };
+    unsafe { c.free(0, objs[k], &p, 0) }.unwrap();
+    assert_eq!(deferred(0), 1, "flushed, then this one deferred");
+    let inuse_after =
+        unsafe { (*(objs[0].map_addr(|a| a & !(PAGE - 1)) as *mut SlabHeader)).inuse };
+    assert!(inuse_after < inuse_before, "the batch reached its slabs");
+    // The next allocation is the object freed last.
+    assert_eq!(unsafe { c.alloc_fast(0) }, objs[k]);
+    assert_eq!(deferred(0), 0);
+    // Everything back: objects, slabs, pages.
+    for (i, &o) in objs.iter().enumerate() {
+        if i > 1 && i < k {
+            continue; // freed above
+        }
+        if i == 0 || i == 1 {
+            continue;
+        }
+        unsafe { c.free(0, o, &p, 0) }.unwrap();
+    }
+    assert_eq!(c.active_objects(), 1, "CPU 1's object");
+    assert!(unsafe { c.flush_cpu(0, &p) } && unsafe { c.flush_cpu(1, &p) });
+    assert_eq!(unsafe { c.shrink(&p) }, 1);
 }
