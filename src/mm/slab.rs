@@ -441,11 +441,7 @@ fn kmem_cache_free_slow(
         return;
     }
     if tagged_cache_of(obj).is_some_and(|c| ptr::eq(c, cache)) {
-        // SAFETY: the frame's tag says a live slab of `cache` holds `obj`.
-        if unsafe { cache.free_deferred(percpu::cpu_id() as usize, obj) } {
-            return;
-        }
-        return free_owned(cache, obj, caller);
+        return free_tagged(cache, obj, caller);
     }
     if !owned_by(cache, obj) {
         SLAB_REPORTS.fetch_add(1, Relaxed);
@@ -458,12 +454,29 @@ fn kmem_cache_free_slow(
     free_owned(cache, obj, caller);
 }
 
+/// Frees `obj`, which its frame's tag places in a live slab of `cache`
+/// and which the active-slab fast path did not take: onto the CPU's
+/// deferred list, else the slow path.
+fn free_tagged(cache: &'static KmemCache, obj: *mut u8, caller: &'static Location<'static>) {
+    // SAFETY: the tag says a live slab of `cache` holds `obj`; this CPU,
+    // which nothing moves us off.
+    if unsafe { cache.free_deferred(percpu::cpu_id() as usize, obj) } {
+        return;
+    }
+    free_locked(cache, obj, caller)
+}
+
 /// Frees `obj`, known to lie in a slab block of `cache`'s size.
 fn free_owned(cache: &'static KmemCache, obj: *mut u8, caller: &'static Location<'static>) {
     // SAFETY: as in kmem_cache_free.
     if unsafe { cache.free_fast(percpu::cpu_id() as usize, obj) } {
         return;
     }
+    free_locked(cache, obj, caller)
+}
+
+/// The slow free: interrupts off, the cache's own checks and lists.
+fn free_locked(cache: &'static KmemCache, obj: *mut u8, caller: &'static Location<'static>) {
     let pages = Pages::of(cache, Gfp::ATOMIC);
     let r = without_interrupts(|| {
         // SAFETY: on this CPU with interrupts off; the object lies in a
@@ -640,28 +653,29 @@ pub fn kfree(obj: *mut u8) {
     // The object's cache in O(1): the kmalloc cache whose active slab on
     // this CPU holds it (an address comparison per class; nothing behind
     // `obj` is read until a slab of ours is known to hold it).
-    if let Some(cache) = tagged_cache_of(obj) {
+    let cache = tagged_cache_of(obj);
+    if let Some(cache) = cache {
         // SAFETY: as in kmem_cache_free.
         if unsafe { cache.free_fast(percpu::cpu_id() as usize, obj) } {
             return;
         }
     }
-    kfree_slow(obj, Location::caller())
+    kfree_slow(obj, cache, Location::caller())
 }
 
 /// kfree of anything the fast path did not take: large allocations, other
 /// CPUs' slabs, bad pointers (reported).
 #[inline(never)]
-fn kfree_slow(obj: *mut u8, caller: &'static Location<'static>) {
+fn kfree_slow(
+    obj: *mut u8,
+    tagged: Option<&'static KmemCache>,
+    caller: &'static Location<'static>,
+) {
     if obj.is_null() {
         return;
     }
-    if let Some(cache) = tagged_cache_of(obj) {
-        // SAFETY: the frame's tag says a live slab of `cache` holds `obj`.
-        if unsafe { cache.free_deferred(percpu::cpu_id() as usize, obj) } {
-            return;
-        }
-        return free_owned(cache, obj, caller);
+    if let Some(cache) = tagged {
+        return free_tagged(cache, obj, caller);
     }
     match block_of(obj) {
         Some((head, order)) if ptr::eq(head, obj) => {

@@ -946,11 +946,13 @@ impl KmemCache {
         let from_first = a
             .checked_sub(slab as usize + self.layout.first + self.layout.red_left)
             .ok_or(SlabError::ForeignPointer { addr: a })?;
-        let i = from_first / self.layout.size;
-        if i >= self.layout.objects {
+        if from_first >= self.layout.objects * self.layout.size {
             return Err(SlabError::ForeignPointer { addr: a });
         }
-        let offset = from_first % self.layout.size;
+        // The quotient by a multiply (exact below a slab's size; see
+        // `size_recip`), no division on a free.
+        let i = ((from_first as u64 * self.size_recip) >> 32) as usize;
+        let offset = from_first - i * self.layout.size;
         if offset != 0 {
             return Err(SlabError::NotObjectStart { addr: a, offset });
         }
