@@ -25,10 +25,7 @@ use mm::slub::{KmemCache, SlabFlags, SlabPages, SlabReport};
 use spin::Once;
 use x86_64::instructions::interrupts::without_interrupts;
 
-/// kmalloc's size classes, as Linux's (with the 96 and 192 classes).
-pub const KMALLOC_SIZES: [usize; 13] = [
-    8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192,
-];
+pub use mm::slub::KMALLOC_SIZES;
 /// Larger requests go to the page allocator.
 pub const KMALLOC_MAX_CACHE_SIZE: usize = 2 * PAGE_SIZE as usize;
 /// The largest kmalloc: one MAX_ORDER block.
@@ -510,38 +507,10 @@ fn owned_by(cache: &KmemCache, obj: *mut u8) -> bool {
     }
 }
 
-/// The kmalloc class of sizes 1 to 192 in steps of 8 (Linux's size_index):
-/// the smallest of KMALLOC_SIZES that holds them.
-const SMALL_CLASS: [u8; 24] = {
-    let mut t = [0u8; 24];
-    let mut k = 0;
-    while k < 24 {
-        let size = (k + 1) * 8;
-        let mut c = 0;
-        while KMALLOC_SIZES[c] < size {
-            c += 1;
-        }
-        t[k] = c as u8;
-        k += 1;
-    }
-    t
-};
-
-/// The kmalloc class of `size` (1 to KMALLOC_MAX_CACHE_SIZE), for the
-/// natural 8-byte alignment: a table up to 192, the bit length above.
-#[inline(always)]
-fn kmalloc_index(size: usize) -> usize {
-    if size <= 192 {
-        SMALL_CLASS[(size - 1) / 8] as usize
-    } else {
-        (usize::BITS - (size - 1).leading_zeros()) as usize - 1
-    }
-}
-
 fn kmalloc_cache(size: usize, align: usize) -> Option<&'static KmemCache> {
     let caches = KMALLOC.get()?;
     if align <= 8 {
-        return Some(caches[kmalloc_index(size)]);
+        return Some(caches[mm::slub::kmalloc_index(size)]);
     }
     KMALLOC_SIZES
         .iter()
@@ -593,7 +562,7 @@ fn kmalloc_aligned(size: usize, align: usize, gfp: Gfp, node: Option<usize>) -> 
 pub fn kmalloc(size: usize, gfp: Gfp) -> *mut u8 {
     if size.wrapping_sub(1) < KMALLOC_MAX_CACHE_SIZE {
         if let Some(caches) = KMALLOC.get() {
-            return kmem_cache_alloc_node(caches[kmalloc_index(size)], gfp, None);
+            return kmem_cache_alloc_node(caches[mm::slub::kmalloc_index(size)], gfp, None);
         }
     }
     kmalloc_aligned(size, 8, gfp, None)

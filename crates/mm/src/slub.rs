@@ -38,6 +38,39 @@ use spin::Mutex;
 
 const PAGE: usize = layout::PAGE_SIZE as usize;
 
+/// kmalloc's size classes, as Linux's (with the 96 and 192 classes).
+pub const KMALLOC_SIZES: [usize; 13] = [
+    8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192,
+];
+
+/// The kmalloc class of sizes 1 to 192 in steps of 8 (Linux's size_index):
+/// the smallest of KMALLOC_SIZES that holds them.
+const SMALL_CLASS: [u8; 24] = {
+    let mut t = [0u8; 24];
+    let mut k = 0;
+    while k < 24 {
+        let size = (k + 1) * 8;
+        let mut c = 0;
+        while KMALLOC_SIZES[c] < size {
+            c += 1;
+        }
+        t[k] = c as u8;
+        k += 1;
+    }
+    t
+};
+
+/// The kmalloc class of `size` (1 to 8192), for the natural 8-byte
+/// alignment: a table up to 192, the bit length above.
+#[inline(always)]
+pub fn kmalloc_index(size: usize) -> usize {
+    if size <= 192 {
+        SMALL_CLASS[(size - 1) / 8] as usize
+    } else {
+        (usize::BITS - (size - 1).leading_zeros()) as usize - 1
+    }
+}
+
 /// Cache flags, Linux's SLAB_* names.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SlabFlags(pub u32);
@@ -1559,3 +1592,20 @@ mod tests;
 
 // A slot fits its cache line: 512 of them are 32 KiB a cache.
 const _: () = assert!(core::mem::size_of::<CpuSlot>() == 64);
+
+#[cfg(test)]
+mod class_tests {
+    use super::*;
+
+    #[test]
+    fn every_size_gets_the_smallest_class_that_holds_it() {
+        for size in 1..=8192 {
+            let c = kmalloc_index(size);
+            assert!(KMALLOC_SIZES[c] >= size, "{size} -> {}", KMALLOC_SIZES[c]);
+            assert!(
+                c == 0 || KMALLOC_SIZES[c - 1] < size,
+                "{size}: a smaller class fits"
+            );
+        }
+    }
+}

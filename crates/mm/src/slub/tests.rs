@@ -101,7 +101,7 @@ fn random_sequences_across_cpus_keep_every_invariant() {
                 // CPU 2's home is node 1: its frees of node 0's objects
                 // are remote and never deferred.
                 // SAFETY: each cpu index is used by this one thread.
-                let fast = if rng.next_u64() % 2 == 0 {
+                let fast = if rng.next_u64().is_multiple_of(2) {
                     unsafe { c.alloc_fast(cpu) }
                 } else {
                     ptr::null_mut()
