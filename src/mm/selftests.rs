@@ -418,14 +418,23 @@ selftest!(
             kassert!(held.push(p, MAX_ORDER as u32), "index full");
         }
         let after = numa_stats();
-        crate::kprint!("    # draining node 0 with order-{MAX_ORDER} blocks:");
-        for (i, (n, count)) in visited[..nvisited].iter().enumerate() {
-            crate::kprint!(
-                "{}node {n} ({count} blocks)",
-                if i == 0 { " " } else { " -> " }
-            );
+        // One line in one print (another CPU's log line, kswapd's, must
+        // not land inside it), formatted without allocating: node 0 is
+        // drained and the page balance is checked below.
+        struct Walk<'a>(&'a [(NodeId, u64)]);
+        impl core::fmt::Display for Walk<'_> {
+            fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+                for (i, (n, count)) in self.0.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { " -> " };
+                    write!(f, "{sep}node {n} ({count} blocks)")?;
+                }
+                Ok(())
+            }
         }
-        kprintln!();
+        kprintln!(
+            "    # draining node 0 with order-{MAX_ORDER} blocks: {}",
+            Walk(&visited[..nvisited])
+        );
         // The fast path walks the zonelist once against the low watermarks,
         // then the slow path once more against min: each walk visits the
         // nodes in zonelist order.

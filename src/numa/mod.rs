@@ -116,9 +116,14 @@ pub fn print_reports() {
     let t = topology();
     let mut text = crate::console::Writer;
     let _ = report::numactl_hardware(t, &boot_free_bytes, &mut text);
-    crate::kprint!("NUMA_TOPOLOGY ");
-    let _ = report::json(t, &boot_free_bytes, &mut text);
-    kprintln!();
+    // One print for the whole line, so no other CPU's output lands inside it.
+    struct Json<'a>(&'a numa::Topology);
+    impl core::fmt::Display for Json<'_> {
+        fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+            report::json(self.0, &boot_free_bytes, f)
+        }
+    }
+    kprintln!("NUMA_TOPOLOGY {}", Json(t));
 }
 
 mod selftests {
