@@ -44,7 +44,8 @@ impl Objects for Kmalloc<'_> {
     }
     #[inline(always)]
     fn free(&self, p: *mut u8, _size: usize) {
-        Kmalloc::free(self, p)
+        // SAFETY: the workloads free each object they allocated, once.
+        unsafe { Kmalloc::free(self, p) }
     }
 }
 

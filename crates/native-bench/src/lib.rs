@@ -155,9 +155,13 @@ impl<'a> Kmalloc<'a> {
     }
 
     /// Frees an object from [`alloc`](Self::alloc); the cache comes from
-    /// the frame map. Anything else panics (a benchmark has no bad frees).
+    /// the frame map. A pointer outside the arena panics (a benchmark has
+    /// no bad frees).
+    ///
+    /// # Safety
+    /// `obj` came from this wrapper's `alloc` and is not freed yet.
     #[inline(always)]
-    pub fn free(&self, obj: *mut u8) {
+    pub unsafe fn free(&self, obj: *mut u8) {
         let frame = self.arena.frame(obj).expect("an object of the arena");
         let class = self.arena.map[frame].get() as usize - 1;
         let cache = &self.caches[class];
@@ -215,7 +219,8 @@ mod tests {
             sorted.dedup();
             assert_eq!(sorted.len(), live.len(), "an object handed out twice");
             for p in live.drain(..).rev() {
-                k.free(p);
+                // SAFETY: allocated above, freed once.
+                unsafe { k.free(p) };
             }
             assert_eq!(k.active_objects(), 0);
         }
