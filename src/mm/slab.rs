@@ -619,9 +619,9 @@ fn slab_cache_of(head: *mut u8) -> Option<&'static KmemCache> {
 #[track_caller]
 #[inline(always)]
 pub fn kfree(obj: *mut u8) {
-    // The object's cache in O(1): the kmalloc cache whose active slab on
-    // this CPU holds it (an address comparison per class; nothing behind
-    // `obj` is read until a slab of ours is known to hold it).
+    // The object's cache in O(1), from its frame's tag in SLAB_MAP
+    // (nothing behind `obj` is read until a slab of ours is known to
+    // hold it).
     let cache = tagged_cache_of(obj);
     if let Some(cache) = cache {
         // SAFETY: as in kmem_cache_free.

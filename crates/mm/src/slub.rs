@@ -30,7 +30,7 @@ use core::cell::UnsafeCell;
 use core::fmt;
 use core::ptr;
 use core::sync::atomic::{
-    compiler_fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering::Relaxed,
+    compiler_fence, AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed,
     Ordering::SeqCst,
 };
 use numa::{MAX_CPUS, MAX_NUMNODES};
@@ -295,9 +295,6 @@ struct CpuSlot {
     /// handler on the same CPU that finds it set must not touch the slot:
     /// its slow path bypasses it.
     busy: AtomicBool,
-    /// The active slab's address, kept with `slab.slab` for readers
-    /// outside the slot (kfree's O(1) search for an object's cache).
-    slab_hint: AtomicPtr<u8>,
 }
 
 impl CpuSlot {
@@ -577,7 +574,6 @@ impl KmemCache {
                     }),
                     active: AtomicI64::new(0),
                     busy: AtomicBool::new(false),
-                    slab_hint: AtomicPtr::new(ptr::null_mut()),
                 });
             }
             at!((*dst).nr_cpu_ids).write(ids.cpus.clamp(1, MAX_CPUS));
@@ -636,13 +632,11 @@ impl KmemCache {
             // SAFETY: objects on the CPU list belong to its active slab.
             c.freelist = unsafe { self.get_fp(obj) };
             slot.count(1);
-        } else if !c.deferred.is_null() {
-            obj = c.deferred;
-            // SAFETY: deferred objects are free objects of live slabs,
-            // chained by this CPU.
-            c.deferred = unsafe { self.get_fp(obj) };
-            c.nr_deferred -= 1;
-            slot.count(1);
+        } else {
+            obj = self.pop_deferred(c);
+            if !obj.is_null() {
+                slot.count(1);
+            }
         }
         compiler_fence(SeqCst);
         slot.busy.store(false, Relaxed);
@@ -664,7 +658,7 @@ impl KmemCache {
         if self.defer_max == 0 || slot.busy.load(Relaxed) {
             return false;
         }
-        let base = obj.map_addr(|a| a & !(self.slab_bytes() - 1));
+        let base = self.slab_base(obj);
         slot.busy.store(true, Relaxed);
         compiler_fence(SeqCst);
         // SAFETY: as in alloc_fast.
@@ -678,9 +672,7 @@ impl KmemCache {
             && c.deferred != obj;
         if ours {
             // SAFETY: an object of a live slab, now free.
-            unsafe { self.set_fp(obj, c.deferred) };
-            c.deferred = obj;
-            c.nr_deferred += 1;
+            unsafe { self.push_deferred(c, obj) };
             slot.count(-1);
         }
         compiler_fence(SeqCst);
@@ -702,7 +694,7 @@ impl KmemCache {
         if !self.fast || slot.busy.load(Relaxed) {
             return false;
         }
-        let base = obj.map_addr(|a| a & !(self.slab_bytes() - 1));
+        let base = self.slab_base(obj);
         slot.busy.store(true, Relaxed);
         compiler_fence(SeqCst);
         // SAFETY: as in alloc_fast.
@@ -722,13 +714,35 @@ impl KmemCache {
         ours
     }
 
-    /// Whether `obj` lies in CPU `cpu`'s active slab of this cache (an
-    /// address comparison; nothing of `obj` is read): kfree's way to find
-    /// an object's cache in O(1) without trusting memory behind it.
+    /// The slab `obj` would lie in: slabs are naturally aligned blocks.
     #[inline(always)]
-    pub fn active_slab_holds(&self, cpu: usize, obj: *mut u8) -> bool {
-        let base = obj.map_addr(|a| a & !(self.slab_bytes() - 1));
-        ptr::eq(self.cpus[cpu].slab_hint.load(Relaxed), base) && !base.is_null()
+    fn slab_base(&self, obj: *mut u8) -> *mut u8 {
+        obj.map_addr(|a| a & !(self.slab_bytes() - 1))
+    }
+
+    /// Pushes the free object `obj` onto slot `c`'s deferred list.
+    ///
+    /// # Safety
+    /// `obj` is a free object of a live slab of this cache, on no list.
+    #[inline(always)]
+    unsafe fn push_deferred(&self, c: &mut CpuSlab, obj: *mut u8) {
+        // SAFETY: the caller's contract.
+        unsafe { self.set_fp(obj, c.deferred) };
+        c.deferred = obj;
+        c.nr_deferred += 1;
+    }
+
+    /// Takes the last object deferred on slot `c`, or null.
+    #[inline(always)]
+    fn pop_deferred(&self, c: &mut CpuSlab) -> *mut u8 {
+        let obj = c.deferred;
+        if !obj.is_null() {
+            // SAFETY: deferred objects are free objects of live slabs,
+            // chained by this slot's CPU.
+            c.deferred = unsafe { self.get_fp(obj) };
+            c.nr_deferred -= 1;
+        }
+        obj
     }
 
     /// Whether `obj` is the start of an object slot of the slab at `base`.
@@ -965,8 +979,7 @@ impl KmemCache {
     /// The slab and object index of `addr`, checked.
     fn locate(&self, addr: *mut u8) -> Result<(*mut SlabHeader, usize), SlabError> {
         let a = addr as usize;
-        let mask = self.slab_bytes() - 1;
-        let slab = addr.map_addr(|x| x & !mask) as *mut SlabHeader;
+        let slab = self.slab_base(addr) as *mut SlabHeader;
         // SAFETY: a slab of this cache starts with a header; for a foreign
         // pointer this reads the block's first words, which the caller
         // guarantees are mapped (it found the block through the page
@@ -1137,17 +1150,16 @@ impl KmemCache {
             if !c.slab.is_null() && unsafe { (*c.slab).node } as usize != want {
                 // SAFETY: the caller's contract covers the slot; the slab
                 // stays on its node's list even if empty (no pages here).
-                unsafe { self.flush_slot(cpu, c, false) };
+                unsafe { self.flush_slot(c, false) };
             }
         }
-        if !c.deferred.is_null() && want_node.is_none_or(|w| w as u32 == c.home) {
-            let obj = c.deferred;
-            // SAFETY: deferred objects are free objects of live slabs of
-            // `home` (never in debug caches), chained by this CPU.
-            c.deferred = unsafe { self.get_fp(obj) };
-            c.nr_deferred -= 1;
-            self.cpus[cpu].count(1);
-            return Ok(Some(obj));
+        // Deferred objects are of `home`'s slabs, never in debug caches.
+        if want_node.is_none_or(|w| w as u32 == c.home) {
+            let obj = self.pop_deferred(c);
+            if !obj.is_null() {
+                self.cpus[cpu].count(1);
+                return Ok(Some(obj));
+            }
         }
         loop {
             if !c.freelist.is_null() {
@@ -1183,7 +1195,6 @@ impl KmemCache {
                     drop(n);
                 }
                 c.slab = ptr::null_mut();
-                self.cpus[cpu].slab_hint.store(ptr::null_mut(), Relaxed);
             }
             // This CPU's own partial slabs first (already frozen to it).
             if !c.partial.is_null() {
@@ -1201,7 +1212,6 @@ impl KmemCache {
                         (*slab).inuse = self.layout.objects as u32;
                     }
                     c.slab = slab;
-                    self.cpus[cpu].slab_hint.store(slab as *mut u8, Relaxed);
                     continue;
                 }
             }
@@ -1222,7 +1232,6 @@ impl KmemCache {
                 s
             };
             c.slab = slab;
-            self.cpus[cpu].slab_hint.store(slab as *mut u8, Relaxed);
         }
     }
 
@@ -1288,9 +1297,7 @@ impl KmemCache {
                 if c.deferred == obj {
                     return Err(self.report(obj, SlabError::DoubleFree { addr: obj as usize }));
                 }
-                self.set_fp(obj, c.deferred);
-                c.deferred = obj;
-                c.nr_deferred += 1;
+                self.push_deferred(c, obj);
                 self.cpus[cpu].count(-1);
                 return flushed;
             }
@@ -1376,14 +1383,15 @@ impl KmemCache {
         pages: &dyn SlabPages,
     ) -> Result<(), SlabReport> {
         let mut first_error = Ok(());
-        while !c.deferred.is_null() {
-            let obj = c.deferred;
+        loop {
+            let obj = self.pop_deferred(c);
+            if obj.is_null() {
+                break;
+            }
             // SAFETY: deferred objects are free objects of live slabs of
-            // this cache, chained by this CPU.
+            // this cache.
             unsafe {
-                c.deferred = self.get_fp(obj);
-                c.nr_deferred -= 1;
-                let slab = obj.map_addr(|a| a & !(self.slab_bytes() - 1)) as *mut SlabHeader;
+                let slab = self.slab_base(obj) as *mut SlabHeader;
                 let r = if c.slab == slab {
                     // Its slab became the active one since: onto the
                     // active slab's own list, as a remote free would.
@@ -1479,7 +1487,7 @@ impl KmemCache {
         // SAFETY: as above.
         let _ = unsafe { self.flush_deferred(cpu, c, pages) };
         // SAFETY: as above.
-        if let Some(empty) = unsafe { self.flush_slot(cpu, c, true) } {
+        if let Some(empty) = unsafe { self.flush_slot(c, true) } {
             // SAFETY: off every list, no object in use.
             unsafe { self.discard(empty, pages) };
         }
@@ -1511,12 +1519,7 @@ impl KmemCache {
     ///
     /// # Safety
     /// The slot is the running CPU's.
-    unsafe fn flush_slot(
-        &self,
-        cpu: usize,
-        c: &mut CpuSlab,
-        may_discard: bool,
-    ) -> Option<*mut SlabHeader> {
+    unsafe fn flush_slot(&self, c: &mut CpuSlab, may_discard: bool) -> Option<*mut SlabHeader> {
         let slab = c.slab;
         if slab.is_null() {
             return None;
@@ -1533,7 +1536,6 @@ impl KmemCache {
             }
             (*slab).frozen = 0;
             c.slab = ptr::null_mut();
-            self.cpus[cpu].slab_hint.store(ptr::null_mut(), Relaxed);
             if may_discard && (*slab).inuse == 0 && n.nr_partial >= MIN_PARTIAL {
                 n.nr_slabs -= 1;
                 return Some(slab);
@@ -1592,20 +1594,3 @@ mod tests;
 
 // A slot fits its cache line: 512 of them are 32 KiB a cache.
 const _: () = assert!(core::mem::size_of::<CpuSlot>() == 64);
-
-#[cfg(test)]
-mod class_tests {
-    use super::*;
-
-    #[test]
-    fn every_size_gets_the_smallest_class_that_holds_it() {
-        for size in 1..=8192 {
-            let c = kmalloc_index(size);
-            assert!(KMALLOC_SIZES[c] >= size, "{size} -> {}", KMALLOC_SIZES[c]);
-            assert!(
-                c == 0 || KMALLOC_SIZES[c - 1] < size,
-                "{size}: a smaller class fits"
-            );
-        }
-    }
-}

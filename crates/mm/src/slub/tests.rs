@@ -470,3 +470,15 @@ fn frees_wait_on_the_deferred_list_and_go_back_in_batches() {
     assert!(unsafe { c.flush_cpu(0, &p) } && unsafe { c.flush_cpu(1, &p) });
     assert_eq!(unsafe { c.shrink(&p) }, 1);
 }
+
+#[test]
+fn every_size_gets_the_smallest_class_that_holds_it() {
+    for size in 1..=8192 {
+        let c = kmalloc_index(size);
+        assert!(KMALLOC_SIZES[c] >= size, "{size} -> {}", KMALLOC_SIZES[c]);
+        assert!(
+            c == 0 || KMALLOC_SIZES[c - 1] < size,
+            "{size}: a smaller class fits"
+        );
+    }
+}
