@@ -20,7 +20,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo +"$toolchain" host-test 2>&1 | tee "$log" || status=$?
-echo "== Miri over the unsafe internals (crates/mm/src/raw.rs, crates/mm/src/slub.rs)"
+echo "== Miri over the unsafe internals (crates/mm/src/raw.rs, pcp.rs, slub.rs)"
 # The pinned nightly was published without Miri; the next day's has it.
 miri_toolchain=nightly-2026-05-20
 if ! rustup component list --toolchain "$miri_toolchain" --installed 2>/dev/null | grep -q '^miri'; then
@@ -31,7 +31,7 @@ fi
 # not return anything); the random-sequence test checks that every slab
 # comes back itself. Hence no leak check here.
 MIRIFLAGS="-Zmiri-ignore-leaks" cargo +"$miri_toolchain" miri test \
-    --target x86_64-unknown-linux-gnu -p mm -- raw:: slub:: 2>&1 | tee -a "$log" || status=$?
+    --target x86_64-unknown-linux-gnu -p mm -- raw:: pcp:: slub:: 2>&1 | tee -a "$log" || status=$?
 # One closing line over every test binary: cargo prints one per binary.
 awk '/^test result:/ { p += $4; f += $6; s += $8 }
      END { printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"

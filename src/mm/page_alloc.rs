@@ -17,8 +17,8 @@ use layout::{phys_to_virt, virt_to_phys, PAGE_SIZE};
 use mm::buddy::{PageMeta, MAX_ORDER};
 use mm::gfp::{Gfp, ReclaimContext};
 use mm::movable::CoreSize;
-use mm::page_alloc::{AllocError, Node, PageAllocator, PcpSet, Reclaim, Request};
-use mm::pcp::PerCpuPages;
+use mm::page_alloc::{AllocError, Node, PageAllocator, Reclaim, Request};
+use mm::pcp::{PcpSet, PerCpuPages};
 use mm::setup::{self, NodeStorage, Setup};
 use mm::zone::ZoneType;
 use numa::NodeId;
@@ -125,15 +125,27 @@ pub fn get_zeroed_page(gfp: Gfp) -> usize {
 /// Frees 2^order pages. An invalid free (double free, reserved page, wrong
 /// order, not a page of any zone) is reported and changes nothing.
 #[track_caller]
+#[inline(always)]
 pub fn __free_pages(page: Page, order: u32) {
+    if let Some(pcp) = this_cpu_pcp() {
+        if allocator().free_fast(pcp, page.pfn(), order as usize) {
+            return;
+        }
+    }
+    free_pages_slow(page, order, Location::caller())
+}
+
+/// Everything a free does beyond the CPU's list: trimming it, zones
+/// without lists, orders above 3, and the report of a bad free.
+#[inline(never)]
+fn free_pages_slow(page: Page, order: u32, caller: &Location) {
     let result = x86_64::instructions::interrupts::without_interrupts(|| {
         allocator().free(page.pfn(), order as usize, this_cpu_pcp())
     });
     if let Err(e) = result {
         log::error!(
-            "BUG: Bad page state: {e}; __free_pages(pfn {:#x}, order {order}) from {} ignored",
+            "BUG: Bad page state: {e}; __free_pages(pfn {:#x}, order {order}) from {caller} ignored",
             page.pfn(),
-            Location::caller()
         );
     }
 }
@@ -169,49 +181,66 @@ pub static RECLAIM_CALLS: ReclaimCalls = ReclaimCalls {
 };
 
 /// The running CPU's page lists (none before its per-CPU area exists).
+#[inline(always)]
 fn this_cpu_pcp() -> Option<PcpSet<'static>> {
-    crate::arch::x86_64::percpu::this_cpu().and_then(|c| c.pcp.get().map(|p| &**p))
+    let lists = crate::arch::x86_64::percpu::this_cpu()?.pcp.get()?;
+    // SAFETY: these are the running CPU's own lists, and nothing moves a
+    // thread to another CPU (there is no preemption); interrupt handlers
+    // on this CPU reach them only through the same busy flag.
+    Some(unsafe { PcpSet::new(lists) })
 }
 
 /// A zone's free pages counting those parked on every CPU's lists (what
 /// a conservation check must compare; the zone's own count leaves them out).
 pub fn zone_free_with_lists(zone: &mm::page_alloc::Zone) -> u64 {
-    let parked: u64 = crate::arch::x86_64::percpu::online()
-        .filter_map(|c| c.pcp.get())
-        .filter_map(|lists| lists.get(zone.pcp_index))
-        .map(|l| l.lock().count() as u64)
-        .sum();
-    zone.free_pages() + if zone.is_populated() { parked } else { 0 }
+    zone.free_pages() + allocator().parked_pages(zone)
 }
 
 /// Gives every CPU's page lists back to the buddy allocators, each CPU
-/// draining its own, by IPI (Linux's drain_all_pages).
+/// draining its own, by IPI (Linux's drain_all_pages). A CPU whose IPI
+/// landed inside its own fast path cannot drain then; it is asked again
+/// (the fast path is a few instructions long, and nothing preempts it).
 pub fn drain_all_pages() {
-    let r = crate::arch::x86_64::ipi::on_each_cpu(&|_| {
-        if let Some(own) = this_cpu_pcp() {
-            allocator().drain_pcp(own);
+    for _ in 0..1000 {
+        let busy = AtomicU64::new(0);
+        let r = crate::arch::x86_64::ipi::on_each_cpu(&|_| {
+            let drained = this_cpu_pcp().is_none_or(|own| {
+                x86_64::instructions::interrupts::without_interrupts(|| allocator().drain_pcp(own))
+            });
+            if !drained {
+                busy.fetch_add(1, Relaxed);
+            }
+        });
+        if let Err(e) = r {
+            log::error!("drain_all_pages: {e:?}");
+            return;
         }
-    });
-    if let Err(e) = r {
-        log::error!("drain_all_pages: {e:?}");
+        if busy.load(Relaxed) == 0 {
+            return;
+        }
+        core::hint::spin_loop();
     }
+    log::error!("drain_all_pages: a CPU stayed inside its page fast path; its lists were kept");
 }
 
-/// Gives CPU `cpu`'s lists a home on its node: one list set per populated zone.
-pub fn alloc_pcp_lists(node: NodeId) -> Option<&'static [Mutex<PerCpuPages>]> {
+/// Gives CPU `cpu`'s lists a home on its node: one list set per populated
+/// zone, registered with the allocator for the reports.
+pub fn alloc_pcp_lists(cpu: usize, node: NodeId) -> Option<&'static [PerCpuPages]> {
     let count = allocator().nr_pcp_zones();
-    let bytes = (count * core::mem::size_of::<Mutex<PerCpuPages>>()) as u64;
+    let bytes = (count * core::mem::size_of::<PerCpuPages>()) as u64;
     let order = bytes
         .div_ceil(PAGE_SIZE)
         .next_power_of_two()
         .trailing_zeros();
     let page = alloc_pages_node(node as i32, Gfp::KERNEL, order)?;
     // SAFETY: a fresh block large enough for `count` lists, never freed.
-    Some(unsafe {
-        mm::raw::init_slice(page_address(page) as *mut Mutex<PerCpuPages>, count, || {
-            Mutex::new(PerCpuPages::EMPTY)
-        })
-    })
+    let lists: &'static [PerCpuPages] = unsafe {
+        mm::raw::init_slice(page_address(page) as *mut PerCpuPages, count, PerCpuPages::new)
+    };
+    if !allocator().register_pcp(cpu, lists) {
+        log::warn!("CPU {cpu}: its page lists are not counted in the reports");
+    }
+    Some(lists)
 }
 
 /// The allocator's reclaim hooks: kswapd, direct reclaim and the OOM
@@ -256,13 +285,15 @@ impl Reclaim for KernelReclaim {
         self.irqs_on && self.as_caller(|| super::oom_kill::out_of_memory(gfp, order))
     }
 
-    /// Every CPU's lists, taken directly (they are locked, so this needs
-    /// no IPI, which a CPU waiting with interrupts off could not answer).
+    /// This CPU's lists, and every other CPU's by IPI when the caller
+    /// had interrupts on (one with them off could wait forever on a CPU
+    /// that waits for it; Linux drains others only from direct reclaim).
     fn drain_all_pages(&self) {
-        for c in crate::arch::x86_64::percpu::online() {
-            if let Some(lists) = c.pcp.get() {
-                allocator().drain_pcp(lists);
-            }
+        if let Some(own) = this_cpu_pcp() {
+            allocator().drain_pcp(own);
+        }
+        if self.irqs_on && crate::smp::scheduling() {
+            self.as_caller(drain_all_pages);
         }
     }
 
@@ -311,6 +342,7 @@ fn might_sleep(gfp: Gfp, caller: &Location) {
     }
 }
 
+#[inline(always)]
 fn alloc(
     node: Option<NodeId>,
     gfp: Gfp,
@@ -320,11 +352,47 @@ fn alloc(
 ) -> Option<Page> {
     might_sleep(gfp, caller);
     if gfp.contains(Gfp::NOFAIL) && order > 1 {
-        // Linux warns once: large blocks cannot be promised.
-        if NOFAIL_ORDER_WARNINGS.fetch_add(1, Relaxed) == 0 {
-            log::warn!("__GFP_NOFAIL allocation of order {order} (above 1) from {caller}");
+        nofail_order_warning(order, caller);
+    }
+    if node.is_none() && !interleave {
+        if let Some(pcp) = this_cpu_pcp() {
+            let got = allocator().alloc_fast(pcp, numa_node_id(), gfp, order as usize);
+            if let Some(pfn) = got {
+                let page = Page(pfn);
+                if gfp.contains(Gfp::ZERO) {
+                    zero_block(page, order);
+                }
+                return Some(page);
+            }
         }
     }
+    alloc_slow(node, gfp, order, interleave, caller)
+}
+
+#[cold]
+fn nofail_order_warning(order: u32, caller: &Location) {
+    // Linux warns once: large blocks cannot be promised.
+    if NOFAIL_ORDER_WARNINGS.fetch_add(1, Relaxed) == 0 {
+        log::warn!("__GFP_NOFAIL allocation of order {order} (above 1) from {caller}");
+    }
+}
+
+fn zero_block(page: Page, order: u32) {
+    // SAFETY: the block was just allocated to this caller, so nothing
+    // else refers to it, and all RAM is in the direct map.
+    unsafe { core::ptr::write_bytes(page_address(page), 0, (PAGE_SIZE << order) as usize) };
+}
+
+/// Everything beyond the CPU's list: refills, other zones, named nodes,
+/// interleave, reclaim, and the failure report.
+#[inline(never)]
+fn alloc_slow(
+    node: Option<NodeId>,
+    gfp: Gfp,
+    order: u32,
+    interleave: bool,
+    caller: &Location,
+) -> Option<Page> {
     let req = Request {
         gfp,
         order: order as usize,
@@ -347,11 +415,7 @@ fn alloc(
         Ok(got) => {
             let page = Page(got.pfn);
             if gfp.contains(Gfp::ZERO) {
-                // SAFETY: the block was just allocated to this caller, so
-                // nothing else refers to it, and all RAM is in the direct map.
-                unsafe {
-                    core::ptr::write_bytes(page_address(page), 0, (PAGE_SIZE << order) as usize)
-                };
+                zero_block(page, order);
             }
             Some(page)
         }

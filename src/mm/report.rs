@@ -14,15 +14,7 @@ pub fn print_all(when: &str) {
     let _ = mm::report::buddyinfo(&mut Writer, a);
     kprintln!();
     kprintln!("==> /proc/zoneinfo <==");
-    let mut sets = [(0u32, &[][..]); numa::MAX_CPUS];
-    let mut n = 0;
-    for c in crate::arch::x86_64::percpu::online() {
-        if let Some(lists) = c.pcp.get() {
-            sets[n] = (c.cpu, &lists[..]);
-            n += 1;
-        }
-    }
-    let _ = mm::report::zoneinfo(&mut Writer, a, &sets[..n]);
+    let _ = mm::report::zoneinfo(&mut Writer, a);
     kprintln!();
     kprintln!("==> /proc/slabinfo <==");
     let _ = super::slab::slabinfo(&mut Writer);

@@ -3,7 +3,7 @@
 //! placement, cache destruction with a leak, every debug detection, and
 //! every CPU allocating while other CPUs (on other nodes) free.
 
-use super::page_alloc::allocator;
+use super::page_alloc::{__free_pages, alloc_pages, allocator, Page};
 use super::slab::*;
 use super::Gfp;
 use crate::arch::x86_64::{ipi, percpu};
@@ -433,14 +433,16 @@ selftest!(
 /// The cache the interrupt side of the next test uses (null outside it).
 static IRQ_CACHE: core::sync::atomic::AtomicPtr<mm::slub::KmemCache> =
     core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
-/// Per CPU, the (kmalloc, cache) objects the interrupt side holds.
-static IRQ_HELD: [[AtomicUsize; 2]; MAX_CPUS] =
-    [const { [AtomicUsize::new(0), AtomicUsize::new(0)] }; MAX_CPUS];
+/// Per CPU, the (kmalloc object, cache object, page frame + 1) the
+/// interrupt side holds.
+static IRQ_HELD: [[AtomicUsize; 3]; MAX_CPUS] =
+    [const { [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)] }; MAX_CPUS];
 static IRQ_OPS: AtomicU64 = AtomicU64::new(0);
 
 /// In interrupt context (the APIC timer, or an IPI): frees what this CPU's
 /// interrupt side held and takes new objects, from kmalloc-64 and the test
-/// cache, the same caches the interrupted thread is using.
+/// cache, and a new page, from the same caches and page lists the
+/// interrupted thread is using.
 fn irq_side() {
     // SAFETY: the test stores a live cache here and clears it before the
     // cache is destroyed.
@@ -456,7 +458,14 @@ fn irq_side() {
     if c != 0 {
         kmem_cache_free(cache, c as *mut u8);
     }
+    let p = held[2].swap(0, Relaxed);
+    if p != 0 {
+        __free_pages(Page::from_pfn(p as u64 - 1), 0);
+    }
     held[0].store(kmalloc(64, Gfp::ATOMIC | Gfp::NOWARN) as usize, Relaxed);
+    if let Some(page) = alloc_pages(Gfp::ATOMIC | Gfp::NOWARN, 0) {
+        held[2].store(page.pfn() as usize + 1, Relaxed);
+    }
     held[1].store(
         kmem_cache_alloc(cache, Gfp::ATOMIC | Gfp::NOWARN) as usize,
         Relaxed,
@@ -468,12 +477,13 @@ fn irq_side_ipi(_cpu: u32) {
     irq_side();
 }
 
-// Every CPU runs the fast paths (kmalloc-64 and a cache of its own) while
-// its APIC timer, at 20 kHz, and IPIs from CPU 0 allocate and free from
-// the same caches in interrupt context: an interrupt that lands inside a
-// fast path must take the slow path around the CPU's slot. After, every
-// object is back: the caches' counts are what they were and the test
-// cache is destroyed without a leak, and free plus slab pages add up.
+// Every CPU runs the fast paths (kmalloc-64, a cache of its own, and
+// pages of orders 0 and 1) while its APIC timer, at 20 kHz, and IPIs from
+// CPU 0 allocate and free from the same caches and page lists in
+// interrupt context: an interrupt that lands inside a fast path must take
+// the slow path around the CPU's slot or lists. After, every object and
+// page is back: the caches' counts are what they were and the test cache
+// is destroyed without a leak, and free plus slab pages add up.
 selftest!(
     "slub",
     fn interrupts_allocating_over_the_fast_paths_lose_nothing() {
@@ -492,12 +502,14 @@ selftest!(
         let pages_before = slab_and_free_pages();
         IRQ_OPS.store(0, Relaxed);
         let bypasses_before = cache.bypasses.load(Relaxed) + k64.bypasses.load(Relaxed);
+        let page_bypasses_before = allocator().pcp_bypasses.load(Relaxed);
         IRQ_CACHE.store(cache as *const _ as *mut _, Relaxed);
         crate::arch::x86_64::interrupts::set_timer_hook(Some(irq_side));
         let r = ipi::schedule_on_each_cpu(&|cpu| {
             let ticking = crate::time::start_periodic_tick_us(tick_us);
             let next = percpu::online().map(|c| c.cpu).find(|&c| c > cpu);
             let mut keep = [core::ptr::null_mut::<u8>(); 8];
+            let mut keep_pages: [Option<(Page, u32)>; 8] = [None; 8];
             // And bounded in time: under a nested kvm_pvm, which emulates
             // every instruction, the rounds alone would take minutes.
             let start = crate::arch::x86_64::tsc::ns_since_boot();
@@ -521,6 +533,11 @@ selftest!(
                 let slot = &mut keep[i % keep.len()];
                 kfree(core::mem::replace(slot, a));
                 kmem_cache_free(cache, b);
+                let order = (i % 2) as u32;
+                let page = alloc_pages(Gfp::KERNEL, order).map(|p| (p, order));
+                if let Some((old, o)) = core::mem::replace(&mut keep_pages[i % 8], page) {
+                    __free_pages(old, o);
+                }
                 if cpu == 0 && i % 256 == 0 {
                     if let Some(other) = next {
                         let _ = ipi::call_on(other, &irq_side_ipi);
@@ -529,6 +546,9 @@ selftest!(
             }
             for p in keep {
                 kfree(p);
+            }
+            for (p, o) in keep_pages.into_iter().flatten() {
+                __free_pages(p, o);
             }
             if ticking {
                 crate::time::stop_tick();
@@ -541,13 +561,18 @@ selftest!(
             let held = &IRQ_HELD[cpu as usize];
             kfree(held[0].swap(0, Relaxed) as *mut u8);
             kmem_cache_free(cache, held[1].swap(0, Relaxed) as *mut u8);
+            let p = held[2].swap(0, Relaxed);
+            if p != 0 {
+                __free_pages(Page::from_pfn(p as u64 - 1), 0);
+            }
         });
         kassert_eq!(r, Ok(()));
         IRQ_CACHE.store(core::ptr::null_mut(), Relaxed);
         let ops = IRQ_OPS.load(Relaxed);
         let bypasses = cache.bypasses.load(Relaxed) + k64.bypasses.load(Relaxed) - bypasses_before;
+        let page_bypasses = allocator().pcp_bypasses.load(Relaxed) - page_bypasses_before;
         kprintln!(
-            "    # {cpus} CPUs x up to {rounds} rounds (250 ms at most), tick every {tick_us} us; {ops} interrupt-side rounds, {bypasses} of their operations found the CPU inside a fast path"
+            "    # {cpus} CPUs x up to {rounds} rounds (250 ms at most), tick every {tick_us} us; {ops} interrupt-side rounds, {bypasses} of their slab operations and {page_bypasses} page operations found the CPU inside a fast path"
         );
         kassert_eq!(cache.active_objects(), 0);
         kassert_eq!(k64.active_objects(), k64_before);

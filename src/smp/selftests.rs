@@ -301,7 +301,7 @@ selftest!(
         let parked = |c: &percpu::PerCpu| -> u32 {
             c.pcp
                 .get()
-                .map_or(0, |l| l.iter().map(|x| x.lock().count()).sum())
+                .map_or(0, |l| l.iter().map(|x| x.count()).sum())
         };
         for c in percpu::online() {
             kassert!(

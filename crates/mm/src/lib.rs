@@ -7,7 +7,7 @@
 //! ([`vmap_area`]), the OOM killer's scoring ([`oom`]) and reclaim's
 //! policy ([`vmscan`]); [`raw`] turns node memory into descriptors.
 #![no_std]
-// Unsafe code lives in `raw` and `slub` alone, where Miri checks it.
+// Unsafe code lives in `raw`, `pcp` and `slub` alone, where Miri checks it.
 #![deny(unsafe_code)]
 
 pub mod buddy;
@@ -16,6 +16,7 @@ pub mod memblock;
 pub mod movable;
 pub mod oom;
 pub mod page_alloc;
+#[allow(unsafe_code)]
 pub mod pcp;
 #[allow(unsafe_code)]
 pub mod raw;

@@ -19,7 +19,7 @@
 
 use crate::buddy::{Buddy, FreeError, PageMeta, MAX_ORDER};
 use crate::gfp::{BadGfp, Gfp, ReclaimContext};
-use crate::pcp::{self, PerCpuPages, PCP_MAX_ORDER};
+use crate::pcp::{self, PcpRegistry, PcpSet, PerCpuPages, PCP_MAX_ORDER};
 use crate::stats::{allocation_events, NumaCounters, NumaStat, NR_NUMA_STATS};
 use crate::watermark::{self, AllocFlags, Watermarks};
 use crate::zone::{ZoneSpan, ZoneType, NR_ZONES};
@@ -32,6 +32,12 @@ pub const COSTLY_ORDER: usize = 3;
 /// Passes of direct reclaim without progress before giving up.
 pub const MAX_RECLAIM_RETRIES: u32 = 16;
 const MAX_ZONEREFS: usize = MAX_NUMNODES * NR_ZONES;
+/// Entries of the frame -> zone map: each covers 2^zone_map_shift frames
+/// (at least a 2 MiB pageblock) and names the one zone there, if any.
+const ZONE_MAP_ENTRIES: usize = 4096;
+const ZONE_MAP_NONE: u16 = 0;
+/// More than one zone in the entry's frames: search the sorted zones.
+const ZONE_MAP_MIXED: u16 = u16::MAX;
 
 /// Hands blocks (frame, order) to the sink it is given.
 type BlockSource<'s> = &'s mut dyn FnMut(&mut dyn FnMut(u64, usize));
@@ -308,6 +314,9 @@ pub struct Node<'a> {
     pub zonelist: Zonelist,
     /// This node only (__GFP_THISNODE).
     pub zonelist_thisnode: Zonelist,
+    /// By the highest zone a request may use: the first zone of
+    /// `zonelist` it may use, where its allocations try first.
+    first_zone: [Option<ZoneRef>; NR_ZONES],
 }
 
 impl<'a> Node<'a> {
@@ -317,6 +326,7 @@ impl<'a> Node<'a> {
             zones,
             zonelist: Zonelist::empty(),
             zonelist_thisnode: Zonelist::empty(),
+            first_zone: [None; NR_ZONES],
         }
     }
 
@@ -376,10 +386,6 @@ pub trait Reclaim {
 pub struct NoReclaim;
 impl Reclaim for NoReclaim {}
 
-/// The calling CPU's per-CPU page lists: one per populated zone, indexed
-/// by `Zone::pcp_index`.
-pub type PcpSet<'p> = &'p [Mutex<PerCpuPages>];
-
 /// One allocation request.
 #[derive(Clone, Copy)]
 pub struct Request<'p> {
@@ -424,8 +430,18 @@ pub struct PageAllocator<'a> {
     nodes: [Option<&'a Node<'a>>; MAX_NUMNODES],
     min_free_kbytes: u64,
     /// Populated zones by start frame, for frame -> zone lookups.
-    by_pfn: [(u64, u64, u8, ZoneType); MAX_ZONEREFS],
+    by_pfn: [Option<&'a Zone<'a>>; MAX_ZONEREFS],
     nr_by_pfn: usize,
+    /// Frame >> zone_map_shift -> 1 + index in `by_pfn` (or NONE, MIXED):
+    /// the zone of a freed frame in one load (Linux keeps it in struct
+    /// page's flags).
+    zone_map: [u16; ZONE_MAP_ENTRIES],
+    zone_map_shift: u32,
+    /// Every CPU's page lists, for the counts and NUMA events they hold.
+    pcp_sets: PcpRegistry<'a>,
+    /// Operations that found their CPU's lists in use under them (an
+    /// interrupt over the fast path) and went to the buddy allocator.
+    pub pcp_bypasses: AtomicU64,
     interleave_next: AtomicUsize,
     /// Allocations that returned nothing.
     pub failures: AtomicU64,
@@ -483,6 +499,9 @@ impl<'a> PageAllocator<'a> {
             let mut own = Zonelist::empty();
             nodes[id].as_ref().unwrap().push_zones(&mut own);
             let node = nodes[id].as_mut().unwrap();
+            node.first_zone = core::array::from_fn(|highest| {
+                list.iter().find(|r| r.zone.index() <= highest)
+            });
             node.zonelist = list;
             node.zonelist_thisnode = own;
         }
@@ -490,20 +509,25 @@ impl<'a> PageAllocator<'a> {
         for (slot, node) in shared.iter_mut().zip(nodes) {
             *slot = node.map(|n| &*n);
         }
-        let mut by_pfn = [(0, 0, 0, ZoneType::Dma); MAX_ZONEREFS];
+        let mut by_pfn = [None; MAX_ZONEREFS];
         let mut nr_by_pfn = 0;
         for z in shared.iter().flatten().flat_map(|n| n.zones.iter()) {
             if z.is_populated() {
-                by_pfn[nr_by_pfn] = (z.span.start_pfn, z.span.end_pfn, z.node as u8, z.kind);
+                by_pfn[nr_by_pfn] = Some(z);
                 nr_by_pfn += 1;
             }
         }
-        by_pfn[..nr_by_pfn].sort_unstable_by_key(|e| e.0);
+        by_pfn[..nr_by_pfn].sort_unstable_by_key(|z| z.map_or(0, |z| z.span.start_pfn));
+        let (zone_map, zone_map_shift) = build_zone_map(&by_pfn[..nr_by_pfn]);
         PageAllocator {
             nodes: shared,
             min_free_kbytes,
             by_pfn,
             nr_by_pfn,
+            zone_map,
+            zone_map_shift,
+            pcp_sets: PcpRegistry::new(nr_by_pfn),
+            pcp_bypasses: AtomicU64::new(0),
             interleave_next: AtomicUsize::new(0),
             failures: AtomicU64::new(0),
             bad_frees: AtomicU64::new(0),
@@ -553,12 +577,60 @@ impl<'a> PageAllocator<'a> {
             .map_or(node, |r| r.node as NodeId)
     }
 
-    /// The zone holding `pfn`, if any zone spans it.
+    /// The zone holding `pfn`, if any zone spans it: one load from the
+    /// zone map, a search only where zones meet inside one of its entries.
+    #[inline(always)]
     pub fn zone_of(&self, pfn: u64) -> Option<&'a Zone<'a>> {
+        match self.zone_map.get((pfn >> self.zone_map_shift) as usize) {
+            Some(&ZONE_MAP_NONE) => None,
+            Some(&ZONE_MAP_MIXED) | None => self.search_zone(pfn),
+            Some(&i) => self.by_pfn[i as usize - 1].filter(|z| z.contains(pfn)),
+        }
+    }
+
+    #[inline(never)]
+    fn search_zone(&self, pfn: u64) -> Option<&'a Zone<'a>> {
         let table = &self.by_pfn[..self.nr_by_pfn];
-        let i = table.partition_point(|e| e.0 <= pfn).checked_sub(1)?;
-        let (start, end, node, kind) = table[i];
-        (start <= pfn && pfn < end).then(|| self.node(node as NodeId).unwrap().zone(kind))
+        let i = table
+            .partition_point(|z| z.is_some_and(|z| z.span.start_pfn <= pfn))
+            .checked_sub(1)?;
+        table[i].filter(|z| z.contains(pfn))
+    }
+
+    /// Makes CPU `cpu`'s lists known, so that reports and conservation
+    /// checks count the pages and NUMA events they hold. False (and
+    /// nothing kept) for a CPU number out of range or a set too short.
+    pub fn register_pcp(&self, cpu: usize, lists: &'a [PerCpuPages]) -> bool {
+        self.pcp_sets.register(cpu, lists)
+    }
+
+    /// Every registered CPU's lists: (cpu, lists).
+    pub fn pcp_sets(&self) -> impl Iterator<Item = (usize, &'a [PerCpuPages])> + '_ {
+        self.pcp_sets.iter()
+    }
+
+    /// Pages of `zone` parked on every CPU's lists.
+    pub fn parked_pages(&self, zone: &Zone) -> u64 {
+        if !zone.is_populated() {
+            return 0;
+        }
+        self.pcp_sets()
+            .map(|(_, l)| l[zone.pcp_index].count() as u64)
+            .sum()
+    }
+
+    /// A zone's NUMA counters: its own plus the events of allocations
+    /// served from every CPU's lists.
+    pub fn zone_stats(&self, zone: &Zone) -> [u64; NR_NUMA_STATS] {
+        let mut sum = zone.stats.snapshot();
+        if zone.is_populated() {
+            for (_, lists) in self.pcp_sets() {
+                for (s, v) in sum.iter_mut().zip(lists[zone.pcp_index].events()) {
+                    *s += v;
+                }
+            }
+        }
+        sum
     }
 
     /// The zonelist a request walks, and the highest zone it may use.
@@ -589,12 +661,12 @@ impl<'a> PageAllocator<'a> {
         for r in list.iter().filter(|r| r.zone <= highest) {
             let zone = self.node(r.node as NodeId)?.zone(r.zone);
             let reserve = zone.lowmem_reserve[highest.index()];
-            let from_lists = match pcp.and_then(|p| p.get(zone.pcp_index)) {
-                Some(lists) if order <= PCP_MAX_ORDER && zone.is_populated() => {
+            let from_lists = match pcp {
+                Some(pcp) if order <= PCP_MAX_ORDER && zone.is_populated() => {
                     if !zone.watermark_fast(order, reserve, flags) {
                         continue;
                     }
-                    Self::from_pcp(zone, lists, order, reserve, flags)
+                    self.from_pcp(zone, pcp, order, reserve, flags)
                 }
                 _ => zone.try_alloc(order, reserve, flags),
             };
@@ -607,15 +679,20 @@ impl<'a> PageAllocator<'a> {
     }
 
     /// Takes a block from this CPU's list, refilling it from the buddy
-    /// allocator `batch` pages at a time when empty.
+    /// allocator `batch` pages at a time when empty; straight from the
+    /// buddy allocator when the lists are in use under us.
     fn from_pcp(
+        &self,
         zone: &Zone,
-        lists: &Mutex<PerCpuPages>,
+        pcp: PcpSet,
         order: usize,
         reserve: u64,
         flags: AllocFlags,
     ) -> Option<u64> {
-        let mut lists = lists.lock();
+        let Some(mut lists) = pcp.enter(zone.pcp_index) else {
+            self.pcp_bypasses.fetch_add(1, Relaxed);
+            return zone.try_alloc(order, reserve, flags);
+        };
         if lists.len(order) == 0 {
             let blocks = (zone.pcp_batch as usize >> order).max(1);
             zone.take_bulk(order, blocks, reserve, flags, &mut |pfn| {
@@ -625,13 +702,19 @@ impl<'a> PageAllocator<'a> {
         lists.pop(order).map(|off| zone.span.start_pfn + off as u64)
     }
 
-    /// Gives every block on `pcp` back to the buddy allocators.
-    pub fn drain_pcp(&self, pcp: PcpSet) {
+    /// Gives every block on `pcp` back to the buddy allocators. False when
+    /// some lists were in use under us (an interrupt handler draining over
+    /// the fast path) and stayed as they were: ask again later.
+    pub fn drain_pcp(&self, pcp: PcpSet) -> bool {
+        let mut all = true;
         for zone in self.zones().filter(|z| z.is_populated()) {
-            let Some(lists) = pcp.get(zone.pcp_index) else {
+            if pcp.lists().get(zone.pcp_index).is_none() {
+                continue;
+            }
+            let Some(mut lists) = pcp.enter(zone.pcp_index) else {
+                all = false;
                 continue;
             };
-            let mut lists = lists.lock();
             if lists.is_empty() {
                 continue;
             }
@@ -640,6 +723,7 @@ impl<'a> PageAllocator<'a> {
                 lists.take_pages(u32::MAX, &mut |order, off| give(start + off as u64, order));
             });
         }
+        all
     }
 
     /// Allocates 2^order pages as `req` says. Never zeroes, never prints:
@@ -812,9 +896,18 @@ impl<'a> PageAllocator<'a> {
                 return Err(e);
             }
         };
-        match pcp.and_then(|p| p.get(zone.pcp_index)) {
-            Some(lists) if order <= PCP_MAX_ORDER => {
-                let mut lists = lists.lock();
+        let lists = match pcp {
+            Some(pcp) if order <= PCP_MAX_ORDER => {
+                let lists = pcp.enter(zone.pcp_index);
+                if lists.is_none() {
+                    self.pcp_bypasses.fetch_add(1, Relaxed);
+                }
+                lists
+            }
+            _ => None,
+        };
+        match lists {
+            Some(mut lists) => {
                 let start = zone.span.start_pfn;
                 if !lists.push(order, (pfn - start) as u32) {
                     zone.give_back(&mut |give| give(pfn, order));
@@ -825,9 +918,78 @@ impl<'a> PageAllocator<'a> {
                     });
                 }
             }
-            _ => zone.give_back(&mut |give| give(pfn, order)),
+            None => zone.give_back(&mut |give| give(pfn, order)),
         }
         Ok(zone)
+    }
+
+    /// The fast path of an allocation by a CPU for its own node: the
+    /// first pass's first zone, served from the CPU's list, with no lock,
+    /// no atomic instruction and nothing built. None sends the caller to
+    /// [`alloc`](Self::alloc), which does everything else (refills, other
+    /// zones, reclaim) and reports failures.
+    #[inline(always)]
+    pub fn alloc_fast(
+        &self,
+        pcp: PcpSet,
+        cpu_node: NodeId,
+        gfp: Gfp,
+        order: usize,
+    ) -> Option<u64> {
+        if order > PCP_MAX_ORDER || gfp.contains(Gfp::THISNODE) {
+            return None;
+        }
+        let highest = gfp.zone().ok()?.index();
+        let first = (*self.nodes.get(cpu_node)?)?.first_zone[highest]?;
+        let zone = (*self.nodes.get(first.node as usize)?)?.zone(first.zone);
+        if !zone.watermark_fast(order, zone.lowmem_reserve[highest], AllocFlags::FAST) {
+            return None;
+        }
+        let mut lists = pcp.enter(zone.pcp_index)?;
+        let offset = lists.pop(order)?;
+        // The preferred zone served it: numa_hit, and local or not by
+        // the CPU's node (as `allocation_events` counts).
+        lists.count_event(NumaStat::Hit);
+        lists.count_event(if zone.node == cpu_node {
+            NumaStat::LocalNode
+        } else {
+            NumaStat::OtherNode
+        });
+        drop(lists);
+        let pfn = zone.span.start_pfn + offset as u64;
+        zone.mark_allocated(pfn, order);
+        Some(pfn)
+    }
+
+    /// The fast path of a free: onto the CPU's list when it has room
+    /// below `high`. False (nothing changed) sends the caller to
+    /// [`free`](Self::free), which trims lists, and checks and reports
+    /// bad frees.
+    #[inline(always)]
+    pub fn free_fast(&self, pcp: PcpSet, pfn: u64, order: usize) -> bool {
+        if order > PCP_MAX_ORDER {
+            return false;
+        }
+        let Some(zone) = self.zone_of(pfn) else {
+            return false;
+        };
+        let Some(state) = zone.state(pfn) else {
+            return false;
+        };
+        let Some(mut lists) = pcp.enter(zone.pcp_index) else {
+            return false;
+        };
+        if lists.count() + (1 << order) > zone.pcp_high || !lists.has_room(order) {
+            return false;
+        }
+        // The double-free and wrong-order check, as `claim_for_free`.
+        if state
+            .compare_exchange(order as u8 + 1, 0, AcqRel, Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        lists.push(order, (pfn - zone.span.start_pfn) as u32)
     }
 
     /// Per-node NUMA counters (the zones of each node summed).
@@ -835,7 +997,7 @@ impl<'a> PageAllocator<'a> {
         let mut sum = [0; NR_NUMA_STATS];
         if let Some(n) = self.node(node) {
             for z in &n.zones {
-                for (s, v) in sum.iter_mut().zip(z.stats.snapshot()) {
+                for (s, v) in sum.iter_mut().zip(self.zone_stats(z)) {
                     *s += v;
                 }
             }
@@ -846,6 +1008,31 @@ impl<'a> PageAllocator<'a> {
     pub fn free_pages(&self) -> u64 {
         self.zones().map(|z| z.free_pages()).sum()
     }
+}
+
+/// The frame -> zone map over the sorted populated zones, and its shift:
+/// entries of at least 512 frames, as many as the highest frame needs.
+fn build_zone_map(zones: &[Option<&Zone>]) -> ([u16; ZONE_MAP_ENTRIES], u32) {
+    let end = zones.iter().flatten().map(|z| z.span.end_pfn).max().unwrap_or(0);
+    let mut shift = 9;
+    while (end >> shift) > ZONE_MAP_ENTRIES as u64 {
+        shift += 1;
+    }
+    let mut map = [ZONE_MAP_NONE; ZONE_MAP_ENTRIES];
+    for (e, entry) in map.iter_mut().enumerate() {
+        let (lo, hi) = ((e as u64) << shift, ((e as u64) + 1) << shift);
+        for (i, z) in zones.iter().enumerate() {
+            let Some(z) = z else { continue };
+            if z.span.start_pfn < hi && lo < z.span.end_pfn {
+                *entry = if *entry == ZONE_MAP_NONE {
+                    i as u16 + 1
+                } else {
+                    ZONE_MAP_MIXED
+                };
+            }
+        }
+    }
+    (map, shift)
 }
 
 #[cfg(test)]

@@ -9,8 +9,21 @@
 //! worth), rounded to 2^n - 1; high is the zone's low watermark shared
 //! among the CPUs of its node, at least 4 x batch. Here high is also capped
 //! by the lists' fixed capacity.
+//!
+//! Only the owning CPU touches its lists, so they need no lock and no
+//! atomic instruction: a busy flag (Linux's local_trylock) set around each
+//! use keeps an interrupt handler that lands in the middle off them (it
+//! finds the flag set and goes to the buddy allocator instead). Other CPUs
+//! read only the published page count and the NUMA event counters; they
+//! have a CPU's lists drained by asking that CPU (an IPI).
 
 use crate::buddy::MAX_ORDER;
+use crate::stats::{NumaStat, NR_NUMA_STATS};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{
+    compiler_fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering::*,
+};
+use numa::MAX_CPUS;
 
 /// Orders kept on the lists: up to Linux's PAGE_ALLOC_COSTLY_ORDER.
 pub const PCP_MAX_ORDER: usize = 3;
@@ -43,28 +56,15 @@ struct List {
     len: u16,
 }
 
-/// One CPU's lists for one zone.
-#[derive(Clone, Copy)]
-pub struct PerCpuPages {
+/// The lists themselves, reached through a [`PcpGuard`].
+pub struct Lists {
     lists: [List; PCP_MAX_ORDER + 1],
     /// Pages on all lists.
     count: u32,
 }
 
-impl core::fmt::Debug for PerCpuPages {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "PerCpuPages {{ count: {} }}", self.count)
-    }
-}
-
-impl Default for PerCpuPages {
-    fn default() -> Self {
-        Self::EMPTY
-    }
-}
-
-impl PerCpuPages {
-    pub const EMPTY: PerCpuPages = PerCpuPages {
+impl Lists {
+    const EMPTY: Lists = Lists {
         lists: [List {
             blocks: [0; PCP_LIST_CAPACITY],
             len: 0,
@@ -85,6 +85,7 @@ impl PerCpuPages {
         self.count == 0
     }
 
+    #[inline(always)]
     pub fn pop(&mut self, order: usize) -> Option<u32> {
         let l = &mut self.lists[order];
         l.len = l.len.checked_sub(1)?;
@@ -92,7 +93,14 @@ impl PerCpuPages {
         Some(l.blocks[l.len as usize])
     }
 
+    /// Whether a block of `order` fits on its list.
+    #[inline(always)]
+    pub fn has_room(&self, order: usize) -> bool {
+        (self.lists[order].len as usize) < PCP_LIST_CAPACITY
+    }
+
     /// False when the list is full.
+    #[inline(always)]
     pub fn push(&mut self, order: usize, offset: u32) -> bool {
         let l = &mut self.lists[order];
         if l.len as usize == PCP_LIST_CAPACITY {
@@ -127,6 +135,201 @@ impl PerCpuPages {
     }
 }
 
+/// One CPU's lists for one zone, with what other CPUs may read of them.
+pub struct PerCpuPages {
+    /// Set while the owner (or an interrupt handler on its CPU that found
+    /// it clear) uses the lists.
+    busy: AtomicBool,
+    /// `Lists::count` as of the last use, for readers on other CPUs.
+    count: AtomicU32,
+    lists: UnsafeCell<Lists>,
+    /// NUMA events of allocations served from these lists (the zone's own
+    /// counters take the others); only the owner adds, anyone reads.
+    events: [AtomicU64; NR_NUMA_STATS],
+}
+
+// SAFETY: `lists` is only reached through `enter`, whose contract keeps
+// every user on the owning CPU and the busy flag keeps two of those
+// (a thread and the interrupt handler over it) apart; the rest is atomic.
+unsafe impl Sync for PerCpuPages {}
+
+impl core::fmt::Debug for PerCpuPages {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "PerCpuPages {{ count: {} }}", self.count())
+    }
+}
+
+impl Default for PerCpuPages {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PerCpuPages {
+    pub const fn new() -> Self {
+        PerCpuPages {
+            busy: AtomicBool::new(false),
+            count: AtomicU32::new(0),
+            lists: UnsafeCell::new(Lists::EMPTY),
+            events: [const { AtomicU64::new(0) }; NR_NUMA_STATS],
+        }
+    }
+
+    /// Pages on the lists at their last use (any CPU may ask).
+    pub fn count(&self) -> u32 {
+        self.count.load(Relaxed)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count() == 0
+    }
+
+    /// NUMA events counted here, by [`NumaStat`] index.
+    pub fn events(&self) -> [u64; NR_NUMA_STATS] {
+        core::array::from_fn(|i| self.events[i].load(Relaxed))
+    }
+
+    /// The lists, unless they are in use on this CPU already (this is an
+    /// interrupt handler over their user): then None, and the caller goes
+    /// to the buddy allocator.
+    ///
+    /// # Safety
+    /// The caller runs on the CPU that owns these lists and stays on it
+    /// until the guard is dropped, and everything else on that CPU that
+    /// can run in between (interrupt handlers) reaches them only through
+    /// `enter` too. A CPU that is gone, or a single-threaded test, owns
+    /// them trivially.
+    #[inline(always)]
+    pub unsafe fn enter(&self) -> Option<PcpGuard<'_>> {
+        if self.busy.load(Relaxed) {
+            return None;
+        }
+        self.busy.store(true, Relaxed);
+        // Only this CPU's interrupt handlers can race with us, and they
+        // see our stores in program order: keeping the compiler from
+        // moving list accesses above the flag is all that is needed.
+        compiler_fence(SeqCst);
+        Some(PcpGuard { pcp: self })
+    }
+}
+
+/// The lists while in use; dropping it publishes the count and clears
+/// the busy flag.
+pub struct PcpGuard<'p> {
+    pcp: &'p PerCpuPages,
+}
+
+impl PcpGuard<'_> {
+    /// Counts a NUMA event of an allocation served from the lists.
+    #[inline(always)]
+    pub fn count_event(&mut self, stat: NumaStat) {
+        let e = &self.pcp.events[stat as usize];
+        // Only the owner writes, so a load and a store (no locked add).
+        e.store(e.load(Relaxed) + 1, Relaxed);
+    }
+}
+
+impl core::ops::Deref for PcpGuard<'_> {
+    type Target = Lists;
+    fn deref(&self) -> &Lists {
+        // SAFETY: the busy flag is ours (see `enter`).
+        unsafe { &*self.pcp.lists.get() }
+    }
+}
+
+impl core::ops::DerefMut for PcpGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Lists {
+        // SAFETY: the busy flag is ours (see `enter`).
+        unsafe { &mut *self.pcp.lists.get() }
+    }
+}
+
+impl Drop for PcpGuard<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        let count = self.count;
+        self.pcp.count.store(count, Relaxed);
+        compiler_fence(SeqCst);
+        self.pcp.busy.store(false, Relaxed);
+    }
+}
+
+/// The calling CPU's own per-CPU page lists (one per populated zone,
+/// indexed by `Zone::pcp_index`): holding one is the promise that the
+/// code runs on that CPU, which makes using the lists sound.
+#[derive(Clone, Copy)]
+pub struct PcpSet<'p>(&'p [PerCpuPages]);
+
+impl<'p> PcpSet<'p> {
+    /// # Safety
+    /// The caller runs on the CPU that owns `lists`, and stays on it while
+    /// the value (or a copy) is in use, as [`PerCpuPages::enter`] requires.
+    #[inline(always)]
+    pub unsafe fn new(lists: &'p [PerCpuPages]) -> Self {
+        PcpSet(lists)
+    }
+
+    pub fn lists(self) -> &'p [PerCpuPages] {
+        self.0
+    }
+
+    /// Zone `index`'s lists, unless an interrupted user on this CPU has
+    /// them (or the set has no such zone).
+    #[inline(always)]
+    pub(crate) fn enter(self, index: usize) -> Option<PcpGuard<'p>> {
+        // SAFETY: `new`'s contract: we are on the owning CPU.
+        unsafe { self.0.get(index)?.enter() }
+    }
+}
+
+/// A test's "CPU" lists: a host test is one thread, owning every set.
+#[cfg(test)]
+pub(crate) fn single_threaded(lists: &[PerCpuPages]) -> PcpSet<'_> {
+    // SAFETY: one thread uses the lists, and nothing interrupts it.
+    unsafe { PcpSet::new(lists) }
+}
+
+/// Every CPU's lists, as registered when each CPU got them: what reports
+/// and conservation checks read (counts and events only).
+pub struct PcpRegistry<'a> {
+    sets: [AtomicPtr<PerCpuPages>; MAX_CPUS],
+    /// Lists in every set (one per populated zone).
+    len: usize,
+    _sets: core::marker::PhantomData<&'a [PerCpuPages]>,
+}
+
+impl<'a> PcpRegistry<'a> {
+    pub const fn new(len: usize) -> Self {
+        PcpRegistry {
+            sets: [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS],
+            len,
+            _sets: core::marker::PhantomData,
+        }
+    }
+
+    /// Records CPU `cpu`'s lists; false (nothing kept) for a CPU number
+    /// out of range or a set shorter than the zones need.
+    pub fn register(&self, cpu: usize, lists: &'a [PerCpuPages]) -> bool {
+        match self.sets.get(cpu) {
+            Some(slot) if lists.len() >= self.len => {
+                slot.store(lists.as_ptr() as *mut PerCpuPages, Release);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// (cpu, lists) for every CPU registered.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &'a [PerCpuPages])> + '_ {
+        self.sets.iter().enumerate().filter_map(|(cpu, p)| {
+            let p = p.load(Acquire);
+            // SAFETY: `register` stored the start of a slice of at least
+            // `len` lists that lives for 'a, published with Release.
+            (!p.is_null()).then(|| (cpu, unsafe { core::slice::from_raw_parts(p, self.len) }))
+        })
+    }
+}
+
 const _: () = assert!(PCP_MAX_ORDER < MAX_ORDER);
 
 #[cfg(test)]
@@ -156,7 +359,9 @@ mod tests {
 
     #[test]
     fn lists_count_pages_and_give_back_round_robin() {
-        let mut p = PerCpuPages::EMPTY;
+        let pcp = PerCpuPages::new();
+        // SAFETY: one thread.
+        let mut p = unsafe { pcp.enter() }.unwrap();
         assert!(p.push(0, 1) && p.push(0, 2) && p.push(2, 8) && p.push(3, 16));
         assert_eq!(p.count(), 1 + 1 + 4 + 8);
         let mut got = [(0usize, 0u32); 4];
@@ -169,7 +374,14 @@ mod tests {
         assert_eq!(p.count(), 1);
         assert_eq!(p.pop(0), Some(1));
         assert_eq!(p.pop(0), None);
-        let mut full = PerCpuPages::EMPTY;
+        // SAFETY: one thread; the set is in use, so a second user (an
+        // interrupt handler) is turned away.
+        assert!(unsafe { pcp.enter() }.is_none());
+        drop(p);
+        assert_eq!(pcp.count(), 0, "published when the guard goes");
+        let full_set = PerCpuPages::new();
+        // SAFETY: one thread.
+        let mut full = unsafe { full_set.enter() }.unwrap();
         for i in 0..PCP_LIST_CAPACITY as u32 {
             assert!(full.push(1, i));
         }

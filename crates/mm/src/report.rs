@@ -4,7 +4,7 @@
 
 use crate::buddy::MAX_ORDER;
 use crate::gfp::Gfp;
-use crate::page_alloc::{PageAllocator, PcpSet, Zone};
+use crate::page_alloc::{PageAllocator, Zone};
 use crate::stats::{NumaStat, NR_NUMA_STATS};
 use core::fmt::{self, Write};
 
@@ -24,8 +24,8 @@ pub fn buddyinfo(w: &mut dyn Write, a: &PageAllocator) -> fmt::Result {
 }
 
 /// Every zone of every node; empty zones stop after their protection line,
-/// as Linux's do. `pagesets` are the CPUs' page lists (cpu number, lists).
-pub fn zoneinfo(w: &mut dyn Write, a: &PageAllocator, pagesets: &[(u32, PcpSet)]) -> fmt::Result {
+/// as Linux's do; the pagesets are the page lists of every CPU registered.
+pub fn zoneinfo(w: &mut dyn Write, a: &PageAllocator) -> fmt::Result {
     for z in a.zones() {
         let (free, _) = z.free_state();
         let wm = z.watermarks;
@@ -48,12 +48,12 @@ pub fn zoneinfo(w: &mut dyn Write, a: &PageAllocator, pagesets: &[(u32, PcpSet)]
             continue;
         }
         writeln!(w, "      {:<12} {free}", "nr_free_pages")?;
-        for (stat, v) in NumaStat::ALL.iter().zip(z.stats.snapshot()) {
+        for (stat, v) in NumaStat::ALL.iter().zip(a.zone_stats(z)) {
             writeln!(w, "      {:<12} {v}", stat.vmstat_name())?;
         }
         writeln!(w, "  pagesets")?;
-        for (cpu, lists) in pagesets {
-            let count = lists.get(z.pcp_index).map_or(0, |l| l.lock().count());
+        for (cpu, lists) in a.pcp_sets() {
+            let count = lists.get(z.pcp_index).map_or(0, |l| l.count());
             writeln!(w, "    cpu: {cpu}")?;
             writeln!(w, "              count: {count}")?;
             writeln!(w, "              high:  {}", z.pcp_high)?;
@@ -274,7 +274,7 @@ mod tests {
     fn zoneinfo_has_every_zone_and_linux_field_names() {
         let a = small();
         let mut s = String::new();
-        zoneinfo(&mut s, &a, &[]).unwrap();
+        zoneinfo(&mut s, &a).unwrap();
         for zone in ["DMA", "DMA32", "Normal", "Movable", "Device"] {
             assert!(
                 s.contains(&std::format!("Node 0, zone {zone:>8}\n")),

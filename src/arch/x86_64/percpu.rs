@@ -42,7 +42,7 @@ pub struct PerCpu {
     pub call: crate::arch::x86_64::ipi::CallSlot,
     pub work: crate::arch::x86_64::ipi::CallSlot,
     /// This CPU's page lists, one set per populated zone.
-    pub pcp: spin::Once<&'static [spin::Mutex<mm::pcp::PerCpuPages>]>,
+    pub pcp: spin::Once<&'static [mm::pcp::PerCpuPages]>,
     tss: TaskStateSegment,
     gdt: GlobalDescriptorTable,
     code: SegmentSelector,

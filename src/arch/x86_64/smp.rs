@@ -186,7 +186,7 @@ fn new_area(
             stacks,
         )
     };
-    match crate::mm::page_alloc::alloc_pcp_lists(home) {
+    match crate::mm::page_alloc::alloc_pcp_lists(cpu as usize, home) {
         Some(lists) => {
             area.pcp.call_once(|| lists);
         }

@@ -7,7 +7,7 @@ use crate::movable::CoreSize;
 use crate::setup::Setup;
 use crate::test_support::allocator;
 use boot_tests::XorShift;
-use spin::Mutex;
+use std::vec;
 use std::vec::Vec;
 
 fn req(gfp: Gfp, order: usize, node: Option<NodeId>) -> Request<'static> {
@@ -542,11 +542,14 @@ fn random_sequences_across_nodes_keep_every_invariant() {
     assert_eq!(blocks(&a), initial, "merging restores the original blocks");
 }
 
-fn pcp_set(a: &PageAllocator) -> Vec<Mutex<crate::pcp::PerCpuPages>> {
+fn pcp_set(a: &PageAllocator) -> &'static [crate::pcp::PerCpuPages] {
     (0..a.nr_pcp_zones())
-        .map(|_| Mutex::new(crate::pcp::PerCpuPages::EMPTY))
-        .collect()
+        .map(|_| crate::pcp::PerCpuPages::new())
+        .collect::<Vec<_>>()
+        .leak()
 }
+
+use crate::pcp::single_threaded as own;
 
 /// Two CPUs with their own page lists, freeing each other's blocks: no
 /// block is handed out twice, lists stay within high, and after draining
@@ -563,7 +566,7 @@ fn per_cpu_lists_keep_every_invariant_and_drain_back() {
         if live.is_empty() || rng.next_u64().is_multiple_of(2) {
             let order = (rng.next_u64() % 5) as usize;
             let mut r = req(Gfp::KERNEL, order, Some(cpu));
-            r.pcp = Some(&cpus[cpu]);
+            r.pcp = Some(own(cpus[cpu]));
             let g = a.alloc(r, &NoReclaim).unwrap();
             if let Some((&p, &o)) = live.range(..=g.pfn).next_back() {
                 assert!(p + (1 << o) <= g.pfn, "overlap");
@@ -576,11 +579,11 @@ fn per_cpu_lists_keep_every_invariant_and_drain_back() {
             let k = (rng.next_u64() as usize) % live.len();
             let (&pfn, &order) = live.iter().nth(k).unwrap();
             live.remove(&pfn);
-            a.free(pfn, order, Some(&cpus[cpu])).unwrap();
+            a.free(pfn, order, Some(own(cpus[cpu]))).unwrap();
         }
-        for set in &cpus {
+        for set in cpus {
             for z in a.zones().filter(|z| z.is_populated()) {
-                let count = set[z.pcp_index].lock().count();
+                let count = set[z.pcp_index].count();
                 assert!(
                     count <= z.pcp_high + z.pcp_batch + (1 << 3),
                     "{count} pages on a list"
@@ -589,10 +592,10 @@ fn per_cpu_lists_keep_every_invariant_and_drain_back() {
         }
     }
     for (pfn, order) in live {
-        a.free(pfn, order, Some(&cpus[0])).unwrap();
+        a.free(pfn, order, Some(own(cpus[0]))).unwrap();
     }
-    for set in &cpus {
-        a.drain_pcp(set);
+    for set in cpus {
+        assert!(a.drain_pcp(own(set)));
     }
     let after: Vec<_> = a.zones().map(|z| z.free_state()).collect();
     assert_eq!(after, initial);
@@ -603,20 +606,20 @@ fn bad_frees_are_caught_before_a_block_reaches_a_per_cpu_list() {
     let (a, _) = allocator("one-node", Setup::default());
     let lists = pcp_set(&a);
     let mut r = req(Gfp::KERNEL, 1, None);
-    r.pcp = Some(&lists);
+    r.pcp = Some(own(lists));
     let g = a.alloc(r, &NoReclaim).unwrap();
     assert_eq!(
-        a.free(g.pfn, 0, Some(&lists)).err(),
+        a.free(g.pfn, 0, Some(own(lists))).err(),
         Some(FreeError::WrongOrder {
             pfn: g.pfn,
             allocated: 1,
             freed: 0
         })
     );
-    a.free(g.pfn, 1, Some(&lists)).unwrap();
+    a.free(g.pfn, 1, Some(own(lists))).unwrap();
     // The block now sits on this CPU's list: a second free is a double free.
     assert_eq!(
-        a.free(g.pfn, 1, Some(&lists)).err(),
+        a.free(g.pfn, 1, Some(own(lists))).err(),
         Some(FreeError::AlreadyFree { pfn: g.pfn })
     );
     assert_eq!(
@@ -632,10 +635,10 @@ fn an_allocation_that_would_fail_drains_the_per_cpu_lists_first() {
     let lists = pcp_set(&a);
     // Park pages on the list, then exhaust the zone from another "CPU".
     let mut r = req(Gfp::KERNEL, 0, None);
-    r.pcp = Some(&lists);
+    r.pcp = Some(own(lists));
     let g = a.alloc(r, &NoReclaim).unwrap();
-    a.free(g.pfn, 0, Some(&lists)).unwrap();
-    let parked: u32 = lists.iter().map(|l| l.lock().count()).sum();
+    a.free(g.pfn, 0, Some(own(lists))).unwrap();
+    let parked: u32 = lists.iter().map(|l| l.count()).sum();
     assert!(parked > 1);
     let mut held = Vec::new();
     while let Ok(g) = a.alloc(req(Gfp::KERNEL, 0, None), &NoReclaim) {
@@ -648,5 +651,98 @@ fn an_allocation_that_would_fail_drains_the_per_cpu_lists_first() {
         got += 1;
     }
     assert!(got >= parked as usize, "{got} < {parked}");
-    assert_eq!(lists.iter().map(|l| l.lock().count()).sum::<u32>(), 0);
+    assert_eq!(lists.iter().map(|l| l.count()).sum::<u32>(), 0);
+}
+
+/// The zone map answers as the search over the sorted zones does, at
+/// every zone edge and inside every zone, on every fixture VM.
+#[test]
+fn the_zone_map_finds_the_zone_of_every_frame() {
+    for fixture in [
+        "one-node",
+        "two-node",
+        "four-node-asym",
+        "memless-cpuless",
+        "eight-node-big",
+        "hotplug-dimm",
+        "nvdimm",
+    ] {
+        let (a, _) = allocator(fixture, Setup::default());
+        let end = a.zones().map(|z| z.span.end_pfn).max().unwrap();
+        let mut probes: Vec<u64> = vec![0, 1, end - 1, end, end + 1, end << 4];
+        for z in a.zones().filter(|z| z.is_populated()) {
+            for p in [z.span.start_pfn, z.span.end_pfn] {
+                probes.extend([p.saturating_sub(1), p, p + 1]);
+            }
+            probes.push((z.span.start_pfn + z.span.end_pfn) / 2);
+        }
+        for pfn in probes {
+            let mapped = a.zone_of(pfn).map(|z| (z.node, z.kind));
+            let searched = a.search_zone(pfn).map(|z| (z.node, z.kind));
+            let linear = a
+                .zones()
+                .find(|z| z.is_populated() && z.contains(pfn))
+                .map(|z| (z.node, z.kind));
+            assert_eq!(mapped, linear, "{fixture}: pfn {pfn:#x}");
+            assert_eq!(searched, linear, "{fixture}: pfn {pfn:#x}");
+        }
+    }
+}
+
+/// The fast paths serve the CPU's own lists once the slow path refilled
+/// them, count numa_hit and local_node per CPU exactly as the zone's
+/// counters would, keep the double-free check, and stand aside (leaving
+/// everything as it was) when the lists are in use under them.
+#[test]
+fn fast_paths_use_the_lists_count_events_and_keep_the_checks() {
+    let (a, _) = allocator("two-node", Setup::default());
+    let lists = pcp_set(&a);
+    assert!(a.register_pcp(0, lists));
+    let before = a.node_stats(1);
+    // Empty lists: the fast path declines, the slow path refills.
+    assert_eq!(a.alloc_fast(own(lists), 1, Gfp::KERNEL, 0), None);
+    let mut r = req(Gfp::KERNEL, 0, None);
+    r.cpu_node = 1;
+    r.pcp = Some(own(lists));
+    let first = a.alloc(r, &NoReclaim).unwrap();
+    assert_eq!(first.node, 1);
+    let mut got = vec![first.pfn];
+    for _ in 0..5 {
+        let pfn = a.alloc_fast(own(lists), 1, Gfp::KERNEL, 0).expect("refilled");
+        assert_eq!(a.zone_of(pfn).unwrap().node, 1);
+        got.push(pfn);
+    }
+    let after = a.node_stats(1);
+    assert_eq!(after[NumaStat::Hit as usize] - before[NumaStat::Hit as usize], 6);
+    assert_eq!(after[NumaStat::LocalNode as usize] - before[NumaStat::LocalNode as usize], 6);
+    // From node 0's CPU the same zone is remote: other_node.
+    let remote = a.alloc_fast(own(lists), 0, Gfp::KERNEL, 0);
+    assert!(remote.is_none(), "node 0's first zone has no blocks on these lists");
+    // A wrong order or a double free is left to the slow path's report.
+    assert!(!a.free_fast(own(lists), got[0], 1));
+    assert!(a.free_fast(own(lists), got[0], 0));
+    assert!(!a.free_fast(own(lists), got[0], 0), "a double free");
+    assert_eq!(
+        a.free(got[0], 0, Some(own(lists))).err(),
+        Some(FreeError::AlreadyFree { pfn: got[0] })
+    );
+    // An interrupt over the user of the lists: both fast paths stand
+    // aside and the slow paths go to the buddy allocator.
+    let zone = a.zone_of(got[1]).unwrap();
+    let guard = own(lists).enter(zone.pcp_index).unwrap();
+    let parked = guard.count();
+    assert!(!a.free_fast(own(lists), got[1], 0));
+    assert_eq!(a.alloc_fast(own(lists), 1, Gfp::KERNEL, 0), None);
+    let buddy_free = zone.free_pages();
+    a.free(got[1], 0, Some(own(lists))).unwrap();
+    assert_eq!(zone.free_pages(), buddy_free + 1, "straight to the buddy allocator");
+    assert!(!a.drain_pcp(own(lists)), "a drain over the user is refused");
+    drop(guard);
+    assert_eq!(lists[zone.pcp_index].count(), parked);
+    assert!(a.pcp_bypasses.load(Relaxed) >= 1);
+    for &pfn in &got[2..] {
+        assert!(a.free_fast(own(lists), pfn, 0));
+    }
+    assert!(a.drain_pcp(own(lists)));
+    assert_eq!(a.parked_pages(zone), 0);
 }
