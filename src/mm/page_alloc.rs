@@ -86,20 +86,25 @@ pub fn alloc_pages(gfp: Gfp, order: u32) -> Option<Page> {
 /// caller's node). None when the request cannot be met; reported unless
 /// __GFP_NOWARN.
 #[track_caller]
+#[inline(always)]
 pub fn alloc_pages_node(nid: i32, gfp: Gfp, order: u32) -> Option<Page> {
     let node = match nid {
         NUMA_NO_NODE => None,
         n if n >= 0 && (n as usize) < topology().node_count() => Some(n as usize),
         n => {
-            log::error!(
-                "alloc_pages_node: no node {n} (nodes 0-{}) from {}",
-                topology().node_count() - 1,
-                Location::caller()
-            );
+            no_such_node(n, Location::caller());
             return None;
         }
     };
     alloc(node, gfp, order, false, Location::caller())
+}
+
+#[cold]
+fn no_such_node(n: i32, caller: &Location) {
+    log::error!(
+        "alloc_pages_node: no node {n} (nodes 0-{}) from {caller}",
+        topology().node_count() - 1,
+    );
 }
 
 /// An interleaved allocation: round robin over the nodes with memory,
@@ -190,6 +195,15 @@ fn this_cpu_pcp() -> Option<PcpSet<'static>> {
     Some(unsafe { PcpSet::new(lists) })
 }
 
+/// As `this_cpu_pcp`, with the CPU's node.
+#[inline(always)]
+fn this_cpu_pcp_and_node() -> Option<(PcpSet<'static>, NodeId)> {
+    let cpu = crate::arch::x86_64::percpu::this_cpu()?;
+    let lists = cpu.pcp.get()?;
+    // SAFETY: as in `this_cpu_pcp`.
+    Some((unsafe { PcpSet::new(lists) }, cpu.node))
+}
+
 /// A zone's free pages counting those parked on every CPU's lists (what
 /// a conservation check must compare; the zone's own count leaves them out).
 pub fn zone_free_with_lists(zone: &mm::page_alloc::Zone) -> u64 {
@@ -235,7 +249,11 @@ pub fn alloc_pcp_lists(cpu: usize, node: NodeId) -> Option<&'static [PerCpuPages
     let page = alloc_pages_node(node as i32, Gfp::KERNEL, order)?;
     // SAFETY: a fresh block large enough for `count` lists, never freed.
     let lists: &'static [PerCpuPages] = unsafe {
-        mm::raw::init_slice(page_address(page) as *mut PerCpuPages, count, PerCpuPages::new)
+        mm::raw::init_slice(
+            page_address(page) as *mut PerCpuPages,
+            count,
+            PerCpuPages::new,
+        )
     };
     if !allocator().register_pcp(cpu, lists) {
         log::warn!("CPU {cpu}: its page lists are not counted in the reports");
@@ -321,15 +339,32 @@ const FAILURE_REPORT_BURST: u64 = 10;
 /// reclaim) with interrupts off or inside an interrupt handler.
 pub static MIGHT_SLEEP_WARNINGS: AtomicU64 = AtomicU64::new(0);
 
-fn might_sleep(gfp: Gfp, caller: &Location) {
-    use crate::arch::x86_64::interrupts;
+///
+/// The fast path checks only for interrupt context (one per-CPU load);
+/// reading the interrupt flag (pushf) costs more than the rest of the fast
+/// path under TCG, so "interrupts off in process context" is caught where
+/// the allocation could really sleep: on the slow path (Linux checks
+/// neither without CONFIG_DEBUG_ATOMIC_SLEEP).
+/// `fast`: the fast path's check; else the slow path's, which looks at
+/// interrupt context too unless the fast path did (`fast_checked`).
+#[inline(always)]
+fn might_sleep(gfp: Gfp, caller: &Location, fast: bool, fast_checked: bool) {
     if !gfp.can_direct_reclaim() || !crate::smp::scheduling() {
         return;
     }
-    let irqs_off = !x86_64::instructions::interrupts::are_enabled();
-    let in_irq = interrupts::in_interrupt();
+    if crate::arch::x86_64::interrupts::in_interrupt() {
+        if !fast_checked {
+            might_sleep_warning(gfp, caller, true);
+        }
+    } else if !fast && !x86_64::instructions::interrupts::are_enabled() {
+        might_sleep_warning(gfp, caller, false);
+    }
+}
+
+#[cold]
+fn might_sleep_warning(gfp: Gfp, caller: &Location, in_irq: bool) {
     // Counted every time, said once.
-    if (irqs_off || in_irq) && MIGHT_SLEEP_WARNINGS.fetch_add(1, Relaxed) == 0 {
+    if MIGHT_SLEEP_WARNINGS.fetch_add(1, Relaxed) == 0 {
         log::warn!(
             "BUG: sleeping function called from invalid context at {caller}: {:?} with {}",
             gfp,
@@ -350,13 +385,13 @@ fn alloc(
     interleave: bool,
     caller: &Location,
 ) -> Option<Page> {
-    might_sleep(gfp, caller);
     if gfp.contains(Gfp::NOFAIL) && order > 1 {
         nofail_order_warning(order, caller);
     }
     if node.is_none() && !interleave {
-        if let Some(pcp) = this_cpu_pcp() {
-            let got = allocator().alloc_fast(pcp, numa_node_id(), gfp, order as usize);
+        might_sleep(gfp, caller, true, false);
+        if let Some((pcp, cpu_node)) = this_cpu_pcp_and_node() {
+            let got = allocator().alloc_fast(pcp, cpu_node, gfp, order as usize);
             if let Some(pfn) = got {
                 let page = Page(pfn);
                 if gfp.contains(Gfp::ZERO) {
@@ -393,6 +428,7 @@ fn alloc_slow(
     interleave: bool,
     caller: &Location,
 ) -> Option<Page> {
+    might_sleep(gfp, caller, false, node.is_none() && !interleave);
     let req = Request {
         gfp,
         order: order as usize,

@@ -435,8 +435,13 @@ static IRQ_CACHE: core::sync::atomic::AtomicPtr<mm::slub::KmemCache> =
     core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
 /// Per CPU, the (kmalloc object, cache object, page frame + 1) the
 /// interrupt side holds.
-static IRQ_HELD: [[AtomicUsize; 3]; MAX_CPUS] =
-    [const { [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)] }; MAX_CPUS];
+static IRQ_HELD: [[AtomicUsize; 3]; MAX_CPUS] = [const {
+    [
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    ]
+}; MAX_CPUS];
 static IRQ_OPS: AtomicU64 = AtomicU64::new(0);
 
 /// In interrupt context (the APIC timer, or an IPI): frees what this CPU's

@@ -11,6 +11,7 @@ use spin::Once;
 /// Built in place on the early heap (tens of KiB: 128 nodes, 512 CPUs).
 static TOPOLOGY: Once<&'static Topology> = Once::new();
 
+#[inline]
 pub fn topology() -> &'static Topology {
     TOPOLOGY.get().copied().expect("topology is built at boot")
 }
@@ -29,10 +30,12 @@ pub fn current_apic_id() -> u32 {
 }
 
 /// The node of the running CPU.
+#[inline]
 pub fn numa_node_id() -> NodeId {
     cpu_to_node(cpu_id() as usize)
 }
 
+#[inline]
 pub fn cpu_to_node(cpu: usize) -> NodeId {
     topology().cpu_to_node(cpu)
 }

@@ -53,6 +53,7 @@ pub fn init(settings: &cmdline::Settings) {
 /// SYSTEM_SCHEDULING): the might-sleep check applies from then on.
 static SCHEDULING: AtomicBool = AtomicBool::new(false);
 
+#[inline]
 pub fn scheduling() -> bool {
     SCHEDULING.load(Ordering::Acquire)
 }

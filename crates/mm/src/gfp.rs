@@ -73,7 +73,11 @@ impl Gfp {
 
     /// The highest zone the allocation may use (Linux's gfp_zone), or an
     /// error for a combination that names two zones at once.
+    #[inline]
     pub fn zone(self) -> Result<ZoneType, BadGfp> {
+        if self.0 & (Self::DMA.0 | Self::DMA32.0 | Self::HIGHMEM.0) == 0 {
+            return Ok(ZoneType::Normal);
+        }
         let dma = self.contains(Self::DMA);
         let dma32 = self.contains(Self::DMA32);
         let highmem = self.contains(Self::HIGHMEM);

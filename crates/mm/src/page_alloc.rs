@@ -116,10 +116,12 @@ impl<'a> Zone<'a> {
         self.managed
     }
 
+    #[inline]
     pub fn is_populated(&self) -> bool {
         self.span.present > 0
     }
 
+    #[inline]
     pub fn contains(&self, pfn: u64) -> bool {
         self.span.start_pfn <= pfn && pfn < self.span.end_pfn
     }
@@ -150,6 +152,7 @@ impl<'a> Zone<'a> {
     /// The watermark check on the lock-free count (Linux's
     /// zone_watermark_fast): enough for order 0; larger orders are checked
     /// again against the free blocks under the lock.
+    #[inline]
     fn watermark_fast(&self, order: usize, reserve: u64, flags: AllocFlags) -> bool {
         let free = self.nr_free.load(Relaxed) as i64 - ((1i64 << order) - 1);
         free > (flags.effective_mark(&self.watermarks) + reserve) as i64
@@ -187,6 +190,19 @@ impl<'a> Zone<'a> {
         let Some(buddy) = area.as_mut() else {
             return;
         };
+        // When the whole batch leaves the zone above the mark, one check
+        // does for all of it.
+        let floor = flags.effective_mark(&self.watermarks) + reserve;
+        if buddy.free_pages() as u64 > floor + ((count as u64) << order) {
+            for _ in 0..count {
+                match buddy.alloc(order) {
+                    Some(pfn) => out(pfn),
+                    None => break,
+                }
+            }
+            self.nr_free.store(buddy.free_pages() as u64, Relaxed);
+            return;
+        }
         for _ in 0..count {
             let ok = watermark::watermark_ok(
                 buddy.free_pages() as u64,
@@ -221,11 +237,13 @@ impl<'a> Zone<'a> {
         self.nr_free.store(buddy.free_pages() as u64, Relaxed);
     }
 
+    #[inline]
     fn state(&self, pfn: u64) -> Option<&AtomicU8> {
         self.alloc_state
             .get(pfn.checked_sub(self.span.start_pfn)? as usize)
     }
 
+    #[inline]
     fn mark_allocated(&self, pfn: u64, order: usize) {
         if let Some(s) = self.state(pfn) {
             s.store(order as u8 + 1, Release);
@@ -330,6 +348,7 @@ impl<'a> Node<'a> {
         }
     }
 
+    #[inline]
     pub fn zone(&self, kind: ZoneType) -> &Zone<'a> {
         &self.zones[kind.index()]
     }
@@ -499,9 +518,8 @@ impl<'a> PageAllocator<'a> {
             let mut own = Zonelist::empty();
             nodes[id].as_ref().unwrap().push_zones(&mut own);
             let node = nodes[id].as_mut().unwrap();
-            node.first_zone = core::array::from_fn(|highest| {
-                list.iter().find(|r| r.zone.index() <= highest)
-            });
+            node.first_zone =
+                core::array::from_fn(|highest| list.iter().find(|r| r.zone.index() <= highest));
             node.zonelist = list;
             node.zonelist_thisnode = own;
         }
@@ -929,13 +947,7 @@ impl<'a> PageAllocator<'a> {
     /// [`alloc`](Self::alloc), which does everything else (refills, other
     /// zones, reclaim) and reports failures.
     #[inline(always)]
-    pub fn alloc_fast(
-        &self,
-        pcp: PcpSet,
-        cpu_node: NodeId,
-        gfp: Gfp,
-        order: usize,
-    ) -> Option<u64> {
+    pub fn alloc_fast(&self, pcp: PcpSet, cpu_node: NodeId, gfp: Gfp, order: usize) -> Option<u64> {
         if order > PCP_MAX_ORDER || gfp.contains(Gfp::THISNODE) {
             return None;
         }
@@ -1013,7 +1025,12 @@ impl<'a> PageAllocator<'a> {
 /// The frame -> zone map over the sorted populated zones, and its shift:
 /// entries of at least 512 frames, as many as the highest frame needs.
 fn build_zone_map(zones: &[Option<&Zone>]) -> ([u16; ZONE_MAP_ENTRIES], u32) {
-    let end = zones.iter().flatten().map(|z| z.span.end_pfn).max().unwrap_or(0);
+    let end = zones
+        .iter()
+        .flatten()
+        .map(|z| z.span.end_pfn)
+        .max()
+        .unwrap_or(0);
     let mut shift = 9;
     while (end >> shift) > ZONE_MAP_ENTRIES as u64 {
         shift += 1;

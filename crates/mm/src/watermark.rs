@@ -44,6 +44,7 @@ pub enum Mark {
 }
 
 impl Watermarks {
+    #[inline]
     pub fn get(&self, mark: Mark) -> u64 {
         match mark {
             Mark::Min => self.min,
@@ -159,6 +160,7 @@ impl AllocFlags {
     }
 
     /// The watermark these flags must stay above.
+    #[inline]
     pub fn effective_mark(self, marks: &Watermarks) -> u64 {
         let mut min = marks.get(self.mark);
         if self.min_reserve {

@@ -171,6 +171,7 @@ impl Topology {
         &self.cpus[..self.ncpus]
     }
 
+    #[inline]
     pub fn cpu_to_node(&self, cpu: usize) -> NodeId {
         self.cpus[cpu].node
     }

@@ -21,6 +21,7 @@ pub fn mask_legacy_pics() {
 }
 
 /// True inside an interrupt handler on this CPU.
+#[inline]
 pub fn in_interrupt() -> bool {
     percpu::this_cpu().is_some_and(|c| c.irq_depth.load(Relaxed) > 0)
 }

@@ -708,16 +708,27 @@ fn fast_paths_use_the_lists_count_events_and_keep_the_checks() {
     assert_eq!(first.node, 1);
     let mut got = vec![first.pfn];
     for _ in 0..5 {
-        let pfn = a.alloc_fast(own(lists), 1, Gfp::KERNEL, 0).expect("refilled");
+        let pfn = a
+            .alloc_fast(own(lists), 1, Gfp::KERNEL, 0)
+            .expect("refilled");
         assert_eq!(a.zone_of(pfn).unwrap().node, 1);
         got.push(pfn);
     }
     let after = a.node_stats(1);
-    assert_eq!(after[NumaStat::Hit as usize] - before[NumaStat::Hit as usize], 6);
-    assert_eq!(after[NumaStat::LocalNode as usize] - before[NumaStat::LocalNode as usize], 6);
+    assert_eq!(
+        after[NumaStat::Hit as usize] - before[NumaStat::Hit as usize],
+        6
+    );
+    assert_eq!(
+        after[NumaStat::LocalNode as usize] - before[NumaStat::LocalNode as usize],
+        6
+    );
     // From node 0's CPU the same zone is remote: other_node.
     let remote = a.alloc_fast(own(lists), 0, Gfp::KERNEL, 0);
-    assert!(remote.is_none(), "node 0's first zone has no blocks on these lists");
+    assert!(
+        remote.is_none(),
+        "node 0's first zone has no blocks on these lists"
+    );
     // A wrong order or a double free is left to the slow path's report.
     assert!(!a.free_fast(own(lists), got[0], 1));
     assert!(a.free_fast(own(lists), got[0], 0));
@@ -735,7 +746,11 @@ fn fast_paths_use_the_lists_count_events_and_keep_the_checks() {
     assert_eq!(a.alloc_fast(own(lists), 1, Gfp::KERNEL, 0), None);
     let buddy_free = zone.free_pages();
     a.free(got[1], 0, Some(own(lists))).unwrap();
-    assert_eq!(zone.free_pages(), buddy_free + 1, "straight to the buddy allocator");
+    assert_eq!(
+        zone.free_pages(),
+        buddy_free + 1,
+        "straight to the buddy allocator"
+    );
     assert!(!a.drain_pcp(own(lists)), "a drain over the user is refused");
     drop(guard);
     assert_eq!(lists[zone.pcp_index].count(), parked);
