@@ -391,7 +391,14 @@ fn alloc(
     if node.is_none() && !interleave {
         might_sleep(gfp, caller, true, false);
         if let Some((pcp, cpu_node)) = this_cpu_pcp_and_node() {
-            let got = allocator().alloc_fast(pcp, cpu_node, gfp, order as usize);
+            let a = allocator();
+            let got = if order as usize <= mm::pcp::PCP_MAX_ORDER {
+                a.alloc_fast(pcp, cpu_node, gfp, order as usize)
+            } else {
+                x86_64::instructions::interrupts::without_interrupts(|| {
+                    a.alloc_buddy_fast(pcp, cpu_node, gfp, order as usize)
+                })
+            };
             if let Some(pfn) = got {
                 let page = Page(pfn);
                 if gfp.contains(Gfp::ZERO) {

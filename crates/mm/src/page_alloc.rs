@@ -39,9 +39,6 @@ const ZONE_MAP_NONE: u16 = 0;
 /// More than one zone in the entry's frames: search the sorted zones.
 const ZONE_MAP_MIXED: u16 = u16::MAX;
 
-/// Hands blocks (frame, order) to the sink it is given.
-type BlockSource<'s> = &'s mut dyn FnMut(&mut dyn FnMut(u64, usize));
-
 /// One zone of one node.
 pub struct Zone<'a> {
     pub node: NodeId,
@@ -184,7 +181,7 @@ impl<'a> Zone<'a> {
         count: usize,
         reserve: u64,
         flags: AllocFlags,
-        out: &mut dyn FnMut(u64),
+        mut out: impl FnMut(u64),
     ) {
         let mut area = self.free_area.lock();
         let Some(buddy) = area.as_mut() else {
@@ -223,17 +220,14 @@ impl<'a> Zone<'a> {
         self.nr_free.store(buddy.free_pages() as u64, Relaxed);
     }
 
-    /// Returns blocks (already validated) to the buddy allocator.
-    fn give_back(&self, blocks: BlockSource) {
+    /// Returns blocks (already validated) to the buddy allocator: `blocks`
+    /// frees each with [`give`] under the zone lock.
+    fn give_back(&self, blocks: impl FnOnce(&mut Buddy<'a>)) {
         let mut area = self.free_area.lock();
         let Some(buddy) = area.as_mut() else {
             return;
         };
-        blocks(&mut |pfn, order| {
-            buddy
-                .free(pfn, order)
-                .expect("a validated block goes back cleanly");
-        });
+        blocks(buddy);
         self.nr_free.store(buddy.free_pages() as u64, Relaxed);
     }
 
@@ -713,7 +707,7 @@ impl<'a> PageAllocator<'a> {
         };
         if lists.len(order) == 0 {
             let blocks = (zone.pcp_batch as usize >> order).max(1);
-            zone.take_bulk(order, blocks, reserve, flags, &mut |pfn| {
+            zone.take_bulk(order, blocks, reserve, flags, |pfn| {
                 lists.push(order, (pfn - zone.span.start_pfn) as u32);
             });
         }
@@ -737,8 +731,8 @@ impl<'a> PageAllocator<'a> {
                 continue;
             }
             let start = zone.span.start_pfn;
-            zone.give_back(&mut |give| {
-                lists.take_pages(u32::MAX, &mut |order, off| give(start + off as u64, order));
+            zone.give_back(|b| {
+                lists.take_pages(u32::MAX, |order, off| give(b, start + off as u64, order));
             });
         }
         all
@@ -928,15 +922,15 @@ impl<'a> PageAllocator<'a> {
             Some(mut lists) => {
                 let start = zone.span.start_pfn;
                 if !lists.push(order, (pfn - start) as u32) {
-                    zone.give_back(&mut |give| give(pfn, order));
+                    zone.give_back(|b| give(b, pfn, order));
                 } else if lists.count() > zone.pcp_high {
                     let batch = zone.pcp_batch;
-                    zone.give_back(&mut |give| {
-                        lists.take_pages(batch, &mut |o, off| give(start + off as u64, o));
+                    zone.give_back(|b| {
+                        lists.take_pages(batch, |o, off| give(b, start + off as u64, o));
                     });
                 }
             }
-            None => zone.give_back(&mut |give| give(pfn, order)),
+            None => zone.give_back(|b| give(b, pfn, order)),
         }
         Ok(zone)
     }
@@ -969,6 +963,42 @@ impl<'a> PageAllocator<'a> {
         });
         drop(lists);
         let pfn = zone.span.start_pfn + offset as u64;
+        zone.mark_allocated(pfn, order);
+        Some(pfn)
+    }
+
+    /// The fast path for blocks the lists do not keep (orders above 3):
+    /// the first pass's first zone, straight from its buddy allocator
+    /// under the zone lock (the caller masks interrupts, as for every zone
+    /// lock), counting its NUMA events on the CPU's lists as
+    /// [`alloc_fast`](Self::alloc_fast) does. None: see there.
+    #[inline]
+    pub fn alloc_buddy_fast(
+        &self,
+        pcp: PcpSet,
+        cpu_node: NodeId,
+        gfp: Gfp,
+        order: usize,
+    ) -> Option<u64> {
+        if order <= PCP_MAX_ORDER || order > MAX_ORDER || gfp.contains(Gfp::THISNODE) {
+            return None;
+        }
+        let highest = gfp.zone().ok()?.index();
+        let first = (*self.nodes.get(cpu_node)?)?.first_zone[highest]?;
+        let zone = (*self.nodes.get(first.node as usize)?)?.zone(first.zone);
+        let reserve = zone.lowmem_reserve[highest];
+        if !zone.watermark_fast(order, reserve, AllocFlags::FAST) {
+            return None;
+        }
+        let mut lists = pcp.enter(zone.pcp_index)?;
+        let pfn = zone.try_alloc(order, reserve, AllocFlags::FAST)?;
+        lists.count_event(NumaStat::Hit);
+        lists.count_event(if zone.node == cpu_node {
+            NumaStat::LocalNode
+        } else {
+            NumaStat::OtherNode
+        });
+        drop(lists);
         zone.mark_allocated(pfn, order);
         Some(pfn)
     }
@@ -1020,6 +1050,14 @@ impl<'a> PageAllocator<'a> {
     pub fn free_pages(&self) -> u64 {
         self.zones().map(|z| z.free_pages()).sum()
     }
+}
+
+/// Frees a block already validated (its state byte claimed).
+#[inline]
+fn give(buddy: &mut Buddy, pfn: u64, order: usize) {
+    buddy
+        .free(pfn, order)
+        .expect("a validated block goes back cleanly");
 }
 
 /// The frame -> zone map over the sorted populated zones, and its shift:

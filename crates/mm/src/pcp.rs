@@ -115,7 +115,7 @@ impl Lists {
     /// Takes blocks worth at least `pages` pages off the lists, round robin
     /// over the orders (as Linux's free_pcppages_bulk), and hands each to
     /// `give`.
-    pub fn take_pages(&mut self, pages: u32, give: &mut dyn FnMut(usize, u32)) {
+    pub fn take_pages(&mut self, pages: u32, mut give: impl FnMut(usize, u32)) {
         let mut taken = 0;
         let mut order = 0;
         let mut idle = 0;
@@ -366,7 +366,7 @@ mod tests {
         assert_eq!(p.count(), 1 + 1 + 4 + 8);
         let mut got = [(0usize, 0u32); 4];
         let mut n = 0;
-        p.take_pages(6, &mut |o, off| {
+        p.take_pages(6, |o, off| {
             got[n] = (o, off);
             n += 1;
         });

@@ -761,3 +761,44 @@ fn fast_paths_use_the_lists_count_events_and_keep_the_checks() {
     assert!(a.drain_pcp(own(lists)));
     assert_eq!(a.parked_pages(zone), 0);
 }
+
+/// Orders the lists do not keep come straight from the first zone's
+/// buddy allocator, counted as the slow path would count them, and go
+/// back through the ordinary free.
+#[test]
+fn the_buddy_fast_path_serves_large_orders_from_the_first_zone() {
+    let (a, _) = allocator("two-node", Setup::default());
+    let lists = pcp_set(&a);
+    assert!(a.register_pcp(0, lists));
+    assert_eq!(
+        a.alloc_buddy_fast(own(lists), 1, Gfp::KERNEL, 3),
+        None,
+        "the lists' orders"
+    );
+    assert_eq!(
+        a.alloc_buddy_fast(own(lists), 1, Gfp::KERNEL, MAX_ORDER + 1),
+        None
+    );
+    let before = a.node_stats(1);
+    let free_before = zone_free(&a, 1);
+    let pfn = a.alloc_buddy_fast(own(lists), 1, Gfp::KERNEL, 9).unwrap();
+    assert_eq!(pfn % 512, 0, "naturally aligned");
+    let zone = a.zone_of(pfn).unwrap();
+    assert_eq!(
+        (zone.node, zone.kind),
+        (1, ZoneType::Dma32),
+        "node 1 lies below 4 GiB"
+    );
+    let after = a.node_stats(1);
+    assert_eq!(
+        after[NumaStat::Hit as usize] - before[NumaStat::Hit as usize],
+        1
+    );
+    assert_eq!(
+        after[NumaStat::LocalNode as usize] - before[NumaStat::LocalNode as usize],
+        1
+    );
+    assert!(a.free(pfn, 8, Some(own(lists))).is_err(), "wrong order");
+    a.free(pfn, 9, Some(own(lists))).unwrap();
+    assert_eq!(zone_free(&a, 1), free_before);
+}
