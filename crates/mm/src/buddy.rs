@@ -136,6 +136,9 @@ pub struct Buddy<'a> {
     base_pfn: u64,
     meta: &'a mut [PageMeta],
     heads: [u32; MAX_ORDER + 1],
+    /// Bit k set when order k's free list is not empty: the smallest
+    /// block that fits is found with one bit scan, not a walk of orders.
+    nonempty: u16,
     counts: [usize; MAX_ORDER + 1],
     free_pages: usize,
     /// The frame ranges given to the allocator, ascending and disjoint.
@@ -153,6 +156,7 @@ impl<'a> Buddy<'a> {
             base_pfn,
             meta,
             heads: [LINK_NONE; MAX_ORDER + 1],
+            nonempty: 0,
             counts: [0; MAX_ORDER + 1],
             free_pages: 0,
             managed: [(0, 0); MAX_MANAGED_RANGES],
@@ -190,8 +194,10 @@ impl<'a> Buddy<'a> {
         (i < self.meta.len() as u64).then_some(i as usize)
     }
 
+    #[inline]
     fn push(&mut self, i: usize, order: usize) {
         let head = self.heads[order];
+        self.nonempty |= 1 << order;
         self.meta[i] = PageMeta {
             next: head,
             prev: LINK_NONE,
@@ -206,11 +212,15 @@ impl<'a> Buddy<'a> {
         self.free_pages += 1 << order;
     }
 
+    #[inline]
     fn unlink(&mut self, i: usize) {
         let m = self.meta[i];
         let order = m.order as usize;
         if m.prev == LINK_NONE {
             self.heads[order] = m.next;
+            if m.next == LINK_NONE {
+                self.nonempty &= !(1 << order);
+            }
         } else {
             self.meta[m.prev as usize - 1].next = m.next;
         }
@@ -299,7 +309,11 @@ impl<'a> Buddy<'a> {
         if order > MAX_ORDER {
             return None;
         }
-        let found = (order..=MAX_ORDER).find(|&o| self.heads[o] != LINK_NONE)?;
+        let fits = self.nonempty >> order;
+        if fits == 0 {
+            return None;
+        }
+        let found = order + fits.trailing_zeros() as usize;
         let i = self.heads[found] as usize - 1;
         self.unlink(i);
         // Split: the upper half of each larger block goes back one order down.
@@ -519,6 +533,9 @@ mod tests {
                     .map(|(o, c)| c << o)
                     .sum();
                 assert_eq!(by_blocks, b.free_pages());
+                for (o, &c) in b.free_blocks().iter().enumerate() {
+                    assert_eq!(b.nonempty & (1 << o) != 0, c > 0, "order {o}'s bit");
+                }
             }
             for (p, order) in live.drain(..) {
                 b.free(p, order).unwrap();

@@ -1322,12 +1322,33 @@ impl KmemCache {
         slab: *mut SlabHeader,
         pages: &dyn SlabPages,
     ) -> Result<(), SlabReport> {
+        // SAFETY: the caller's contract.
+        let n = unsafe { self.nodes[(*slab).node as usize].lock() };
+        // SAFETY: as above, with the slab's node locked.
+        unsafe { self.free_to_slab_locked(cpu, c, obj, slab, n, pages) }.map(drop)
+    }
+
+    /// As [`free_to_slab`](Self::free_to_slab) with `slab`'s node list
+    /// locked (`n`); the lock comes back unless the slab was discarded
+    /// (which needs it dropped), so a batch can keep it.
+    ///
+    /// # Safety
+    /// As for `free_to_slab`; `n` is the lock of `slab`'s node.
+    unsafe fn free_to_slab_locked<'n>(
+        &'n self,
+        cpu: usize,
+        c: &mut CpuSlab,
+        obj: *mut u8,
+        slab: *mut SlabHeader,
+        mut n: spin::MutexGuard<'n, NodeSlabs>,
+        pages: &dyn SlabPages,
+    ) -> Result<Option<spin::MutexGuard<'n, NodeSlabs>>, SlabReport> {
         // SAFETY: the caller's contract; the slab's list and counts are
         // under its node's lock.
         unsafe {
-            let n = self.push_to_slab(obj, slab)?;
+            self.push_locked(obj, slab, &mut n)?;
             if (*slab).frozen != 0 {
-                return Ok(()); // its CPU will find it
+                return Ok(Some(n)); // its CPU will find it
             }
             if (*slab).on_partial == 0
                 && (*slab).inuse > 0
@@ -1340,11 +1361,10 @@ impl KmemCache {
                 (*slab).next = c.partial;
                 c.partial = slab;
                 c.nr_partial += 1;
-                return Ok(());
+                return Ok(Some(n));
             }
-            self.settle(n, slab, pages);
+            Ok(self.settle(n, slab, pages))
         }
-        Ok(())
     }
 
     /// Pushes `obj` onto `slab`'s own list under its node's lock, which it
@@ -1358,16 +1378,32 @@ impl KmemCache {
         slab: *mut SlabHeader,
     ) -> Result<spin::MutexGuard<'_, NodeSlabs>, SlabReport> {
         // SAFETY: the caller's contract.
+        let mut n = unsafe { self.nodes[(*slab).node as usize].lock() };
+        // SAFETY: as above, with the slab's node locked.
+        unsafe { self.push_locked(obj, slab, &mut n) }?;
+        Ok(n)
+    }
+
+    /// The list push of `push_to_slab`, with `slab`'s node locked.
+    ///
+    /// # Safety
+    /// As for `push_to_slab`; the caller holds `slab`'s node lock.
+    unsafe fn push_locked(
+        &self,
+        obj: *mut u8,
+        slab: *mut SlabHeader,
+        _locked: &mut spin::MutexGuard<'_, NodeSlabs>,
+    ) -> Result<(), SlabReport> {
+        // SAFETY: the caller's contract.
         unsafe {
-            let n = self.nodes[(*slab).node as usize].lock();
             if (*slab).freelist == obj {
                 return Err(self.report(obj, SlabError::DoubleFree { addr: obj as usize }));
             }
             self.set_fp(obj, (*slab).freelist);
             (*slab).freelist = obj;
             (*slab).inuse -= 1;
-            Ok(n)
         }
+        Ok(())
     }
 
     /// Gives every object on CPU `cpu`'s deferred list back to its slab.
@@ -1383,6 +1419,9 @@ impl KmemCache {
         pages: &dyn SlabPages,
     ) -> Result<(), SlabReport> {
         let mut first_error = Ok(());
+        // One node lock for a run of objects of the same node (most of
+        // a batch), not one an object.
+        let mut held: Option<(u32, spin::MutexGuard<'_, NodeSlabs>)> = None;
         loop {
             let obj = self.pop_deferred(c);
             if obj.is_null() {
@@ -1392,12 +1431,23 @@ impl KmemCache {
             // this cache.
             unsafe {
                 let slab = self.slab_base(obj) as *mut SlabHeader;
+                let node = (*slab).node;
+                let mut n = match held.take() {
+                    Some((h, n)) if h == node => n,
+                    other => {
+                        drop(other);
+                        self.nodes[node as usize].lock()
+                    }
+                };
                 let r = if c.slab == slab {
                     // Its slab became the active one since: onto the
                     // active slab's own list, as a remote free would.
-                    self.push_to_slab(obj, slab).map(drop)
+                    let r = self.push_locked(obj, slab, &mut n);
+                    held = Some((node, n));
+                    r
                 } else {
-                    self.free_to_slab(cpu, c, obj, slab, pages)
+                    self.free_to_slab_locked(cpu, c, obj, slab, n, pages)
+                        .map(|kept| held = kept.map(|n| (node, n)))
                 };
                 if first_error.is_ok() {
                     first_error = r;
@@ -1413,12 +1463,12 @@ impl KmemCache {
     ///
     /// # Safety
     /// `n` is the locked list of `slab`'s node; `slab` is live, not frozen.
-    unsafe fn settle(
+    unsafe fn settle<'n>(
         &self,
-        mut n: spin::MutexGuard<'_, NodeSlabs>,
+        mut n: spin::MutexGuard<'n, NodeSlabs>,
         slab: *mut SlabHeader,
         pages: &dyn SlabPages,
-    ) {
+    ) -> Option<spin::MutexGuard<'n, NodeSlabs>> {
         // SAFETY: the caller's contract.
         unsafe {
             if (*slab).inuse == 0 && n.nr_partial >= MIN_PARTIAL {
@@ -1428,9 +1478,11 @@ impl KmemCache {
                 n.nr_slabs -= 1;
                 drop(n);
                 self.discard(slab, pages);
+                return None;
             } else if (*slab).on_partial == 0 {
                 Self::push_partial(&mut n, slab);
             }
+            Some(n)
         }
     }
 
