@@ -5,7 +5,10 @@
 //! region reserved by memblock at boot when benchmarks are asked for.
 
 use crate::mm::slab::{kfree, kmalloc, kmem_cache_alloc, kmem_cache_free};
-use crate::mm::{__free_pages, alloc_pages, page_address, virt_to_page, Gfp};
+use crate::mm::{
+    __free_pages, alloc_pages, alloc_pages_bulk_node, page_address, virt_to_page, Gfp, NUMA_NO_NODE,
+};
+use alloc::vec::Vec;
 use core::alloc::Layout;
 use core::ptr::{null_mut, NonNull};
 use mm::slub::KmemCache;
@@ -21,6 +24,17 @@ pub trait BenchAlloc: Sync {
     fn cache_free(&self, p: *mut u8);
     fn page_alloc(&self, order: u32) -> *mut u8;
     fn page_free(&self, p: *mut u8, order: u32);
+    /// `count` order-0 pages onto `out` (fewer if memory runs out): one at
+    /// a time unless the allocator has a bulk call (ours:
+    /// alloc_pages_bulk; the peers have none).
+    fn page_alloc_batch(&self, count: usize, out: &mut Vec<*mut u8>) {
+        for _ in 0..count {
+            let p = self.page_alloc(0);
+            if !p.is_null() {
+                out.push(p);
+            }
+        }
+    }
 }
 
 /// cache_pair's objects: 192 bytes, cache-line aligned (SLAB_HWCACHE_ALIGN).
@@ -66,6 +80,11 @@ impl BenchAlloc for Ours {
         if let Some(page) = virt_to_page(p) {
             __free_pages(page, order)
         }
+    }
+    fn page_alloc_batch(&self, count: usize, out: &mut Vec<*mut u8>) {
+        alloc_pages_bulk_node(NUMA_NO_NODE, Gfp::KERNEL, count, |p| {
+            out.push(page_address(p))
+        });
     }
 }
 

@@ -112,12 +112,7 @@ pub fn page_batch(a: &dyn BenchAlloc, batch: usize, rounds: u64) -> u64 {
     let mut v: Vec<*mut u8> = Vec::with_capacity(batch);
     timed(|| {
         for _ in 0..rounds {
-            for _ in 0..batch {
-                let p = a.page_alloc(0);
-                if !p.is_null() {
-                    v.push(p);
-                }
-            }
+            a.page_alloc_batch(batch, &mut v);
             for p in v.drain(..) {
                 a.page_free(p, 0);
             }

@@ -23,6 +23,6 @@ pub mod vmscan;
 pub use memblock::MEMBLOCK;
 pub use mm::gfp::Gfp;
 pub use page_alloc::{
-    __free_pages, __get_free_pages, alloc_pages, alloc_pages_node, free_pages, get_zeroed_page,
-    page_address, virt_to_page, Page, NUMA_NO_NODE,
+    __free_pages, __get_free_pages, alloc_pages, alloc_pages_bulk_node, alloc_pages_node,
+    free_pages, get_zeroed_page, page_address, virt_to_page, Page, NUMA_NO_NODE,
 };

@@ -115,6 +115,61 @@ pub fn alloc_pages_interleave(gfp: Gfp, order: u32) -> Option<Page> {
     alloc(Some(node), gfp, order, true, Location::caller())
 }
 
+/// Linux's alloc_pages_bulk_array_node: `count` order-0 pages preferring
+/// node `nid` (NUMA_NO_NODE: the caller's), each handed to `put`. Most come
+/// from the CPU's list in one pass (refilled from the zone as it runs dry,
+/// interrupts masked once per 64 pages); the rest, if the fast path stops,
+/// one by one through the full path. Returns how many were given: fewer
+/// than `count` only when an allocation failed (reported unless
+/// __GFP_NOWARN), and the caller owns those it got.
+#[track_caller]
+pub fn alloc_pages_bulk_node(nid: i32, gfp: Gfp, count: usize, mut put: impl FnMut(Page)) -> usize {
+    const CHUNK: usize = 64;
+    let node = match nid {
+        NUMA_NO_NODE => None,
+        n if n >= 0 && (n as usize) < topology().node_count() => Some(n as usize),
+        n => {
+            no_such_node(n, Location::caller());
+            return 0;
+        }
+    };
+    let mut given = 0;
+    if let Some((pcp, cpu_node)) = this_cpu_pcp_and_node() {
+        might_sleep(gfp, Location::caller(), true, false);
+        let target = node.unwrap_or(cpu_node);
+        let mut chunk = [0u64; CHUNK];
+        while given < count {
+            let want = (count - given).min(CHUNK);
+            let mut n = 0;
+            x86_64::instructions::interrupts::without_interrupts(|| {
+                allocator().alloc_bulk(pcp, cpu_node, target, gfp, want, |pfn| {
+                    chunk[n] = pfn;
+                    n += 1;
+                })
+            });
+            // Zeroing and the caller's code run with interrupts as they were.
+            for &pfn in &chunk[..n] {
+                if gfp.contains(Gfp::ZERO) {
+                    zero_block(Page(pfn), 0);
+                }
+                put(Page(pfn));
+            }
+            given += n;
+            if n < want {
+                break;
+            }
+        }
+    }
+    while given < count {
+        match alloc(node, gfp, 0, false, Location::caller()) {
+            Some(page) => put(page),
+            None => break,
+        }
+        given += 1;
+    }
+    given
+}
+
 /// 2^order pages' direct-map address, or 0.
 #[track_caller]
 pub fn __get_free_pages(gfp: Gfp, order: u32) -> usize {
@@ -388,15 +443,16 @@ fn alloc(
     if gfp.contains(Gfp::NOFAIL) && order > 1 {
         nofail_order_warning(order, caller);
     }
-    if node.is_none() && !interleave {
+    if !interleave {
         might_sleep(gfp, caller, true, false);
         if let Some((pcp, cpu_node)) = this_cpu_pcp_and_node() {
             let a = allocator();
+            let target = node.unwrap_or(cpu_node);
             let got = if order as usize <= mm::pcp::PCP_MAX_ORDER {
-                a.alloc_fast(pcp, cpu_node, gfp, order as usize)
+                a.alloc_fast(pcp, cpu_node, target, gfp, order as usize)
             } else {
                 x86_64::instructions::interrupts::without_interrupts(|| {
-                    a.alloc_buddy_fast(pcp, cpu_node, gfp, order as usize)
+                    a.alloc_buddy_fast(pcp, cpu_node, target, gfp, order as usize)
                 })
             };
             if let Some(pfn) = got {
@@ -435,7 +491,7 @@ fn alloc_slow(
     interleave: bool,
     caller: &Location,
 ) -> Option<Page> {
-    might_sleep(gfp, caller, false, node.is_none() && !interleave);
+    might_sleep(gfp, caller, false, !interleave);
     let req = Request {
         gfp,
         order: order as usize,

@@ -737,3 +737,44 @@ selftest!(
         Ok(())
     }
 );
+
+// alloc_pages_bulk_node on every node with memory, from this CPU: every
+// page distinct, on the node asked for (each node's own memory here),
+// zeroed under __GFP_ZERO, counted as numa_hit on that node; after
+// freeing, every zone's free count is what it was.
+selftest!(
+    "page_alloc",
+    fn bulk_allocation_gives_distinct_pages_of_the_node_asked_for() {
+        let t = topology();
+        let before = free_counts();
+        for node in (0..t.node_count()).filter(|&n| t.has_memory(n)) {
+            let hits = numa_stats()[node][NumaStat::Hit as usize];
+            let mut pages = alloc::vec::Vec::with_capacity(300);
+            let got =
+                alloc_pages_bulk_node(node as i32, Gfp::KERNEL | Gfp::ZERO, 300, |p| pages.push(p));
+            kassert_eq!(got, 300);
+            kassert_eq!(pages.len(), 300);
+            let mut pfns: alloc::vec::Vec<u64> = pages.iter().map(|p| p.pfn()).collect();
+            pfns.sort_unstable();
+            pfns.dedup();
+            kassert_eq!(pfns.len(), 300, "a page given twice");
+            for p in &pages {
+                kassert_eq!(p.nid(), Some(node), "pfn {:#x}", p.pfn());
+                // SAFETY: the page is ours, in the direct map.
+                let words =
+                    unsafe { core::slice::from_raw_parts(page_address(*p) as *const u64, 512) };
+                kassert!(
+                    words.iter().all(|&w| w == 0),
+                    "pfn {:#x} not zeroed",
+                    p.pfn()
+                );
+            }
+            kassert!(numa_stats()[node][NumaStat::Hit as usize] >= hits + 300);
+            for p in pages {
+                __free_pages(p, 0);
+            }
+        }
+        kassert_eq!(free_counts(), before);
+        Ok(())
+    }
+);

@@ -19,7 +19,7 @@
 //! serialises purges, with interrupts on so the IPI's waits can be served.
 
 use super::page_alloc::{allocator, Page};
-use super::{__free_pages, alloc_pages_node, Gfp, NUMA_NO_NODE};
+use super::{__free_pages, alloc_pages_bulk_node, alloc_pages_node, Gfp, NUMA_NO_NODE};
 use crate::arch::x86_64::{interrupts::in_interrupt, ipi, percpu, vmap_pt};
 use crate::numa::numa_node_id;
 use alloc::collections::BTreeMap;
@@ -215,24 +215,31 @@ fn vmalloc_request(
         );
         return core::ptr::null_mut();
     }
-    for _ in 0..size / chunk {
-        match alloc_pages_node(node, page_gfp, order) {
-            Some(p) => chunks.push(p.phys()),
-            None => {
-                free_chunks(&chunks, order);
-                release(addr);
-                if use_huge {
-                    // As Linux: no huge pages, then small ones.
-                    return vmalloc_request(size as usize, gfp, node, false, caller);
-                }
-                warn(
-                    gfp,
-                    caller,
-                    format_args!("size {size}, failed to allocate pages (node {node})"),
-                );
-                return core::ptr::null_mut();
+    let wanted = (size / chunk) as usize;
+    if use_huge {
+        for _ in 0..wanted {
+            match alloc_pages_node(node, page_gfp, order) {
+                Some(p) => chunks.push(p.phys()),
+                None => break,
             }
         }
+    } else {
+        // Small pages in bulk, as Linux's vm_area_alloc_pages does.
+        alloc_pages_bulk_node(node, page_gfp, wanted, |p| chunks.push(p.phys()));
+    }
+    if chunks.len() < wanted {
+        free_chunks(&chunks, order);
+        release(addr);
+        if use_huge {
+            // As Linux: no huge pages, then small ones.
+            return vmalloc_request(size as usize, gfp, node, false, caller);
+        }
+        warn(
+            gfp,
+            caller,
+            format_args!("size {size}, failed to allocate pages (node {node})"),
+        );
+        return core::ptr::null_mut();
     }
     let area = VmArea {
         size,

@@ -259,11 +259,11 @@ selftest!(
         kassert_eq!(r, Ok(()));
         kassert_eq!(MIGHT_SLEEP_WARNINGS.load(Relaxed), before);
         // With interrupts off in process context it is a bug, said where
-        // the allocation could sleep: a named node takes the slow path
-        // (the fast paths check only for interrupt context).
+        // the allocation could sleep: an interleaved one takes the slow
+        // path (the fast paths check only for interrupt context).
         let mid = MIGHT_SLEEP_WARNINGS.load(Relaxed);
         x86_64::instructions::interrupts::without_interrupts(|| {
-            if let Some(p) = crate::mm::alloc_pages_node(0, Gfp::KERNEL, 0) {
+            if let Some(p) = crate::mm::page_alloc::alloc_pages_interleave(Gfp::KERNEL, 0) {
                 __free_pages(p, 0);
             }
         });

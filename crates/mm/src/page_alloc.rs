@@ -19,7 +19,7 @@
 
 use crate::buddy::{Buddy, FreeError, PageMeta, MAX_ORDER};
 use crate::gfp::{BadGfp, Gfp, ReclaimContext};
-use crate::pcp::{self, PcpRegistry, PcpSet, PerCpuPages, PCP_MAX_ORDER};
+use crate::pcp::{self, PcpGuard, PcpRegistry, PcpSet, PerCpuPages, PCP_MAX_ORDER};
 use crate::stats::{allocation_events, NumaCounters, NumaStat, NR_NUMA_STATS};
 use crate::watermark::{self, AllocFlags, Watermarks};
 use crate::zone::{ZoneSpan, ZoneType, NR_ZONES};
@@ -935,36 +935,95 @@ impl<'a> PageAllocator<'a> {
         Ok(zone)
     }
 
-    /// The fast path of an allocation by a CPU for its own node: the
-    /// first pass's first zone, served from the CPU's list, with no lock,
-    /// no atomic instruction and nothing built. None sends the caller to
-    /// [`alloc`](Self::alloc), which does everything else (refills, other
-    /// zones, reclaim) and reports failures.
+    /// Where the fast paths allocate for `node` with `gfp`: the first zone
+    /// of the node's zonelist the mask may use (the first pass's first
+    /// zone), and the mask's highest zone index; None for a bad mask, or
+    /// under __GFP_THISNODE when that zone is another node's.
     #[inline(always)]
-    pub fn alloc_fast(&self, pcp: PcpSet, cpu_node: NodeId, gfp: Gfp, order: usize) -> Option<u64> {
-        if order > PCP_MAX_ORDER || gfp.contains(Gfp::THISNODE) {
+    fn fast_zone(&self, node: NodeId, gfp: Gfp) -> Option<(&'a Zone<'a>, usize)> {
+        let highest = gfp.zone().ok()?.index();
+        let first = (*self.nodes.get(node)?)?.first_zone[highest]?;
+        if gfp.contains(Gfp::THISNODE) && first.node as usize != node {
             return None;
         }
-        let highest = gfp.zone().ok()?.index();
-        let first = (*self.nodes.get(cpu_node)?)?.first_zone[highest]?;
         let zone = (*self.nodes.get(first.node as usize)?)?.zone(first.zone);
+        Some((zone, highest))
+    }
+
+    /// The fast path of an allocation for `node` by a CPU on `cpu_node`:
+    /// the first pass's first zone, served from the CPU's list, with no
+    /// lock, no atomic instruction and nothing built. None sends the
+    /// caller to [`alloc`](Self::alloc), which does everything else
+    /// (refills, other zones, reclaim) and reports failures.
+    #[inline(always)]
+    pub fn alloc_fast(
+        &self,
+        pcp: PcpSet,
+        cpu_node: NodeId,
+        node: NodeId,
+        gfp: Gfp,
+        order: usize,
+    ) -> Option<u64> {
+        if order > PCP_MAX_ORDER {
+            return None;
+        }
+        let (zone, highest) = self.fast_zone(node, gfp)?;
         if !zone.watermark_fast(order, zone.lowmem_reserve[highest], AllocFlags::FAST) {
             return None;
         }
         let mut lists = pcp.enter(zone.pcp_index)?;
         let offset = lists.pop(order)?;
-        // The preferred zone served it: numa_hit, and local or not by
-        // the CPU's node (as `allocation_events` counts).
-        lists.count_event(NumaStat::Hit);
-        lists.count_event(if zone.node == cpu_node {
-            NumaStat::LocalNode
-        } else {
-            NumaStat::OtherNode
-        });
+        count_fast_events(&mut lists, zone, cpu_node);
         drop(lists);
         let pfn = zone.span.start_pfn + offset as u64;
         zone.mark_allocated(pfn, order);
         Some(pfn)
+    }
+
+    /// Linux's alloc_pages_bulk for the fast path: up to `count` order-0
+    /// pages for `node`, handed to `out` one by one, from the first zone
+    /// through the CPU's list, which is refilled from the zone as it runs
+    /// dry; each page held to the watermark the fast path checks. Returns
+    /// how many it gave (fewer when the zone reaches its watermark or the
+    /// lists are busy under us: the caller takes the rest through
+    /// [`alloc`](Self::alloc)). The caller masks interrupts (refills take
+    /// the zone lock).
+    pub fn alloc_bulk(
+        &self,
+        pcp: PcpSet,
+        cpu_node: NodeId,
+        node: NodeId,
+        gfp: Gfp,
+        count: usize,
+        mut out: impl FnMut(u64),
+    ) -> usize {
+        let Some((zone, highest)) = self.fast_zone(node, gfp) else {
+            return 0;
+        };
+        let reserve = zone.lowmem_reserve[highest];
+        let Some(mut lists) = pcp.enter(zone.pcp_index) else {
+            self.pcp_bypasses.fetch_add(1, Relaxed);
+            return 0;
+        };
+        let start = zone.span.start_pfn;
+        let mut given = 0;
+        while given < count && zone.watermark_fast(0, reserve, AllocFlags::FAST) {
+            if lists.len(0) == 0 {
+                let blocks = zone.pcp_batch as usize;
+                zone.take_bulk(0, blocks, reserve, AllocFlags::FAST, |pfn| {
+                    lists.push(0, (pfn - start) as u32);
+                });
+            }
+            let Some(offset) = lists.pop(0) else {
+                break;
+            };
+            count_fast_events(&mut lists, zone, cpu_node);
+            let pfn = start + offset as u64;
+            zone.mark_allocated(pfn, 0);
+            out(pfn);
+            given += 1;
+        }
+        given
     }
 
     /// The fast path for blocks the lists do not keep (orders above 3):
@@ -977,27 +1036,21 @@ impl<'a> PageAllocator<'a> {
         &self,
         pcp: PcpSet,
         cpu_node: NodeId,
+        node: NodeId,
         gfp: Gfp,
         order: usize,
     ) -> Option<u64> {
-        if order <= PCP_MAX_ORDER || order > MAX_ORDER || gfp.contains(Gfp::THISNODE) {
+        if order <= PCP_MAX_ORDER || order > MAX_ORDER {
             return None;
         }
-        let highest = gfp.zone().ok()?.index();
-        let first = (*self.nodes.get(cpu_node)?)?.first_zone[highest]?;
-        let zone = (*self.nodes.get(first.node as usize)?)?.zone(first.zone);
+        let (zone, highest) = self.fast_zone(node, gfp)?;
         let reserve = zone.lowmem_reserve[highest];
         if !zone.watermark_fast(order, reserve, AllocFlags::FAST) {
             return None;
         }
         let mut lists = pcp.enter(zone.pcp_index)?;
         let pfn = zone.try_alloc(order, reserve, AllocFlags::FAST)?;
-        lists.count_event(NumaStat::Hit);
-        lists.count_event(if zone.node == cpu_node {
-            NumaStat::LocalNode
-        } else {
-            NumaStat::OtherNode
-        });
+        count_fast_events(&mut lists, zone, cpu_node);
         drop(lists);
         zone.mark_allocated(pfn, order);
         Some(pfn)
@@ -1050,6 +1103,19 @@ impl<'a> PageAllocator<'a> {
     pub fn free_pages(&self) -> u64 {
         self.zones().map(|z| z.free_pages()).sum()
     }
+}
+
+/// The events of an allocation the fast paths served: the preferred
+/// zone gave it, so numa_hit, and local or not by the CPU's node (as
+/// `allocation_events` counts), on the CPU's own counters.
+#[inline(always)]
+fn count_fast_events(lists: &mut PcpGuard, zone: &Zone, cpu_node: NodeId) {
+    lists.count_event(NumaStat::Hit);
+    lists.count_event(if zone.node == cpu_node {
+        NumaStat::LocalNode
+    } else {
+        NumaStat::OtherNode
+    });
 }
 
 /// Frees a block already validated (its state byte claimed).

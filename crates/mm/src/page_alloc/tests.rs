@@ -700,7 +700,7 @@ fn fast_paths_use_the_lists_count_events_and_keep_the_checks() {
     assert!(a.register_pcp(0, lists));
     let before = a.node_stats(1);
     // Empty lists: the fast path declines, the slow path refills.
-    assert_eq!(a.alloc_fast(own(lists), 1, Gfp::KERNEL, 0), None);
+    assert_eq!(a.alloc_fast(own(lists), 1, 1, Gfp::KERNEL, 0), None);
     let mut r = req(Gfp::KERNEL, 0, None);
     r.cpu_node = 1;
     r.pcp = Some(own(lists));
@@ -709,7 +709,7 @@ fn fast_paths_use_the_lists_count_events_and_keep_the_checks() {
     let mut got = vec![first.pfn];
     for _ in 0..5 {
         let pfn = a
-            .alloc_fast(own(lists), 1, Gfp::KERNEL, 0)
+            .alloc_fast(own(lists), 1, 1, Gfp::KERNEL, 0)
             .expect("refilled");
         assert_eq!(a.zone_of(pfn).unwrap().node, 1);
         got.push(pfn);
@@ -724,7 +724,7 @@ fn fast_paths_use_the_lists_count_events_and_keep_the_checks() {
         6
     );
     // From node 0's CPU the same zone is remote: other_node.
-    let remote = a.alloc_fast(own(lists), 0, Gfp::KERNEL, 0);
+    let remote = a.alloc_fast(own(lists), 0, 0, Gfp::KERNEL, 0);
     assert!(
         remote.is_none(),
         "node 0's first zone has no blocks on these lists"
@@ -743,7 +743,7 @@ fn fast_paths_use_the_lists_count_events_and_keep_the_checks() {
     let guard = own(lists).enter(zone.pcp_index).unwrap();
     let parked = guard.count();
     assert!(!a.free_fast(own(lists), got[1], 0));
-    assert_eq!(a.alloc_fast(own(lists), 1, Gfp::KERNEL, 0), None);
+    assert_eq!(a.alloc_fast(own(lists), 1, 1, Gfp::KERNEL, 0), None);
     let buddy_free = zone.free_pages();
     a.free(got[1], 0, Some(own(lists))).unwrap();
     assert_eq!(
@@ -771,17 +771,19 @@ fn the_buddy_fast_path_serves_large_orders_from_the_first_zone() {
     let lists = pcp_set(&a);
     assert!(a.register_pcp(0, lists));
     assert_eq!(
-        a.alloc_buddy_fast(own(lists), 1, Gfp::KERNEL, 3),
+        a.alloc_buddy_fast(own(lists), 1, 1, Gfp::KERNEL, 3),
         None,
         "the lists' orders"
     );
     assert_eq!(
-        a.alloc_buddy_fast(own(lists), 1, Gfp::KERNEL, MAX_ORDER + 1),
+        a.alloc_buddy_fast(own(lists), 1, 1, Gfp::KERNEL, MAX_ORDER + 1),
         None
     );
     let before = a.node_stats(1);
     let free_before = zone_free(&a, 1);
-    let pfn = a.alloc_buddy_fast(own(lists), 1, Gfp::KERNEL, 9).unwrap();
+    let pfn = a
+        .alloc_buddy_fast(own(lists), 1, 1, Gfp::KERNEL, 9)
+        .unwrap();
     assert_eq!(pfn % 512, 0, "naturally aligned");
     let zone = a.zone_of(pfn).unwrap();
     assert_eq!(
@@ -801,4 +803,55 @@ fn the_buddy_fast_path_serves_large_orders_from_the_first_zone() {
     assert!(a.free(pfn, 8, Some(own(lists))).is_err(), "wrong order");
     a.free(pfn, 9, Some(own(lists))).unwrap();
     assert_eq!(zone_free(&a, 1), free_before);
+}
+
+/// The bulk path fills a request from the CPU's list, refilling it from
+/// the zone as it runs dry, counts every page as the fast path does,
+/// serves another node's memory from this CPU's list of that zone, and
+/// stops at the watermark for the caller to go the slow way.
+#[test]
+fn bulk_allocation_refills_as_it_goes_and_stops_at_the_watermark() {
+    let (a, _) = allocator("two-node", Setup::default());
+    let lists = pcp_set(&a);
+    assert!(a.register_pcp(0, lists));
+    let before = a.node_stats(1);
+    let mut got = Vec::new();
+    let n = a.alloc_bulk(own(lists), 0, 1, Gfp::KERNEL, 1000, |pfn| got.push(pfn));
+    assert_eq!(n, 1000);
+    let mut sorted = got.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 1000, "no page twice");
+    assert!(got.iter().all(|&p| a.zone_of(p).unwrap().node == 1));
+    let after = a.node_stats(1);
+    assert_eq!(
+        after[NumaStat::Hit as usize] - before[NumaStat::Hit as usize],
+        1000
+    );
+    assert_eq!(
+        after[NumaStat::OtherNode as usize] - before[NumaStat::OtherNode as usize],
+        1000,
+        "a node-0 CPU"
+    );
+    for &p in &got {
+        a.free(p, 0, Some(own(lists))).unwrap();
+    }
+    // Exhaust: the bulk path stops above the low watermark.
+    let zone = a.zone_of(got[0]).unwrap();
+    let mut all = Vec::new();
+    let n = a.alloc_bulk(own(lists), 0, 1, Gfp::KERNEL, usize::MAX, |pfn| {
+        all.push(pfn)
+    });
+    assert_eq!(n, all.len());
+    assert!(
+        zone.free_pages() <= zone.watermarks.low + zone.pcp_batch as u64,
+        "{} free",
+        zone.free_pages()
+    );
+    assert!(
+        zone.free_pages() + a.parked_pages(zone) >= zone.watermarks.low - zone.pcp_batch as u64
+    );
+    for &p in &all {
+        a.free(p, 0, None).unwrap();
+    }
 }
