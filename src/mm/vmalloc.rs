@@ -180,7 +180,7 @@ fn vmalloc_request(
         return core::ptr::null_mut();
     }
     run_deferred_frees();
-    let total_ram: u64 = allocator().zones().map(|z| z.managed()).sum::<u64>() * PAGE_SIZE;
+    let total_ram = allocator().totalram_pages() * PAGE_SIZE;
     if size == 0 || size as u64 > total_ram {
         warn(
             gfp,
@@ -449,7 +449,9 @@ fn defer_free(addr: u64) {
 
 /// Does the vfrees queued from interrupt context (process context only).
 pub fn run_deferred_frees() {
-    if in_interrupt() {
+    // Two loads when nothing is queued (as nearly always), not a swap of
+    // every slot; one queued while we look is done on the next call.
+    if in_interrupt() || STATS.deferred.load(Acquire) == STATS.deferred_done.load(Acquire) {
         return;
     }
     for slot in &DEFERRED {

@@ -442,6 +442,8 @@ pub enum AllocError {
 pub struct PageAllocator<'a> {
     nodes: [Option<&'a Node<'a>>; MAX_NUMNODES],
     min_free_kbytes: u64,
+    /// Managed pages of all zones (Linux's totalram_pages).
+    totalram_pages: u64,
     /// Populated zones by start frame, for frame -> zone lookups.
     by_pfn: [Option<&'a Zone<'a>>; MAX_ZONEREFS],
     nr_by_pfn: usize,
@@ -531,9 +533,16 @@ impl<'a> PageAllocator<'a> {
         }
         by_pfn[..nr_by_pfn].sort_unstable_by_key(|z| z.map_or(0, |z| z.span.start_pfn));
         let (zone_map, zone_map_shift) = build_zone_map(&by_pfn[..nr_by_pfn]);
+        let totalram_pages = shared
+            .iter()
+            .flatten()
+            .flat_map(|n| n.zones.iter())
+            .map(|z| z.managed)
+            .sum();
         PageAllocator {
             nodes: shared,
             min_free_kbytes,
+            totalram_pages,
             by_pfn,
             nr_by_pfn,
             zone_map,
@@ -556,6 +565,11 @@ impl<'a> PageAllocator<'a> {
 
     pub fn zones(&self) -> impl Iterator<Item = &'a Zone<'a>> + '_ {
         self.nodes().flat_map(|n| n.zones.iter())
+    }
+
+    /// Managed pages of all zones, kept (Linux's totalram_pages).
+    pub fn totalram_pages(&self) -> u64 {
+        self.totalram_pages
     }
 
     pub fn min_free_kbytes(&self) -> u64 {
