@@ -168,6 +168,12 @@ impl<'a> Buddy<'a> {
         self.free_pages
     }
 
+    /// Whether a free block of `order` or larger exists.
+    #[inline]
+    pub fn has_block(&self, order: usize) -> bool {
+        (self.nonempty >> order.min(MAX_ORDER + 1)) != 0
+    }
+
     /// Free blocks per order, as /proc/buddyinfo counts them.
     pub fn free_blocks(&self) -> [usize; MAX_ORDER + 1] {
         self.counts

@@ -155,17 +155,24 @@ impl<'a> Zone<'a> {
         free > (flags.effective_mark(&self.watermarks) + reserve) as i64
     }
 
-    fn try_alloc(&self, order: usize, reserve: u64, flags: AllocFlags) -> Option<u64> {
-        let mut area = self.free_area.lock();
-        let buddy = area.as_mut()?;
-        let ok = watermark::watermark_ok(
+    /// The watermark check on the buddy allocator's own counts, under
+    /// the zone lock.
+    #[inline]
+    fn buddy_ok(&self, buddy: &Buddy, order: usize, reserve: u64, flags: AllocFlags) -> bool {
+        watermark::watermark_ok(
             buddy.free_pages() as u64,
-            &buddy.free_blocks(),
+            buddy.has_block(order),
             order,
             &self.watermarks,
             reserve,
             flags,
-        );
+        )
+    }
+
+    fn try_alloc(&self, order: usize, reserve: u64, flags: AllocFlags) -> Option<u64> {
+        let mut area = self.free_area.lock();
+        let buddy = area.as_mut()?;
+        let ok = self.buddy_ok(buddy, order, reserve, flags);
         let pfn = if ok { buddy.alloc(order) } else { None };
         self.nr_free.store(buddy.free_pages() as u64, Relaxed);
         pfn
@@ -201,15 +208,7 @@ impl<'a> Zone<'a> {
             return;
         }
         for _ in 0..count {
-            let ok = watermark::watermark_ok(
-                buddy.free_pages() as u64,
-                &buddy.free_blocks(),
-                order,
-                &self.watermarks,
-                reserve,
-                flags,
-            );
-            if !ok {
+            if !self.buddy_ok(buddy, order, reserve, flags) {
                 break;
             }
             match buddy.alloc(order) {

@@ -13,7 +13,6 @@
 //!   between, divided by the lower zone's ratio (256 for DMA and DMA32, 32
 //!   for NORMAL).
 
-use crate::buddy::MAX_ORDER;
 use crate::gfp::Gfp;
 use crate::zone::{ZoneType, NR_ZONES};
 
@@ -175,10 +174,12 @@ impl AllocFlags {
 
 /// Linux's __zone_watermark_ok: would the zone stay above the mark after
 /// handing out a block of `order`? `reserve` is the zone's lowmem_reserve
-/// for the highest zone the allocation could have used.
+/// for the highest zone the allocation could have used; `has_block` says
+/// whether a free block of `order` or more exists.
+#[inline]
 pub fn watermark_ok(
     free_pages: u64,
-    free_blocks: &[usize; MAX_ORDER + 1],
+    has_block: bool,
     order: usize,
     marks: &Watermarks,
     reserve: u64,
@@ -189,7 +190,7 @@ pub fn watermark_ok(
     if free <= (min + reserve) as i64 {
         return false;
     }
-    order == 0 || free_blocks[order..].iter().any(|&n| n > 0)
+    order == 0 || has_block
 }
 
 #[cfg(test)]
@@ -281,7 +282,6 @@ mod tests {
             low: 1000,
             high: 1200,
         };
-        let blocks = [900, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
         let kernel_min = AllocFlags {
             mark: Mark::Min,
             min_reserve: false,
@@ -295,16 +295,17 @@ mod tests {
             non_block: true,
             ..high
         };
-        assert!(!watermark_ok(800, &blocks, 0, &marks, 0, kernel_min));
-        assert!(watermark_ok(801, &blocks, 0, &marks, 0, kernel_min));
-        assert!(watermark_ok(401, &blocks, 0, &marks, 0, high));
-        assert!(!watermark_ok(400, &blocks, 0, &marks, 0, high));
+        assert!(!watermark_ok(800, true, 0, &marks, 0, kernel_min));
+        assert!(watermark_ok(801, true, 0, &marks, 0, kernel_min));
+        assert!(watermark_ok(401, true, 0, &marks, 0, high));
+        assert!(!watermark_ok(400, true, 0, &marks, 0, high));
         // 800 - 400 - 100 = 300.
-        assert!(watermark_ok(301, &blocks, 0, &marks, 0, atomic));
-        assert!(!watermark_ok(300, &blocks, 0, &marks, 0, atomic));
+        assert!(watermark_ok(301, true, 0, &marks, 0, atomic));
+        assert!(!watermark_ok(300, true, 0, &marks, 0, atomic));
         // The lowmem reserve adds to the mark.
-        assert!(!watermark_ok(900, &blocks, 0, &marks, 100, kernel_min));
+        assert!(!watermark_ok(900, true, 0, &marks, 100, kernel_min));
         // Order 1 needs a block of order 1 or more.
-        assert!(!watermark_ok(5000, &blocks, 1, &marks, 0, kernel_min));
+        assert!(!watermark_ok(5000, false, 1, &marks, 0, kernel_min));
+        assert!(watermark_ok(5000, true, 1, &marks, 0, kernel_min));
     }
 }
