@@ -212,6 +212,8 @@ fn rq() -> &'static RunQueue {
 /// "boot" thread, each secondary CPU's idle loop its idle thread, and the
 /// boot CPU gets an idle thread with a stack of its own.
 pub fn init() {
+    // Timed sleepers are woken from every CPU's tick.
+    crate::arch::x86_64::interrupts::set_tick_handler(wake_expired);
     let me = percpu::cpu_id();
     for c in percpu::online() {
         let rq = &RQ[c.cpu as usize];

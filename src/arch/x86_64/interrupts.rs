@@ -55,6 +55,16 @@ pub fn set_timer_hook(hook: Option<fn()>) {
     TIMER_HOOK.store(hook.map_or(ptr::null_mut(), |f| f as *mut ()), Release);
 }
 
+/// What every tick does for the layers above (the scheduler's timed
+/// wake-ups), installed once by them at init: Linux's clockevent
+/// `event_handler`. Ticks before it only count.
+static TICK_HANDLER: spin::Once<fn()> = spin::Once::new();
+
+/// Installs the tick handler; a second call keeps the first.
+pub fn set_tick_handler(handler: fn()) {
+    TICK_HANDLER.call_once(|| handler);
+}
+
 pub extern "x86-interrupt" fn timer(_frame: InterruptStackFrame) {
     enter();
     if let Some(c) = percpu::this_cpu() {
@@ -66,7 +76,9 @@ pub extern "x86-interrupt" fn timer(_frame: InterruptStackFrame) {
         let hook: fn() = unsafe { core::mem::transmute::<*mut (), fn()>(hook) };
         hook();
     }
-    crate::sched::wake_expired();
+    if let Some(handler) = TICK_HANDLER.get() {
+        handler();
+    }
     exit();
 }
 
