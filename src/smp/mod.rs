@@ -33,7 +33,7 @@ pub fn init(settings: &cmdline::Settings) {
         .map_or(wanted, |m| (m as usize).min(wanted));
     let fail = settings.smp_fail.filter(|&f| (f as usize) < limit);
     EXPECTED_ONLINE.store(limit as u32 - fail.is_some() as u32, Ordering::Relaxed);
-    let started = smp::boot_secondary_cpus(limit, fail);
+    let started = smp::boot_secondary_cpus(limit, fail, crate::sched::idle_loop);
     log::info!(
         "SMP: {} of {wanted} CPUs online ({})",
         started + 1,

@@ -214,9 +214,15 @@ pub fn init_boot_cpu() {
     percpu::mark_online(area);
 }
 
+/// What an application processor runs once it is online (the
+/// scheduler's idle loop), given by the caller of `boot_secondary_cpus`.
+static AP_ENTRY: spin::Once<fn() -> !> = spin::Once::new();
+
 /// Starts the other CPUs the topology lists, up to `limit` CPUs in all;
-/// CPU `fail` (a test hook) gets no start-up IPI. Returns how many came up.
-pub fn boot_secondary_cpus(limit: usize, fail: Option<u32>) -> u32 {
+/// CPU `fail` (a test hook) gets no start-up IPI. Each runs `entry` once
+/// online. Returns how many came up.
+pub fn boot_secondary_cpus(limit: usize, fail: Option<u32>, entry: fn() -> !) -> u32 {
+    AP_ENTRY.call_once(|| entry);
     let t = crate::numa::topology();
     // SAFETY: reading CR3/CR4 has no side effect.
     let (cr3, cr4) = unsafe {
@@ -324,5 +330,11 @@ extern "C" fn ap_main(area: u64) -> ! {
     super::exceptions::load_idt();
     apic::enable_this_cpu();
     percpu::mark_online(area);
-    crate::sched::idle_loop()
+    match AP_ENTRY.get() {
+        Some(entry) => entry(),
+        // Unreachable: the entry is stored before any start-up IPI.
+        None => loop {
+            x86_64::instructions::hlt();
+        },
+    }
 }
