@@ -104,6 +104,10 @@ pub fn init() {
         space: VmapSpace::new(VMALLOC_BASE, VMALLOC_BASE + VMALLOC_SIZE, lazy),
         areas: BTreeMap::new(),
     });
+    // Fault reports name the area an address of the region falls in.
+    crate::arch::x86_64::exceptions::set_describer(|addr, f| {
+        describe(addr).map(|place| core::fmt::Write::write_fmt(f, format_args!("{place}")))
+    });
     log::info!(
         "vmalloc: [{:#x}-{:#x}) ({} TiB), lazy purge after {} MiB freed ({} CPUs)",
         VMALLOC_BASE,

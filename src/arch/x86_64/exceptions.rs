@@ -125,6 +125,17 @@ extern "x86-interrupt" fn page_fault(mut frame: InterruptStackFrame, code: PageF
     );
 }
 
+/// Says what a higher layer keeps at an address (vmalloc: which area,
+/// its guard page, a freed one): Some when the address is its own.
+pub type Describer = fn(u64, &mut core::fmt::Formatter<'_>) -> Option<core::fmt::Result>;
+
+static DESCRIBER: spin::Once<Describer> = spin::Once::new();
+
+/// Installs the describer fault reports ask (once; vmalloc at init).
+pub fn set_describer(describer: Describer) {
+    DESCRIBER.call_once(|| describer);
+}
+
 /// What lies at a virtual address, in words, for fault reports.
 pub struct Describe(pub u64);
 
@@ -147,8 +158,8 @@ impl core::fmt::Display for Describe {
                 "guard page of CPU {cpu}'s {name} (stack [{bottom:#x}-{top:#x})): stack overflow"
             );
         }
-        if let Some(place) = crate::mm::vmalloc::describe(addr) {
-            return write!(f, "{place}");
+        if let Some(said) = DESCRIBER.get().and_then(|d| d(addr, f)) {
+            return said;
         }
         match paging::translate(addr) {
             Mapping::NotMapped => write!(f, "unmapped"),
