@@ -181,3 +181,41 @@ pub fn report(w: &mut dyn core::fmt::Write) -> core::fmt::Result {
     }
     Ok(())
 }
+
+/// The shrinker of every SLAB_RECLAIM_ACCOUNT cache: it frees their empty
+/// slabs (their users' own shrinkers free the objects).
+struct ReclaimableSlabShrinker;
+
+pub static SLAB_SHRINKER_STATS: ShrinkerStats = ShrinkerStats::new();
+
+fn reclaimable_caches() -> impl Iterator<Item = &'static mm::slub::KmemCache> {
+    super::slab::caches().filter(|c| c.flags.contains(mm::slub::SlabFlags::RECLAIM_ACCOUNT))
+}
+
+impl Shrinker for ReclaimableSlabShrinker {
+    fn name(&self) -> &'static str {
+        "slab-reclaimable"
+    }
+    /// Free objects counted in whole slabs; scan frees empty slabs.
+    fn count(&self, _sc: &ShrinkControl) -> u64 {
+        reclaimable_caches()
+            .map(|c| {
+                let (active, total, _) = c.usage();
+                (total - active) / c.layout.objects.max(1) as u64
+            })
+            .sum()
+    }
+    fn scan(&self, _sc: &ShrinkControl) -> u64 {
+        reclaimable_caches()
+            .map(|c| super::slab::kmem_cache_shrink(c) >> c.layout.order)
+            .sum()
+    }
+}
+
+/// Registers the reclaimable-slab shrinker (slab sits below reclaim, so
+/// its shrinker lives here, calling down).
+pub fn init_slab_shrinker() {
+    if let Err(e) = register_shrinker(&ReclaimableSlabShrinker, &SLAB_SHRINKER_STATS) {
+        log::error!("slab: shrinker not registered: {e:?}");
+    }
+}

@@ -125,7 +125,7 @@ pub fn node_below_low(node: NodeId) -> bool {
 /// node without CPUs borrows the nearest node's, as Linux's kswapd would
 /// run wherever it may).
 pub fn init() {
-    super::slab::init_shrinker();
+    super::shrinker::init_slab_shrinker();
     pagecache::init_shrinkers();
     let t = topology();
     let mut started = 0;
