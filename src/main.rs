@@ -88,7 +88,7 @@ fn boot(start_info_phys: u64) -> ! {
     }
     mm::early_heap::init(); // Box and Vec work (a memblock heap) until SLUB takes over
     acpi::aml::init(tables); // DSDT/SSDTs in the AML interpreter; \_S5 and memory devices readable
-    acpi::add_memory_devices(settings.mem_limit); // pc-dimm memory direct-mapped, into memblock
+    acpi::aml::add_memory_devices(settings.mem_limit); // pc-dimm memory direct-mapped, into memblock
     mm::pmem::init(tables); // NVDIMM persistent memory from the NFIT, direct-mapped
     numa::init(tables, settings.numa_off); // nodes, CPUs, memory (device memory too), distances
     if settings.bench.is_some() {
@@ -101,7 +101,7 @@ fn boot(start_info_phys: u64) -> ! {
     rcu::init(); // RCU callbacks run on the last CPU's idle loop
     sched::init(); // run queues, idle threads; kernel threads from here on
     mm::vmscan::init(); // one kswapd per node with memory; the shrinkers
-    acpi::report_memory_devices(); // PNP0C80 devices: ranges, nodes, status
+    acpi::aml::report_memory_devices(); // PNP0C80 devices: ranges, nodes, status
     numa::print_reports();
     if settings.mm_report {
         mm::report::print_all("boot");

@@ -358,3 +358,45 @@ fn eisa_id(id: &str) -> u32 {
     let v = (mfg << 16) | prod;
     ((v >> 24) & 0xff) | ((v >> 8) & 0xff00) | ((v << 8) & 0xff_0000) | ((v << 24) & 0xff00_0000)
 }
+
+/// Adds the memory of every present ACPI memory device to memblock, where
+/// the zones will find it (as ZONE_MOVABLE).
+pub fn add_memory_devices(mem_limit: Option<u64>) {
+    for d in memory_devices().iter().filter(|d| d.status != 0) {
+        for &(start, end) in &d.ranges {
+            crate::mm::memblock::add_device_memory(start, end, d.pxm, mem_limit);
+        }
+    }
+}
+
+/// Logs every ACPI memory device (PNP0C80) AML describes: where its
+/// memory is, on which node, and whether it is present.
+pub fn report_memory_devices() {
+    for d in memory_devices().iter() {
+        let node = d.pxm.and_then(|p| crate::numa::topology().node_of_pxm(p));
+        if d.status == 0 {
+            log::info!("ACPI: memory device {}: not present (_STA 0)", d.path);
+            continue;
+        }
+        if d.ranges.is_empty() {
+            log::warn!(
+                "ACPI: memory device {}: present (_STA {:#x}), PXM {}, node {}, but no memory range could be read from its _CRS; its memory is not used",
+                d.path,
+                d.status,
+                d.pxm.map_or(-1, |p| p as i64),
+                node.map_or(-1, |n| n as i64)
+            );
+        }
+        for &(start, end) in &d.ranges {
+            log::info!(
+                "ACPI: memory device {}: [mem {start:#018x}-{:#018x}] {} MiB, PXM {}, node {}, _STA {:#x}",
+                d.path,
+                end - 1,
+                (end - start) >> 20,
+                d.pxm.map_or(-1, |p| p as i64),
+                node.map_or(-1, |n| n as i64),
+                d.status
+            );
+        }
+    }
+}
