@@ -17,6 +17,7 @@ mod console;
 mod fatal;
 mod mm;
 mod numa;
+mod preempt;
 mod rcu;
 mod sched;
 mod selftest;

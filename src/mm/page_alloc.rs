@@ -365,7 +365,7 @@ impl Reclaim for KernelReclaim {
         if let Some(own) = this_cpu_pcp() {
             allocator().drain_pcp(own);
         }
-        if self.irqs_on && crate::smp::scheduling() {
+        if self.irqs_on && crate::preempt::scheduling() {
             self.as_caller(drain_all_pages);
         }
     }
@@ -404,7 +404,7 @@ pub static MIGHT_SLEEP_WARNINGS: AtomicU64 = AtomicU64::new(0);
 /// interrupt context too unless the fast path did (`fast_checked`).
 #[inline(always)]
 fn might_sleep(gfp: Gfp, caller: &Location, fast: bool, fast_checked: bool) {
-    if !gfp.can_direct_reclaim() || !crate::smp::scheduling() {
+    if !gfp.can_direct_reclaim() || !crate::preempt::scheduling() {
         return;
     }
     if crate::arch::x86_64::interrupts::in_interrupt() {
@@ -502,7 +502,7 @@ fn alloc_slow(
     };
     // A caller that may not sleep must not: any attempt is a "scheduling
     // while atomic" bug report instead of a sleep.
-    let _atomic = (!gfp.can_direct_reclaim()).then(crate::sched::atomic_section);
+    let _atomic = (!gfp.can_direct_reclaim()).then(crate::preempt::atomic_section);
     let reclaim = KernelReclaim {
         irqs_on: x86_64::instructions::interrupts::are_enabled(),
     };

@@ -166,8 +166,6 @@ struct RunQueue {
     current: AtomicPtr<Thread>,
     /// The thread switched away from, for the one switched to.
     prev: AtomicPtr<Thread>,
-    /// Nonzero inside a section that must not sleep (Linux's preempt_count).
-    atomic_depth: AtomicU32,
     switches: AtomicU64,
     ticking: AtomicBool,
 }
@@ -184,7 +182,6 @@ static RQ: [RunQueue; MAX_CPUS] = [const {
         }),
         current: AtomicPtr::new(core::ptr::null_mut()),
         prev: AtomicPtr::new(core::ptr::null_mut()),
-        atomic_depth: AtomicU32::new(0),
         switches: AtomicU64::new(0),
         ticking: AtomicBool::new(false),
     }
@@ -284,22 +281,10 @@ pub fn can_sleep() -> bool {
     is_ready()
         && !current_is_idle()
         && !crate::arch::x86_64::interrupts::in_interrupt()
-        && rq().atomic_depth.load(Relaxed) == 0
+        && !crate::preempt::in_atomic_section()
 }
 
-/// A section that must not sleep (preempt_disable); ends when dropped.
-pub struct AtomicSection(());
-
-pub fn atomic_section() -> AtomicSection {
-    rq().atomic_depth.fetch_add(1, Relaxed);
-    AtomicSection(())
-}
-
-impl Drop for AtomicSection {
-    fn drop(&mut self) {
-        rq().atomic_depth.fetch_sub(1, Relaxed);
-    }
-}
+pub use crate::preempt::atomic_section;
 
 /// The CPU a new thread bound `binding` should live on.
 fn place(binding: Binding) -> Option<u32> {

@@ -3,7 +3,7 @@
 
 use crate::arch::x86_64::{apic, interrupts, percpu, smp};
 use crate::numa::topology;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 mod selftests;
 
@@ -21,7 +21,7 @@ pub fn init(settings: &cmdline::Settings) {
         Ok(m) => m,
         Err(e) => {
             log::error!("SMP: no usable local APIC ({e:?}); only the boot CPU runs");
-            SCHEDULING.store(true, Ordering::Release);
+            crate::preempt::set_scheduling();
             return;
         }
     };
@@ -46,16 +46,7 @@ pub fn init(settings: &cmdline::Settings) {
     // From here on the boot CPU takes interrupts too, and allocations that
     // may sleep are checked for the context they run in.
     x86_64::instructions::interrupts::enable();
-    SCHEDULING.store(true, Ordering::Release);
-}
-
-/// Set once every CPU is up and interrupts are on (Linux's
-/// SYSTEM_SCHEDULING): the might-sleep check applies from then on.
-static SCHEDULING: AtomicBool = AtomicBool::new(false);
-
-#[inline]
-pub fn scheduling() -> bool {
-    SCHEDULING.load(Ordering::Acquire)
+    crate::preempt::set_scheduling();
 }
 
 /// One line per CPU: its node and where its per-CPU area lies.
