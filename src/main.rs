@@ -96,6 +96,7 @@ fn boot(start_info_phys: u64) -> ! {
         bench::reserve_region(numa::topology().mem_node(numa::cpu_to_node(0))); // the peer allocators' memory
     }
     mm::page_alloc::init(&settings); // zones, buddy allocators, zonelists; memblock retires
+    mm::reclaim::init(); // kswapd, direct reclaim and the OOM killer, into the allocator
     smp::init(&settings); // local APICs, per-CPU areas on their nodes, every CPU online
     mm::slab::init(&settings); // kmalloc caches; Box and Vec work from here
     mm::vmalloc::init(); // the vmalloc region: vmalloc, vmap, vfree

@@ -11,6 +11,7 @@ pub mod pagecache;
 pub mod pmem;
 mod pmem_selftests;
 mod pressure_selftests;
+pub mod reclaim;
 pub mod report;
 mod selftests;
 pub mod shrinker;

@@ -4,8 +4,9 @@
 //!
 //! What the crate leaves to the kernel is done here: zeroing through the
 //! direct map (__GFP_ZERO), the failure report unless __GFP_NOWARN, the
-//! "Bad page state" report for an invalid free, and the reclaim hooks
-//! (kswapd, direct reclaim and the OOM killer, in vmscan and oom_kill).
+//! "Bad page state" report for an invalid free, and calling the reclaim
+//! the layer above installs (`set_reclaim`; kswapd, direct reclaim and the
+//! OOM killer, in mm/reclaim.rs) with interrupts as the caller had them.
 
 use crate::arch::x86_64::tsc;
 use crate::mm::memblock;
@@ -17,7 +18,7 @@ use layout::{phys_to_virt, virt_to_phys, PAGE_SIZE};
 use mm::buddy::{PageMeta, MAX_ORDER};
 use mm::gfp::{Gfp, ReclaimContext};
 use mm::movable::CoreSize;
-use mm::page_alloc::{AllocError, Node, PageAllocator, Reclaim, Request};
+use mm::page_alloc::{AllocError, NoReclaim, Node, PageAllocator, Reclaim, Request};
 use mm::pcp::{PcpSet, PerCpuPages};
 use mm::setup::{self, NodeStorage, Setup};
 use mm::zone::ZoneType;
@@ -316,14 +317,33 @@ pub fn alloc_pcp_lists(cpu: usize, node: NodeId) -> Option<&'static [PerCpuPages
     Some(lists)
 }
 
-/// The allocator's reclaim hooks: kswapd, direct reclaim and the OOM
-/// killer, each counted. The allocator runs with interrupts off; work that
-/// may sleep turns them back on when the caller had them on.
-struct KernelReclaim {
-    irqs_on: bool,
+/// The reclaim the allocator calls when memory is short (kswapd, direct
+/// reclaim, the OOM killer, waiting), installed by the reclaim layer at
+/// init; none before (the allocator then just fails or spins).
+static RECLAIM: Once<&'static (dyn Reclaim + Sync)> = Once::new();
+
+/// Installs the allocator's reclaim (once; `mm::reclaim::init`).
+pub fn set_reclaim(reclaim: &'static (dyn Reclaim + Sync)) {
+    RECLAIM.call_once(|| reclaim);
 }
 
-impl KernelReclaim {
+/// The installed reclaim as one allocation sees it: each call counted,
+/// and work that may sleep run with interrupts as the caller had them
+/// (the allocator itself runs with them off).
+struct AsCaller {
+    irqs_on: bool,
+    reclaim: &'static (dyn Reclaim + Sync),
+}
+
+impl AsCaller {
+    fn new(irqs_on: bool) -> Self {
+        static NONE: NoReclaim = NoReclaim;
+        AsCaller {
+            irqs_on,
+            reclaim: RECLAIM.get().copied().unwrap_or(&NONE),
+        }
+    }
+
     /// Runs `f` with interrupts as the caller had them.
     fn as_caller<R>(&self, f: impl FnOnce() -> R) -> R {
         if self.irqs_on {
@@ -337,25 +357,20 @@ impl KernelReclaim {
     }
 }
 
-impl Reclaim for KernelReclaim {
-    fn wake_kswapd(&self, node: NodeId, _order: usize) {
+impl Reclaim for AsCaller {
+    fn wake_kswapd(&self, node: NodeId, order: usize) {
         RECLAIM_CALLS.kswapd_wakeups.fetch_add(1, Relaxed);
-        super::vmscan::wakeup_kswapd(node);
+        self.reclaim.wake_kswapd(node, order);
     }
 
     fn direct_reclaim(&self, ctx: ReclaimContext, order: usize, node: NodeId) -> u64 {
         RECLAIM_CALLS.direct_reclaim_passes.fetch_add(1, Relaxed);
         *RECLAIM_CALLS.last_context.lock() = Some(ctx);
-        self.as_caller(|| {
-            let freed = super::vmscan::direct_reclaim(ctx, order, node);
-            // GFP_KERNEL may sleep: let kswapd and others run.
-            crate::sched::cond_resched();
-            freed
-        })
+        self.as_caller(|| self.reclaim.direct_reclaim(ctx, order, node))
     }
 
     fn out_of_memory(&self, gfp: Gfp, order: usize) -> bool {
-        self.irqs_on && self.as_caller(|| super::oom_kill::out_of_memory(gfp, order))
+        self.irqs_on && self.as_caller(|| self.reclaim.out_of_memory(gfp, order))
     }
 
     /// This CPU's lists, and every other CPU's by IPI when the caller
@@ -375,9 +390,9 @@ impl Reclaim for KernelReclaim {
         if attempt.is_power_of_two() && attempt >= 1 << 16 {
             log::warn!("page allocation stalls: __GFP_NOFAIL retried {attempt} times");
         }
-        if self.irqs_on && crate::sched::can_sleep() {
-            // Wait for reclaim elsewhere (kswapd, a victim exiting) asleep.
-            self.as_caller(|| crate::sched::sleep_ns(1_000_000));
+        if self.irqs_on {
+            // The reclaim layer sleeps if this context may.
+            self.as_caller(|| self.reclaim.nofail_wait(attempt));
         } else {
             core::hint::spin_loop();
         }
@@ -503,9 +518,7 @@ fn alloc_slow(
     // A caller that may not sleep must not: any attempt is a "scheduling
     // while atomic" bug report instead of a sleep.
     let _atomic = (!gfp.can_direct_reclaim()).then(crate::preempt::atomic_section);
-    let reclaim = KernelReclaim {
-        irqs_on: x86_64::instructions::interrupts::are_enabled(),
-    };
+    let reclaim = AsCaller::new(x86_64::instructions::interrupts::are_enabled());
     // Interrupt handlers allocate too: no zone lock is ever held with
     // interrupts on (Linux's spin_lock_irqsave on zone->lock).
     let result =

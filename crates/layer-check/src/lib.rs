@@ -38,9 +38,9 @@ pub fn layer_of(file: &str) -> Option<Layer> {
         "mm/mod.rs" | "mm/memblock.rs" | "mm/early_heap.rs" | "mm/page_alloc.rs" | "mm/slab.rs"
         | "mm/vmalloc.rs" | "mm/pmem.rs" | "mm/frames.rs" => 2,
         f if f.starts_with("numa/") => 2,
-        f if f.starts_with("sched/") || f.starts_with("smp/") || f.starts_with("mm/reclaim/") => 3,
+        f if f.starts_with("sched/") || f.starts_with("smp/") => 3,
         "task.rs" | "acpi/aml.rs" | "mm/vmscan.rs" | "mm/shrinker.rs" | "mm/pagecache.rs"
-        | "mm/oom_kill.rs" => 3,
+        | "mm/oom_kill.rs" | "mm/reclaim.rs" => 3,
         "main.rs" | "report.rs" | "mm/report.rs" => 4,
         f if f.starts_with("bench/") => 4,
         _ => return None,

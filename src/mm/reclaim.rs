@@ -1,0 +1,45 @@
+//! The page allocator's reclaim, installed into it at boot: when memory
+//! is short the allocator wakes kswapd, reclaims directly, calls the OOM
+//! killer and, for __GFP_NOFAIL, waits. All of that is a service above the
+//! allocator (threads, sleeping, the page cache, tasks), so the allocator
+//! reaches it only through this `Reclaim` (the trait of crates/mm), which
+//! calls down into vmscan, oom_kill and the scheduler.
+
+use super::{oom_kill, page_alloc, vmscan};
+use mm::gfp::{Gfp, ReclaimContext};
+use mm::page_alloc::Reclaim;
+use numa::NodeId;
+
+struct KernelReclaim;
+
+impl Reclaim for KernelReclaim {
+    fn wake_kswapd(&self, node: NodeId, _order: usize) {
+        vmscan::wakeup_kswapd(node);
+    }
+
+    fn direct_reclaim(&self, ctx: ReclaimContext, order: usize, node: NodeId) -> u64 {
+        let freed = vmscan::direct_reclaim(ctx, order, node);
+        // GFP_KERNEL may sleep: let kswapd and others run.
+        crate::sched::cond_resched();
+        freed
+    }
+
+    fn out_of_memory(&self, gfp: Gfp, order: usize) -> bool {
+        oom_kill::out_of_memory(gfp, order)
+    }
+
+    fn nofail_wait(&self, _attempt: u64) {
+        if crate::sched::can_sleep() {
+            // Wait for reclaim elsewhere (kswapd, a victim exiting) asleep.
+            crate::sched::sleep_ns(1_000_000);
+        } else {
+            core::hint::spin_loop();
+        }
+    }
+}
+
+/// Installs the reclaim into the page allocator (right after the
+/// allocator exists, as it always had it).
+pub fn init() {
+    page_alloc::set_reclaim(&KernelReclaim);
+}
