@@ -246,7 +246,7 @@ fn access_ptr(phys: u64, size: u64) -> Option<u64> {
         log::warn!("ACPI: AML touches more than 16 device pages; {phys:#x} refused");
         return None;
     };
-    if !crate::mm::page_alloc::is_ready() {
+    if !paging::table_frames().is_some_and(|f| f.is_page_allocator()) {
         // Boot-time AML runs before the page allocator: the page is mapped
         // uncached at its direct-map address with early page tables (as
         // the firmware tables are), and stays mapped like the others.

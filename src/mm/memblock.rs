@@ -7,7 +7,7 @@ use crate::arch::x86_64::paging;
 use crate::boot::start_info::{BootInfo, E820Kind};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
-use layout::LOW_MEMORY_END;
+use layout::{LOW_MEMORY_END, PAGE_SIZE};
 use mm::memblock::Memblock;
 use mm::memblock::MemblockError;
 use numa::NodeId;
@@ -35,11 +35,40 @@ pub fn enough_to_boot() -> Result<(), u64> {
     }
 }
 
+/// Page-table pages before the page allocator: memblock's, zeroed.
+struct MemblockTables;
+
+impl paging::TableFrames for MemblockTables {
+    fn alloc_table(&self, _node: i32) -> Option<u64> {
+        // Below 4 GiB: boot RAM, never the device memory being mapped.
+        let phys = MEMBLOCK
+            .lock()
+            .alloc_range(PAGE_SIZE, PAGE_SIZE, 0, 1 << 32)
+            .ok()?;
+        // SAFETY: just reserved for good; RAM memblock knows is direct-mapped.
+        unsafe {
+            core::ptr::write_bytes(layout::phys_to_virt(phys) as *mut u8, 0, PAGE_SIZE as usize)
+        };
+        Some(phys)
+    }
+
+    /// Boot page tables map memory for good: never given back (the
+    /// vmalloc region, which frees its tables, starts after memblock).
+    fn free_table(&self, phys: u64) {
+        log::warn!("memblock: page-table page {phys:#x} given back; kept");
+    }
+
+    fn is_page_allocator(&self) -> bool {
+        false
+    }
+}
+
 /// Builds memblock: E820 RAM, capped by `mem=`, with the first MiB, the
 /// kernel image, the boot page tables and the ACPI tables reserved.
 pub fn init(boot: &BootInfo, tables: &Tables, mem_limit: Option<u64>) {
     // Page-table frames come from memblock from here on.
     let boot_page_tables = paging::close_early_frames();
+    paging::set_table_frames(&MemblockTables);
     let mut mb = MEMBLOCK.lock();
     let report = |what: &str, r: Result<(), mm::memblock::MemblockError>| {
         if let Err(e) = r {

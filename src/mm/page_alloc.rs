@@ -612,6 +612,24 @@ mod heapless_name {
     }
 }
 
+/// Page-table pages once the allocator exists: zeroed order-0 pages on
+/// the node the mapping serves.
+struct PageTables;
+
+impl crate::arch::x86_64::paging::TableFrames for PageTables {
+    fn alloc_table(&self, node: i32) -> Option<u64> {
+        alloc_pages_node(node, Gfp::KERNEL | Gfp::ZERO, 0).map(Page::phys)
+    }
+
+    fn free_table(&self, phys: u64) {
+        __free_pages(Page(phys / PAGE_SIZE), 0);
+    }
+
+    fn is_page_allocator(&self) -> bool {
+        true
+    }
+}
+
 /// Page descriptors and node data from each node's own memory.
 struct NodeLocal;
 
@@ -698,6 +716,8 @@ pub fn init(settings: &cmdline::Settings) {
         memblock::retire(give)
     });
     let a = PAGE_ALLOC.call_once(|| built);
+    // Page tables take their pages from here on.
+    crate::arch::x86_64::paging::set_table_frames(&PageTables);
     let took_us = (tsc::ns_since_boot() - start) / 1000;
     for node in a.nodes() {
         for z in node.zones.iter().filter(|z| z.is_populated()) {

@@ -311,19 +311,50 @@ pub fn translate(virt: u64) -> Mapping {
     }
 }
 
-/// Page-table frames after boot: zeroed pages from the page allocator, on
-/// the node the mapping serves.
-struct NodeFrames {
+/// "Any node" for a page-table page (the page allocator's NUMA_NO_NODE).
+pub const ANY_NODE: i32 = -1;
+
+/// Where page-table pages come from once the boot frames are closed:
+/// memblock's, then the page allocator's, each source installed by its
+/// owner (memblock at its init, the page allocator at its), which paging
+/// cannot name.
+pub trait TableFrames: Sync {
+    /// A zeroed page for a page table, reachable through the direct map
+    /// and used for nothing else, preferably on `node` (ANY_NODE: any);
+    /// None when there is no memory.
+    fn alloc_table(&self, node: i32) -> Option<u64>;
+    /// Gives back a page-table page this source handed out.
+    fn free_table(&self, phys: u64);
+    /// Whether the pages come from the page allocator (mappings made from
+    /// then on may use the MMIO window; before, firmware pages are mapped
+    /// where the direct map would put them).
+    fn is_page_allocator(&self) -> bool;
+}
+
+static TABLE_FRAMES: spin::RwLock<Option<&'static dyn TableFrames>> = spin::RwLock::new(None);
+
+/// Installs the source of page-table pages (replacing the one before).
+pub fn set_table_frames(source: &'static dyn TableFrames) {
+    *TABLE_FRAMES.write() = Some(source);
+}
+
+/// The installed source of page-table pages, if any yet.
+pub fn table_frames() -> Option<&'static dyn TableFrames> {
+    *TABLE_FRAMES.read()
+}
+
+/// Page-table frames after boot: from the installed source, on the node
+/// the mapping serves.
+struct InstalledFrames {
     node: i32,
 }
 
-// SAFETY: each frame is a fresh, zeroed page from the page allocator, used
-// for nothing else, and reachable through the direct map.
-unsafe impl FrameAllocator<Size4KiB> for NodeFrames {
+// SAFETY: `TableFrames::alloc_table` promises fresh, zeroed pages used for
+// nothing else and reachable through the direct map.
+unsafe impl FrameAllocator<Size4KiB> for InstalledFrames {
     fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
-        let gfp = crate::mm::Gfp::KERNEL | crate::mm::Gfp::ZERO;
-        let page = crate::mm::alloc_pages_node(self.node, gfp, 0)?;
-        Some(PhysFrame::containing_address(PhysAddr::new(page.phys())))
+        let phys = table_frames()?.alloc_table(self.node)?;
+        Some(PhysFrame::containing_address(PhysAddr::new(phys)))
     }
 }
 
@@ -333,7 +364,7 @@ unsafe impl FrameAllocator<Size4KiB> for NodeFrames {
 /// not be mapped yet.
 pub fn map_pages(virt: u64, phys: u64, len: u64, flags: F, node: i32) -> Result<(), PagingError> {
     with_live_mapper(|mapper, _| {
-        let mut frames = NodeFrames { node };
+        let mut frames = InstalledFrames { node };
         let mut off = 0;
         while off < len {
             map::<Size4KiB>(
@@ -368,35 +399,19 @@ pub fn map_mmio(phys: u64, len: u64) -> Result<u64, PagingError> {
         v
     };
     let flags = F::PRESENT | F::WRITABLE | F::NO_EXECUTE | F::NO_CACHE | F::WRITE_THROUGH;
-    map_pages(virt, start, len, flags, crate::mm::NUMA_NO_NODE)?;
+    map_pages(virt, start, len, flags, ANY_NODE)?;
     Ok(virt + (phys - start))
 }
 
-/// Page-table frames before the page allocator: memblock's, zeroed.
-struct MemblockFrames;
-
-// SAFETY: each frame is reserved in memblock for good, is RAM in the direct
-// map, and is zeroed before use.
-unsafe impl FrameAllocator<Size4KiB> for MemblockFrames {
-    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
-        // Below 4 GiB: boot RAM, never the device memory being mapped.
-        let phys = crate::mm::MEMBLOCK
-            .lock()
-            .alloc_range(PAGE_SIZE, PAGE_SIZE, 0, 1 << 32)
-            .ok()?;
-        // SAFETY: just reserved; RAM memblock knows is direct-mapped.
-        unsafe { core::ptr::write_bytes(phys_to_virt(phys) as *mut u8, 0, PAGE_SIZE as usize) };
-        Some(PhysFrame::containing_address(PhysAddr::new(phys)))
-    }
-}
-
 /// Adds `[start, end)` to the direct map with the largest pages alignment
-/// allows, page tables from memblock: for memory the firmware describes
-/// outside the E820 map (coldplugged pc-dimm memory, found through AML),
-/// before the page allocator exists. Every page must be unmapped so far.
+/// allows, page tables from the installed source (memblock's, below 4 GiB):
+/// for memory the firmware describes outside the E820 map (coldplugged
+/// pc-dimm memory, found through AML), before the page allocator exists.
+/// Every page must be unmapped so far.
 pub fn extend_direct_map_early(start: u64, end: u64) -> Result<(), PagingError> {
     with_live_mapper(|mapper, huge_1g| {
-        map_direct(mapper, start, end, huge_1g, &mut MemblockFrames, true)
+        let mut frames = InstalledFrames { node: ANY_NODE };
+        map_direct(mapper, start, end, huge_1g, &mut frames, true)
     })
 }
 
@@ -458,12 +473,11 @@ static FIRMWARE: Mutex<FirmwarePages> = Mutex::new(FirmwarePages {
 });
 
 /// Page-table frames for a firmware mapping: the early allocator while
-/// it is open, memblock until the page allocator exists, then the page
-/// allocator.
+/// it is open, then the installed source (memblock's until the page
+/// allocator exists, then the page allocator's).
 enum AnyFrames<'a> {
     Early(&'a mut EarlyFrames),
-    Memblock,
-    Node,
+    Installed,
 }
 
 // SAFETY: each arm hands out frames under its own allocator's guarantees
@@ -472,11 +486,7 @@ unsafe impl FrameAllocator<Size4KiB> for AnyFrames<'_> {
     fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
         match self {
             AnyFrames::Early(f) => f.allocate_frame(),
-            AnyFrames::Memblock => MemblockFrames.allocate_frame(),
-            AnyFrames::Node => NodeFrames {
-                node: crate::mm::NUMA_NO_NODE,
-            }
-            .allocate_frame(),
+            AnyFrames::Installed => InstalledFrames { node: ANY_NODE }.allocate_frame(),
         }
     }
 }
@@ -571,8 +581,7 @@ fn map_firmware_page(page: u64, cache: F) -> Result<(), FirmwareMapError> {
     };
     let mut frames = match kpt.early.as_mut() {
         Some(early) => AnyFrames::Early(early),
-        None if crate::mm::page_alloc::is_ready() => AnyFrames::Node,
-        None => AnyFrames::Memblock,
+        None => AnyFrames::Installed,
     };
     let data = F::PRESENT | F::WRITABLE | F::NO_EXECUTE | cache;
     map::<Size4KiB>(

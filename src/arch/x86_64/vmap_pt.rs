@@ -46,11 +46,11 @@ fn next_table(
 ) -> Result<&'static mut PageTable, PagingError> {
     let e = &mut t[i];
     if e.is_unused() {
-        let page =
-            crate::mm::alloc_pages_node(node, crate::mm::Gfp::KERNEL | crate::mm::Gfp::ZERO, 0)
-                .ok_or(PagingError::OutOfFrames)?;
+        let page = super::paging::table_frames()
+            .and_then(|f| f.alloc_table(node))
+            .ok_or(PagingError::OutOfFrames)?;
         TABLE_PAGES.fetch_add(1, Relaxed);
-        e.set_addr(PhysAddr::new(page.phys()), TABLE);
+        e.set_addr(PhysAddr::new(page), TABLE);
     } else if e.flags().contains(F::HUGE_PAGE) {
         return Err(PagingError::MapFailed(0));
     }
@@ -96,7 +96,9 @@ pub fn map(virt: u64, chunks: &[u64], chunk: u64, node: i32) -> Result<(), Pagin
                         return Err(PagingError::MapFailed(at));
                     }
                     e.set_unused();
-                    crate::mm::__free_pages(crate::mm::Page::from_pfn(table / PAGE_SIZE), 0);
+                    if let Some(f) = super::paging::table_frames() {
+                        f.free_table(table);
+                    }
                     TABLE_PAGES.fetch_sub(1, Relaxed);
                 }
                 if !e.is_unused() {
