@@ -15,6 +15,33 @@ pub fn expected_online() -> u32 {
     EXPECTED_ONLINE.load(Ordering::Relaxed)
 }
 
+/// Each CPU's area and stacks come from its node's memory (the page
+/// allocator), and its area gets the CPU's page lists.
+struct NodeMemory;
+
+impl smp::CpuMemory for NodeMemory {
+    fn alloc(&self, home: i32, order: u32) -> Option<u64> {
+        crate::mm::alloc_pages_node(home, crate::mm::Gfp::KERNEL | crate::mm::Gfp::ZERO, order)
+            .map(|p| p.phys())
+    }
+
+    fn fill_area(&self, area: &'static percpu::PerCpu, home: i32) {
+        match crate::mm::page_alloc::alloc_pcp_lists(area.cpu as usize, home as usize) {
+            Some(lists) => {
+                area.pcp.call_once(|| lists);
+            }
+            None => log::warn!(
+                "SMP: CPU {}: no memory for per-CPU page lists; it uses the zones directly",
+                area.cpu
+            ),
+        }
+    }
+
+    fn node_of(&self, phys: u64) -> Option<numa::NodeId> {
+        topology().node_of_addr(phys)
+    }
+}
+
 pub fn init(settings: &cmdline::Settings) {
     interrupts::mask_legacy_pics();
     let mode = match apic::init_boot_cpu() {
@@ -25,7 +52,16 @@ pub fn init(settings: &cmdline::Settings) {
             return;
         }
     };
-    smp::init_boot_cpu();
+    let cpus: alloc::vec::Vec<smp::CpuDesc> = topology()
+        .cpus()
+        .iter()
+        .map(|c| smp::CpuDesc {
+            apic_id: c.apic_id,
+            node: c.node,
+            home: topology().mem_node(c.node) as i32,
+        })
+        .collect();
+    smp::init_boot_cpu(&cpus[0], &NodeMemory);
     crate::time::calibrate_apic_timer();
     let wanted = topology().cpus().len();
     let limit = settings
@@ -33,7 +69,8 @@ pub fn init(settings: &cmdline::Settings) {
         .map_or(wanted, |m| (m as usize).min(wanted));
     let fail = settings.smp_fail.filter(|&f| (f as usize) < limit);
     EXPECTED_ONLINE.store(limit as u32 - fail.is_some() as u32, Ordering::Relaxed);
-    let started = smp::boot_secondary_cpus(limit, fail, crate::sched::idle_loop);
+    let started =
+        smp::boot_secondary_cpus(&cpus, limit, fail, crate::sched::idle_loop, &NodeMemory);
     log::info!(
         "SMP: {} of {wanted} CPUs online ({})",
         started + 1,

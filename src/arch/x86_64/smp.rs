@@ -11,10 +11,30 @@
 
 use super::percpu::{self, CpuStacks, PerCpu};
 use super::{apic, paging, tsc};
-use crate::mm::{alloc_pages_node, Gfp};
 use core::sync::atomic::{AtomicU64, Ordering};
 use layout::{phys_to_virt, CPU_STACKS_BASE, CPU_STACKS_SLOT, PAGE_SIZE};
 use x86_64::structures::paging::PageTableFlags as F;
+
+/// One CPU to bring up, placed by the layer above: its APIC ID, its node,
+/// and the node whose memory holds its area and stacks (its own, or the
+/// nearest with memory).
+#[derive(Clone, Copy, Debug)]
+pub struct CpuDesc {
+    pub apic_id: u32,
+    pub node: numa::NodeId,
+    pub home: i32,
+}
+
+/// The memory bring-up takes from the layers above (which arch cannot
+/// name): pages for each CPU's area and stacks, and the rest of its area.
+pub trait CpuMemory: Sync {
+    /// 2^order zeroed pages on node `home`'s memory, by physical address.
+    fn alloc(&self, home: i32, order: u32) -> Option<u64>;
+    /// Fills in what a new area holds for the layers above (its page lists).
+    fn fill_area(&self, area: &'static PerCpu, home: i32);
+    /// The node whose memory holds `phys` (for the log).
+    fn node_of(&self, phys: u64) -> Option<numa::NodeId>;
+}
 
 /// Where the real-mode trampoline is copied: start-up vector 0x08.
 const TRAMPOLINE_PHYS: u64 = 0x8000;
@@ -124,15 +144,14 @@ ap_start64:
 
 /// A CPU's stacks in its slot of the CPU stack area, on `node`'s memory,
 /// each with an unmapped page below it.
-fn map_stacks(cpu: u32, node: i32) -> Result<CpuStacks, &'static str> {
+fn map_stacks(cpu: u32, node: i32, mem: &dyn CpuMemory) -> Result<CpuStacks, &'static str> {
     let slot = CPU_STACKS_BASE + cpu as u64 * CPU_STACKS_SLOT;
     let mut at = slot + PAGE_SIZE; // the first guard page
     let mut stack = |size: u64| -> Result<(u64, u64), &'static str> {
         let order = (size / PAGE_SIZE).trailing_zeros();
-        let page = alloc_pages_node(node, Gfp::KERNEL | Gfp::ZERO, order)
-            .ok_or("no memory for a stack")?;
+        let page = mem.alloc(node, order).ok_or("no memory for a stack")?;
         let flags = F::PRESENT | F::WRITABLE | F::NO_EXECUTE;
-        paging::map_pages(at, page.phys(), size, flags, node).map_err(|_| "cannot map a stack")?;
+        paging::map_pages(at, page, size, flags, node).map_err(|_| "cannot map a stack")?;
         let range = (at, at + size);
         at += size + PAGE_SIZE; // the next stack's guard page
         Ok(range)
@@ -164,43 +183,34 @@ pub fn stack_guard_of(addr: u64) -> Option<(u32, &'static str, (u64, u64))> {
 
 fn new_area(
     cpu: u32,
-    apic_id: u32,
-    node: numa::NodeId,
+    desc: &CpuDesc,
     stacks: CpuStacks,
+    mem: &dyn CpuMemory,
 ) -> Option<&'static PerCpu> {
-    let home = crate::numa::topology().mem_node(node);
     let size = core::mem::size_of::<PerCpu>() as u64;
     let order = size
         .div_ceil(PAGE_SIZE)
         .next_power_of_two()
         .trailing_zeros();
-    let page = alloc_pages_node(home as i32, Gfp::KERNEL | Gfp::ZERO, order)?;
+    let page = mem.alloc(desc.home, order)?;
     // SAFETY: a fresh block of at least `size` bytes, page-aligned, never
     // freed: the area lives as long as the kernel.
     let area = unsafe {
         PerCpu::create(
-            phys_to_virt(page.phys()) as *mut PerCpu,
+            phys_to_virt(page) as *mut PerCpu,
             cpu,
-            apic_id,
-            node,
+            desc.apic_id,
+            desc.node,
             stacks,
         )
     };
-    match crate::mm::page_alloc::alloc_pcp_lists(cpu as usize, home) {
-        Some(lists) => {
-            area.pcp.call_once(|| lists);
-        }
-        None => log::warn!(
-            "SMP: CPU {cpu}: no memory for per-CPU page lists; it uses the zones directly"
-        ),
-    }
+    mem.fill_area(area, desc.home);
     Some(area)
 }
 
-/// Gives the boot CPU its node-local area (its stacks stay the image's).
-pub fn init_boot_cpu() {
-    let t = crate::numa::topology();
-    let node = t.cpu_to_node(0);
+/// Gives the boot CPU (`desc`) its node-local area (its stacks stay the
+/// image's).
+pub fn init_boot_cpu(desc: &CpuDesc, mem: &dyn CpuMemory) {
     let boot = super::stacks::all();
     let stacks = CpuStacks {
         kernel: (boot[0].bottom, boot[0].top),
@@ -208,8 +218,7 @@ pub fn init_boot_cpu() {
         nmi: (boot[2].bottom, boot[2].top),
         machine_check: (boot[3].bottom, boot[3].top),
     };
-    let area =
-        new_area(0, t.cpus()[0].apic_id, node, stacks).expect("memory for the boot CPU's area");
+    let area = new_area(0, desc, stacks, mem).expect("memory for the boot CPU's area");
     area.install();
     percpu::mark_online(area);
 }
@@ -218,12 +227,17 @@ pub fn init_boot_cpu() {
 /// scheduler's idle loop), given by the caller of `boot_secondary_cpus`.
 static AP_ENTRY: spin::Once<fn() -> !> = spin::Once::new();
 
-/// Starts the other CPUs the topology lists, up to `limit` CPUs in all;
-/// CPU `fail` (a test hook) gets no start-up IPI. Each runs `entry` once
-/// online. Returns how many came up.
-pub fn boot_secondary_cpus(limit: usize, fail: Option<u32>, entry: fn() -> !) -> u32 {
+/// Starts the CPUs of `cpus` (CPU n is `cpus[n]`; the boot CPU, 0, is up)
+/// up to `limit` CPUs in all; CPU `fail` (a test hook) gets no start-up
+/// IPI. Each runs `entry` once online. Returns how many came up.
+pub fn boot_secondary_cpus(
+    cpus: &[CpuDesc],
+    limit: usize,
+    fail: Option<u32>,
+    entry: fn() -> !,
+    mem: &dyn CpuMemory,
+) -> u32 {
     AP_ENTRY.call_once(|| entry);
-    let t = crate::numa::topology();
     // SAFETY: reading CR3/CR4 has no side effect.
     let (cr3, cr4) = unsafe {
         let cr3: u64;
@@ -245,7 +259,7 @@ pub fn boot_secondary_cpus(limit: usize, fail: Option<u32>, entry: fn() -> !) ->
         core::ptr::copy_nonoverlapping(start, phys_to_virt(TRAMPOLINE_PHYS) as *mut u8, len);
     }
     let mut started = 0;
-    for (cpu, c) in t.cpus().iter().enumerate().skip(1) {
+    for (cpu, c) in cpus.iter().enumerate().skip(1) {
         let cpu = cpu as u32;
         if cpu as usize >= limit {
             log::info!(
@@ -254,15 +268,14 @@ pub fn boot_secondary_cpus(limit: usize, fail: Option<u32>, entry: fn() -> !) ->
             );
             continue;
         }
-        let home = t.mem_node(c.node) as i32;
-        let stacks = match map_stacks(cpu, home) {
+        let stacks = match map_stacks(cpu, c.home, mem) {
             Ok(s) => s,
             Err(e) => {
                 log::error!("SMP: CPU {cpu}: {e}; left offline");
                 continue;
             }
         };
-        let Some(area) = new_area(cpu, c.apic_id, c.node, stacks) else {
+        let Some(area) = new_area(cpu, c, stacks, mem) else {
             log::error!("SMP: CPU {cpu}: no memory for its per-CPU area; left offline");
             continue;
         };
@@ -306,7 +319,7 @@ pub fn boot_secondary_cpus(limit: usize, fail: Option<u32>, entry: fn() -> !) ->
                 c.apic_id,
                 c.node,
                 area.phys().unwrap_or(0),
-                area.phys().and_then(|p| t.node_of_addr(p)).map_or(-1, |n| n as i64),
+                area.phys().and_then(|p| mem.node_of(p)).map_or(-1, |n| n as i64),
                 stacks.kernel.0,
                 (tsc::ns_since_boot() - start) / 1000
             );
