@@ -28,6 +28,9 @@
 /// Highest order: 2^10 pages = 4 MiB blocks with 4 KiB pages (Linux's
 /// default MAX_ORDER on x86_64).
 pub const MAX_ORDER: usize = 10;
+/// Linux's PAGE_ALLOC_COSTLY_ORDER: above it, allocations give up early
+/// (both beside each other, as in Linux's mmzone.h).
+pub const COSTLY_ORDER: usize = 3;
 /// Most separate ranges one zone can be given (holes split a zone's RAM;
 /// a QEMU zone has at most a few).
 pub const MAX_MANAGED_RANGES: usize = 32;

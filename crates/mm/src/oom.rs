@@ -68,7 +68,7 @@ pub fn may_oom(gfp: crate::gfp::Gfp, order: usize) -> bool {
     }
     !gfp.contains(Gfp::NORETRY)
         && !gfp.contains(Gfp::RETRY_MAYFAIL)
-        && order <= crate::page_alloc::COSTLY_ORDER
+        && order <= crate::buddy::COSTLY_ORDER
         && !gfp.contains(Gfp::THISNODE)
         && gfp.contains(Gfp::FS)
 }

@@ -27,8 +27,7 @@ use core::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use numa::{NodeId, Topology, MAX_NUMNODES};
 use spin::Mutex;
 
-/// Linux's PAGE_ALLOC_COSTLY_ORDER: above it, allocations give up early.
-pub const COSTLY_ORDER: usize = 3;
+pub use crate::buddy::COSTLY_ORDER;
 /// Passes of direct reclaim without progress before giving up.
 pub const MAX_RECLAIM_RETRIES: u32 = 16;
 const MAX_ZONEREFS: usize = MAX_NUMNODES * NR_ZONES;
@@ -691,7 +690,7 @@ impl<'a> PageAllocator<'a> {
                     if !zone.watermark_fast(order, reserve, flags) {
                         continue;
                     }
-                    self.from_pcp(zone, pcp, order, reserve, flags)
+                    self.take_from_pcp(zone, pcp, order, reserve, flags)
                 }
                 _ => zone.try_alloc(order, reserve, flags),
             };
@@ -706,7 +705,7 @@ impl<'a> PageAllocator<'a> {
     /// Takes a block from this CPU's list, refilling it from the buddy
     /// allocator `batch` pages at a time when empty; straight from the
     /// buddy allocator when the lists are in use under us.
-    fn from_pcp(
+    fn take_from_pcp(
         &self,
         zone: &Zone,
         pcp: PcpSet,
