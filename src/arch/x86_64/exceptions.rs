@@ -55,7 +55,7 @@ extern "x86-interrupt" fn double_fault(frame: InterruptStackFrame, code: u64) ->
     // CR2 still holds the address of the page fault that could not be
     // delivered, if that is how we got here.
     let cr2 = Cr2::read_raw();
-    if let Some((cpu, name, (bottom, top))) = super::smp::stack_guard_of(cr2) {
+    if let Some((cpu, name, (bottom, top))) = super::percpu::stack_guard_of(cr2) {
         fatal::exception(
             "#DF double fault",
             &frame,
@@ -152,7 +152,7 @@ impl core::fmt::Display for Describe {
                 s.name, s.bottom, s.top
             );
         }
-        if let Some((cpu, name, (bottom, top))) = super::smp::stack_guard_of(addr) {
+        if let Some((cpu, name, (bottom, top))) = super::percpu::stack_guard_of(addr) {
             return write!(
                 f,
                 "guard page of CPU {cpu}'s {name} (stack [{bottom:#x}-{top:#x})): stack overflow"

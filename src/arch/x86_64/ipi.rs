@@ -12,30 +12,9 @@
 
 use super::apic;
 use super::percpu::{self, PerCpu};
-use core::sync::atomic::{AtomicU64, Ordering};
-use spin::Mutex;
+use core::sync::atomic::Ordering;
 
-type CallFn<'a> = dyn Fn(u32) + Sync + 'a;
-
-/// One CPU's mailbox: a pending function, and how many it has completed.
-pub struct CallSlot {
-    pending: Mutex<Option<*const CallFn<'static>>>,
-    completed: AtomicU64,
-}
-
-// SAFETY: the pointer is only dereferenced by the target while the sender
-// waits for completion, so the function outlives every use; `CallFn` is Sync.
-unsafe impl Send for CallSlot {}
-unsafe impl Sync for CallSlot {}
-
-impl CallSlot {
-    pub const fn new() -> Self {
-        CallSlot {
-            pending: Mutex::new(None),
-            completed: AtomicU64::new(0),
-        }
-    }
-}
+use super::percpu::{CallFn, CallSlot};
 
 /// How long a target may take before the caller reports it (TSC ns).
 const CALL_TIMEOUT_NS: u64 = 10_000_000_000;

@@ -7,6 +7,7 @@
 //! then allocated on its node.
 
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use layout::{CPU_STACKS_BASE, CPU_STACKS_SLOT, PAGE_SIZE};
 use numa::{NodeId, MAX_CPUS};
 use x86_64::registers::model_specific::GsBase;
 use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector};
@@ -20,6 +21,31 @@ pub struct CpuStacks {
     pub double_fault: (u64, u64),
     pub nmi: (u64, u64),
     pub machine_check: (u64, u64),
+}
+
+/// A function another CPU runs for us (ipi.rs sends and runs them).
+pub type CallFn<'a> = dyn Fn(u32) + Sync + 'a;
+
+/// One CPU's mailbox: a pending function, and how many it has completed
+/// (the IPI code in ipi.rs posts, runs and waits on them).
+pub struct CallSlot {
+    pub(super) pending: spin::Mutex<Option<*const CallFn<'static>>>,
+    pub(super) completed: AtomicU64,
+}
+
+// SAFETY: the pointer is only dereferenced by the target while the sender
+// waits for completion, so the function outlives every use; `CallFn` is Sync.
+unsafe impl Send for CallSlot {}
+// SAFETY: as above.
+unsafe impl Sync for CallSlot {}
+
+impl CallSlot {
+    pub const fn new() -> Self {
+        CallSlot {
+            pending: spin::Mutex::new(None),
+            completed: AtomicU64::new(0),
+        }
+    }
 }
 
 /// The fields `cpu_id` reads through GS come first, at fixed offsets.
@@ -39,8 +65,8 @@ pub struct PerCpu {
     pub rcu_nesting: AtomicU32,
     pub ipis_handled: AtomicU64,
     pub stacks: CpuStacks,
-    pub call: crate::arch::x86_64::ipi::CallSlot,
-    pub work: crate::arch::x86_64::ipi::CallSlot,
+    pub call: CallSlot,
+    pub work: CallSlot,
     /// This CPU's page lists, one set per populated zone.
     pub pcp: spin::Once<&'static [mm::pcp::PerCpuPages]>,
     tss: TaskStateSegment,
@@ -160,8 +186,8 @@ impl PerCpu {
                 rcu_nesting: AtomicU32::new(0),
                 ipis_handled: AtomicU64::new(0),
                 stacks,
-                call: crate::arch::x86_64::ipi::CallSlot::new(),
-                work: crate::arch::x86_64::ipi::CallSlot::new(),
+                call: CallSlot::new(),
+                work: CallSlot::new(),
                 pcp: spin::Once::new(),
                 tss,
                 gdt: GlobalDescriptorTable::new(),
@@ -201,4 +227,21 @@ impl PerCpu {
     pub fn phys(&self) -> Option<u64> {
         layout::virt_to_phys(self as *const _ as u64)
     }
+}
+
+/// The guard page `addr` lies in, if it is one of the CPU stack area's:
+/// (cpu, which stack).
+pub fn stack_guard_of(addr: u64) -> Option<(u32, &'static str, (u64, u64))> {
+    let n = addr.checked_sub(CPU_STACKS_BASE)? / CPU_STACKS_SLOT;
+    let area = cpu(n as usize)?;
+    let s = area.stacks;
+    [
+        ("kernel stack", s.kernel),
+        ("double-fault IST stack", s.double_fault),
+        ("NMI IST stack", s.nmi),
+        ("machine-check IST stack", s.machine_check),
+    ]
+    .into_iter()
+    .find(|(_, (bottom, _))| *bottom != 0 && (bottom - PAGE_SIZE..*bottom).contains(&addr))
+    .map(|(name, range)| (n as u32, name, range))
 }

@@ -164,23 +164,6 @@ fn map_stacks(cpu: u32, node: i32, mem: &dyn CpuMemory) -> Result<CpuStacks, &'s
     })
 }
 
-/// The guard page `addr` lies in, if it is one of the CPU stack area's:
-/// (cpu, which stack).
-pub fn stack_guard_of(addr: u64) -> Option<(u32, &'static str, (u64, u64))> {
-    let cpu = addr.checked_sub(CPU_STACKS_BASE)? / CPU_STACKS_SLOT;
-    let area = percpu::cpu(cpu as usize)?;
-    let s = area.stacks;
-    [
-        ("kernel stack", s.kernel),
-        ("double-fault IST stack", s.double_fault),
-        ("NMI IST stack", s.nmi),
-        ("machine-check IST stack", s.machine_check),
-    ]
-    .into_iter()
-    .find(|(_, (bottom, _))| *bottom != 0 && (bottom - PAGE_SIZE..*bottom).contains(&addr))
-    .map(|(name, range)| (cpu as u32, name, range))
-}
-
 fn new_area(
     cpu: u32,
     desc: &CpuDesc,
