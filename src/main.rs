@@ -4,8 +4,7 @@
 #![no_std]
 #![no_main]
 #![feature(abi_x86_interrupt)]
-// Error enums carry their data for the `{:?}` in boot-failure panics.
-#![allow(dead_code)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 extern crate alloc;
 

@@ -124,6 +124,10 @@ impl BootInfo {
 
 /// Why the start_info could not be used: boot cannot go on without memory.
 #[derive(Debug)]
+#[expect(
+    dead_code,
+    reason = "the values, for the `{:?}` of the boot-failure panic"
+)]
 pub enum StartInfoError {
     BadMagic(u32),
     NoMemoryMap { version: u32 },

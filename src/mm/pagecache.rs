@@ -298,8 +298,8 @@ impl PageCache {
                 }
                 continue;
             }
-            // SAFETY: the disk has `blocks` words.
             let version = if e.is_null() {
+                // SAFETY: the disk has `blocks` words.
                 unsafe { *inner.disk.add(block as usize) }
             } else {
                 // SAFETY: as above.
@@ -437,8 +437,8 @@ impl PageCache {
                 if !inner.live {
                     break;
                 }
-                // SAFETY (whole block): under the lock; every block on a
-                // list has an entry.
+                // SAFETY: (the whole block) under the lock; every block on
+                // a list has an entry.
                 unsafe {
                     // Keep the inactive list at least as long as the active.
                     let mut aged = 0;

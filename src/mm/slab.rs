@@ -872,6 +872,7 @@ pub struct CacheBox<T> {
 
 // SAFETY: the box owns its value as Box<T> does.
 unsafe impl<T: Send> Send for CacheBox<T> {}
+// SAFETY: shared references reach only `&T`, as Box<T>'s do.
 unsafe impl<T: Sync> Sync for CacheBox<T> {}
 
 impl<T> core::ops::Deref for CacheBox<T> {

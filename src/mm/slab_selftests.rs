@@ -126,10 +126,8 @@ selftest!(
         let q = krealloc(p, 5000, Gfp::KERNEL);
         kassert!(!q.is_null() && ksize(q) >= 5000);
         // SAFETY: q holds at least 24 bytes copied from p.
-        kassert_eq!(
-            unsafe { core::slice::from_raw_parts(q, 24) },
-            b"twenty-four bytes here!!"
-        );
+        let head = unsafe { core::slice::from_raw_parts(q, 24) };
+        kassert_eq!(head, b"twenty-four bytes here!!");
         kassert!(krealloc(q, 0, Gfp::KERNEL).is_null());
         Ok(())
     }
@@ -189,8 +187,8 @@ selftest!(
         let c = c.unwrap();
         kassert_eq!(c.layout.size % 64, 0, "SLAB_HWCACHE_ALIGN");
         let objs: [*mut u8; 5] = core::array::from_fn(|_| kmem_cache_alloc(c, Gfp::KERNEL));
-        // SAFETY: each object is 200 bytes, ours.
         kassert!(
+            // SAFETY: each object is 200 bytes, ours.
             objs.iter().all(|&o| unsafe { o.read() } == 0xc7),
             "constructor ran"
         );

@@ -435,6 +435,7 @@ fn unmap_area(addr: u64, only: Option<Kind>, caller: &Location) {
 enum BadFree {
     NoArea,
     AlreadyFreed,
+    #[expect(dead_code, reason = "the kind, for the report's `{:?}`")]
     WrongKind(Kind),
 }
 

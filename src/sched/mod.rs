@@ -100,6 +100,8 @@ pub struct Thread {
 // SAFETY: `saved_rsp` is only touched by the thread's own CPU with
 // interrupts off, while the thread is not running (see `schedule`).
 unsafe impl Sync for Thread {}
+// SAFETY: as above; a thread's state moves between CPUs only under the
+// run-queue locks.
 unsafe impl Send for Thread {}
 
 impl Thread {

@@ -107,9 +107,4 @@ impl WaitQueue {
         });
         taken.iter().flatten().filter(|t| super::wake_up(t)).count()
     }
-
-    /// Whether anyone waits.
-    pub fn has_waiters(&self) -> bool {
-        without_interrupts(|| self.waiters.lock().iter().any(|s| s.is_some()))
-    }
 }

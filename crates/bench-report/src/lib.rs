@@ -11,6 +11,7 @@
 //!   heat maps, the distance in each cell.
 //!
 //! Every title names the topology and the accelerator.
+#![forbid(unsafe_code)]
 
 use serde_json::Value;
 use std::collections::BTreeMap;

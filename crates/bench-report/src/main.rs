@@ -1,5 +1,6 @@
 //! `bench-report RESULTS.jsonl --out DIR`: writes DIR/report.md and the
 //! SVG plots beside it (see the library for what each shows).
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

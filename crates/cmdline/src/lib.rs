@@ -7,6 +7,7 @@
 //!
 //! No allocation: list-valued settings borrow from the command line.
 #![no_std]
+#![forbid(unsafe_code)]
 
 use core::fmt;
 

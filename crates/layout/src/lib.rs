@@ -28,6 +28,7 @@
 //! loader applies no relocations and the x86_64-unknown-none code model needs
 //! addresses within +/-2 GiB, which low memory satisfies.
 #![no_std]
+#![forbid(unsafe_code)]
 
 /// Start of the direct map of physical memory (Linux x86_64's PAGE_OFFSET
 /// with 4-level paging, so addresses read familiar in fault reports).

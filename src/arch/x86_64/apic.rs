@@ -193,10 +193,6 @@ pub fn timer_stop() {
     write(TIMER_INITIAL, 0);
 }
 
-pub fn timer_current() -> u32 {
-    read(TIMER_CURRENT)
-}
-
 /// Counts the timer down, masked, from its maximum for `ns` of TSC time:
 /// the timer's ticks per millisecond.
 pub fn timer_calibrate(ns: u64) -> u64 {

@@ -210,11 +210,11 @@ pub fn init() {
         idt.vmm_communication_exception
             .set_handler_fn(vmm_communication);
         idt.security_exception.set_handler_fn(security);
-        // SAFETY: the IST indices name stacks set up in the TSS by gdt::init,
-        // each used by this one vector only.
         idt[super::apic::CALL_FUNCTION_VECTOR].set_handler_fn(super::interrupts::call_function);
         idt[super::apic::TIMER_VECTOR].set_handler_fn(super::interrupts::timer);
         idt[super::apic::SPURIOUS_VECTOR].set_handler_fn(super::interrupts::spurious);
+        // SAFETY: the IST indices name stacks set up in the TSS by gdt::init,
+        // each used by this one vector only.
         unsafe {
             idt.double_fault
                 .set_handler_fn(double_fault)

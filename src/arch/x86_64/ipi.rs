@@ -132,11 +132,6 @@ fn broadcast(
     result
 }
 
-/// Runs `f(cpu)` on every other online CPU at once and waits for all.
-pub fn call_on_others(f: &CallFn<'_>) -> Result<(), CallError> {
-    broadcast(f, Context::Interrupt, false, CALL_TIMEOUT_NS)
-}
-
 /// Runs `f(cpu)` on every online CPU, this one included (while the others
 /// run), in interrupt context on the others, and waits for all.
 pub fn on_each_cpu(f: &CallFn<'_>) -> Result<(), CallError> {

@@ -106,6 +106,10 @@ fn cpu_has_1g_pages() -> bool {
 pub enum PagingError {
     NoEarlyRam,
     OutOfFrames,
+    #[expect(
+        dead_code,
+        reason = "the address, for the `{:?}` of a boot-failure panic"
+    )]
     MapFailed(u64),
     /// More separate RAM ranges than a range list holds.
     TooManyRanges,
@@ -620,16 +624,6 @@ fn unmap_firmware_pages(first: u64, end: u64) {
         }
         page += PAGE_SIZE;
     }
-}
-
-/// Firmware pages mapped on demand right now (for reports and tests).
-pub fn firmware_pages_mapped() -> usize {
-    FIRMWARE
-        .lock()
-        .slots
-        .iter()
-        .filter(|s| s.0 != u64::MAX)
-        .count()
 }
 
 mod selftests {

@@ -79,6 +79,7 @@ pub struct PerCpu {
 // SAFETY: the raw self pointer is only an address; everything shared
 // between CPUs is atomic or behind a lock.
 unsafe impl Sync for PerCpu {}
+// SAFETY: as above; an area never moves and lives forever.
 unsafe impl Send for PerCpu {}
 
 /// What GS points at until the boot CPU's real area exists.

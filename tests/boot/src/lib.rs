@@ -4,6 +4,7 @@
 //! The kernel must be built first (`./run-tests.sh` does it; so does
 //! `cargo build --release -p kernel`); a missing kernel fails every test
 //! with that instruction rather than skipping.
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
