@@ -18,10 +18,10 @@ mod mm;
 mod numa;
 mod preempt;
 mod rcu;
+mod report;
 mod sched;
 mod selftest;
 mod smp;
-mod task;
 mod time;
 
 use arch::x86_64::{
@@ -105,7 +105,7 @@ fn boot(start_info_phys: u64) -> ! {
     acpi::aml::report_memory_devices(); // PNP0C80 devices: ranges, nodes, status
     numa::print_reports();
     if settings.mm_report {
-        mm::report::print_all("boot");
+        report::print_all("boot");
     }
 
     // workload=pressure is the pressure suite: kswapd, direct reclaim and
@@ -118,7 +118,7 @@ fn boot(start_info_phys: u64) -> ! {
     if let Some(which) = settings.bench {
         bench::run(which, settings.bench_scale);
     }
-    mm::report::print_all("end of run");
+    report::print_all("end of run");
     let boot_ns = tsc::ns_since_boot();
     log::info!(
         "boot: entry to end of self-tests took {}.{:03} ms (TSC)",

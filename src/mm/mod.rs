@@ -12,7 +12,6 @@ pub mod pmem;
 mod pmem_selftests;
 mod pressure_selftests;
 pub mod reclaim;
-pub mod report;
 mod selftests;
 pub mod shrinker;
 pub mod slab;

@@ -11,7 +11,7 @@
 use super::page_alloc::{allocator, zone_free_with_lists};
 use super::vmscan::VMSTAT;
 use crate::sched;
-use crate::task::{self, Task};
+use crate::sched::task::{self, Task};
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering::Relaxed;
 use layout::PAGE_SIZE;

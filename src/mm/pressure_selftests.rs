@@ -10,8 +10,8 @@ use super::selftests::Held;
 use super::shrinker::{self, ShrinkControl, Shrinker, ShrinkerStats};
 use super::vmscan::{self, VMSTAT};
 use crate::arch::x86_64::{percpu, tsc};
+use crate::sched::task::{Task, TaskAllocError};
 use crate::sched::{self, Binding};
-use crate::task::{Task, TaskAllocError};
 use crate::{kassert, kassert_eq, kprintln, selftest};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use mm::gfp::Gfp;
@@ -380,15 +380,15 @@ selftest!(
         for _ in 0..2 {
             let a = Task::create("warmup-a", 0).unwrap();
             let b = Task::create("warmup-b", 0).unwrap();
-            let ta = crate::task::spawn_for(&a, "warmup-a", Binding::Cpu(ca), || {}).unwrap();
-            let tb = crate::task::spawn_for(&b, "warmup-b", Binding::Cpu(cb), || {}).unwrap();
+            let ta = crate::sched::task::spawn_for(&a, "warmup-a", Binding::Cpu(ca), || {}).unwrap();
+            let tb = crate::sched::task::spawn_for(&b, "warmup-b", Binding::Cpu(cb), || {}).unwrap();
             sched::join(&ta);
             sched::join(&tb);
         }
         drop(cpus);
         let before = settled_free_pages();
         let books_before = bookkeeping_pages();
-        let total = crate::task::totalpages();
+        let total = crate::sched::task::totalpages();
         let target = total * 6 / 10;
         let kills = VMSTAT.oom_kill.load(SeqCst);
         let stalls = VMSTAT.allocstall.load(SeqCst);
@@ -407,12 +407,12 @@ selftest!(
             "    # {total} pages of RAM; each task wants {target}; protected on cpu {ca}, victim on cpu {cb}"
         );
         let p2 = protected.clone();
-        let pt = crate::task::spawn_for(&protected, "hog-protected", Binding::Cpu(ca), move || {
+        let pt = crate::sched::task::spawn_for(&protected, "hog-protected", Binding::Cpu(ca), move || {
             hog(&p2, 0, target, &RELEASE)
         })
         .unwrap();
         let v2 = victim.clone();
-        let vt = crate::task::spawn_for(&victim, "hog-victim", Binding::Cpu(cb), move || {
+        let vt = crate::sched::task::spawn_for(&victim, "hog-victim", Binding::Cpu(cb), move || {
             hog(&v2, 1, target, &RELEASE)
         })
         .unwrap();
@@ -420,7 +420,7 @@ selftest!(
             HOG_END[0].load(SeqCst) != 0 && HOG_END[1].load(SeqCst) != 0
         });
         let mut tasks = alloc::string::String::new();
-        let _ = crate::task::report(&mut tasks);
+        let _ = crate::sched::task::report(&mut tasks);
         for line in tasks.lines() {
             kprintln!("    # {line}");
         }

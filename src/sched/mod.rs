@@ -19,6 +19,7 @@
 //! holding the run-queue lock across it.
 
 mod selftests;
+pub mod task;
 mod wait;
 
 pub use wait::WaitQueue;
@@ -91,7 +92,7 @@ pub struct Thread {
     /// Timed sleep deadline (TSC ns), 0 for none.
     deadline: AtomicU64,
     /// The task whose memory this thread uses, if any.
-    pub task: Option<Arc<crate::task::Task>>,
+    pub task: Option<Arc<crate::sched::task::Task>>,
     /// Voluntary context switches (Linux's nvcsw).
     pub nvcsw: AtomicU64,
     exited: WaitQueue,
@@ -109,7 +110,7 @@ impl Thread {
         name: &'static str,
         cpu: u32,
         stack: Option<usize>,
-        task: Option<Arc<crate::task::Task>>,
+        task: Option<Arc<crate::sched::task::Task>>,
     ) -> Thread {
         static NEXT_TID: AtomicU32 = AtomicU32::new(1);
         Thread {
@@ -258,7 +259,7 @@ pub fn current() -> Option<&'static Thread> {
 }
 
 /// The current thread's task, if it runs for one.
-pub fn current_task() -> Option<&'static crate::task::Task> {
+pub fn current_task() -> Option<&'static crate::sched::task::Task> {
     current().and_then(|t| t.task.as_deref())
 }
 
@@ -319,7 +320,7 @@ pub enum SpawnError {
 fn new_thread(
     name: &'static str,
     cpu: u32,
-    task: Option<Arc<crate::task::Task>>,
+    task: Option<Arc<crate::sched::task::Task>>,
     entry: Entry,
 ) -> Result<Arc<Thread>, SpawnError> {
     let room = with_rq(cpu, |i| {
@@ -352,7 +353,7 @@ fn new_thread(
 pub fn spawn(
     name: &'static str,
     binding: Binding,
-    task: Option<Arc<crate::task::Task>>,
+    task: Option<Arc<crate::sched::task::Task>>,
     f: impl FnOnce() + Send + 'static,
 ) -> Result<Arc<Thread>, SpawnError> {
     spawn_with_flags(name, binding, task, 0, f)
@@ -362,7 +363,7 @@ pub fn spawn(
 pub fn spawn_with_flags(
     name: &'static str,
     binding: Binding,
-    task: Option<Arc<crate::task::Task>>,
+    task: Option<Arc<crate::sched::task::Task>>,
     thread_flags: u32,
     f: impl FnOnce() + Send + 'static,
 ) -> Result<Arc<Thread>, SpawnError> {

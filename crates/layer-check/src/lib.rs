@@ -39,9 +39,9 @@ pub fn layer_of(file: &str) -> Option<Layer> {
         | "mm/vmalloc.rs" | "mm/pmem.rs" | "mm/frames.rs" => 2,
         f if f.starts_with("numa/") => 2,
         f if f.starts_with("sched/") || f.starts_with("smp/") => 3,
-        "task.rs" | "acpi/aml.rs" | "mm/vmscan.rs" | "mm/shrinker.rs" | "mm/pagecache.rs"
+        "acpi/aml.rs" | "mm/vmscan.rs" | "mm/shrinker.rs" | "mm/pagecache.rs"
         | "mm/oom_kill.rs" | "mm/reclaim.rs" => 3,
-        "main.rs" | "report.rs" | "mm/report.rs" => 4,
+        "main.rs" | "report.rs" => 4,
         f if f.starts_with("bench/") => 4,
         _ => return None,
     };
