@@ -5,8 +5,8 @@
 use super::page_alloc::{
     alloc_pages_node, allocator, drain_all_pages, page_address, zone_free_with_lists, RECLAIM_CALLS,
 };
+use super::page_alloc_selftests::Held;
 use super::pagecache::PageCache;
-use super::selftests::Held;
 use super::shrinker::{self, ShrinkControl, Shrinker, ShrinkerStats};
 use super::vmscan::{self, VMSTAT};
 use crate::arch::x86_64::{percpu, tsc};
