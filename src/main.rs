@@ -1,6 +1,17 @@
 //! A single-address-space x86_64 unikernel with a NUMA-aware memory
 //! subsystem. `kernel_entry` is where the PVH boot stub lands; `boot` below
 //! is the boot order, one subsystem per line.
+//!
+//! The modules are five layers (README, "Layers"): L0 the machine (`arch`,
+//! `boot`, `console`, `fatal`); L1 firmware tables, time, RCU and atomic
+//! context (`acpi` tables, `time`, `rcu`, `preempt`); L2 the memory core
+//! and NUMA (`mm`'s memblock, page allocator, slab, vmalloc, pmem; `numa`);
+//! L3 services (`sched`, `smp`, `mm`'s reclaim, vmscan, shrinkers, page
+//! cache, OOM; AML); L4 this file, `report`, `bench` and the self-tests. A
+//! module names only its own layer or below; a lower layer reaches a
+//! higher one through a hook the higher one installs at init (the timer's
+//! tick handler, the page allocator's `Reclaim`, paging's `TableFrames`,
+//! ...). `crates/layer-check` fails the tests on any edge that points up.
 #![no_std]
 #![no_main]
 #![feature(abi_x86_interrupt)]
