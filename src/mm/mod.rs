@@ -13,6 +13,7 @@ pub mod pmem;
 mod pmem_selftests;
 mod pressure_selftests;
 pub mod reclaim;
+mod selftest_support;
 pub mod shrinker;
 pub mod slab;
 mod slub_selftests;

@@ -266,6 +266,12 @@ pub fn zone_free_with_lists(zone: &mm::page_alloc::Zone) -> u64 {
     zone.free_pages() + allocator().parked_pages(zone)
 }
 
+/// Every zone's free pages with those parked on the CPUs' lists: the
+/// total a leak check compares before and after.
+pub fn free_pages_with_lists() -> u64 {
+    allocator().zones().map(zone_free_with_lists).sum()
+}
+
 /// Gives every CPU's page lists back to the buddy allocators, each CPU
 /// draining its own, by IPI (Linux's drain_all_pages). A CPU whose IPI
 /// landed inside its own fast path cannot drain then; it is asked again

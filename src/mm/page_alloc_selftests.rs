@@ -8,6 +8,7 @@
 use super::page_alloc::{
     alloc_pages_interleave, allocator, FAILURE_REPORTS, NOFAIL_ORDER_WARNINGS, RECLAIM_CALLS,
 };
+use super::selftest_support::{free_counts, Held};
 use super::*;
 use crate::numa::{numa_node_id, topology};
 use crate::{kassert, kassert_eq, kprintln, selftest};
@@ -17,127 +18,11 @@ use mm::buddy::MAX_ORDER;
 use mm::page_alloc::{ZoneRef, MAX_RECLAIM_RETRIES};
 use mm::stats::{NumaStat, NR_NUMA_STATS};
 use mm::watermark::AllocFlags;
-use mm::zone::{ZoneType, DMA32_END_PFN, DMA_END_PFN, NR_ZONES};
+use mm::zone::{ZoneType, DMA32_END_PFN, DMA_END_PFN};
 use numa::{NodeId, MAX_NUMNODES};
-
-type FreeCounts = [[u64; NR_ZONES]; MAX_NUMNODES];
-
-fn free_counts() -> FreeCounts {
-    let mut c = [[0; NR_ZONES]; MAX_NUMNODES];
-    for z in allocator().zones() {
-        c[z.node][z.kind.index()] = super::page_alloc::zone_free_with_lists(z);
-    }
-    c
-}
 
 fn numa_stats() -> [[u64; NR_NUMA_STATS]; MAX_NUMNODES] {
     core::array::from_fn(|n| allocator().node_stats(n))
-}
-
-/// Blocks a test holds, listed in index pages taken up front, so that
-/// holding all of memory touches none of it: the first write to a page
-/// costs milliseconds here (the host backs guest RAM lazily), so a test
-/// that wrote into each block it holds would spend seconds. Dropping frees
-/// every block, then the index pages.
-pub(super) struct Held {
-    /// Index pages, each a run of `ENTRIES` (pfn << 8 | order) words.
-    index: [Option<Page>; MAX_INDEX_PAGES],
-    count: usize,
-    capacity: usize,
-}
-
-const ENTRIES: usize = PAGE_SIZE as usize / 8;
-const MAX_INDEX_PAGES: usize = 256;
-
-impl Held {
-    /// Room for as many blocks as there are 4 MiB of free memory, plus a
-    /// few thousand smaller ones, plus one per 64 pages of the reserves
-    /// below the watermarks (drained largest block first, so a few per
-    /// order suffice; a large min_free_kbytes makes them large).
-    pub(super) fn new() -> Self {
-        let free = allocator().free_pages() as usize;
-        let reserves: u64 = allocator().zones().map(|z| z.watermarks.high).sum();
-        let wanted = (free >> MAX_ORDER) + 4 * ENTRIES + (reserves as usize >> 6);
-        let mut held = Held {
-            index: [None; MAX_INDEX_PAGES],
-            count: 0,
-            capacity: 0,
-        };
-        for slot in held.index.iter_mut().take(wanted.div_ceil(ENTRIES)) {
-            *slot = alloc_pages(Gfp::KERNEL, 0);
-            if slot.is_some() {
-                held.capacity += ENTRIES;
-            }
-        }
-        held
-    }
-
-    fn entry(&self, i: usize) -> *mut u64 {
-        let page = self.index[i / ENTRIES].expect("within capacity");
-        // SAFETY: index pages are this test's own until dropped.
-        unsafe { (page_address(page) as *mut u64).add(i % ENTRIES) }
-    }
-
-    /// Keeps a block; one that does not fit is given back at once.
-    pub(super) fn push(&mut self, page: Page, order: u32) -> bool {
-        if self.count == self.capacity {
-            __free_pages(page, order);
-            return false;
-        }
-        // SAFETY: `entry` points into an index page this test holds.
-        unsafe { self.entry(self.count).write(page.pfn() << 8 | order as u64) };
-        self.count += 1;
-        true
-    }
-
-    fn pop(&mut self) -> Option<(Page, u32)> {
-        self.count = self.count.checked_sub(1)?;
-        // SAFETY: written by `push`.
-        let e = unsafe { self.entry(self.count).read() };
-        Some((Page::from_pfn(e >> 8), (e & 0xff) as u32))
-    }
-
-    /// Allocates with `gfp` until it fails (or the index is full); returns
-    /// how many it got.
-    pub(super) fn take_all(&mut self, nid: i32, gfp: Gfp, order: u32) -> usize {
-        let before = self.count;
-        while let Some(p) = alloc_pages_node(nid, gfp | Gfp::NOWARN, order) {
-            if !self.push(p, order) {
-                break;
-            }
-        }
-        self.count - before
-    }
-
-    /// Takes every block `gfp` still gets on `nid`, largest first.
-    pub(super) fn take_everything(&mut self, nid: i32, gfp: Gfp) {
-        for order in (0..=MAX_ORDER as u32).rev() {
-            self.take_all(nid, gfp, order);
-        }
-    }
-
-    /// Pages in the blocks held.
-    pub(super) fn pages(&self) -> u64 {
-        (0..self.count)
-            // SAFETY: entries below `count` were written by `push`.
-            .map(|i| 1u64 << (unsafe { self.entry(i).read() } & 0xff))
-            .sum()
-    }
-
-    pub(super) fn full(&self) -> bool {
-        self.count == self.capacity
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        while let Some((page, order)) = self.pop() {
-            __free_pages(page, order);
-        }
-        for page in self.index.iter().flatten() {
-            __free_pages(*page, 0);
-        }
-    }
 }
 
 /// The node this CPU allocates from by default.

@@ -3,10 +3,10 @@
 //! `workload=pressure`, which adds it to the default suites.
 
 use super::page_alloc::{
-    alloc_pages_node, allocator, drain_all_pages, page_address, zone_free_with_lists, RECLAIM_CALLS,
+    alloc_pages_node, allocator, drain_all_pages, page_address, RECLAIM_CALLS,
 };
-use super::page_alloc_selftests::Held;
 use super::pagecache::PageCache;
+use super::selftest_support::Held;
 use super::shrinker::{self, ShrinkControl, Shrinker, ShrinkerStats};
 use super::vmscan::{self, VMSTAT};
 use crate::arch::x86_64::{percpu, tsc};
@@ -315,7 +315,7 @@ fn settled_free_pages() -> u64 {
     sched::reap_all_dead(2_000_000_000);
     super::vmalloc::purge_lazy();
     drain_all_pages();
-    allocator().zones().map(zone_free_with_lists).sum()
+    super::page_alloc::free_pages_with_lists()
 }
 
 /// Pages in slabs and vmalloc page tables: where kernel bookkeeping (task

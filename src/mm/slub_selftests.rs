@@ -259,10 +259,7 @@ static HANDOFF: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CP
 static FREED: AtomicU64 = AtomicU64::new(0);
 
 fn slab_and_free_pages() -> u64 {
-    let free: u64 = allocator()
-        .zones()
-        .map(super::page_alloc::zone_free_with_lists)
-        .sum();
+    let free = super::page_alloc::free_pages_with_lists();
     let (r, u) = slab_pages();
     free + r + u
 }
@@ -354,12 +351,7 @@ selftest!(
 selftest!(
     "slub",
     fn typesafe_by_rcu_slabs_wait_for_a_grace_period() {
-        let pages = || -> u64 {
-            allocator()
-                .zones()
-                .map(super::page_alloc::zone_free_with_lists)
-                .sum()
-        };
+        let pages = || -> u64 { super::page_alloc::free_pages_with_lists() };
         // (The cache's own struct stays allocated after destroy: counted
         // from after its creation.)
         let c =

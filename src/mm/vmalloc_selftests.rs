@@ -4,7 +4,7 @@
 //! on every CPU (no CPU ever sees a stale mapping), vfree from interrupt
 //! context, and bad frees refused.
 
-use super::page_alloc::{allocator, zone_free_with_lists, Page};
+use super::page_alloc::{allocator, Page};
 use super::vmalloc::*;
 use super::{__free_pages, alloc_pages_node, page_address, Gfp};
 use crate::arch::x86_64::fault_probe::probe_read;
@@ -23,7 +23,7 @@ use numa::MAX_CPUS;
 /// Free pages (parked ones included), slab pages and the region's page
 /// tables: what a vmalloc and its vfree must leave as they found it.
 fn pages_accounted() -> u64 {
-    let free: u64 = allocator().zones().map(zone_free_with_lists).sum();
+    let free = super::page_alloc::free_pages_with_lists();
     let (r, u) = super::slab::slab_pages();
     free + r + u + vmap_pt::TABLE_PAGES.load(Relaxed)
 }

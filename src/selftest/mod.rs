@@ -258,11 +258,7 @@ pub fn suite_names() -> impl Iterator<Item = (&'static str, bool)> {
 /// machine users launch, not a failure. Prints the numbers it compared.
 pub fn needs_free_memory(bytes: u64, order: usize) -> Outcome {
     let a = crate::mm::page_alloc::allocator();
-    let free: u64 = a
-        .zones()
-        .map(crate::mm::page_alloc::zone_free_with_lists)
-        .sum::<u64>()
-        * layout::PAGE_SIZE;
+    let free = crate::mm::page_alloc::free_pages_with_lists() * layout::PAGE_SIZE;
     let blocks: usize = a
         .zones()
         .map(|z| z.free_state().1[order..].iter().sum::<usize>())

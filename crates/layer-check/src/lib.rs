@@ -50,7 +50,10 @@ pub fn layer_of(file: &str) -> Option<Layer> {
 
 fn is_test_file(file: &str) -> bool {
     let name = file.rsplit('/').next().unwrap_or(file);
-    name.ends_with("selftests.rs") || file.starts_with("selftest/") || file.contains("/selftests/")
+    name.ends_with("selftests.rs")
+        || name == "selftest_support.rs"
+        || file.starts_with("selftest/")
+        || file.contains("/selftests/")
 }
 
 fn is_test_module(name: &str, attrs: &[syn::Attribute]) -> bool {
