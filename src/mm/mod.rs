@@ -20,6 +20,7 @@ mod slub_selftests;
 pub mod vmalloc;
 mod vmalloc_selftests;
 pub mod vmscan;
+mod vmscan_selftests;
 
 pub use memblock::MEMBLOCK;
 pub use mm::gfp::Gfp;

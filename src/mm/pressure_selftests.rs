@@ -6,7 +6,7 @@ use super::page_alloc::{
     alloc_pages_node, allocator, drain_all_pages, page_address, RECLAIM_CALLS,
 };
 use super::pagecache::PageCache;
-use super::selftest_support::Held;
+use super::selftest_support::{CacheGuard, Held};
 use super::shrinker::{self, ShrinkControl, Shrinker, ShrinkerStats};
 use super::vmscan::{self, VMSTAT};
 use crate::arch::x86_64::{percpu, tsc};
@@ -50,15 +50,6 @@ fn wait_for(ns: u64, cond: impl Fn() -> bool) -> bool {
         sched::sleep_ns(1_000_000);
     }
     true
-}
-
-/// Destroys a test's cache however the test ends.
-struct CacheGuard(&'static PageCache);
-
-impl Drop for CacheGuard {
-    fn drop(&mut self) {
-        self.0.destroy();
-    }
 }
 
 const THISNODE: Gfp = Gfp(Gfp::THISNODE.0 | Gfp::NOWARN.0);
@@ -464,96 +455,6 @@ selftest!(
             before + books_before.0 + books_before.1,
             "pages lost or gained across the kill"
         );
-        Ok(())
-    }
-);
-
-// The cheap part of reclaim, on every boot.
-
-selftest!(
-    "vmscan",
-    fn every_node_with_memory_has_its_kswapd_on_the_nearest_cpus() {
-        let t = crate::numa::topology();
-        for n in 0..t.node_count() {
-            let k = vmscan::kswapd(n).thread.get();
-            kassert_eq!(k.is_some(), t.has_memory(n), "node {n}");
-            if let Some(k) = k {
-                kassert!(k.has_flag(sched::flags::KSWAPD | sched::flags::MEMALLOC));
-                let on = percpu::cpu(k.cpu as usize).unwrap().node;
-                let best = (0..t.node_count())
-                    .filter(|&m| percpu::online().any(|c| c.node == m))
-                    .map(|m| t.distance(n, m))
-                    .min()
-                    .unwrap();
-                kassert_eq!(t.distance(n, on), best, "kswapd{n} on node {on}");
-            }
-        }
-        Ok(())
-    }
-);
-
-selftest!(
-    "vmscan",
-    fn the_lru_keeps_referenced_pages_and_drops_the_rest_intact() {
-        let node = crate::numa::numa_node_id();
-        let Some(cache) = PageCache::create("selftest-lru", 64) else {
-            return Err(crate::selftest::Failure::Skipped(
-                "no memory for the cache index",
-            ));
-        };
-        let _guard = CacheGuard(cache);
-        for b in 0..64 {
-            kassert_eq!(cache.read(b, node, Gfp::KERNEL), Ok(()));
-        }
-        let on = |c: &PageCache| {
-            let t = crate::numa::topology();
-            (0..t.node_count()).fold((0, 0), |(a, i), n| {
-                let (ca, ci, _, _) = c.node_counts(n);
-                (a + ca, i + ci)
-            })
-        };
-        kassert_eq!(on(cache), (0, 64), "new pages start inactive");
-        // A second read marks a page referenced.
-        for b in 0..16 {
-            kassert_eq!(cache.read(b, node, Gfp::KERNEL), Ok(()));
-        }
-        kassert_eq!(cache.write(20, node, Gfp::KERNEL), Ok(()));
-        let noio = Gfp::NOIO.reclaim_context();
-        let nodes = crate::numa::topology().node_count();
-        let pass = |ctx| {
-            (0..nodes)
-                .map(|n| cache.shrink_lru(n, 64, ctx).1)
-                .sum::<u64>()
-        };
-        // The 16 read twice and the written one (a write reads first) were
-        // referenced: they move to the active list; the rest are dropped.
-        kassert_eq!(pass(noio), 64 - 17);
-        let (active, inactive) = on(cache);
-        kassert_eq!(active + inactive, 17, "({active}, {inactive})");
-        kassert_eq!(cache.stats.activated.load(Relaxed), 17);
-        // Unreferenced since, they are aged back and dropped; without I/O
-        // the dirty one is passed over every time.
-        for _ in 0..4 {
-            pass(noio);
-        }
-        kassert_eq!(on(cache).0 + on(cache).1, 1, "only the dirty page left");
-        kassert_eq!(cache.dirty_total(), 1);
-        kassert!(cache.stats.dirty_skipped.load(Relaxed) >= 1);
-        kassert_eq!(cache.stats.writebacks.load(Relaxed), 0);
-        kassert!(cache.stats.deactivated.load(Relaxed) >= 16);
-        // With I/O allowed it is written back, then dropped.
-        let full = Gfp::KERNEL.reclaim_context();
-        for _ in 0..2 {
-            pass(full);
-        }
-        kassert_eq!(on(cache), (0, 0));
-        kassert_eq!(cache.stats.writebacks.load(Relaxed), 1);
-        // Everything reads back as it was, the written block at its new version.
-        for b in 0..64 {
-            kassert_eq!(cache.read(b, node, Gfp::KERNEL), Ok(()));
-        }
-        kassert_eq!(cache.stats.corrupt.load(Relaxed), 0);
-        kassert_eq!(cache.stats.refills.load(Relaxed), 128);
         Ok(())
     }
 );

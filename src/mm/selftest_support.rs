@@ -1,6 +1,7 @@
 //! What the memory self-tests share: the per-zone free counts a leak
-//! check compares, and `Held`, a set of blocks a test keeps without
-//! touching them. (Self-test code, at the top layer.)
+//! check compares, `Held`, a set of blocks a test keeps without touching
+//! them, and `CacheGuard`, which destroys a test's page cache however the
+//! test ends. (Self-test code, at the top layer.)
 
 use super::page_alloc::{allocator, zone_free_with_lists};
 use super::{__free_pages, alloc_pages, alloc_pages_node, page_address, Gfp, Page};
@@ -123,5 +124,14 @@ impl Drop for Held {
         for page in self.index.iter().flatten() {
             __free_pages(*page, 0);
         }
+    }
+}
+
+/// Destroys a test's cache however the test ends.
+pub struct CacheGuard(pub &'static super::pagecache::PageCache);
+
+impl Drop for CacheGuard {
+    fn drop(&mut self) {
+        self.0.destroy();
     }
 }
