@@ -155,6 +155,30 @@ mod selftests {
 
     selftest!(
         "time",
+        fn tsc_is_calibrated_to_a_plausible_rate() {
+            let khz = crate::arch::x86_64::tsc::tsc_khz();
+            // 100 MHz .. 10 GHz covers every real and emulated TSC.
+            kassert!((100_000..10_000_000).contains(&khz), "tsc {khz} kHz");
+            Ok(())
+        }
+    );
+
+    selftest!(
+        "time",
+        fn clock_since_boot_is_monotonic() {
+            let mut last = crate::arch::x86_64::tsc::ns_since_boot();
+            kassert!(last > 0);
+            for _ in 0..1000 {
+                let now = crate::arch::x86_64::tsc::ns_since_boot();
+                kassert!(now >= last, "{now} < {last}");
+                last = now;
+            }
+            Ok(())
+        }
+    );
+
+    selftest!(
+        "time",
         fn tsc_rate_comes_from_a_fixed_rate_timer() {
             // The best timer the firmware describes must be the one used.
             let tables = crate::acpi::tables();

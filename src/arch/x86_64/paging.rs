@@ -632,6 +632,19 @@ mod selftests {
     use crate::{kassert, kassert_eq, selftest};
     use layout::{phys_to_virt, PAGE_SIZE};
 
+    selftest!(
+        "paging",
+        fn boot_stack_keeps_half_its_room() {
+            let s = stacks::all()[0];
+            let used = stacks::used_bytes(&s);
+            kassert!(
+                used > 0 && used < (s.top - s.bottom) / 2,
+                "{used} bytes used"
+            );
+            Ok(())
+        }
+    );
+
     static RODATA_PROBE: [u8; 8] = *b"rodata!!";
     static mut DATA_PROBE: u64 = 7;
 

@@ -111,21 +111,3 @@ pub fn used_bytes(s: &StackRange) -> u64 {
     }
     s.top - at
 }
-
-mod selftests {
-    use super::*;
-    use crate::{kassert, selftest};
-
-    selftest!(
-        "paging",
-        fn boot_stack_keeps_half_its_room() {
-            let s = all()[0];
-            let used = used_bytes(&s);
-            kassert!(
-                used > 0 && used < (s.top - s.bottom) / 2,
-                "{used} bytes used"
-            );
-            Ok(())
-        }
-    );
-}

@@ -328,32 +328,3 @@ pub fn delay_ns(ns: u64) {
         core::hint::spin_loop();
     }
 }
-
-mod selftests {
-    use super::*;
-    use crate::{kassert, selftest};
-
-    selftest!(
-        "time",
-        fn tsc_is_calibrated_to_a_plausible_rate() {
-            let khz = tsc_khz();
-            // 100 MHz .. 10 GHz covers every real and emulated TSC.
-            kassert!((100_000..10_000_000).contains(&khz), "tsc {khz} kHz");
-            Ok(())
-        }
-    );
-
-    selftest!(
-        "time",
-        fn clock_since_boot_is_monotonic() {
-            let mut last = ns_since_boot();
-            kassert!(last > 0);
-            for _ in 0..1000 {
-                let now = ns_since_boot();
-                kassert!(now >= last, "{now} < {last}");
-                last = now;
-            }
-            Ok(())
-        }
-    );
-}
