@@ -45,16 +45,13 @@ impl Buffer {
     /// index of the next, then its address; one cycle through them all.
     fn build_chase(&self, seed: u64) {
         let n = self.lines();
-        let mut x = seed | 1;
+        let mut rng = xorshift::XorShift::new(seed | 1);
         for i in 0..n {
             // SAFETY: every line of every block is ours (allocated below).
             unsafe { self.line_addr(i).write(i as u64) };
         }
         for i in (1..n).rev() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let j = (x % i as u64) as usize;
+            let j = (rng.next_u64() % i as u64) as usize;
             // SAFETY: as above.
             unsafe {
                 let (a, b) = (self.line_addr(i), self.line_addr(j));

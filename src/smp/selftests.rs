@@ -7,24 +7,11 @@ use crate::mm::page_alloc::{allocator, MIGHT_SLEEP_WARNINGS};
 use crate::mm::{__free_pages, alloc_pages, page_address, Gfp, Page};
 use crate::numa::topology;
 use crate::{kassert, kassert_eq, kprintln, selftest};
-use boot_tests_free::XorShift;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use mm::stats::NumaStat;
 use mm::zone::ZoneType;
 use numa::{MAX_CPUS, MAX_NUMNODES};
-
-/// A tiny generator for the stress (the host crates have their own).
-mod boot_tests_free {
-    pub struct XorShift(pub u64);
-    impl XorShift {
-        pub fn next_u64(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-    }
-}
+use xorshift::XorShift;
 
 selftest!(
     "smp",

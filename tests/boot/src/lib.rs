@@ -17,16 +17,7 @@ pub mod qemu_args;
 
 /// A small deterministic generator for the host tests, so a failure
 /// reproduces from its seed.
-pub struct XorShift(pub u64);
-
-impl XorShift {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+pub use xorshift::XorShift;
 
 /// The repository root (this crate lives in tests/boot).
 pub fn repo_root() -> PathBuf {
