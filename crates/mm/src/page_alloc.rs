@@ -194,20 +194,11 @@ impl<'a> Zone<'a> {
             return;
         };
         // When the whole batch leaves the zone above the mark, one check
-        // does for all of it.
+        // does for all of it; otherwise each block is checked.
         let floor = flags.effective_mark(&self.watermarks) + reserve;
-        if buddy.free_pages() as u64 > floor + ((count as u64) << order) {
-            for _ in 0..count {
-                match buddy.alloc(order) {
-                    Some(pfn) => out(pfn),
-                    None => break,
-                }
-            }
-            self.nr_free.store(buddy.free_pages() as u64, Relaxed);
-            return;
-        }
+        let whole_batch_fits = buddy.free_pages() as u64 > floor + ((count as u64) << order);
         for _ in 0..count {
-            if !self.buddy_ok(buddy, order, reserve, flags) {
+            if !whole_batch_fits && !self.buddy_ok(buddy, order, reserve, flags) {
                 break;
             }
             match buddy.alloc(order) {
@@ -713,17 +704,32 @@ impl<'a> PageAllocator<'a> {
         reserve: u64,
         flags: AllocFlags,
     ) -> Option<u64> {
-        let Some(mut lists) = pcp.enter(zone.pcp_index) else {
-            self.pcp_bypasses.fetch_add(1, Relaxed);
+        let Some(mut lists) = self.enter_lists(pcp, zone) else {
             return zone.try_alloc(order, reserve, flags);
         };
         if lists.len(order) == 0 {
-            let blocks = (zone.pcp_batch as usize >> order).max(1);
-            zone.take_bulk(order, blocks, reserve, flags, |pfn| {
-                lists.push(order, (pfn - zone.span.start_pfn) as u32);
-            });
+            Self::refill(zone, &mut lists, order, reserve, flags);
         }
         lists.pop(order).map(|off| zone.span.start_pfn + off as u64)
+    }
+
+    /// This CPU's lists of `zone`, counting a bypass when an interrupted
+    /// user on this CPU has them (the caller then goes to the buddy).
+    fn enter_lists<'p>(&self, pcp: PcpSet<'p>, zone: &Zone) -> Option<PcpGuard<'p>> {
+        let lists = pcp.enter(zone.pcp_index);
+        if lists.is_none() {
+            self.pcp_bypasses.fetch_add(1, Relaxed);
+        }
+        lists
+    }
+
+    /// Refills an empty list of `order` from the zone, `batch` pages'
+    /// worth of blocks (at least one).
+    fn refill(zone: &Zone, lists: &mut PcpGuard, order: usize, reserve: u64, flags: AllocFlags) {
+        let blocks = (zone.pcp_batch as usize >> order).max(1);
+        zone.take_bulk(order, blocks, reserve, flags, |pfn| {
+            lists.push(order, (pfn - zone.span.start_pfn) as u32);
+        });
     }
 
     /// Gives every block on `pcp` back to the buddy allocators. False when
@@ -921,13 +927,7 @@ impl<'a> PageAllocator<'a> {
             }
         };
         let lists = match pcp {
-            Some(pcp) if order <= PCP_MAX_ORDER => {
-                let lists = pcp.enter(zone.pcp_index);
-                if lists.is_none() {
-                    self.pcp_bypasses.fetch_add(1, Relaxed);
-                }
-                lists
-            }
+            Some(pcp) if order <= PCP_MAX_ORDER => self.enter_lists(pcp, zone),
             _ => None,
         };
         match lists {
@@ -1013,18 +1013,14 @@ impl<'a> PageAllocator<'a> {
             return 0;
         };
         let reserve = zone.lowmem_reserve[highest];
-        let Some(mut lists) = pcp.enter(zone.pcp_index) else {
-            self.pcp_bypasses.fetch_add(1, Relaxed);
+        let Some(mut lists) = self.enter_lists(pcp, zone) else {
             return 0;
         };
         let start = zone.span.start_pfn;
         let mut given = 0;
         while given < count && zone.watermark_fast(0, reserve, AllocFlags::FAST) {
             if lists.len(0) == 0 {
-                let blocks = zone.pcp_batch as usize;
-                zone.take_bulk(0, blocks, reserve, AllocFlags::FAST, |pfn| {
-                    lists.push(0, (pfn - start) as u32);
-                });
+                Self::refill(zone, &mut lists, 0, reserve, AllocFlags::FAST);
             }
             let Some(offset) = lists.pop(0) else {
                 break;
