@@ -89,21 +89,28 @@ pub fn alloc_pages(gfp: Gfp, order: u32) -> Option<Page> {
 #[track_caller]
 #[inline(always)]
 pub fn alloc_pages_node(nid: i32, gfp: Gfp, order: u32) -> Option<Page> {
-    let node = match nid {
-        NUMA_NO_NODE => None,
-        n if n >= 0 && (n as usize) < topology().node_count() => Some(n as usize),
-        n => {
-            no_such_node(n, Location::caller());
-            return None;
-        }
-    };
+    let node = node_arg(nid, "alloc_pages_node", Location::caller())?;
     alloc(node, gfp, order, false, Location::caller())
 }
 
+/// A caller's node number: Some(None) for NUMA_NO_NODE, Some(Some(n))
+/// for a node that exists; None (reported) for any other value.
+#[inline(always)]
+fn node_arg(nid: i32, what: &str, caller: &Location) -> Option<Option<NodeId>> {
+    match nid {
+        NUMA_NO_NODE => Some(None),
+        n if n >= 0 && (n as usize) < topology().node_count() => Some(Some(n as usize)),
+        n => {
+            no_such_node(n, what, caller);
+            None
+        }
+    }
+}
+
 #[cold]
-fn no_such_node(n: i32, caller: &Location) {
+fn no_such_node(n: i32, what: &str, caller: &Location) {
     log::error!(
-        "alloc_pages_node: no node {n} (nodes 0-{}) from {caller}",
+        "{what}: no node {n} (nodes 0-{}) from {caller}",
         topology().node_count() - 1,
     );
 }
@@ -126,13 +133,8 @@ pub fn alloc_pages_interleave(gfp: Gfp, order: u32) -> Option<Page> {
 #[track_caller]
 pub fn alloc_pages_bulk_node(nid: i32, gfp: Gfp, count: usize, mut put: impl FnMut(Page)) -> usize {
     const CHUNK: usize = 64;
-    let node = match nid {
-        NUMA_NO_NODE => None,
-        n if n >= 0 && (n as usize) < topology().node_count() => Some(n as usize),
-        n => {
-            no_such_node(n, Location::caller());
-            return 0;
-        }
+    let Some(node) = node_arg(nid, "alloc_pages_bulk_node", Location::caller()) else {
+        return 0;
     };
     let mut given = 0;
     if let Some((pcp, cpu_node)) = this_cpu_pcp_and_node() {
@@ -244,11 +246,7 @@ pub static RECLAIM_CALLS: ReclaimCalls = ReclaimCalls {
 /// The running CPU's page lists (none before its per-CPU area exists).
 #[inline(always)]
 fn this_cpu_pcp() -> Option<PcpSet<'static>> {
-    let lists = crate::arch::x86_64::percpu::this_cpu()?.pcp.get()?;
-    // SAFETY: these are the running CPU's own lists, and nothing moves a
-    // thread to another CPU (there is no preemption); interrupt handlers
-    // on this CPU reach them only through the same busy flag.
-    Some(unsafe { PcpSet::new(lists) })
+    this_cpu_pcp_and_node().map(|(lists, _)| lists)
 }
 
 /// As `this_cpu_pcp`, with the CPU's node.
@@ -256,7 +254,9 @@ fn this_cpu_pcp() -> Option<PcpSet<'static>> {
 fn this_cpu_pcp_and_node() -> Option<(PcpSet<'static>, NodeId)> {
     let cpu = crate::arch::x86_64::percpu::this_cpu()?;
     let lists = cpu.pcp.get()?;
-    // SAFETY: as in `this_cpu_pcp`.
+    // SAFETY: these are the running CPU's own lists, and nothing moves a
+    // thread to another CPU (there is no preemption); interrupt handlers
+    // on this CPU reach them only through the same busy flag.
     Some((unsafe { PcpSet::new(lists) }, cpu.node))
 }
 
@@ -379,13 +379,11 @@ impl Reclaim for AsCaller {
         self.irqs_on && self.as_caller(|| self.reclaim.out_of_memory(gfp, order))
     }
 
-    /// This CPU's lists, and every other CPU's by IPI when the caller
-    /// had interrupts on (one with them off could wait forever on a CPU
-    /// that waits for it; Linux drains others only from direct reclaim).
+    /// Every CPU's lists by IPI when the caller had interrupts on (one
+    /// with them off could wait forever on a CPU that waits for it; Linux
+    /// drains others only from direct reclaim). The allocator has drained
+    /// this CPU's lists just before.
     fn drain_all_pages(&self) {
-        if let Some(own) = this_cpu_pcp() {
-            allocator().drain_pcp(own);
-        }
         if self.irqs_on && crate::preempt::scheduling() {
             self.as_caller(drain_all_pages);
         }
