@@ -117,6 +117,8 @@ fn no_such_node(n: i32, what: &str, caller: &Location) {
 
 /// An interleaved allocation: round robin over the nodes with memory,
 /// counted as interleave_hit when it lands where it was sent.
+/// Test hook: only the page_alloc self-tests call it (no caller sets an
+/// interleave policy yet).
 #[track_caller]
 pub fn alloc_pages_interleave(gfp: Gfp, order: u32) -> Option<Page> {
     let node = allocator().next_interleave_node()?;
@@ -403,8 +405,11 @@ impl Reclaim for AsCaller {
     }
 }
 
-/// Allocation-failure reports and warnings, counted even when not printed.
+/// Allocation-failure reports and warnings, counted even when not printed
+/// (the count rate-limits the printing; the self-tests read it to see that
+/// a warning fired).
 pub static FAILURE_REPORTS: AtomicU64 = AtomicU64::new(0);
+/// __GFP_NOFAIL above order 1 warnings (the first is printed).
 pub static NOFAIL_ORDER_WARNINGS: AtomicU64 = AtomicU64::new(0);
 /// Full reports printed before they are only counted (Linux rate-limits too).
 const FAILURE_REPORT_BURST: u64 = 10;

@@ -1,10 +1,12 @@
 //! What the memory self-tests share: the per-zone free counts a leak
 //! check compares, `Held`, a set of blocks a test keeps without touching
 //! them, and `CacheGuard`, which destroys a test's page cache however the
-//! test ends. (Self-test code, at the top layer.)
+//! test ends, and `needs_free_memory`, which skips a case a small VM
+//! cannot hold. (Self-test code, at the top layer.)
 
-use super::page_alloc::{allocator, zone_free_with_lists};
+use super::page_alloc::{allocator, free_pages_with_lists, zone_free_with_lists};
 use super::{__free_pages, alloc_pages, alloc_pages_node, page_address, Gfp, Page};
+use crate::kprintln;
 use layout::PAGE_SIZE;
 use mm::buddy::MAX_ORDER;
 use mm::zone::NR_ZONES;
@@ -134,4 +136,27 @@ impl Drop for CacheGuard {
     fn drop(&mut self) {
         self.0.destroy();
     }
+}
+
+/// Skips a case that needs `bytes` of free memory (and `order`-sized free
+/// blocks, for contiguous needs) when this VM has less: a small VM is a
+/// machine users launch, not a failure. Prints the numbers it compared.
+pub fn needs_free_memory(bytes: u64, order: usize) -> crate::selftest::Outcome {
+    let a = allocator();
+    let free = free_pages_with_lists() * PAGE_SIZE;
+    let blocks: usize = a
+        .zones()
+        .map(|z| z.free_state().1[order..].iter().sum::<usize>())
+        .sum();
+    if free >= bytes && blocks > 0 {
+        return Ok(());
+    }
+    kprintln!(
+        "    # needs {} KiB free with a free block of order {order}; this VM has {} KiB free and {blocks} such blocks",
+        bytes >> 10,
+        free >> 10
+    );
+    Err(crate::selftest::Failure::Skipped(
+        "not enough free memory in this VM",
+    ))
 }

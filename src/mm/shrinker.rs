@@ -90,6 +90,8 @@ pub fn register_shrinker(
 
 /// Unregisters; a reclaim pass already running may still call it once
 /// more, so a shrinker's data must outlive this (they are 'static here).
+/// Only the self-tests unregister today (the kernel's shrinkers live for
+/// the whole boot).
 pub fn unregister_shrinker(shrinker: &'static dyn Shrinker) {
     for s in SHRINKERS.lock().iter_mut() {
         if s.as_ref()

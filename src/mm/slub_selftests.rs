@@ -4,6 +4,7 @@
 //! every CPU allocating while other CPUs (on other nodes) free.
 
 use super::page_alloc::{__free_pages, alloc_pages, allocator, Page};
+use super::selftest_support::needs_free_memory;
 use super::slab::*;
 use super::Gfp;
 use crate::arch::x86_64::{ipi, percpu};
@@ -273,7 +274,7 @@ selftest!(
     fn cpus_free_each_others_objects_across_nodes() {
         const PER_CPU: usize = 600;
         // About 0.8 MiB of objects a CPU, with their slabs.
-        crate::selftest::needs_free_memory((percpu::nr_online() as u64 + 1) << 20, 0)?;
+        needs_free_memory((percpu::nr_online() as u64 + 1) << 20, 0)?;
         // Fixed arrays: the snapshots must not allocate themselves.
         let mut online = [0u32; MAX_CPUS];
         let mut nr = 0;

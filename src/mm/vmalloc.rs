@@ -694,6 +694,7 @@ pub fn vmallocinfo(w: &mut dyn fmt::Write) -> fmt::Result {
 }
 
 /// Page-table pages the vmalloc region has taken (never given back).
+/// Test hook: the vmalloc self-tests count it in their leak checks.
 pub fn page_table_pages() -> u64 {
     vmap_pt::TABLE_PAGES.load(Relaxed)
 }

@@ -5,6 +5,7 @@
 //! context, and bad frees refused.
 
 use super::page_alloc::{allocator, Page};
+use super::selftest_support::needs_free_memory;
 use super::vmalloc::*;
 use super::{__free_pages, alloc_pages_node, page_address, Gfp};
 use crate::arch::x86_64::fault_probe::probe_read;
@@ -94,7 +95,7 @@ selftest!(
     "vmalloc",
     fn areas_from_4k_to_4m_hold_what_is_written_page_by_page() {
         // The largest area, its page tables and room for the watermarks.
-        crate::selftest::needs_free_memory(8 << 20, 0)?;
+        needs_free_memory(8 << 20, 0)?;
         let t0 = tsc::ns_since_boot();
         let mut pages = 0;
         for size in [4usize << 10, 16 << 10, 64 << 10, 1 << 20, 4 << 20] {
@@ -126,7 +127,7 @@ selftest!(
                 "page-table writes too slow under this accelerator (nested KVM's shadow paging); TCG runs them",
             ));
         }
-        crate::selftest::needs_free_memory(72 << 20, 0)?;
+        needs_free_memory(72 << 20, 0)?;
         write_and_read_back_every_page(16 << 20)?;
         write_and_read_back_every_page(64 << 20)
     }
@@ -135,7 +136,7 @@ selftest!(
 selftest!(
     "vmalloc",
     fn vmalloc_node_takes_its_pages_from_the_node() {
-        crate::selftest::needs_free_memory(4 << 20, 0)?;
+        needs_free_memory(4 << 20, 0)?;
         for node in 0..topology().node_count() {
             let p = vmalloc_node(1 << 20, node as i32);
             kassert!(!p.is_null(), "vmalloc_node(1 MiB, {node})");
@@ -182,7 +183,7 @@ selftest!(
 selftest!(
     "vmalloc",
     fn huge_vmalloc_maps_2mib_pages() {
-        crate::selftest::needs_free_memory(8 << 20, 9)?;
+        needs_free_memory(8 << 20, 9)?;
         let before = pages_accounted();
         let p = vmalloc_huge(4 << 20, Gfp::KERNEL);
         kassert!(!p.is_null());

@@ -194,6 +194,7 @@ static READY: AtomicBool = AtomicBool::new(false);
 
 /// "BUG: scheduling while atomic" reports: a sleep asked for inside an
 /// interrupt handler or an atomic section. The sleep does not happen.
+/// (The count rate-limits the report; the sched self-tests read it.)
 pub static ATOMIC_SLEEP_BUGS: AtomicU64 = AtomicU64::new(0);
 /// Threads reaped, for the leak checks.
 pub static THREADS_REAPED: AtomicU64 = AtomicU64::new(0);
@@ -410,7 +411,8 @@ pub fn exit() -> ! {
     unreachable!("a dead thread was scheduled again");
 }
 
-/// Waits until `t` has finished.
+/// Waits until `t` has finished. Only self-tests and the benchmark wait
+/// for a thread today.
 pub fn join(t: &Thread) {
     t.exited.wait_event(|| t.state() == State::Dead, None);
 }
@@ -678,7 +680,8 @@ pub fn reap_dead() {
 }
 
 /// Reaps until every thread that exited is reaped (or `timeout_ns`
-/// passes); true when none is left.
+/// passes); true when none is left. Test hook: the self-tests call it so
+/// that a leak check sees the freed stacks and tasks.
 pub fn reap_all_dead(timeout_ns: u64) -> bool {
     let start = tsc::ns_since_boot();
     loop {

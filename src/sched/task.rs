@@ -292,7 +292,8 @@ pub fn current_killed() -> bool {
 }
 
 /// Starts a thread for `task` that runs `f` (the task's memory is
-/// released when its last thread ends).
+/// released when its last thread ends). Only the self-tests start task
+/// threads today (the OOM and reclaim suites).
 pub fn spawn_for(
     task: &Arc<Task>,
     name: &'static str,

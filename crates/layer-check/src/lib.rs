@@ -28,6 +28,11 @@ pub type Layer = u8;
 /// for a file the table does not know (itself an error: every new file
 /// gets a layer).
 pub fn layer_of(file: &str) -> Option<Layer> {
+    // The registration record and macros are a leaf every layer may name;
+    // the runner beside them is self-test code.
+    if file == "selftest/registry.rs" {
+        return Some(0);
+    }
     if is_test_file(file) {
         return Some(4);
     }
