@@ -18,7 +18,7 @@ mod plots;
 mod tables;
 
 pub use parse::{Bench, Cell, Results};
-pub use plots::{matrix_svg, peers_svg, scaling_svg};
+pub use plots::{matrix_svg, peers_svg, scaling_svg, PlotError};
 use std::path::{Path, PathBuf};
 pub use tables::{markdown, sig3};
 
@@ -27,10 +27,16 @@ pub fn write_report(r: &Results, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let files = [
         ("report.md", markdown(r)),
-        ("scaling.svg", scaling_svg(r)),
-        ("peers.svg", peers_svg(r)),
-        ("matrix-latency.svg", matrix_svg(r, false)),
-        ("matrix-bandwidth.svg", matrix_svg(r, true)),
+        ("scaling.svg", scaling_svg(r).map_err(plot_failed)?),
+        ("peers.svg", peers_svg(r).map_err(plot_failed)?),
+        (
+            "matrix-latency.svg",
+            matrix_svg(r, false).map_err(plot_failed)?,
+        ),
+        (
+            "matrix-bandwidth.svg",
+            matrix_svg(r, true).map_err(plot_failed)?,
+        ),
     ];
     let mut out = Vec::new();
     for (name, body) in files {
@@ -39,6 +45,10 @@ pub fn write_report(r: &Results, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         out.push(p);
     }
     Ok(out)
+}
+
+fn plot_failed(e: PlotError) -> std::io::Error {
+    std::io::Error::other(e)
 }
 
 #[cfg(test)]

@@ -62,10 +62,10 @@ fn the_report_names_topology_and_accelerator_and_shows_ratios() {
     );
     assert!(md.contains("| 0 | 90.0 (10) | 91.5 (20) |"), "{md}");
     for svg in [
-        scaling_svg(&r),
-        peers_svg(&r),
-        matrix_svg(&r, false),
-        matrix_svg(&r, true),
+        scaling_svg(&r).unwrap(),
+        peers_svg(&r).unwrap(),
+        matrix_svg(&r, false).unwrap(),
+        matrix_svg(&r, true).unwrap(),
     ] {
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("two-node under tcg"), "title names the run");
