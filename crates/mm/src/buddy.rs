@@ -392,7 +392,7 @@ impl<'a> Buddy<'a> {
 mod tests {
     extern crate std;
     use super::*;
-    use boot_tests::XorShift;
+    use proptest::prelude::*;
     use std::vec;
     use std::vec::Vec;
 
@@ -494,62 +494,79 @@ mod tests {
         assert_eq!(b.alloc(0), None);
     }
 
-    /// Random alloc/free sequences: no two live blocks overlap, blocks are
-    /// naturally aligned, free counts are exact, and freeing everything
-    /// restores the original block layout.
-    #[test]
-    fn random_sequences_keep_every_invariant() {
-        for seed in 1..=20u64 {
-            let mut rng = XorShift(seed * 0x9e37_79b9);
-            let n = 2048 + (seed as usize * 37) % 1000;
-            let base = seed * 13;
+    /// One step of a random sequence: allocate a block of an order, or
+    /// free the live block at an index (taken modulo the live count).
+    #[derive(Clone, Debug)]
+    enum Op {
+        Alloc(usize),
+        Free(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![2 => (0usize..6).prop_map(Op::Alloc), 1 => any::<usize>().prop_map(Op::Free)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+        /// Random alloc/free sequences on a range with a reserved hole: no
+        /// two live blocks overlap, blocks are naturally aligned, free
+        /// counts and the non-empty bitmap are exact, and freeing
+        /// everything restores the original block layout. A failure
+        /// shrinks to the shortest sequence that shows it.
+        #[test]
+        fn random_sequences_keep_every_invariant(
+            n in 2048usize..3072,
+            base in 0u64..4096,
+            ops in prop::collection::vec(op(), 1..1500),
+        ) {
             let mut meta = vec![PageMeta::RESERVED; n];
             let mut b = Buddy::new(base, &mut meta);
-            // Leave a reserved hole in the middle.
             b.add_free_range(base, base + 500);
             b.add_free_range(base + 600, base + n as u64);
             let initial = (b.free_blocks(), b.free_pages());
             let total = b.free_pages();
             let mut live: Vec<(u64, usize)> = Vec::new();
             let mut owned = vec![false; n];
-            for _ in 0..4000 {
-                if live.is_empty() || !rng.next_u64().is_multiple_of(3) {
-                    let order = (rng.next_u64() % 6) as usize;
-                    if let Some(p) = b.alloc(order) {
-                        assert_eq!(p % (1 << order), 0, "aligned");
-                        for q in p..p + (1 << order) {
-                            let i = (q - base) as usize;
-                            assert!(!owned[i], "overlap at {q}");
-                            assert!(!(500..600).contains(&i), "reserved hole handed out");
-                            owned[i] = true;
+            for op in ops {
+                match op {
+                    Op::Alloc(order) => {
+                        if let Some(p) = b.alloc(order) {
+                            prop_assert_eq!(p % (1 << order), 0, "aligned");
+                            for q in p..p + (1 << order) {
+                                let i = (q - base) as usize;
+                                prop_assert!(!owned[i], "overlap at {}", q);
+                                prop_assert!(!(500..600).contains(&i), "reserved hole handed out");
+                                owned[i] = true;
+                            }
+                            live.push((p, order));
                         }
-                        live.push((p, order));
                     }
-                } else {
-                    let k = (rng.next_u64() as usize) % live.len();
-                    let (p, order) = live.swap_remove(k);
-                    for q in p..p + (1 << order) {
-                        owned[(q - base) as usize] = false;
+                    Op::Free(_) if live.is_empty() => {}
+                    Op::Free(k) => {
+                        let (p, order) = live.swap_remove(k % live.len());
+                        for q in p..p + (1 << order) {
+                            owned[(q - base) as usize] = false;
+                        }
+                        prop_assert!(b.free(p, order).is_ok());
                     }
-                    b.free(p, order).unwrap();
                 }
                 let used: usize = live.iter().map(|&(_, o)| 1usize << o).sum();
-                assert_eq!(b.free_pages() + used, total);
+                prop_assert_eq!(b.free_pages() + used, total);
                 let by_blocks: usize = b
                     .free_blocks()
                     .iter()
                     .enumerate()
                     .map(|(o, c)| c << o)
                     .sum();
-                assert_eq!(by_blocks, b.free_pages());
+                prop_assert_eq!(by_blocks, b.free_pages());
                 for (o, &c) in b.free_blocks().iter().enumerate() {
-                    assert_eq!(b.nonempty & (1 << o) != 0, c > 0, "order {o}'s bit");
+                    prop_assert_eq!(b.nonempty & (1 << o) != 0, c > 0, "order {}'s bit", o);
                 }
             }
             for (p, order) in live.drain(..) {
-                b.free(p, order).unwrap();
+                prop_assert!(b.free(p, order).is_ok());
             }
-            assert_eq!((b.free_blocks(), b.free_pages()), initial, "seed {seed}");
+            prop_assert_eq!((b.free_blocks(), b.free_pages()), initial);
         }
     }
 }
