@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod fadt;
+pub mod hmat;
 pub mod hpet;
 pub mod madt;
 pub mod mptable;
@@ -291,7 +292,9 @@ mod tests {
     #[test]
     fn every_fixture_table_validates() {
         for topo in TOPOLOGIES {
-            for sig in ["APIC", "SRAT", "SLIT", "FACP", "DSDT", "HPET", "MCFG"] {
+            for sig in [
+                "APIC", "SRAT", "SLIT", "FACP", "DSDT", "HPET", "MCFG", "HMAT",
+            ] {
                 if let Some(t) = fixture(topo, sig) {
                     let want: [u8; 4] = sig.as_bytes().try_into().unwrap();
                     let (h, body) =

@@ -44,8 +44,9 @@ fn key_values(s: &str) -> BTreeMap<&str, &str> {
 }
 
 /// Every topology in fixtures/qemu-acpi: the presets plus the ones only the
-/// table parsers use (no SLIT, a pc-dimm, an NVDIMM).
-pub const FIXTURES: [&str; 8] = [
+/// table parsers use (no SLIT, a pc-dimm, an NVDIMM, separate read and
+/// write HMAT data).
+pub const FIXTURES: [&str; 10] = [
     "one-node",
     "two-node",
     "two-node-nodist",
@@ -54,6 +55,8 @@ pub const FIXTURES: [&str; 8] = [
     "eight-node-big",
     "hotplug-dimm",
     "nvdimm",
+    "tiered",
+    "hmat-rw",
 ];
 
 /// The E820 RAM QEMU (q35) with qboot reports for `total` bytes of boot RAM:
