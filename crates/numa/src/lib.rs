@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 mod build;
+pub mod hmat;
 pub mod report;
 
 pub use build::{build, build_into, Inputs, Level};

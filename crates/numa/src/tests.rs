@@ -453,3 +453,233 @@ fn without_acpi_the_mp_tables_cpus_are_all_on_node_0() {
         .iter()
         .any(|(_, w)| w == "MP table: APIC 1 listed twice; second entry ignored"));
 }
+
+// ---- HMAT: performance, tiers and demotion ----
+
+fn hmat_perf(topo: &str, patch: impl Fn(&mut Vec<u8>)) -> (Topology, hmat::MemoryPerf) {
+    let b = build_fixture(topo);
+    let mut bytes = table(topo, "HMAT").unwrap();
+    patch(&mut bytes);
+    acpi_tables::fix_checksum(&mut bytes);
+    let h = acpi_tables::hmat::parse(&bytes).unwrap();
+    let m = hmat::MemoryPerf::from_table(&b.t, &h);
+    (b.t, m)
+}
+
+/// `nodeN/accessK/initiators/NAME VALUE` and
+/// `nodeN/memory_side_cache/indexL/NAME VALUE` lines of linux-6.1.txt.
+fn linux_sysfs(topo: &str) -> Vec<(String, u64)> {
+    let text = std::fs::read_to_string(qemu_args::fixture_dir(topo).join("linux-6.1.txt")).unwrap();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("node") && (l.contains("/access") || l.contains("memory_side_cache"))
+        })
+        .map(|l| {
+            let (k, v) = l.split_once(' ').unwrap();
+            (k.to_string(), v.trim().parse().unwrap())
+        })
+        .collect()
+}
+
+fn our_sysfs(m: &hmat::MemoryPerf, key: &str) -> u64 {
+    let parts: Vec<&str> = key.split('/').collect();
+    let node: usize = parts[0].trim_start_matches("node").parse().unwrap();
+    let t = m
+        .target(node)
+        .unwrap_or_else(|| panic!("{key}: node {node} is no target"));
+    if parts[1] == "memory_side_cache" {
+        let level: u8 = parts[2].trim_start_matches("index").parse().unwrap();
+        let c = t
+            .caches
+            .iter()
+            .flatten()
+            .find(|c| c.level == level)
+            .unwrap();
+        return match parts[3] {
+            "size" => c.size,
+            "line_size" => c.line_size as u64,
+            "indexing" => c.indexing as u64,
+            "write_policy" => c.write_policy as u64,
+            other => panic!("{other}"),
+        };
+    }
+    let access: usize = parts[1].trim_start_matches("access").parse().unwrap();
+    let p = t.access[access];
+    (match parts[3] {
+        "read_latency" => p.read_latency,
+        "write_latency" => p.write_latency,
+        "read_bandwidth" => p.read_bandwidth,
+        "write_bandwidth" => p.write_bandwidth,
+        other => panic!("{other}"),
+    }) as u64
+}
+
+#[test]
+fn hmat_figures_equal_what_linux_computed_from_the_same_tables() {
+    for topo in ["tiered", "hmat-rw"] {
+        let (_, m) = hmat_perf(topo, |_| {});
+        let linux = linux_sysfs(topo);
+        assert!(linux.len() >= 24, "{topo}: {} sysfs values", linux.len());
+        for (key, want) in linux {
+            assert_eq!(our_sysfs(&m, &key), want, "{topo}: {key}");
+        }
+    }
+}
+
+#[test]
+fn an_attached_initiator_is_the_only_initiator() {
+    let (_, m) = hmat_perf("tiered", |_| {});
+    for (node, init) in [(0, 0), (1, 1), (2, 0), (3, 1)] {
+        let t = m.target(node).unwrap();
+        assert_eq!(t.attached, Some(init));
+        assert_eq!(t.initiators, [1 << init, 1 << init], "node {node}");
+    }
+}
+
+/// Clears "initiator valid" in every proximity structure.
+fn drop_attached_initiators(b: &mut Vec<u8>) {
+    let mut at = 40;
+    while at + 8 <= b.len() {
+        let kind = u16::from_le_bytes([b[at], b[at + 1]]);
+        let len = u32::from_le_bytes(b[at + 4..at + 8].try_into().unwrap()) as usize;
+        if kind == 0 {
+            b[at + 8] &= !1;
+        }
+        at += len;
+    }
+}
+
+#[test]
+fn without_an_attached_initiator_the_best_one_is_chosen_by_write_latency_first() {
+    // hmat-rw: node 2 is 400/350 ns to write from initiators 0/1, 300/250
+    // to read, 1/2 GiB/s to write, 2/3 GiB/s to read: initiator 1 wins on
+    // write latency, and its figures are the node's.
+    let (_, m) = hmat_perf("hmat-rw", drop_attached_initiators);
+    let t = m.target(2).unwrap();
+    assert_eq!(t.attached, None);
+    let want = hmat::Perf {
+        read_latency: 250,
+        write_latency: 350,
+        read_bandwidth: 3072,
+        write_bandwidth: 2048,
+    };
+    assert_eq!(t.access, [want, want]);
+    assert_eq!(t.initiators, [1 << 1, 1 << 1]);
+    // Node 0 is best served by itself.
+    let t0 = m.target(0).unwrap();
+    assert_eq!(t0.initiators[0], 1);
+    assert_eq!(t0.access[0].write_latency, 90);
+    // tiered without attachment: node 2 is 160 ns from 0 and 210 from 1.
+    let (_, m) = hmat_perf("tiered", drop_attached_initiators);
+    assert_eq!(m.target(2).unwrap().initiators[0], 1);
+    assert_eq!(m.target(3).unwrap().initiators[0], 1 << 1);
+    assert_eq!(m.target(3).unwrap().access[1].read_latency, 160);
+}
+
+#[test]
+fn ties_keep_every_equal_initiator() {
+    // Make every entry of tiered's matrices the same: both initiators are
+    // equally good for every node, and both are kept.
+    let (_, m) = hmat_perf("tiered", |b| {
+        drop_attached_initiators(b);
+        let mut at = 40;
+        while at + 8 <= b.len() {
+            let kind = u16::from_le_bytes([b[at], b[at + 1]]);
+            let len = u32::from_le_bytes(b[at + 4..at + 8].try_into().unwrap()) as usize;
+            if kind == 1 {
+                let ni = u32::from_le_bytes(b[at + 12..at + 16].try_into().unwrap()) as usize;
+                let nt = u32::from_le_bytes(b[at + 16..at + 20].try_into().unwrap()) as usize;
+                let e = at + 32 + 4 * (ni + nt);
+                for k in 0..ni * nt {
+                    b[e + 2 * k..e + 2 * k + 2].copy_from_slice(&7u16.to_le_bytes());
+                }
+            }
+            at += len;
+        }
+    });
+    for node in 0..4 {
+        assert_eq!(m.target(node).unwrap().initiators[0], 0b11, "node {node}");
+    }
+}
+
+#[test]
+fn tiered_preset_tiers_and_demotion_targets() {
+    let (t, m) = hmat_perf("tiered", |_| {});
+    let tiers = hmat::tiers(&t, &m);
+    // DRAM 80/80 ns, 20 GiB/s; slow nodes 160/160 ns, 5 GiB/s:
+    // 576 * 320/160 * 40960/10240 = 4608, tier 36.
+    assert_eq!(tiers.reference.map(|r| r.0), Ok(0));
+    assert_eq!(&tiers.adistance[..4], &[576, 576, 4608, 4608]);
+    let list: Vec<(u32, u128)> = tiers.tiers().collect();
+    assert_eq!(list, [(4, 0b0011), (36, 0b1100)]);
+    // Node 0 is nearer node 2 (24) than node 3 (28); node 1 the reverse.
+    assert_eq!(&tiers.preferred[..4], &[0b0100, 0b1000, 0, 0]);
+    assert_eq!(&tiers.fallback[..4], &[0b1100, 0b1100, 0, 0]);
+    assert!(tiers.can_demote(0) && !tiers.can_demote(2));
+    let (t, m) = hmat_perf("hmat-rw", |_| {});
+    let tiers = hmat::tiers(&t, &m);
+    // 576 * (250+350)/(70+90) * (16384+12288)/(3072+2048) = 12096.
+    assert_eq!(tiers.adistance[2], 12096);
+    assert_eq!(tiers.tier_of(2), 94);
+    assert_eq!(&tiers.preferred[..3], &[0b100, 0b100, 0]);
+}
+
+#[test]
+fn tier_arithmetic_on_table_driven_inputs() {
+    let p = |rl, wl, rb, wb| hmat::Perf {
+        read_latency: rl,
+        write_latency: wl,
+        read_bandwidth: rb,
+        write_bandwidth: wb,
+    };
+    let dram = p(100, 100, 10000, 10000);
+    for (perf, want) in [
+        (p(100, 100, 10000, 10000), Some(576)),
+        (p(200, 200, 10000, 10000), Some(1152)),
+        (p(100, 100, 5000, 5000), Some(1152)),
+        // Faster than DRAM: a higher tier (tier 3).
+        (p(80, 80, 10000, 10000), Some(460)),
+        // Integer division in Linux's order: 576*150/200 = 432, *20000/15000 = 576.
+        (p(75, 75, 7500, 7500), Some(576)),
+        (p(0, 0, 10000, 10000), None),
+        (p(100, 100, 0, 0), None),
+    ] {
+        assert_eq!(hmat::perf_to_adistance(&perf, &dram), want, "{perf:?}");
+    }
+    let mut s = String::new();
+    hmat::write_nodelist(&mut s, 0b1011_0111).unwrap();
+    assert_eq!(s, "0-2,4-5,7");
+    s.clear();
+    hmat::write_nodelist(&mut s, 0).unwrap();
+    assert_eq!(s, "");
+}
+
+#[test]
+fn mismatched_dram_nodes_leave_every_node_in_the_dram_tier() {
+    // Node 1's own latency 80 -> 100 ns (more than 10% off node 0's).
+    let (t, m) = hmat_perf("tiered", |b| {
+        let mut at = 40;
+        while at + 8 <= b.len() {
+            let kind = u16::from_le_bytes([b[at], b[at + 1]]);
+            let len = u32::from_le_bytes(b[at + 4..at + 8].try_into().unwrap()) as usize;
+            if kind == 1 && b[at + 9] == 0 {
+                // initiator 1 x target 1 of a 2 x 4 latency matrix.
+                let e = at + 32 + 4 * 6 + 2 * 5;
+                b[e..e + 2].copy_from_slice(&10u16.to_le_bytes());
+                break;
+            }
+            at += len;
+        }
+    });
+    let tiers = hmat::tiers(&t, &m);
+    assert_eq!(
+        tiers.reference.map(|r| r.0),
+        Err(hmat::ReferenceError::Mismatch {
+            node: 1,
+            reference: 0
+        })
+    );
+    assert!(tiers.adistance[..4].iter().all(|&a| a == 576));
+    assert_eq!(tiers.tiers().count(), 1);
+    assert!(!tiers.can_demote(0));
+}
