@@ -8,7 +8,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 toolchain=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$here/rust-toolchain.toml")
 presets_dir="$here/fixtures/qemu-acpi"
-presets="one-node two-node four-node-asym memless-cpuless eight-node-big"
+presets="one-node two-node four-node-asym memless-cpuless eight-node-big tiered"
 
 usage() {
     cat <<USAGE

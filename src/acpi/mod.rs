@@ -22,6 +22,7 @@ pub struct Tables {
     pub fadt: Option<&'static [u8]>,
     pub nfit: Option<&'static [u8]>,
     pub hpet: Option<&'static [u8]>,
+    pub hmat: Option<&'static [u8]>,
     /// The AML tables, validated: the DSDT (found through the FADT) and
     /// every SSDT the root table lists.
     pub dsdt: Option<&'static [u8]>,
@@ -41,6 +42,7 @@ impl Tables {
         fadt: None,
         nfit: None,
         hpet: None,
+        hmat: None,
         dsdt: None,
         ssdts: [None; MAX_SSDTS],
         root: None,
@@ -218,6 +220,7 @@ fn find_tables(boot: &BootInfo) -> Tables {
             b"FACP" => Some(&mut tables.fadt),
             b"NFIT" => Some(&mut tables.nfit),
             b"HPET" => Some(&mut tables.hpet),
+            b"HMAT" => Some(&mut tables.hmat),
             _ => None,
         };
         match table_at(phys, &sig) {

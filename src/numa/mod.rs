@@ -5,11 +5,29 @@ use crate::acpi::Tables;
 use crate::arch::x86_64::{cpu_id, paging};
 use crate::kprintln;
 use mm::memblock::MAX_REGIONS;
+use numa::hmat::{self, MemoryPerf, Tiers};
 use numa::{report, Level, NodeId, Topology};
 use spin::Once;
 
 /// Built in place on the early heap (tens of KiB: 128 nodes, 512 CPUs).
 static TOPOLOGY: Once<&'static Topology> = Once::new();
+
+/// What the HMAT says about each node, and the memory tiers and demotion
+/// targets derived from it (every node DRAM without an HMAT).
+pub struct MemoryTiers {
+    pub perf: MemoryPerf,
+    pub tiers: Tiers,
+}
+
+static MEMORY_TIERS: Once<&'static MemoryTiers> = Once::new();
+
+/// The HMAT figures and memory tiers (built right after the topology).
+pub fn memory_tiers() -> &'static MemoryTiers {
+    MEMORY_TIERS
+        .get()
+        .copied()
+        .expect("memory tiers are built with the topology")
+}
 
 #[inline]
 pub fn topology() -> &'static Topology {
@@ -53,6 +71,28 @@ fn ram_ranges(out: &mut [(u64, u64); MAX_REGIONS]) -> usize {
 
 /// Builds the topology; every message about the tables goes to the log.
 pub fn init(tables: &Tables, numa_off: bool) -> &'static Topology {
+    let t = build_topology(tables, numa_off);
+    MEMORY_TIERS.call_once(|| {
+        let mut m = alloc::boxed::Box::new(MemoryTiers {
+            perf: MemoryPerf::none(),
+            tiers: hmat::tiers(t, &MemoryPerf::none()),
+        });
+        // A corrupt HMAT is named and ignored: no figure of it is trusted.
+        match tables.hmat.map(acpi_tables::hmat::parse) {
+            Some(Ok(table)) if t.source != numa::Source::NumaOff => {
+                m.perf = MemoryPerf::from_table(t, &table);
+                m.tiers = hmat::tiers(t, &m.perf);
+            }
+            Some(Ok(_)) => log::info!("HMAT: not used with numa=off"),
+            Some(Err(e)) => log::warn!("HMAT: {e}; the table is ignored"),
+            None => {}
+        }
+        alloc::boxed::Box::leak(m)
+    });
+    t
+}
+
+fn build_topology(tables: &Tables, numa_off: bool) -> &'static Topology {
     let mut ram = [(0u64, 0u64); MAX_REGIONS];
     let n = ram_ranges(&mut ram);
     let mut mp_cpus = [0u32; numa::MAX_CPUS];
@@ -114,19 +154,31 @@ pub fn boot_free_bytes(node: NodeId) -> u64 {
         .sum()
 }
 
-/// Prints `numactl --hardware` and the `NUMA_TOPOLOGY {json}` line.
+/// Prints `numactl --hardware`, the HMAT figures (when there is an HMAT),
+/// the memory tiers and demotion targets, and the `NUMA_TOPOLOGY {json}`
+/// line.
 pub fn print_reports() {
     let t = topology();
     let mut text = crate::console::Writer;
     let _ = report::numactl_hardware(t, &boot_free_bytes, &mut text);
     // One print for the whole line, so no other CPU's output lands inside it.
-    struct Json<'a>(&'a numa::Topology);
+    struct Json<'a>(&'a numa::Topology, &'a MemoryTiers);
     impl core::fmt::Display for Json<'_> {
         fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
-            report::json(self.0, &boot_free_bytes, f)
+            let memory = Some((&self.1.perf, &self.1.tiers));
+            report::json(self.0, &boot_free_bytes, memory, f)
         }
     }
-    kprintln!("NUMA_TOPOLOGY {}", Json(t));
+    let m = memory_tiers();
+    if m.perf.revision != 0 {
+        kprintln!(
+            "HMAT (revision {}), as Linux's /sys/devices/system/node shows it:",
+            m.perf.revision
+        );
+        let _ = report::hmat_sysfs(t, &m.perf, &mut text);
+    }
+    let _ = report::tiers(t, &m.tiers, &mut text);
+    kprintln!("NUMA_TOPOLOGY {}", Json(t, m));
 }
 
 mod selftests {

@@ -495,27 +495,10 @@ pub fn tiers(topo: &Topology, perf: &MemoryPerf) -> Tiers {
 /// Writes a node mask as Linux's `%*pbl` does: ranges, comma-separated
 /// (`0-1,3`); empty for no nodes.
 pub fn write_nodelist(w: &mut dyn core::fmt::Write, mask: NodeMask) -> core::fmt::Result {
-    let mut first = true;
-    let mut n = 0;
-    while n < MAX_NUMNODES {
-        if mask & 1 << n == 0 {
-            n += 1;
-            continue;
-        }
-        let start = n;
-        while n + 1 < MAX_NUMNODES && mask & 1 << (n + 1) != 0 {
-            n += 1;
-        }
-        if !first {
-            w.write_str(",")?;
-        }
-        first = false;
-        if start == n {
-            write!(w, "{start}")?;
-        } else {
-            write!(w, "{start}-{n}")?;
-        }
-        n += 1;
-    }
-    Ok(())
+    crate::report::write_ranges(w, nodes_of(mask))
+}
+
+/// The nodes of a mask, in order.
+pub fn nodes_of(mask: NodeMask) -> impl Iterator<Item = NodeId> {
+    (0..MAX_NUMNODES).filter(move |&n| mask & 1 << n != 0)
 }

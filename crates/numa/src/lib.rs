@@ -244,7 +244,7 @@ impl Topology {
 #[cfg(test)]
 mod tests;
 
-/// One fuzzing input: the bytes are split into an SRAT, a SLIT and a MADT
+/// One fuzzing input: the bytes are split into an SRAT, a SLIT, a MADT and an HMAT
 /// (two length bytes before each piece) and run through [`build`] and both
 /// reports. The cargo-fuzz target and the bounded mutation test call this;
 /// the property is that nothing panics and every report is produced.
@@ -260,7 +260,7 @@ pub fn fuzz_one(data: &[u8]) {
         rest = &rest[2 + n..];
         Some(piece)
     };
-    let (srat, slit, madt) = (take(), take(), take());
+    let (srat, slit, madt, hmat_bytes) = (take(), take(), take(), take());
     let ram = [
         (0u64, 0x9fc00u64),
         (0x10_0000, 0x8000_0000),
@@ -284,7 +284,14 @@ pub fn fuzz_one(data: &[u8]) {
     }
     let free = |n: NodeId| t.node_bytes(n);
     report::numactl_hardware(&t, &free, &mut Sink).unwrap();
-    report::json(&t, &free, &mut Sink).unwrap();
+    report::json(&t, &free, None, &mut Sink).unwrap();
+    if let Some(Ok(table)) = hmat_bytes.map(acpi_tables::hmat::parse) {
+        let perf = hmat::MemoryPerf::from_table(&t, &table);
+        let tiers = hmat::tiers(&t, &perf);
+        report::hmat_sysfs(&t, &perf, &mut Sink).unwrap();
+        report::tiers(&t, &tiers, &mut Sink).unwrap();
+        report::json(&t, &free, Some((&perf, &tiers)), &mut Sink).unwrap();
+    }
     for n in 0..t.node_count() {
         let m = t.mem_node(n);
         assert!(m < t.node_count());

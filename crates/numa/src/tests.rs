@@ -353,7 +353,7 @@ node   0   1   2   3 \n  0:  10  16  22  28 \n  1:  16  10  16  22 \n  2:  22  1
 fn json_report_carries_the_same_content() {
     let t = build_fixture("memless-cpuless").t;
     let mut s = String::new();
-    report::json(&t, &|_| 0, &mut s).unwrap();
+    report::json(&t, &|_| 0, None, &mut s).unwrap();
     assert!(s.starts_with(
         r#"{"source":"srat+slit","nodes":[{"node":0,"pxm":0,"cpus":[0,1],"apic_ids":[0,1],"#
     ));
@@ -378,7 +378,7 @@ fn mutated_fixture_tables_never_panic() {
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     for round in 0..30000 {
         let topo = TOPOLOGIES[round % TOPOLOGIES.len()];
-        let mut tables: Vec<Vec<u8>> = ["SRAT", "SLIT", "APIC"]
+        let mut tables: Vec<Vec<u8>> = ["SRAT", "SLIT", "APIC", "HMAT"]
             .iter()
             .map(|s| table(topo, s).unwrap_or_default())
             .collect();
@@ -537,7 +537,7 @@ fn an_attached_initiator_is_the_only_initiator() {
 }
 
 /// Clears "initiator valid" in every proximity structure.
-fn drop_attached_initiators(b: &mut Vec<u8>) {
+fn drop_attached_initiators(b: &mut [u8]) {
     let mut at = 40;
     while at + 8 <= b.len() {
         let kind = u16::from_le_bytes([b[at], b[at + 1]]);
@@ -554,7 +554,7 @@ fn without_an_attached_initiator_the_best_one_is_chosen_by_write_latency_first()
     // hmat-rw: node 2 is 400/350 ns to write from initiators 0/1, 300/250
     // to read, 1/2 GiB/s to write, 2/3 GiB/s to read: initiator 1 wins on
     // write latency, and its figures are the node's.
-    let (_, m) = hmat_perf("hmat-rw", drop_attached_initiators);
+    let (_, m) = hmat_perf("hmat-rw", |b| drop_attached_initiators(b));
     let t = m.target(2).unwrap();
     assert_eq!(t.attached, None);
     let want = hmat::Perf {
@@ -570,7 +570,7 @@ fn without_an_attached_initiator_the_best_one_is_chosen_by_write_latency_first()
     assert_eq!(t0.initiators[0], 1);
     assert_eq!(t0.access[0].write_latency, 90);
     // tiered without attachment: node 2 is 160 ns from 0 and 210 from 1.
-    let (_, m) = hmat_perf("tiered", drop_attached_initiators);
+    let (_, m) = hmat_perf("tiered", |b| drop_attached_initiators(b));
     assert_eq!(m.target(2).unwrap().initiators[0], 1);
     assert_eq!(m.target(3).unwrap().initiators[0], 1 << 1);
     assert_eq!(m.target(3).unwrap().access[1].read_latency, 160);
@@ -682,4 +682,38 @@ fn mismatched_dram_nodes_leave_every_node_in_the_dram_tier() {
     assert!(tiers.adistance[..4].iter().all(|&a| a == 576));
     assert_eq!(tiers.tiers().count(), 1);
     assert!(!tiers.can_demote(0));
+}
+
+#[test]
+fn reports_print_linux_sysfs_lines_tiers_and_demotion_targets() {
+    for topo in ["tiered", "hmat-rw"] {
+        let (t, m) = hmat_perf(topo, |_| {});
+        let mut out = String::new();
+        report::hmat_sysfs(&t, &m, &mut out).unwrap();
+        // Every value Linux's sysfs showed is one of our lines, verbatim.
+        for (key, v) in linux_sysfs(topo) {
+            let line = format!("{key} {v}");
+            assert!(
+                out.lines().any(|l| l == line),
+                "{topo}: no '{line}' in\n{out}"
+            );
+        }
+        let tiers = hmat::tiers(&t, &m);
+        let mut s = String::new();
+        report::json(&t, &|_| 0, Some((&m, &tiers)), &mut s).unwrap();
+        assert!(s.contains(r#""memory":{"hmat_revision":2,"targets":[{"node":0,"access0":{"initiators":[0],"read_bandwidth":"#), "{s}");
+    }
+    let (t, m) = hmat_perf("tiered", |_| {});
+    let mut out = String::new();
+    report::tiers(&t, &hmat::tiers(&t, &m), &mut out).unwrap();
+    for line in [
+        "memory_tier4 nodelist 0-1",
+        "memory_tier36 nodelist 2-3",
+        "node2 abstract distance 4608 (memory_tier36)",
+        "Demotion targets for Node 0: preferred: 2, fallback: 2-3",
+        "Demotion targets for Node 1: preferred: 3, fallback: 2-3",
+        "Demotion targets for Node 3: null",
+    ] {
+        assert!(out.lines().any(|l| l == line), "no '{line}' in\n{out}");
+    }
 }

@@ -71,12 +71,13 @@ pub fn accelerators() -> Vec<Accel> {
 }
 
 /// The preset topologies run-qemu.sh offers.
-pub const PRESETS: [&str; 5] = [
+pub const PRESETS: [&str; 6] = [
     "one-node",
     "two-node",
     "four-node-asym",
     "memless-cpuless",
     "eight-node-big",
+    "tiered",
 ];
 
 /// One finished boot.
