@@ -5,6 +5,8 @@
 mod device_memory_selftests;
 pub mod early_heap;
 pub mod memblock;
+pub mod mempolicy;
+mod mempolicy_selftests;
 pub mod oom_kill;
 pub mod page_alloc;
 mod page_alloc_selftests;

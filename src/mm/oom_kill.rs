@@ -27,7 +27,13 @@ static PENDING_VICTIM: Mutex<Option<Arc<Task>>> = Mutex::new(None);
 static OOM_LOCK: Mutex<()> = Mutex::new(());
 
 /// Called by the allocator as its last resort. True: retry the allocation.
-pub fn out_of_memory(gfp: Gfp, order: usize) -> bool {
+/// `allowed`: the nodes a bind policy confines the failing allocation to
+/// (Linux's CONSTRAINT_MEMORY_POLICY): only tasks that may hold memory
+/// there are candidates, and the scores are against those nodes' pages.
+pub fn out_of_memory(gfp: Gfp, order: usize, allowed: Option<mm::mempolicy::NodeMask>) -> bool {
+    // A list that covers every node with memory constrains nothing.
+    let memory = super::mempolicy::memory_nodes();
+    let allowed = allowed.filter(|&m| memory & !m != 0);
     if task::current_killed() {
         // The victim itself: its allocation fails and it stops.
         return false;
@@ -46,14 +52,30 @@ pub fn out_of_memory(gfp: Gfp, order: usize) -> bool {
     if PENDING_VICTIM.lock().is_some() {
         return true;
     }
-    let total = task::totalpages();
+    let total = match allowed {
+        Some(m) => allocator()
+            .nodes()
+            .filter(|n| m & 1 << n.id != 0)
+            .map(|n| n.managed())
+            .sum::<u64>()
+            .max(1),
+        None => task::totalpages(),
+    };
+    // Under a bind constraint only tasks whose own policy may use those
+    // nodes (any policy but a bind elsewhere) can give memory back there.
+    let in_domain = |t: &Task| {
+        allowed.is_none_or(|m| {
+            let p = t.mempolicy.get();
+            p.mode != mm::mempolicy::Mode::Bind || p.nodes & m != 0
+        })
+    };
     let mut chosen: Option<Arc<Task>> = None;
     {
         let mut candidates: [Option<(Arc<Task>, Option<i64>)>; task::MAX_TASKS] =
             [const { None }; task::MAX_TASKS];
         let mut n = 0;
         task::for_each_task(|t| {
-            if !t.is_killed() && n < candidates.len() {
+            if !t.is_killed() && in_domain(t) && n < candidates.len() {
                 candidates[n] = Some((t.clone(), task::badness(t)));
                 n += 1;
             }
@@ -73,12 +95,23 @@ pub fn out_of_memory(gfp: Gfp, order: usize) -> bool {
         return false;
     };
     let who = sched::current_task();
-    crate::kprintln!(
-        "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),global_oom,task={},pid={},uid=0,allocating={}",
-        victim.name,
-        victim.pid,
-        who.map_or(sched::current().map_or("?", |t| t.name), |t| t.name)
-    );
+    let allocating = who.map_or(sched::current().map_or("?", |t| t.name), |t| t.name);
+    match allowed {
+        None => crate::kprintln!(
+            "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),global_oom,task={},pid={},uid=0,allocating={allocating}",
+            victim.name,
+            victim.pid,
+        ),
+        Some(m) => {
+            let mut nodes = NodeList(m);
+            crate::kprintln!(
+                "oom-kill:constraint=CONSTRAINT_MEMORY_POLICY,nodemask={},task={},pid={},uid=0,allocating={allocating}",
+                &mut nodes,
+                victim.name,
+                victim.pid,
+            );
+        }
+    }
     crate::kprintln!(
         "Out of memory: Killed process {} ({}) total-vm:{}kB, anon-rss:{}kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:0kB oom_score_adj:{}",
         victim.pid,
@@ -166,4 +199,13 @@ fn dump_tasks(total: u64) {
             t.name
         );
     });
+}
+
+/// A node mask printed as Linux's `%*pbl` (`0-1,3`).
+struct NodeList(mm::mempolicy::NodeMask);
+
+impl core::fmt::Display for NodeList {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        mm::mempolicy::write_nodelist(f, self.0)
+    }
 }

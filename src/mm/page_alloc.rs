@@ -17,6 +17,7 @@ use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use layout::{phys_to_virt, virt_to_phys, PAGE_SIZE};
 use mm::buddy::{PageMeta, MAX_ORDER};
 use mm::gfp::{Gfp, ReclaimContext};
+use mm::mempolicy::{NodeMask, Placement};
 use mm::movable::CoreSize;
 use mm::page_alloc::{AllocError, NoReclaim, Node, PageAllocator, Reclaim, Request};
 use mm::pcp::{PcpSet, PerCpuPages};
@@ -77,10 +78,33 @@ pub fn virt_to_page(addr: *const u8) -> Option<Page> {
     virt_to_phys(addr as u64).map(|p| Page(p / PAGE_SIZE))
 }
 
-/// Allocates 2^order pages on the caller's node (falling back by distance).
+/// Allocates 2^order pages where the caller's memory policy sends them:
+/// by default on the caller's node, falling back by distance.
 #[track_caller]
+#[inline(always)]
 pub fn alloc_pages(gfp: Gfp, order: u32) -> Option<Page> {
-    alloc_pages_node(NUMA_NO_NODE, gfp, order)
+    match super::mempolicy::placement(gfp, numa_node_id()) {
+        None => alloc_pages_node(NUMA_NO_NODE, gfp, order),
+        Some(p) => alloc_placed(p, gfp, order, Location::caller()),
+    }
+}
+
+/// An allocation under a policy: interleaved ones and node lists take the
+/// full path (it counts interleave_hit and honours the list); prefer (many)
+/// tries its nodes without reclaim first, then anywhere.
+#[inline(never)]
+fn alloc_placed(p: Placement, gfp: Gfp, order: u32, caller: &'static Location) -> Option<Page> {
+    if p.allowed.is_none() && !p.interleave {
+        return alloc(Some(p.node), gfp, order, false, caller);
+    }
+    if p.then_anywhere {
+        let first = (gfp | Gfp::NOWARN).without(Gfp::DIRECT_RECLAIM.union(Gfp::NOFAIL));
+        if let Some(page) = alloc_slow(Some(p.node), first, order, false, p.allowed, caller) {
+            return Some(page);
+        }
+        return alloc_slow(Some(p.node), gfp, order, false, None, caller);
+    }
+    alloc_slow(Some(p.node), gfp, order, p.interleave, p.allowed, caller)
 }
 
 /// Allocates 2^order pages preferring node `nid` (NUMA_NO_NODE: the
@@ -122,7 +146,7 @@ fn no_such_node(n: i32, what: &str, caller: &Location) {
 #[track_caller]
 pub fn alloc_pages_interleave(gfp: Gfp, order: u32) -> Option<Page> {
     let node = allocator().next_interleave_node()?;
-    alloc(Some(node), gfp, order, true, Location::caller())
+    alloc_slow(Some(node), gfp, order, true, None, Location::caller())
 }
 
 /// Linux's alloc_pages_bulk_array_node: `count` order-0 pages preferring
@@ -138,6 +162,19 @@ pub fn alloc_pages_bulk_node(nid: i32, gfp: Gfp, count: usize, mut put: impl FnM
     let Some(node) = node_arg(nid, "alloc_pages_bulk_node", Location::caller()) else {
         return 0;
     };
+    if node.is_none() && super::mempolicy::placement(gfp, numa_node_id()).is_some() {
+        // Under a policy each page is placed as the policy says (Linux's
+        // alloc_pages_bulk_mempolicy), one by one.
+        let mut given = 0;
+        while given < count {
+            match alloc_pages(gfp, 0) {
+                Some(p) => put(p),
+                None => break,
+            }
+            given += 1;
+        }
+        return given;
+    }
     let mut given = 0;
     if let Some((pcp, cpu_node)) = this_cpu_pcp_and_node() {
         might_sleep(gfp, Location::caller(), true, false);
@@ -377,8 +414,8 @@ impl Reclaim for AsCaller {
         self.as_caller(|| self.reclaim.direct_reclaim(ctx, order, node))
     }
 
-    fn out_of_memory(&self, gfp: Gfp, order: usize) -> bool {
-        self.irqs_on && self.as_caller(|| self.reclaim.out_of_memory(gfp, order))
+    fn out_of_memory(&self, gfp: Gfp, order: usize, allowed: Option<NodeMask>) -> bool {
+        self.irqs_on && self.as_caller(|| self.reclaim.out_of_memory(gfp, order, allowed))
     }
 
     /// Every CPU's lists by IPI when the caller had interrupts on (one
@@ -488,7 +525,7 @@ fn alloc(
             }
         }
     }
-    alloc_slow(node, gfp, order, interleave, caller)
+    alloc_slow(node, gfp, order, interleave, None, caller)
 }
 
 #[cold]
@@ -513,6 +550,7 @@ fn alloc_slow(
     gfp: Gfp,
     order: u32,
     interleave: bool,
+    allowed: Option<NodeMask>,
     caller: &Location,
 ) -> Option<Page> {
     might_sleep(gfp, caller, false, !interleave);
@@ -522,6 +560,7 @@ fn alloc_slow(
         node,
         cpu_node: numa_node_id(),
         interleave,
+        allowed,
         pcp: this_cpu_pcp(),
     };
     // A caller that may not sleep must not: any attempt is a "scheduling

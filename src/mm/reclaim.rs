@@ -24,8 +24,13 @@ impl Reclaim for KernelReclaim {
         freed
     }
 
-    fn out_of_memory(&self, gfp: Gfp, order: usize) -> bool {
-        oom_kill::out_of_memory(gfp, order)
+    fn out_of_memory(
+        &self,
+        gfp: Gfp,
+        order: usize,
+        allowed: Option<mm::mempolicy::NodeMask>,
+    ) -> bool {
+        oom_kill::out_of_memory(gfp, order, allowed)
     }
 
     fn nofail_wait(&self, _attempt: u64) {

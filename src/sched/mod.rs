@@ -215,6 +215,8 @@ fn rq() -> &'static RunQueue {
 pub fn init() {
     // Timed sleepers are woken from every CPU's tick.
     crate::arch::x86_64::interrupts::set_tick_handler(wake_expired);
+    // A thread of a task allocates under the task's memory policy.
+    crate::mm::mempolicy::set_task_policy_lookup(|| current_task().map(|t| &t.mempolicy));
     let me = percpu::cpu_id();
     for c in percpu::online() {
         let rq = &RQ[c.cpu as usize];

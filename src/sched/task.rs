@@ -50,6 +50,9 @@ pub struct Task {
     objects: Mutex<usize>,
     /// Pages given back by `release_memory`, for the balance checks.
     pub pages_released: AtomicU64,
+    /// The task's memory policy (set_mempolicy); its threads allocate
+    /// under it, and a task created by one of them starts with a copy.
+    pub mempolicy: crate::mm::mempolicy::TaskPolicy,
 }
 
 static TASKS: Mutex<[Option<Arc<Task>>; MAX_TASKS]> = Mutex::new([const { None }; MAX_TASKS]);
@@ -79,7 +82,14 @@ impl Task {
             pages: Mutex::new(0),
             objects: Mutex::new(0),
             pages_released: AtomicU64::new(0),
+            mempolicy: crate::mm::mempolicy::TaskPolicy::new(),
         });
+        if let Some(parent) = crate::sched::current_task() {
+            let p = parent.mempolicy.get();
+            if !p.is_default() {
+                t.mempolicy.set(p);
+            }
+        }
         let mut table = TASKS.lock();
         let slot = table
             .iter_mut()
@@ -274,11 +284,19 @@ pub fn report(w: &mut dyn fmt::Write) -> fmt::Result {
                 writeln!(w, "==> /proc/{}/oom_score <==", t.pid)?;
                 writeln!(w, "{}", mm::oom::oom_score(badness(t), total))?;
                 writeln!(w, "==> /proc/{}/oom_score_adj <==", t.pid)?;
-                writeln!(w, "{}", t.oom_score_adj())
+                writeln!(w, "{}", t.oom_score_adj())?;
+                write!(w, "numactl --show ({} pid {}): ", t.name, t.pid)?;
+                let local = crate::numa::numa_node_id();
+                crate::mm::mempolicy::write_show(w, &t.mempolicy.get(), local)?;
+                writeln!(w)
             })();
         }
     });
     r?;
+    write!(w, "numactl --show (system default, mpol=): ")?;
+    let local = crate::numa::numa_node_id();
+    crate::mm::mempolicy::write_show(w, &crate::mm::mempolicy::system_policy().get(), local)?;
+    writeln!(w)?;
     writeln!(w, "tasks: {} live", live_tasks())
 }
 

@@ -75,6 +75,12 @@ pub struct Settings<'a> {
     pub slub_debug: Option<SlubDebug<'a>>,
     /// `bench=all|slab|page|vmalloc|NAME,...`: run the allocator workloads.
     pub bench: Option<&'a str>,
+    /// `mpol=`: the system-wide default memory policy, in Linux's `mpol=`
+    /// form (`interleave:0-3`); checked against the topology by the kernel.
+    pub mpol: Option<&'a str>,
+    /// `mpol.weights=`: weighted-interleave weights per node (`4,4,1,1`),
+    /// or `auto` (from the HMAT's bandwidths, the default).
+    pub mpol_weights: Option<&'a str>,
     /// `bench.scale=N`: divide every workload's operation count by N.
     pub bench_scale: u64,
     /// `workload=pressure`: push memory below the watermarks (kswapd,
@@ -139,6 +145,8 @@ impl Default for Settings<'_> {
             smp_fail: None,
             slub_debug: None,
             bench: None,
+            mpol: None,
+            mpol_weights: None,
             bench_scale: 1,
             workload: None,
         }
@@ -378,6 +386,27 @@ pub fn parse<'a>(line: &'a str, mut warn: impl FnMut(Warning<'a>)) -> Settings<'
                     expected: "all, slab, page or workload names",
                 }),
                 None => s.bench = Some("all"),
+            },
+            "mpol" => match word.value {
+                Some(v) if !v.is_empty() => s.mpol = Some(v),
+                _ => warn(Warning::BadValue {
+                    key,
+                    value: word.value.unwrap_or(""),
+                    expected: "a policy such as interleave:0-3, bind:1, prefer:2, local",
+                }),
+            },
+            "mpol.weights" => match word.value {
+                Some(v)
+                    if v == "auto"
+                        || v.split(',').all(|w| w.parse::<u8>().is_ok_and(|w| w >= 1)) =>
+                {
+                    s.mpol_weights = Some(v)
+                }
+                _ => warn(Warning::BadValue {
+                    key,
+                    value: word.value.unwrap_or(""),
+                    expected: "auto, or a weight from 1 to 255 per node (4,4,1,1)",
+                }),
             },
             "workload" => {
                 let w = |v: &str| (v == "pressure").then_some(Workload::Pressure);

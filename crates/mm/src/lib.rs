@@ -13,6 +13,7 @@
 pub mod buddy;
 pub mod gfp;
 pub mod memblock;
+pub mod mempolicy;
 pub mod movable;
 pub mod oom;
 pub mod page_alloc;

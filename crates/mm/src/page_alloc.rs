@@ -374,7 +374,14 @@ pub trait Reclaim {
     /// Reclaim made no progress: kill something (Linux's out_of_memory).
     /// True when memory was (or is being) freed, so the allocation should
     /// try again. Only asked for allocations [`crate::oom::may_oom`] allows.
-    fn out_of_memory(&self, _gfp: Gfp, _order: usize) -> bool {
+    /// `allowed`: the nodes a bind policy confines the allocation to
+    /// (Linux's CONSTRAINT_MEMORY_POLICY); None for the whole machine.
+    fn out_of_memory(
+        &self,
+        _gfp: Gfp,
+        _order: usize,
+        _allowed: Option<crate::mempolicy::NodeMask>,
+    ) -> bool {
         false
     }
     /// A __GFP_NOFAIL allocation is waiting; called between attempts.
@@ -399,6 +406,9 @@ pub struct Request<'p> {
     pub cpu_node: NodeId,
     /// An interleaved allocation (counts interleave_hit when it lands on `node`).
     pub interleave: bool,
+    /// The only nodes it may use (a bind or prefer (many) policy); None
+    /// for any. The zonelist is still `node`'s, nearest first.
+    pub allowed: Option<crate::mempolicy::NodeMask>,
     /// The calling CPU's page lists, if it has them.
     pub pcp: Option<PcpSet<'p>>,
 }
@@ -672,8 +682,10 @@ impl<'a> PageAllocator<'a> {
         order: usize,
         flags: AllocFlags,
         pcp: Option<PcpSet>,
+        allowed: Option<crate::mempolicy::NodeMask>,
     ) -> Option<(u64, &'a Zone<'a>)> {
-        for r in list.iter().filter(|r| r.zone <= highest) {
+        let ok = |node: u8| allowed.is_none_or(|m| m & 1 << node != 0);
+        for r in list.iter().filter(|r| r.zone <= highest && ok(r.node)) {
             let zone = self.node(r.node as NodeId)?.zone(r.zone);
             let reserve = zone.lowmem_reserve[highest.index()];
             let from_lists = match pcp {
@@ -768,9 +780,11 @@ impl<'a> PageAllocator<'a> {
 
     fn alloc_inner(&self, req: Request, reclaim: &dyn Reclaim) -> Result<Allocation, AllocError> {
         let (list, highest) = self.zonelist_for(&req)?;
+        let allowed = req.allowed;
+        let ok = |node: u8| allowed.is_none_or(|m| m & 1 << node != 0);
         let preferred = list
             .iter()
-            .find(|r| r.zone <= highest)
+            .find(|r| r.zone <= highest && ok(r.node))
             .ok_or(AllocError::NoEligibleZone)?;
         let gfp = req.gfp;
         let order = req.order;
@@ -784,18 +798,19 @@ impl<'a> PageAllocator<'a> {
             })
         };
         if let Some(got) =
-            self.get_page_from_freelist(list, highest, order, AllocFlags::FAST, req.pcp)
+            self.get_page_from_freelist(list, highest, order, AllocFlags::FAST, req.pcp, allowed)
         {
             return done(got, 0);
         }
         // Slow path.
         if gfp.contains(Gfp::KSWAPD_RECLAIM) {
-            for node in list.nodes() {
+            for node in list.nodes().filter(|&n| ok(n as u8)) {
                 reclaim.wake_kswapd(node, order);
             }
         }
         let slow = AllocFlags::slow_path(gfp);
-        if let Some(got) = self.get_page_from_freelist(list, highest, order, slow, req.pcp) {
+        if let Some(got) = self.get_page_from_freelist(list, highest, order, slow, req.pcp, allowed)
+        {
             return done(got, 0);
         }
         // Pages parked on per-CPU lists count as free memory: give them
@@ -804,7 +819,8 @@ impl<'a> PageAllocator<'a> {
             self.drain_pcp(own);
         }
         reclaim.drain_all_pages();
-        if let Some(got) = self.get_page_from_freelist(list, highest, order, slow, req.pcp) {
+        if let Some(got) = self.get_page_from_freelist(list, highest, order, slow, req.pcp, allowed)
+        {
             return done(got, 0);
         }
         let nofail = gfp.contains(Gfp::NOFAIL);
@@ -822,7 +838,9 @@ impl<'a> PageAllocator<'a> {
             } else {
                 0
             };
-            if let Some(got) = self.get_page_from_freelist(list, highest, order, slow, req.pcp) {
+            if let Some(got) =
+                self.get_page_from_freelist(list, highest, order, slow, req.pcp, allowed)
+            {
                 return done(got, passes);
             }
             without_progress = if progress > 0 {
@@ -838,13 +856,13 @@ impl<'a> PageAllocator<'a> {
                     ..slow
                 };
                 if let Some(got) =
-                    self.get_page_from_freelist(list, highest, order, reserve, req.pcp)
+                    self.get_page_from_freelist(list, highest, order, reserve, req.pcp, allowed)
                 {
                     return done(got, passes);
                 }
                 if without_progress > MAX_RECLAIM_RETRIES
                     && may_oom
-                    && reclaim.out_of_memory(gfp, order)
+                    && reclaim.out_of_memory(gfp, order, req.allowed)
                 {
                     without_progress = 0;
                     continue;
@@ -860,7 +878,7 @@ impl<'a> PageAllocator<'a> {
             }
             if without_progress > MAX_RECLAIM_RETRIES {
                 // The last resort, then one more round of reclaim attempts.
-                if may_oom && reclaim.out_of_memory(gfp, order) {
+                if may_oom && reclaim.out_of_memory(gfp, order, req.allowed) {
                     without_progress = 0;
                     continue;
                 }

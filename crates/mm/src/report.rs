@@ -306,6 +306,7 @@ mod tests {
             node: None,
             cpu_node: 0,
             interleave: false,
+            allowed: None,
             pcp: None,
         };
         a.alloc(r, &NoReclaim).unwrap();

@@ -17,6 +17,7 @@ fn req(gfp: Gfp, order: usize, node: Option<NodeId>) -> Request<'static> {
         node,
         cpu_node: 0,
         interleave: false,
+        allowed: None,
         pcp: None,
     }
 }
@@ -290,7 +291,7 @@ fn the_oom_killer_is_the_last_resort_and_its_kill_is_retried() {
             self.passes.set(self.passes.get() + 1);
             0
         }
-        fn out_of_memory(&self, _gfp: Gfp, _order: usize) -> bool {
+        fn out_of_memory(&self, _gfp: Gfp, _order: usize, _allowed: Option<u128>) -> bool {
             self.kills.set(self.kills.get() + 1);
             let mut v = self.victim.borrow_mut();
             for _ in 0..10 {
@@ -509,6 +510,7 @@ fn random_sequences_across_nodes_keep_every_invariant() {
                 node: (node < 4).then_some(node),
                 cpu_node: (rng.next_u64() % 4) as usize,
                 interleave: false,
+                allowed: None,
                 pcp: None,
             };
             if let Ok(g) = a.alloc(r, &NoReclaim) {

@@ -1,0 +1,311 @@
+//! The `mempolicy` suite: a task's thread allocates N pages under each
+//! policy mode, and both where they land and the numastat deltas are
+//! exactly what Linux's rules give (as LTP's set_mempolicy tests check:
+//! interleave over k nodes puts N/k on each).
+
+use super::mempolicy::{memory_nodes, weights};
+use super::page_alloc::{__free_pages, alloc_pages, allocator, Page};
+use crate::numa::topology;
+use crate::sched::task::{spawn_for, Task};
+use crate::sched::Binding;
+use crate::{kassert, kassert_eq, kprintln, selftest};
+use mm::gfp::Gfp;
+use mm::mempolicy::{MemPolicy, Mode, NodeMask};
+use mm::stats::{NumaStat, NR_NUMA_STATS};
+use numa::MAX_NUMNODES;
+use spin::Mutex;
+
+const N: usize = 60;
+
+/// Pages per node and numastat deltas per node of one run.
+struct Run {
+    pages: [usize; MAX_NUMNODES],
+    delta: [[u64; NR_NUMA_STATS]; MAX_NUMNODES],
+    failed: usize,
+}
+
+fn numa_stats() -> [[u64; NR_NUMA_STATS]; MAX_NUMNODES] {
+    core::array::from_fn(|n| allocator().node_stats(n))
+}
+
+static PAGES: Mutex<[u64; N]> = Mutex::new([0; N]);
+type Stats = [[u64; NR_NUMA_STATS]; MAX_NUMNODES];
+/// numastat just before and just after the thread's allocations (the
+/// task's and thread's own set-up allocates too, and must not count).
+static STATS: Mutex<Option<(Stats, Stats)>> = Mutex::new(None);
+
+/// Runs N single-page GFP_KERNEL allocations in a thread of a new task
+/// with policy `p`, on CPU 0, and frees them.
+fn run_under(p: MemPolicy) -> Result<Run, crate::selftest::Failure> {
+    let task = Task::create("mpol-test", 0).map_err(|_| crate::selftest::Failure::Failed)?;
+    task.mempolicy.set(p);
+    let t = spawn_for(&task, "mpol-test", Binding::Cpu(0), || {
+        let mut pages = PAGES.lock();
+        let before = numa_stats();
+        for slot in pages.iter_mut() {
+            *slot = alloc_pages(Gfp::KERNEL, 0).map_or(u64::MAX, |pg| pg.pfn());
+        }
+        *STATS.lock() = Some((before, numa_stats()));
+    })
+    .map_err(|_| crate::selftest::Failure::Failed)?;
+    crate::sched::join(&t);
+    let (before, after) = STATS
+        .lock()
+        .take()
+        .ok_or(crate::selftest::Failure::Failed)?;
+    let mut run = Run {
+        pages: [0; MAX_NUMNODES],
+        delta: [[0; NR_NUMA_STATS]; MAX_NUMNODES],
+        failed: 0,
+    };
+    for n in 0..topology().node_count() {
+        for s in 0..NR_NUMA_STATS {
+            run.delta[n][s] = after[n][s] - before[n][s];
+        }
+    }
+    for &pfn in PAGES.lock().iter() {
+        if pfn == u64::MAX {
+            run.failed += 1;
+            continue;
+        }
+        let page = Page::from_pfn(pfn);
+        if let Some(n) = page.nid() {
+            run.pages[n] += 1;
+        }
+        __free_pages(page, 0);
+    }
+    drop(task);
+    crate::sched::reap_all_dead(1_000_000_000);
+    Ok(run)
+}
+
+fn two_nodes_with_memory() -> Result<(usize, usize), crate::selftest::Failure> {
+    let m = memory_nodes();
+    if m.count_ones() < 2 {
+        return Err(crate::selftest::Failure::Skipped(
+            "needs two nodes with memory",
+        ));
+    }
+    let a = m.trailing_zeros() as usize;
+    let b = (m & !(1 << a)).trailing_zeros() as usize;
+    Ok((a, b))
+}
+
+fn mask(nodes: &[usize]) -> NodeMask {
+    nodes.iter().fold(0, |m, &n| m | 1 << n)
+}
+
+fn policy(mode: Mode, nodes: &[usize]) -> MemPolicy {
+    MemPolicy::new(mode, mask(nodes), memory_nodes()).expect("a valid test policy")
+}
+
+/// CPU 0's node and memory node: where local allocations go.
+fn cpu0_nodes() -> (usize, usize) {
+    let t = topology();
+    let n = t.cpu_to_node(0);
+    (n, t.mem_node(n))
+}
+
+selftest!(
+    "mempolicy",
+    fn interleave_puts_n_over_k_pages_on_each_node() {
+        let (a, b) = two_nodes_with_memory()?;
+        let r = run_under(policy(Mode::Interleave, &[a, b]))?;
+        kprintln!(
+            "    # interleave {a},{b}: {} / {} pages",
+            r.pages[a],
+            r.pages[b]
+        );
+        kassert_eq!(r.failed, 0);
+        kassert_eq!(r.pages[a], N / 2);
+        kassert_eq!(r.pages[b], N / 2);
+        // Every page landed where it was sent: interleave_hit and numa_hit.
+        for n in [a, b] {
+            kassert_eq!(
+                r.delta[n][NumaStat::InterleaveHit as usize],
+                (N / 2) as u64,
+                "node {n}"
+            );
+            kassert_eq!(
+                r.delta[n][NumaStat::Hit as usize],
+                (N / 2) as u64,
+                "node {n}"
+            );
+            kassert_eq!(r.delta[n][NumaStat::Miss as usize], 0, "node {n}");
+        }
+        // local_node/other_node are against the allocating CPU's node.
+        let (cpu_node, _) = cpu0_nodes();
+        let local: u64 = [a, b]
+            .iter()
+            .filter(|&&n| n == cpu_node)
+            .map(|&n| r.delta[n][NumaStat::LocalNode as usize])
+            .sum();
+        let other: u64 = [a, b]
+            .iter()
+            .map(|&n| r.delta[n][NumaStat::OtherNode as usize])
+            .sum();
+        kassert_eq!(local + other, N as u64);
+        Ok(())
+    }
+);
+
+selftest!(
+    "mempolicy",
+    fn bind_keeps_every_page_on_its_nodes() {
+        let (a, b) = two_nodes_with_memory()?;
+        let (_, local_mem) = cpu0_nodes();
+        // Bind to a node that is not CPU 0's memory node: every page there,
+        // each one a numa_hit of that node (the first allowed node of CPU 0's
+        // zonelist is the preferred one) and an other_node.
+        let target = if local_mem == a { b } else { a };
+        let r = run_under(policy(Mode::Bind, &[target]))?;
+        kprintln!(
+            "    # bind:{target} from CPU 0: {} pages there, {} elsewhere, {} failed",
+            r.pages[target],
+            N - r.pages[target] - r.failed,
+            r.failed
+        );
+        kassert_eq!(r.failed, 0);
+        kassert_eq!(r.pages[target], N);
+        kassert_eq!(r.delta[target][NumaStat::Hit as usize], N as u64);
+        kassert_eq!(r.delta[target][NumaStat::OtherNode as usize], N as u64);
+        kassert_eq!(r.delta[target][NumaStat::Miss as usize], 0);
+        Ok(())
+    }
+);
+
+selftest!(
+    "mempolicy",
+    fn prefer_sends_pages_to_its_node() {
+        let (a, b) = two_nodes_with_memory()?;
+        let (_, local_mem) = cpu0_nodes();
+        let target = if local_mem == a { b } else { a };
+        let r = run_under(policy(Mode::Preferred, &[target]))?;
+        kassert_eq!(r.pages[target], N);
+        kassert_eq!(r.delta[target][NumaStat::Hit as usize], N as u64);
+        let many = run_under(policy(Mode::PreferredMany, &[target]))?;
+        kassert_eq!(many.pages[target], N);
+        Ok(())
+    }
+);
+
+selftest!(
+    "mempolicy",
+    fn default_and_local_stay_on_the_cpus_node() {
+        let (_, local_mem) = cpu0_nodes();
+        // A task's "default" is the system default: local unless mpol=
+        // says otherwise; "local" is local whatever mpol= says.
+        let system_is_local = super::mempolicy::system_policy().get().is_default();
+        let modes: &[Mode] = if system_is_local {
+            &[Mode::Default, Mode::Local]
+        } else {
+            &[Mode::Local]
+        };
+        for &mode in modes {
+            let r = run_under(policy(mode, &[]))?;
+            kassert_eq!(r.pages[local_mem], N, "{mode:?}");
+            kassert_eq!(
+                r.delta[local_mem][NumaStat::Hit as usize],
+                N as u64,
+                "{mode:?}"
+            );
+        }
+        Ok(())
+    }
+);
+
+selftest!(
+    "mempolicy",
+    fn weighted_interleave_shares_follow_the_weights() {
+        let (a, b) = two_nodes_with_memory()?;
+        let w = weights();
+        let (wa, wb) = (w.0[a].max(1) as usize, w.0[b].max(1) as usize);
+        let r = run_under(policy(Mode::WeightedInterleave, &[a, b]))?;
+        // Whole rounds of wa + wb pages, then the start of the next round
+        // (node a's share first).
+        let round = wa + wb;
+        let rest = N % round;
+        let want_a = N / round * wa + rest.min(wa);
+        let want_b = N - want_a;
+        kprintln!(
+            "    # weights {a}:{wa} {b}:{wb} ({:?}): {} / {} pages",
+            w.1,
+            r.pages[a],
+            r.pages[b]
+        );
+        kassert_eq!(r.pages[a], want_a);
+        kassert_eq!(r.pages[b], want_b);
+        kassert_eq!(r.delta[a][NumaStat::InterleaveHit as usize], want_a as u64);
+        Ok(())
+    }
+);
+
+selftest!(
+    "mempolicy",
+    fn dma32_requests_are_not_policed_on_a_machine_with_normal_memory() {
+        // Linux polices only the highest zone: a bind policy does not confine
+        // a GFP_DMA32 request when some node has ZONE_NORMAL.
+        let a = allocator();
+        let has_normal = a
+            .zones()
+            .any(|z| z.is_populated() && z.kind == mm::zone::ZoneType::Normal);
+        if !has_normal {
+            return Err(crate::selftest::Failure::Skipped(
+                "no ZONE_NORMAL: DMA32 is the policed zone",
+            ));
+        }
+        let dma32_nodes: NodeMask = a
+            .zones()
+            .filter(|z| z.is_populated() && z.kind == mm::zone::ZoneType::Dma32)
+            .fold(0, |m, z| m | 1 << z.node);
+        let memory = memory_nodes();
+        let Some(elsewhere) = (0..topology().node_count())
+            .find(|&n| memory & 1 << n != 0 && dma32_nodes & 1 << n == 0)
+        else {
+            return Err(crate::selftest::Failure::Skipped(
+                "every node has DMA32 memory",
+            ));
+        };
+        let task = Task::create("mpol-dma32", 0).map_err(|_| crate::selftest::Failure::Failed)?;
+        task.mempolicy.set(policy(Mode::Bind, &[elsewhere]));
+        static GOT: Mutex<Option<u64>> = Mutex::new(None);
+        let t = spawn_for(&task, "mpol-dma32", Binding::Cpu(0), || {
+            *GOT.lock() = alloc_pages(Gfp::KERNEL | Gfp::DMA32, 0).map(|p| p.pfn());
+        })
+        .map_err(|_| crate::selftest::Failure::Failed)?;
+        crate::sched::join(&t);
+        let pfn = GOT.lock().take();
+        kassert!(pfn.is_some(), "a DMA32 page under bind:{elsewhere}");
+        let page = Page::from_pfn(pfn.unwrap());
+        kassert!(page.nid().is_some_and(|n| dma32_nodes & 1 << n != 0));
+        __free_pages(page, 0);
+        drop(task);
+        crate::sched::reap_all_dead(1_000_000_000);
+        Ok(())
+    }
+);
+
+selftest!(
+    "mempolicy",
+    fn a_task_started_by_a_policy_thread_inherits_the_policy() {
+        let (a, b) = two_nodes_with_memory()?;
+        let parent =
+            Task::create("mpol-parent", 0).map_err(|_| crate::selftest::Failure::Failed)?;
+        let p = policy(Mode::Interleave, &[a, b]);
+        parent.mempolicy.set(p);
+        static CHILD: Mutex<Option<MemPolicy>> = Mutex::new(None);
+        let t = spawn_for(&parent, "mpol-parent", Binding::Cpu(0), || {
+            let child = Task::create("mpol-child", 0).ok();
+            *CHILD.lock() = child.as_ref().map(|c| c.mempolicy.get());
+            if let Some(c) = child {
+                c.unregister();
+            }
+        })
+        .map_err(|_| crate::selftest::Failure::Failed)?;
+        crate::sched::join(&t);
+        kassert_eq!(CHILD.lock().take(), Some(p));
+        drop(parent);
+        crate::sched::reap_all_dead(1_000_000_000);
+        Ok(())
+    }
+);
