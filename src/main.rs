@@ -114,6 +114,10 @@ fn boot(start_info_phys: u64) -> ! {
     sched::init(); // run queues, idle threads; kernel threads from here on
     mm::vmscan::init(); // one kswapd per node with memory; the shrinkers
     mm::mempolicy::init(settings.mpol, settings.mpol_weights); // mpol= default policy, interleave weights
+    mm::pagecache::DEMOTION_ENABLED.store(
+        settings.numa_demotion,
+        core::sync::atomic::Ordering::Relaxed,
+    );
     acpi::aml::report_memory_devices(); // PNP0C80 devices: ranges, nodes, status
     numa::print_reports();
     if settings.mm_report {

@@ -97,6 +97,8 @@ pub struct CacheStats {
     pub entries_freed: AtomicU64,
     /// Reads whose page did not hold the bytes of its block and version.
     pub corrupt: AtomicU64,
+    /// Pages reclaim moved to a lower memory tier instead of dropping.
+    pub demoted: AtomicU64,
 }
 
 pub struct PageCache {
@@ -247,6 +249,7 @@ impl PageCache {
                     dirty_skipped: AtomicU64::new(0),
                     entries_freed: AtomicU64::new(0),
                     corrupt: AtomicU64::new(0),
+                    demoted: AtomicU64::new(0),
                 },
             }));
         let mut list = CACHES.lock();
@@ -426,9 +429,19 @@ impl PageCache {
     }
 
     /// One reclaim pass over `node`'s lists: ages the active list, then
-    /// scans up to `nr_to_scan` inactive pages. Returns (scanned, freed).
-    pub fn shrink_lru(&self, node: NodeId, nr_to_scan: u64, ctx: ReclaimContext) -> (u64, u64) {
-        let (mut scanned, mut freed) = (0, 0);
+    /// scans up to `nr_to_scan` inactive pages. With `demote`, a page that
+    /// would be dropped moves to a lower memory tier instead when one has
+    /// room (the cache keeps it; this node gets its frame back). Returns
+    /// (scanned, freed from `node`, of which demoted).
+    pub fn shrink_lru(
+        &self,
+        node: NodeId,
+        nr_to_scan: u64,
+        ctx: ReclaimContext,
+        demote: bool,
+    ) -> (u64, u64, u64) {
+        let (mut scanned, mut freed, mut demoted) = (0, 0, 0);
+        let demote = demote && demotion_possible(node);
         while scanned < nr_to_scan {
             let mut batch = [0u64; EVICT_BATCH];
             let mut n = 0;
@@ -485,8 +498,18 @@ impl PageCache {
                             self.stats.writebacks.fetch_add(1, Relaxed);
                         }
                         let e = inner.entry(b);
-                        batch[n] = e.page - 1;
+                        let old = e.page - 1;
+                        batch[n] = old;
                         n += 1;
+                        if let Some(new) = demote.then(|| demotion_copy(node, old)).flatten() {
+                            // The block stays cached, on the lower tier's
+                            // inactive list; its old frame is freed below.
+                            e.page = new.pfn() + 1;
+                            e.node = new.nid().unwrap_or(node) as u8;
+                            inner.push_head(b, INACTIVE);
+                            demoted += 1;
+                            continue;
+                        }
                         e.page = 0;
                         inner.push_head(b, IDLE);
                     }
@@ -499,10 +522,11 @@ impl PageCache {
             for &pfn in &batch[..n] {
                 __free_pages(Page::from_pfn(pfn), 0);
             }
-            self.stats.evicted.fetch_add(n as u64, Relaxed);
             freed += n as u64;
         }
-        (scanned, freed)
+        self.stats.evicted.fetch_add(freed - demoted, Relaxed);
+        self.stats.demoted.fetch_add(demoted, Relaxed);
+        (scanned, freed, demoted)
     }
 
     /// Frees up to `nr` idle entries of `node`; returns how many.
@@ -577,7 +601,7 @@ impl PageCache {
                     break;
                 }
                 // Twice the list: referenced pages rotate once first.
-                let (_, got) = self.shrink_lru(node, 2 * (a + i), full);
+                let (_, got, _) = self.shrink_lru(node, 2 * (a + i), full, false);
                 freed += got;
                 if got == 0 {
                     break;
@@ -609,18 +633,58 @@ fn caches() -> [Option<&'static PageCache>; MAX_CACHES] {
     *CACHES.lock()
 }
 
-/// Reclaim's LRU pass over every cache's lists on `node`.
-pub fn shrink_node_lru(node: NodeId, nr_to_scan: u64, ctx: ReclaimContext) -> (u64, u64) {
-    let (mut scanned, mut freed) = (0, 0);
+/// Reclaim's LRU pass over every cache's lists on `node`, demoting where
+/// a lower tier exists. Returns (scanned, freed, of which demoted).
+pub fn shrink_node_lru(node: NodeId, nr_to_scan: u64, ctx: ReclaimContext) -> (u64, u64, u64) {
+    let (mut scanned, mut freed, mut demoted) = (0, 0, 0);
     for c in caches().iter().flatten() {
-        let (s, f) = c.shrink_lru(node, nr_to_scan.saturating_sub(freed), ctx);
+        let (s, f, d) = c.shrink_lru(node, nr_to_scan.saturating_sub(freed), ctx, true);
         scanned += s;
         freed += f;
+        demoted += d;
         if freed >= nr_to_scan {
             break;
         }
     }
-    (scanned, freed)
+    (scanned, freed, demoted)
+}
+
+/// Demotion on or off (`numa.demotion_enabled=`; on by default, where
+/// Linux's /sys/kernel/mm/numa/demotion_enabled starts off).
+pub static DEMOTION_ENABLED: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(true);
+
+fn demotion_possible(node: NodeId) -> bool {
+    DEMOTION_ENABLED.load(Relaxed) && crate::numa::memory_tiers().tiers.can_demote(node)
+}
+
+/// A copy of the page at `pfn` (of `node`) on a lower tier: the preferred
+/// demotion targets first, then the rest of the lower tiers, each without
+/// reclaim or warning (Linux's alloc_demote_folio); None when all are
+/// full, and the page is dropped instead.
+fn demotion_copy(node: NodeId, pfn: u64) -> Option<Page> {
+    let tiers = &crate::numa::memory_tiers().tiers;
+    let gfp = Gfp::NOWAIT | Gfp::THISNODE | Gfp::NOWARN;
+    let preferred = tiers.preferred[node];
+    let order = numa::hmat::nodes_of(preferred)
+        .chain(numa::hmat::nodes_of(tiers.fallback[node] & !preferred));
+    for target in order {
+        if let Some(new) = alloc_pages_node(target as i32, gfp, 0) {
+            // SAFETY: `pfn` is a cached page the caller holds under the
+            // cache lock (no reader can see it change: it is copied, not
+            // written), `new` was just allocated to us, and both are
+            // whole pages in the direct map.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    page_address(Page::from_pfn(pfn)),
+                    page_address(new),
+                    PAGE_SIZE as usize,
+                )
+            };
+            return Some(new);
+        }
+    }
+    None
 }
 
 /// LRU pages on `node`: (active, inactive), over every cache.
@@ -715,18 +779,19 @@ pub fn init_shrinkers() {
 
 /// One line per cache for the reports.
 pub fn report(w: &mut dyn core::fmt::Write) -> core::fmt::Result {
-    writeln!(w, "cache            blocks  cached  hits  refills  evicted  writebacks  dirty_skipped  corrupt")?;
+    writeln!(w, "cache            blocks  cached  hits  refills  evicted  demoted  writebacks  dirty_skipped  corrupt")?;
     for c in caches().iter().flatten() {
         let s = &c.stats;
         writeln!(
             w,
-            "{:<16} {:>6} {:>7} {:>5} {:>8} {:>8} {:>11} {:>14} {:>8}",
+            "{:<16} {:>6} {:>7} {:>5} {:>8} {:>8} {:>8} {:>11} {:>14} {:>8}",
             c.name,
             c.blocks,
             c.cached_pages(),
             s.hits.load(Relaxed),
             s.refills.load(Relaxed),
             s.evicted.load(Relaxed),
+            s.demoted.load(Relaxed),
             s.writebacks.load(Relaxed),
             s.dirty_skipped.load(Relaxed),
             s.corrupt.load(Relaxed)

@@ -102,9 +102,28 @@ selftest!(
         kassert!(VMSTAT.pgsteal_kswapd.load(Relaxed) > steal, "kswapd freed nothing");
         kassert!(VMSTAT.kswapd_high_wmark_restored.load(Relaxed) > restored);
         kassert_eq!(cache.stats.corrupt.load(Relaxed), 0);
-        // What was dropped reads back with the same bytes.
+        // What was dropped, or demoted to a lower tier, reads back with
+        // the same bytes.
         for b in 0..read.min(256) {
             kassert_eq!(cache.read(b, node, Gfp::KERNEL), Ok(()));
+        }
+        kassert_eq!(cache.stats.corrupt.load(Relaxed), 0);
+        let demoted = cache.stats.demoted.load(Relaxed);
+        if demoted > 0 {
+            let tiers = &crate::numa::memory_tiers().tiers;
+            let lower = tiers.preferred[node] | tiers.fallback[node];
+            let there: u64 = numa::hmat::nodes_of(lower)
+                .map(|n| {
+                    let (a, i, _, _) = cache.node_counts(n);
+                    a + i
+                })
+                .sum();
+            let mut list = alloc::string::String::new();
+            let _ = numa::hmat::write_nodelist(&mut list, lower);
+            kprintln!(
+                "    # {demoted} pages demoted from node {node} to nodes {list} ({there} cached there now); blocks 0-{} read back intact",
+                read.min(256) - 1
+            );
         }
         Ok(())
     }

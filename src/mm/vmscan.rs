@@ -48,6 +48,9 @@ pub struct VmStat {
     pub allocstall: AtomicU64,
     pub kswapd_high_wmark_restored: AtomicU64,
     pub oom_kill: AtomicU64,
+    /// Pages reclaim moved to a lower memory tier (Linux's pgdemote_*).
+    pub pgdemote_kswapd: AtomicU64,
+    pub pgdemote_direct: AtomicU64,
 }
 
 pub static VMSTAT: VmStat = VmStat {
@@ -60,6 +63,8 @@ pub static VMSTAT: VmStat = VmStat {
     allocstall: AtomicU64::new(0),
     kswapd_high_wmark_restored: AtomicU64::new(0),
     oom_kill: AtomicU64::new(0),
+    pgdemote_kswapd: AtomicU64::new(0),
+    pgdemote_direct: AtomicU64::new(0),
 };
 
 /// One node's kswapd.
@@ -229,16 +234,25 @@ fn shrink_node(node: NodeId, ctx: ReclaimContext, target: u64, who: Who) -> u64 
     for priority in (0..=DEF_PRIORITY).rev() {
         let (a, i) = pagecache::lru_pages(node);
         let nr = ((a + i) >> priority).max(SWAP_CLUSTER_MAX);
-        let (scanned, got) = pagecache::shrink_node_lru(node, nr, ctx);
+        let (scanned, got, demoted) = pagecache::shrink_node_lru(node, nr, ctx);
         let slab_before = super::slab::slab_pages().0;
         let objects = shrinker::shrink_slab(node, ctx, priority);
         let slab_freed = slab_before.saturating_sub(super::slab::slab_pages().0);
         VMSTAT.slabs_scanned.fetch_add(objects, Relaxed);
-        let (scan, steal) = match who {
-            Who::Kswapd => (&VMSTAT.pgscan_kswapd, &VMSTAT.pgsteal_kswapd),
-            Who::Direct => (&VMSTAT.pgscan_direct, &VMSTAT.pgsteal_direct),
+        let (scan, steal, demote) = match who {
+            Who::Kswapd => (
+                &VMSTAT.pgscan_kswapd,
+                &VMSTAT.pgsteal_kswapd,
+                &VMSTAT.pgdemote_kswapd,
+            ),
+            Who::Direct => (
+                &VMSTAT.pgscan_direct,
+                &VMSTAT.pgsteal_direct,
+                &VMSTAT.pgdemote_direct,
+            ),
         };
         scan.fetch_add(scanned, Relaxed);
+        demote.fetch_add(demoted, Relaxed);
         steal.fetch_add(got, Relaxed);
         freed += got + slab_freed;
         if freed >= target {
@@ -296,6 +310,8 @@ pub fn report(w: &mut dyn core::fmt::Write) -> core::fmt::Result {
         ("kswapd_high_wmark_restored", &v.kswapd_high_wmark_restored),
         ("allocstall", &v.allocstall),
         ("oom_kill", &v.oom_kill),
+        ("pgdemote_kswapd", &v.pgdemote_kswapd),
+        ("pgdemote_direct", &v.pgdemote_direct),
     ] {
         writeln!(w, "{name} {}", c.load(Relaxed))?;
     }

@@ -62,7 +62,7 @@ selftest!(
         let nodes = crate::numa::topology().node_count();
         let pass = |ctx| {
             (0..nodes)
-                .map(|n| cache.shrink_lru(n, 64, ctx).1)
+                .map(|n| cache.shrink_lru(n, 64, ctx, false).1)
                 .sum::<u64>()
         };
         // The 16 read twice and the written one (a write reads first) were
@@ -94,6 +94,57 @@ selftest!(
         }
         kassert_eq!(cache.stats.corrupt.load(Relaxed), 0);
         kassert_eq!(cache.stats.refills.load(Relaxed), 128);
+        Ok(())
+    }
+);
+
+selftest!(
+    "vmscan",
+    fn reclaim_demotes_cold_pages_to_the_lower_tier_and_they_read_back_intact() {
+        let tiers = &crate::numa::memory_tiers().tiers;
+        let t = crate::numa::topology();
+        let Some(node) = (0..t.node_count()).find(|&n| tiers.can_demote(n)) else {
+            return Err(crate::selftest::Failure::Skipped(
+                "no lower memory tier (needs HMAT: the tiered preset)",
+            ));
+        };
+        if !super::pagecache::DEMOTION_ENABLED.load(Relaxed) {
+            return Err(crate::selftest::Failure::Skipped("numa.demotion_enabled=0"));
+        }
+        let Some(cache) = PageCache::create("selftest-demote", 64) else {
+            return Err(crate::selftest::Failure::Skipped(
+                "no memory for the cache index",
+            ));
+        };
+        let _guard = CacheGuard(cache);
+        for b in 0..64 {
+            kassert_eq!(cache.read(b, node, Gfp::KERNEL), Ok(()));
+        }
+        kassert_eq!(
+            cache.node_counts(node).1,
+            64,
+            "all 64 inactive on node {node}"
+        );
+        // Reclaim's pass over the node, as direct reclaim runs it.
+        let (_, freed, demoted) =
+            super::pagecache::shrink_node_lru(node, 64, Gfp::KERNEL.reclaim_context());
+        kassert_eq!(freed, 64, "node {node} got every frame back");
+        kassert_eq!(demoted, 64, "every clean page had room below");
+        kassert_eq!(cache.stats.demoted.load(Relaxed), 64);
+        // Where they went: the demotion targets of the node.
+        let lower: u64 = numa::hmat::nodes_of(tiers.preferred[node] | tiers.fallback[node])
+            .map(|n| cache.node_counts(n).1)
+            .sum();
+        kassert_eq!(lower, 64);
+        kassert_eq!(cache.node_counts(node).1, 0);
+        // Every block reads back from its new page, bytes checked, without
+        // a refill.
+        let refills = cache.stats.refills.load(Relaxed);
+        for b in 0..64 {
+            kassert_eq!(cache.read(b, node, Gfp::KERNEL), Ok(()));
+        }
+        kassert_eq!(cache.stats.refills.load(Relaxed), refills);
+        kassert_eq!(cache.stats.corrupt.load(Relaxed), 0);
         Ok(())
     }
 );

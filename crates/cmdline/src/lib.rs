@@ -81,6 +81,9 @@ pub struct Settings<'a> {
     /// `mpol.weights=`: weighted-interleave weights per node (`4,4,1,1`),
     /// or `auto` (from the HMAT's bandwidths, the default).
     pub mpol_weights: Option<&'a str>,
+    /// `numa.demotion_enabled=0|1`: reclaim demotes page-cache pages to a
+    /// lower memory tier where there is one (default 1).
+    pub numa_demotion: bool,
     /// `bench.scale=N`: divide every workload's operation count by N.
     pub bench_scale: u64,
     /// `workload=pressure`: push memory below the watermarks (kswapd,
@@ -147,6 +150,7 @@ impl Default for Settings<'_> {
             bench: None,
             mpol: None,
             mpol_weights: None,
+            numa_demotion: true,
             bench_scale: 1,
             workload: None,
         }
@@ -426,6 +430,16 @@ pub fn parse<'a>(line: &'a str, mut warn: impl FnMut(Warning<'a>)) -> Settings<'
                     s.min_free_kbytes = Some(n);
                 }
             }
+            "numa.demotion_enabled" => {
+                let b = |v: &str| match v {
+                    "0" | "false" | "off" => Some(false),
+                    "1" | "true" | "on" => Some(true),
+                    _ => None,
+                };
+                if let Some(on) = value(word, "0 or 1", b, &mut warn) {
+                    s.numa_demotion = on;
+                }
+            }
             "mm.report" => {
                 flag(&mut warn);
                 s.mm_report = true;
@@ -573,6 +587,21 @@ mod tests {
     fn unterminated_quote_warns() {
         let (_, w) = parse_collect(r#"selftest="boot quiet"#);
         assert!(matches!(w[0], Warning::UnterminatedQuote { .. }));
+    }
+
+    #[test]
+    fn policy_and_demotion_words_parse_or_warn() {
+        let (s, w) = parse_collect("mpol=interleave:0-1 mpol.weights=4,1 numa.demotion_enabled=0");
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(s.mpol, Some("interleave:0-1"));
+        assert_eq!(s.mpol_weights, Some("4,1"));
+        assert!(!s.numa_demotion);
+        let (s, w) = parse_collect("mpol.weights=0,1 numa.demotion_enabled=maybe mpol=");
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert_eq!(s.mpol_weights, None);
+        assert!(s.numa_demotion);
+        let (s, _) = parse_collect("mpol=\"weighted interleave:0,2\"");
+        assert_eq!(s.mpol, Some("weighted interleave:0,2"));
     }
 
     #[test]

@@ -114,3 +114,23 @@ fn a_corrupt_hmat_is_named_and_ignored() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn reclaim_on_the_tiered_preset_demotes_to_the_slow_nodes_and_reads_back_intact() {
+    let b = tcg(&["--topology", "tiered", "--cmdline", "selftest=pressure"]);
+    assert_eq!(b.status, 0, "{}", b.dump());
+    let counter = |name: &str| -> u64 {
+        b.console
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} line\n{}", b.dump()))
+    };
+    assert!(counter("pgdemote_kswapd ") > 0, "{}", b.dump());
+    assert!(
+        b.console
+            .lines()
+            .any(|l| l.contains("pages demoted from node") && l.contains("read back intact")),
+        "{}",
+        b.dump()
+    );
+}
