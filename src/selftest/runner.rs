@@ -82,6 +82,10 @@ pub fn run(selection: SelfTestSelection, also: &[&str]) -> Totals {
             // run: let them finish first, so that a case's before-and-after
             // counts see its own work only.
             crate::rcu::rcu_barrier();
+            // Threads an earlier case joined are reaped by whichever CPU
+            // idles first, freeing their stacks: reap them all now, not in
+            // the middle of this case's counts.
+            crate::sched::reap_all_dead(1_000_000_000);
             let start = crate::arch::x86_64::tsc::ns_since_boot();
             let outcome = (case.run)();
             let took_ms = (crate::arch::x86_64::tsc::ns_since_boot() - start) / 1_000_000;
