@@ -61,7 +61,7 @@ access matrix):
   --bench                run the benchmark instead of the self-tests; the BENCH
                          lines go to results/<topology>-<accel>-<time>/results.jsonl
                          with report.md and SVG plots beside them
-  --bench-select LIST    workloads for bench= (default all,peers,matrix)
+  --bench-select LIST    workloads for bench= (default all,peers,matrix,policy)
   --bench-scale N        divide every operation count by N (default 1; 1000 under
                          a nested kvm_pvm, which emulates the guest)
   --results DIR          where the run's folder goes (default ./results)
@@ -77,7 +77,7 @@ die2() { echo "run-qemu: $*" >&2; exit 2; }
 
 topology="" nodes="" cpus_per_node=1 mem_per_node=512M distances=()
 dimms=() nvdimms=() nvdimm_file=""
-bench=0 bench_select="all,peers,matrix" bench_scale="" results_dir=""
+bench=0 bench_select="all,peers,matrix,policy" bench_scale="" results_dir=""
 cmdline="" accel="" machine="" firmware_choice="" timeout_s="" gdb=0 build=1 kernel="" dry_run=0 setup=0 extra=()
 while [ $# -gt 0 ]; do
     case "$1" in

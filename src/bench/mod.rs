@@ -1,7 +1,8 @@
 //! The benchmark of ../shared/BENCH-SPEC.md, run on request (`bench=all`,
 //! `bench=slab`, `bench=page`, `bench=vmalloc`, or workload names), after
 //! the self-tests; `peers` adds the peer allocators on the same
-//! workloads, `matrix` the access matrix (`all` includes neither).
+//! workloads, `matrix` the access matrix, `policy` the memory-policy
+//! workloads (`all` includes none of them).
 //!
 //! Output, one JSON object a line, each line prefixed so that it can be
 //! grepped out of the console:
@@ -12,6 +13,8 @@
 //!   moved and the share of the allocations that preferred the node (the
 //!   requesting CPU's, under the default policy) that it served;
 //! - `BENCH_MATRIX` and `BENCH_NOTE`: the access matrix (`matrix`);
+//! - `BENCH_POLICY`: pages per node and numastat deltas under each memory
+//!   policy (`policy`, see policy.rs);
 //! - `# bench [i/n] ...` progress lines before each workload.
 //!
 //! `bench.scale=N` divides every operation count by N (the `ops` field
@@ -19,6 +22,7 @@
 
 mod allocators;
 mod matrix;
+pub mod policy;
 mod workloads;
 
 use crate::arch::x86_64::{percpu, tsc};
@@ -365,20 +369,21 @@ pub fn run(selection: &str, scale: u64) {
     let steps = plan(&wanted, scale);
     let names: Vec<String> = known.borrow().iter().step_by(2).cloned().collect();
     for word in selection.split(',') {
-        let special = ["all", "peers", "matrix"].contains(&word);
+        let special = ["all", "peers", "matrix", "policy"].contains(&word);
         if !special && !known.borrow().iter().any(|k| k == word) {
             log::warn!(
-                "bench: no workload or group named '{word}' (workloads: {}; groups: slab, page, vmalloc; also all, peers, matrix); ignored",
+                "bench: no workload or group named '{word}' (workloads: {}; groups: slab, page, vmalloc; also all, peers, matrix, policy); ignored",
                 names.join(", ")
             );
         }
     }
-    if steps.is_empty() && !with_any(selection, &["peers", "matrix"]) {
+    if steps.is_empty() && !with_any(selection, &["peers", "matrix", "policy"]) {
         kprintln!("# bench: bench={selection} names no workload; nothing to run");
     }
     // Named only: `all` is the spec's workloads.
     let with_peers = selection.split(',').any(|w| w == "peers");
     let with_matrix = selection.split(',').any(|w| w == "matrix");
+    let with_policy = selection.split(',').any(|w| w == "policy");
     let Some(cache) =
         crate::mm::slab::kmem_cache_create("bench-192", 192, 8, SlabFlags::HWCACHE_ALIGN, None)
     else {
@@ -391,7 +396,7 @@ pub fn run(selection: &str, scale: u64) {
     } else {
         0
     };
-    let total = steps.len() + peer_steps + with_matrix as usize;
+    let total = steps.len() + peer_steps + with_matrix as usize + with_policy as usize;
     let mut done = 0;
     let mut progress = |what: &str| {
         done += 1;
@@ -434,6 +439,10 @@ pub fn run(selection: &str, scale: u64) {
     if with_matrix {
         progress("access matrix (latency and bandwidth per CPU node x memory node)");
         matrix::run(scale);
+    }
+    if with_policy {
+        progress("memory policies (pages per node under each policy)");
+        policy::run((6000 / scale as usize).max(60));
     }
     let _ = crate::mm::slab::kmem_cache_destroy(cache);
     kprintln!("# bench: done");

@@ -5,78 +5,27 @@
 
 use super::mempolicy::{memory_nodes, weights};
 use super::page_alloc::{__free_pages, alloc_pages, allocator, Page};
+use crate::bench::policy::PolicyRun;
 use crate::numa::topology;
 use crate::sched::task::{spawn_for, Task};
 use crate::sched::Binding;
 use crate::{kassert, kassert_eq, kprintln, selftest};
 use mm::gfp::Gfp;
 use mm::mempolicy::{MemPolicy, Mode, NodeMask};
-use mm::stats::{NumaStat, NR_NUMA_STATS};
-use numa::MAX_NUMNODES;
+use mm::stats::NumaStat;
 use spin::Mutex;
 
 const N: usize = 60;
 
-/// Pages per node and numastat deltas per node of one run.
-struct Run {
-    pages: [usize; MAX_NUMNODES],
-    delta: [[u64; NR_NUMA_STATS]; MAX_NUMNODES],
-    failed: usize,
-}
-
-fn numa_stats() -> [[u64; NR_NUMA_STATS]; MAX_NUMNODES] {
-    core::array::from_fn(|n| allocator().node_stats(n))
-}
-
-static PAGES: Mutex<[u64; N]> = Mutex::new([0; N]);
-type Stats = [[u64; NR_NUMA_STATS]; MAX_NUMNODES];
-/// numastat just before and just after the thread's allocations (the
-/// task's and thread's own set-up allocates too, and must not count).
-static STATS: Mutex<Option<(Stats, Stats)>> = Mutex::new(None);
-
-/// Runs N single-page GFP_KERNEL allocations in a thread of a new task
-/// with policy `p`, on CPU 0, and frees them.
-fn run_under(p: MemPolicy) -> Result<Run, crate::selftest::Failure> {
-    let task = Task::create("mpol-test", 0).map_err(|_| crate::selftest::Failure::Failed)?;
-    task.mempolicy.set(p);
-    let t = spawn_for(&task, "mpol-test", Binding::Cpu(0), || {
-        let mut pages = PAGES.lock();
-        let before = numa_stats();
-        for slot in pages.iter_mut() {
-            *slot = alloc_pages(Gfp::KERNEL, 0).map_or(u64::MAX, |pg| pg.pfn());
-        }
-        *STATS.lock() = Some((before, numa_stats()));
-    })
-    .map_err(|_| crate::selftest::Failure::Failed)?;
-    crate::sched::join(&t);
-    let (before, after) = STATS
-        .lock()
-        .take()
-        .ok_or(crate::selftest::Failure::Failed)?;
-    let mut run = Run {
-        pages: [0; MAX_NUMNODES],
-        delta: [[0; NR_NUMA_STATS]; MAX_NUMNODES],
-        failed: 0,
-    };
-    for n in 0..topology().node_count() {
-        for s in 0..NR_NUMA_STATS {
-            run.delta[n][s] = after[n][s] - before[n][s];
-        }
+/// The bench's runner (a task thread on CPU 0, numastat around its own
+/// allocations), as a test outcome.
+fn run_under(p: MemPolicy) -> Result<PolicyRun, crate::selftest::Failure> {
+    let r = crate::bench::policy::run_under(p, N, 0).ok_or(crate::selftest::Failure::Failed)?;
+    if r.failed > 0 {
+        kprintln!("    # {p}: {} of {N} allocations failed", r.failed);
+        return Err(crate::selftest::Failure::Failed);
     }
-    for &pfn in PAGES.lock().iter() {
-        if pfn == u64::MAX {
-            run.failed += 1;
-            continue;
-        }
-        let page = Page::from_pfn(pfn);
-        if let Some(n) = page.nid() {
-            run.pages[n] += 1;
-        }
-        __free_pages(page, 0);
-    }
-    drop(task);
-    crate::sched::reap_all_dead(1_000_000_000);
-    Ok(run)
+    Ok(r)
 }
 
 fn two_nodes_with_memory() -> Result<(usize, usize), crate::selftest::Failure> {
@@ -220,13 +169,13 @@ selftest!(
         let (a, b) = two_nodes_with_memory()?;
         let w = weights();
         let (wa, wb) = (w.0[a].max(1) as usize, w.0[b].max(1) as usize);
-        let r = run_under(policy(Mode::WeightedInterleave, &[a, b]))?;
+        let p = policy(Mode::WeightedInterleave, &[a, b]);
+        let r = run_under(p)?;
         // Whole rounds of wa + wb pages, then the start of the next round
         // (node a's share first).
-        let round = wa + wb;
-        let rest = N % round;
-        let want_a = N / round * wa + rest.min(wa);
-        let want_b = N - want_a;
+        let want = crate::bench::policy::expected(&p, N);
+        let (want_a, want_b) = (want[a], want[b]);
+        kassert_eq!(want_a + want_b, N);
         kprintln!(
             "    # weights {a}:{wa} {b}:{wb} ({:?}): {} / {} pages",
             w.1,

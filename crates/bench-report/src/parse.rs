@@ -44,6 +44,8 @@ pub struct Results {
     pub meta: Option<Value>,
     pub benches: Vec<Bench>,
     pub locality: Vec<Value>,
+    /// `BENCH_POLICY` lines: pages per node under each memory policy.
+    pub policy: Vec<Value>,
     pub matrix: Vec<Cell>,
     pub notes: Vec<String>,
     /// Lines that could not be read, said, not dropped silently.
@@ -85,6 +87,7 @@ impl Results {
                 }
                 "BENCH_META" => r.meta = Some(v),
                 "BENCH_LOCALITY" => r.locality.push(v),
+                "BENCH_POLICY" => r.policy.push(v),
                 "BENCH_NOTE" => r.notes.extend(text(&v, "note")),
                 "BENCH_MATRIX" => match (
                     num(&v, "cpu_node"),

@@ -1,6 +1,7 @@
 //! report.md: the workload, scaling, locality and matrix tables.
 
 use crate::parse::{num, text, Results};
+use serde_json::Value;
 use std::fmt::Write as _;
 
 pub fn markdown(r: &Results) -> String {
@@ -88,6 +89,40 @@ pub fn markdown(r: &Results) -> String {
                 num(v, "local_node").unwrap_or(0.0),
                 num(v, "other_node").unwrap_or(0.0),
                 num(v, "local_share").map_or("-".into(), |x| format!("{x:.3}"))
+            );
+        }
+    }
+    if !r.policy.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## Memory policies (ours): pages per node under each policy, against the policy's rule\n"
+        );
+        let _ = writeln!(s, "| policy | pages | ns/page | pages per node | expected | interleave_hit | numa_hit | other_node |\n|---|---|---|---|---|---|---|---|");
+        let nodes = |v: &Value, key: &str| {
+            v.get(key)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .map(|x| x.as_u64().unwrap_or(0).to_string())
+                        .collect::<Vec<_>>()
+                        .join(" / ")
+                })
+                .unwrap_or_default()
+        };
+        for v in &r.policy {
+            let matches = v.get("matches").and_then(Value::as_bool) == Some(true);
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {}{} | {} | {} | {} |",
+                text(v, "policy").unwrap_or_default(),
+                num(v, "ops").unwrap_or(0.0),
+                num(v, "ns_per_op").unwrap_or(0.0),
+                nodes(v, "pages_per_node"),
+                nodes(v, "expected_per_node"),
+                if matches { "" } else { " (differs)" },
+                nodes(v, "interleave_hit"),
+                nodes(v, "numa_hit"),
+                nodes(v, "other_node"),
             );
         }
     }

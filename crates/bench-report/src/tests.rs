@@ -11,6 +11,7 @@ BENCH {"bench":"page_pair","order":0,"cpus":1,"node":0,"ops":1000,"ns_per_op":50
 BENCH {"bench":"parallel_slab","size":64,"cpus":1,"node":0,"ops":1000,"ns_per_op":100.0,"allocator":"ours"}
 BENCH {"bench":"parallel_slab","size":64,"cpus":2,"node":0,"ops":1000,"ns_per_op":125.0,"allocator":"ours"}
 BENCH_LOCALITY {"bench":"page_pair","order":0,"cpus":1,"node":0,"numa_hit":10,"numa_miss":0,"numa_foreign":0,"interleave_hit":0,"local_node":10,"other_node":0,"local_share":1.000}
+BENCH_POLICY {"bench":"policy_pages","policy":"interleave:0-1","cpus":1,"node":0,"ops":60,"ns_per_op":900.0,"allocator":"ours","failed":0,"pages_per_node":[30,30],"expected_per_node":[30,30],"matches":true,"numa_hit":[30,30],"numa_miss":[0,0],"numa_foreign":[0,0],"interleave_hit":[30,30],"local_node":[30,0],"other_node":[0,30]}
 BENCH_NOTE {"note":"expect it flat"}
 BENCH_MATRIX {"cpu_node":0,"cpu":0,"mem_node":1,"distance":20,"latency_ns":91.5,"read_mb_s":9000}
 BENCH_MATRIX {"cpu_node":0,"cpu":0,"mem_node":0,"distance":10,"latency_ns":90.0,"read_mb_s":9100}
@@ -61,6 +62,12 @@ fn the_report_names_topology_and_accelerator_and_shows_ratios() {
         "{md}"
     );
     assert!(md.contains("| 0 | 90.0 (10) | 91.5 (20) |"), "{md}");
+    assert!(
+        md.contains(
+            "| interleave:0-1 | 60 | 900 | 30 / 30 | 30 / 30 | 30 / 30 | 30 / 30 | 0 / 30 |"
+        ),
+        "{md}"
+    );
     for svg in [
         scaling_svg(&r).unwrap(),
         peers_svg(&r).unwrap(),

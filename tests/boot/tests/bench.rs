@@ -116,6 +116,21 @@ fn bench_run_writes_every_workload_the_peers_the_matrix_and_the_report() {
         assert!(c["latency_ns"].as_f64().unwrap() > 0.0 && c["read_mb_s"].as_f64().unwrap() > 0.0);
     }
     assert!(results.contains("expected to be flat"));
+    // Policies: each run's pages per node equal the policy's rule, and
+    // interleave over both nodes splits evenly with interleave_hit each.
+    let pol = lines("BENCH_POLICY");
+    assert!(pol.len() >= 7, "{results}");
+    for p in &pol {
+        assert_eq!(p["matches"], true, "{p}");
+        assert_eq!(p["failed"], 0, "{p}");
+    }
+    let il = pol
+        .iter()
+        .find(|p| p["policy"] == "interleave:0-1")
+        .unwrap();
+    let n = il["ops"].as_u64().unwrap();
+    assert_eq!(il["pages_per_node"], serde_json::json!([n / 2, n / 2]));
+    assert_eq!(il["interleave_hit"], serde_json::json!([n / 2, n / 2]));
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(
         report.starts_with("# Allocator benchmark: two-node under tcg"),
