@@ -213,6 +213,27 @@ fn placement_slow(gfp: Gfp, local: usize) -> Option<Placement> {
     Some(placed)
 }
 
+/// The node a new slab for a caller on `local` should come from under
+/// its policy (SLUB's new slab pages follow the policy; objects of slabs
+/// the CPU already has do not): the interleave or preferred node, or the
+/// nearest allowed node of a bind or prefer (many) list.
+pub fn slab_node(gfp: Gfp, local: usize) -> usize {
+    let Some(p) = placement(gfp, local) else {
+        return local;
+    };
+    match p.allowed {
+        Some(mask) => {
+            let t = topology();
+            let mut used = [true; numa::MAX_NUMNODES];
+            for (n, u) in used.iter_mut().enumerate().take(t.node_count()) {
+                *u = mask & 1 << n == 0;
+            }
+            t.next_best_node(p.node, &used).unwrap_or(p.node)
+        }
+        None => p.node,
+    }
+}
+
 /// Whether a request may use the highest zone type any node has, Movable
 /// and Device aside (Linux's apply_policy_zone against policy_zone).
 fn policed_zone(gfp: Gfp) -> bool {

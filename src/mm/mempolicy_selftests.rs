@@ -258,3 +258,55 @@ selftest!(
         Ok(())
     }
 );
+
+selftest!(
+    "mempolicy",
+    fn new_slabs_follow_the_policy() {
+        use super::slab::{
+            kmem_cache_alloc, kmem_cache_create, kmem_cache_destroy, kmem_cache_free,
+        };
+        let (a, b) = two_nodes_with_memory()?;
+        let (_, local_mem) = cpu0_nodes();
+        let target = if local_mem == a { b } else { a };
+        let Some(cache) = kmem_cache_create(
+            "mpol-slab",
+            512,
+            8,
+            mm::slub::SlabFlags::HWCACHE_ALIGN,
+            None,
+        ) else {
+            return Err(crate::selftest::Failure::Skipped("no memory for a cache"));
+        };
+        let task = Task::create("mpol-slab", 0).map_err(|_| crate::selftest::Failure::Failed)?;
+        task.mempolicy.set(policy(Mode::Bind, &[target]));
+        const OBJECTS: usize = 64;
+        static ON: Mutex<[usize; 2]> = Mutex::new([0; 2]);
+        let t = spawn_for(&task, "mpol-slab", Binding::Cpu(0), move || {
+            let mut objs = [core::ptr::null_mut::<u8>(); OBJECTS];
+            let mut on = [0usize; 2];
+            for o in objs.iter_mut() {
+                *o = kmem_cache_alloc(cache, Gfp::KERNEL);
+                let node = super::page_alloc::virt_to_page(*o).and_then(|p| p.nid());
+                on[usize::from(node != Some(target))] += 1;
+            }
+            for o in objs {
+                if !o.is_null() {
+                    kmem_cache_free(cache, o);
+                }
+            }
+            *ON.lock() = on;
+        })
+        .map_err(|_| crate::selftest::Failure::Failed)?;
+        crate::sched::join(&t);
+        drop(task);
+        crate::sched::reap_all_dead(1_000_000_000);
+        let on = *ON.lock();
+        kprintln!(
+            "    # bind:{target}: {} of {OBJECTS} objects from slabs on node {target}",
+            on[0]
+        );
+        let _ = kmem_cache_destroy(cache);
+        kassert_eq!(on, [OBJECTS, 0]);
+        Ok(())
+    }
+);

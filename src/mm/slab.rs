@@ -366,7 +366,10 @@ fn kmem_cache_alloc_slow(
 ) -> *mut u8 {
     // Slabs are looked for on the node their pages come from first.
     let explicit = node.is_some();
-    let node = allocator().preferred_node(node.unwrap_or_else(numa_node_id), gfp);
+    // A caller that names no node gets its new slabs where its memory
+    // policy says (the local node by default).
+    let start = node.unwrap_or_else(|| super::mempolicy::slab_node(gfp, numa_node_id()));
+    let node = allocator().preferred_node(start, gfp);
     let want = explicit.then_some(node);
     let mut from = node;
     let r = loop {
