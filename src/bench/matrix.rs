@@ -10,6 +10,8 @@ use crate::arch::x86_64::{ipi, percpu, tsc};
 use crate::kprintln;
 use crate::mm::{__free_pages, alloc_pages_node, page_address, Gfp, Page};
 use crate::numa::topology;
+use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::hint::black_box;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -164,8 +166,15 @@ pub fn run(scale: u64) {
             let lat_ps = lat.load(Relaxed) * 1000 / steps;
             // MB/s = bytes / ns * 1000.
             let mb_s = bytes as u64 * 1000 / bw.load(Relaxed).max(1);
+            // What the firmware claims for the pair, beside what was measured.
+            let hmat = crate::numa::hmat_pair(cpu_node, mem).map_or(String::new(), |p| {
+                format!(
+                    ",\"hmat_read_latency_ns\":{},\"hmat_read_mb_s\":{}",
+                    p.read_latency, p.read_bandwidth
+                )
+            });
             kprintln!(
-                "BENCH_MATRIX {{\"cpu_node\":{cpu_node},\"cpu\":{},\"mem_node\":{mem},\"distance\":{},\"latency_ns\":{}.{:03},\"read_mb_s\":{mb_s},\"buffer_bytes\":{},\"chase_steps\":{steps},\"read_bytes\":{bytes}}}",
+                "BENCH_MATRIX {{\"cpu_node\":{cpu_node},\"cpu\":{},\"mem_node\":{mem},\"distance\":{},\"latency_ns\":{}.{:03},\"read_mb_s\":{mb_s},\"buffer_bytes\":{},\"chase_steps\":{steps},\"read_bytes\":{bytes}{hmat}}}",
                 cpu.cpu,
                 t.distance(cpu_node, mem),
                 lat_ps / 1000,

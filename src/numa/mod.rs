@@ -21,6 +21,15 @@ pub struct MemoryTiers {
 
 static MEMORY_TIERS: Once<&'static MemoryTiers> = Once::new();
 
+/// The HMAT's own figures for CPUs of `initiator` reaching memory of
+/// `target`, when the machine has a valid HMAT.
+pub fn hmat_pair(initiator: NodeId, target: NodeId) -> Option<hmat::Perf> {
+    let bytes = crate::acpi::tables().hmat?;
+    let table = acpi_tables::hmat::parse(bytes).ok()?;
+    (memory_tiers().perf.revision != 0)
+        .then(|| hmat::pair_perf(topology(), &table, initiator, target))
+}
+
 /// The HMAT figures and memory tiers (built right after the topology).
 pub fn memory_tiers() -> &'static MemoryTiers {
     MEMORY_TIERS

@@ -34,6 +34,9 @@ pub struct Cell {
     pub distance: u64,
     pub latency_ns: f64,
     pub read_mb_s: f64,
+    /// The HMAT's figures for the pair, when the machine has one.
+    pub hmat_latency_ns: Option<f64>,
+    pub hmat_read_mb_s: Option<f64>,
 }
 
 #[derive(Default, Debug)]
@@ -102,6 +105,8 @@ impl Results {
                         distance: d as u64,
                         latency_ns: l,
                         read_mb_s: b,
+                        hmat_latency_ns: num(&v, "hmat_read_latency_ns").filter(|&x| x > 0.0),
+                        hmat_read_mb_s: num(&v, "hmat_read_mb_s").filter(|&x| x > 0.0),
                     }),
                     _ => r
                         .warnings

@@ -127,7 +127,7 @@ pub fn markdown(r: &Results) -> String {
         }
     }
     if !r.matrix.is_empty() {
-        let _ = writeln!(s, "\n## Access matrix: idle latency (ns) and read bandwidth (MB/s), SLIT distance in brackets\n");
+        let _ = writeln!(s, "\n## Access matrix: idle latency (ns) and read bandwidth (MB/s), SLIT distance in brackets, the HMAT's figure after it where there is one\n");
         for n in &r.notes {
             let _ = writeln!(s, "> {n}\n");
         }
@@ -145,10 +145,16 @@ pub fn markdown(r: &Results) -> String {
                         .find(|x| x.cpu_node == *c && x.mem_node == *m)
                     {
                         Some(x) if f == 0 => {
-                            let _ = write!(s, " {:.1} ({}) |", x.latency_ns, x.distance);
+                            let hmat = x
+                                .hmat_latency_ns
+                                .map_or(String::new(), |h| format!(" HMAT {h:.0}"));
+                            let _ = write!(s, " {:.1} ({}){hmat} |", x.latency_ns, x.distance);
                         }
                         Some(x) => {
-                            let _ = write!(s, " {:.0} ({}) |", x.read_mb_s, x.distance);
+                            let hmat = x
+                                .hmat_read_mb_s
+                                .map_or(String::new(), |h| format!(" HMAT {h:.0}"));
+                            let _ = write!(s, " {:.0} ({}){hmat} |", x.read_mb_s, x.distance);
                         }
                         None => {
                             let _ = write!(s, " - |");

@@ -290,6 +290,28 @@ impl MemoryPerf {
     }
 }
 
+/// What the table says about one initiator node reaching one memory
+/// node (no best-initiator choice: the pair as given), from the last
+/// memory-hierarchy matrix of each data type; 0 where it says nothing.
+/// The access matrix prints it beside what it measures.
+pub fn pair_perf(topo: &Topology, table: &Hmat, initiator: NodeId, target: NodeId) -> Perf {
+    let mut p = Perf::default();
+    if initiator >= topo.node_count() || target >= topo.node_count() {
+        return p;
+    }
+    let (i, t) = (topo.pxm(initiator), topo.pxm(target));
+    for s in table.structures() {
+        let Structure::Locality(l) = s else { continue };
+        if l.hierarchy() == hmat::HIERARCHY_MEMORY {
+            let v = l.value(i, t);
+            if v != 0 {
+                p.set(l.data_type, v);
+            }
+        }
+    }
+    p
+}
+
 /// Whether `value` beats `best` for the locality's data type (0 is never
 /// better: it means "not provided").
 fn better(l: &Locality, value: u32, best: u32) -> bool {

@@ -717,3 +717,28 @@ fn reports_print_linux_sysfs_lines_tiers_and_demotion_targets() {
         assert!(out.lines().any(|l| l == line), "no '{line}' in\n{out}");
     }
 }
+
+#[test]
+fn pair_figures_are_the_table_entries_as_given() {
+    let b = build_fixture("hmat-rw");
+    let bytes = table("hmat-rw", "HMAT").unwrap();
+    let h = acpi_tables::hmat::parse(&bytes).unwrap();
+    // Initiator 0 to node 2 is not the best initiator, but the pair has
+    // its own entries: 300/400 ns, 2/1 GiB/s.
+    let p = hmat::pair_perf(&b.t, &h, 0, 2);
+    assert_eq!(
+        (
+            p.read_latency,
+            p.write_latency,
+            p.read_bandwidth,
+            p.write_bandwidth
+        ),
+        (300, 400, 2048, 1024)
+    );
+    assert_eq!(
+        hmat::pair_perf(&b.t, &h, 2, 0),
+        hmat::Perf::default(),
+        "node 2 initiates nothing"
+    );
+    assert_eq!(hmat::pair_perf(&b.t, &h, 9, 0), hmat::Perf::default());
+}
