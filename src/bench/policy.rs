@@ -9,7 +9,7 @@
 use crate::arch::x86_64::tsc;
 use crate::kprintln;
 use crate::mm::mempolicy::{memory_nodes, weights};
-use crate::mm::page_alloc::{__free_pages, alloc_pages, allocator, Page};
+use crate::mm::page_alloc::{__free_pages, alloc_pages, Page};
 use crate::numa::topology;
 use crate::sched::task::{spawn_for, Task};
 use crate::sched::Binding;
@@ -18,27 +18,21 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use mm::gfp::Gfp;
-use mm::mempolicy::{MemPolicy, Mode, NodeMask};
+use mm::mempolicy::{MemPolicy, Mode};
 use mm::stats::{NumaStat, NR_NUMA_STATS};
+use numa::hmat::nodes_of;
 use spin::Mutex;
 
-type Stats = Vec<[u64; NR_NUMA_STATS]>;
+type Stats = [[u64; NR_NUMA_STATS]; numa::MAX_NUMNODES];
 
 /// What one run under a policy did.
 pub struct PolicyRun {
     /// Pages per node (index: node id).
     pub pages: Vec<usize>,
     /// numastat deltas per node around the allocations.
-    pub delta: Stats,
+    pub delta: Vec<[u64; NR_NUMA_STATS]>,
     pub failed: usize,
     pub ns: u64,
-}
-
-fn numa_stats() -> Stats {
-    let a = allocator();
-    (0..topology().node_count())
-        .map(|n| a.node_stats(n))
-        .collect()
 }
 
 /// Allocates `n` single GFP_KERNEL pages under `policy` in a thread of a
@@ -55,21 +49,21 @@ pub fn run_under(policy: MemPolicy, n: usize, cpu: u32) -> Option<PolicyRun> {
     task.mempolicy.set(policy);
     let shared = Arc::new(Mutex::new(Shared {
         pfns: Vec::with_capacity(n),
-        before: Vec::new(),
-        after: Vec::new(),
+        before: [[0; NR_NUMA_STATS]; numa::MAX_NUMNODES],
+        after: [[0; NR_NUMA_STATS]; numa::MAX_NUMNODES],
         ns: 0,
     }));
     let inside = shared.clone();
     let thread = spawn_for(&task, "mpol-run", Binding::Cpu(cpu), move || {
         let mut s = inside.lock();
         let mut pfns = core::mem::take(&mut s.pfns);
-        s.before = numa_stats();
+        s.before = super::node_stats();
         let t0 = tsc::ns_since_boot();
         for _ in 0..n {
             pfns.push(alloc_pages(Gfp::KERNEL, 0).map_or(u64::MAX, |p| p.pfn()));
         }
         s.ns = tsc::ns_since_boot() - t0;
-        s.after = numa_stats();
+        s.after = super::node_stats();
         s.pfns = pfns;
     })
     .ok()?;
@@ -98,10 +92,6 @@ pub fn run_under(policy: MemPolicy, n: usize, cpu: u32) -> Option<PolicyRun> {
         __free_pages(page, 0);
     }
     Some(run)
-}
-
-fn nodes_of(mask: NodeMask) -> impl Iterator<Item = usize> {
-    (0..128).filter(move |&n| mask & 1 << n != 0)
 }
 
 /// Pages per node the policy's rule gives `n` allocations from CPU 0,

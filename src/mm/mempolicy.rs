@@ -151,7 +151,8 @@ pub fn init(mpol: Option<&str>, weights_arg: Option<&str>) {
         _ => {}
     }
     let w = weights();
-    let mut line = Line::new();
+    // After SLUB is up: a String will do.
+    let mut line = alloc::string::String::new();
     for n in (0..topology().node_count()).filter(|&n| memory & 1 << n != 0) {
         let _ = core::fmt::Write::write_fmt(&mut line, format_args!(" node{n}={}", w.0[n]));
     }
@@ -185,6 +186,15 @@ fn current_policy() -> &'static TaskPolicy {
         .unwrap_or(&SYSTEM)
 }
 
+/// Whether a request would be placed by a policy (without taking a
+/// placement: an interleave does not advance).
+pub fn applies(gfp: Gfp) -> bool {
+    IN_USE.load(Relaxed)
+        && !gfp.contains(Gfp::THISNODE)
+        && !crate::arch::x86_64::interrupts::in_interrupt()
+        && current_policy().is_set()
+}
+
 /// Where an allocation with no named node goes, or None for the plain
 /// local path (no policy in force, or one this request ignores).
 #[inline(always)]
@@ -197,14 +207,10 @@ pub fn placement(gfp: Gfp, local: usize) -> Option<Placement> {
 
 #[inline(never)]
 fn placement_slow(gfp: Gfp, local: usize) -> Option<Placement> {
-    if gfp.contains(Gfp::THISNODE) || crate::arch::x86_64::interrupts::in_interrupt() {
+    if !applies(gfp) {
         return None;
     }
-    let p = current_policy();
-    if !p.is_set() {
-        return None;
-    }
-    let mut placed = p.place(local);
+    let mut placed = current_policy().place(local);
     // Only bind's list is limited to the policed zone (Linux's
     // apply_policy_zone); prefer (many) keeps its list for any request.
     if placed.allowed.is_some() && !placed.then_anywhere && !policed_zone(gfp) {
@@ -250,33 +256,6 @@ fn policed_zone(gfp: Gfp) -> bool {
         .map(|z| z.kind)
         .max();
     policy_zone.is_none_or(|z| highest >= z)
-}
-
-/// A short line without a heap.
-struct Line {
-    buf: [u8; 512],
-    len: usize,
-}
-
-impl Line {
-    fn new() -> Self {
-        Line {
-            buf: [0; 512],
-            len: 0,
-        }
-    }
-    fn as_str(&self) -> &str {
-        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
-    }
-}
-
-impl core::fmt::Write for Line {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
-    }
 }
 
 /// `numactl --show` for a policy, on one line: `policy: bind preferred

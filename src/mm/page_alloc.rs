@@ -162,7 +162,7 @@ pub fn alloc_pages_bulk_node(nid: i32, gfp: Gfp, count: usize, mut put: impl FnM
     let Some(node) = node_arg(nid, "alloc_pages_bulk_node", Location::caller()) else {
         return 0;
     };
-    if node.is_none() && super::mempolicy::placement(gfp, numa_node_id()).is_some() {
+    if node.is_none() && super::mempolicy::applies(gfp) {
         // Under a policy each page is placed as the policy says (Linux's
         // alloc_pages_bulk_mempolicy), one by one.
         let mut given = 0;

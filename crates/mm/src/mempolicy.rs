@@ -248,29 +248,7 @@ impl MemPolicy {
 
 /// Writes a node list as Linux does (`0-1,3`).
 pub fn write_nodelist(f: &mut dyn fmt::Write, mask: NodeMask) -> fmt::Result {
-    let mut n = 0;
-    let mut first = true;
-    while n < MAX_NODES {
-        if mask & 1 << n == 0 {
-            n += 1;
-            continue;
-        }
-        let start = n;
-        while n + 1 < MAX_NODES && mask & 1 << (n + 1) != 0 {
-            n += 1;
-        }
-        if !first {
-            f.write_str(",")?;
-        }
-        first = false;
-        if start == n {
-            write!(f, "{start}")?;
-        } else {
-            write!(f, "{start}-{n}")?;
-        }
-        n += 1;
-    }
-    Ok(())
+    numa::hmat::write_nodelist(f, mask)
 }
 
 impl fmt::Display for MemPolicy {
