@@ -197,8 +197,18 @@ pub fn applies(gfp: Gfp) -> bool {
 
 /// Where an allocation with no named node goes, or None for the plain
 /// local path (no policy in force, or one this request ignores).
+/// The running CPU's node is looked up only when a policy is in force.
 #[inline(always)]
-pub fn placement(gfp: Gfp, local: usize) -> Option<Placement> {
+pub fn placement(gfp: Gfp) -> Option<Placement> {
+    if !IN_USE.load(Relaxed) {
+        return None;
+    }
+    placement_slow(gfp, crate::numa::numa_node_id())
+}
+
+/// As [`placement`], for a caller on node `local`.
+#[inline(always)]
+fn placement_on(gfp: Gfp, local: usize) -> Option<Placement> {
     if !IN_USE.load(Relaxed) {
         return None;
     }
@@ -224,7 +234,7 @@ fn placement_slow(gfp: Gfp, local: usize) -> Option<Placement> {
 /// the CPU already has do not): the interleave or preferred node, or the
 /// nearest allowed node of a bind or prefer (many) list.
 pub fn slab_node(gfp: Gfp, local: usize) -> usize {
-    let Some(p) = placement(gfp, local) else {
+    let Some(p) = placement_on(gfp, local) else {
         return local;
     };
     match p.allowed {

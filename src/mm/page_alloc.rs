@@ -83,7 +83,7 @@ pub fn virt_to_page(addr: *const u8) -> Option<Page> {
 #[track_caller]
 #[inline(always)]
 pub fn alloc_pages(gfp: Gfp, order: u32) -> Option<Page> {
-    match super::mempolicy::placement(gfp, numa_node_id()) {
+    match super::mempolicy::placement(gfp) {
         None => alloc_pages_node(NUMA_NO_NODE, gfp, order),
         Some(p) => alloc_placed(p, gfp, order, Location::caller()),
     }
@@ -509,13 +509,17 @@ fn alloc(
         if let Some((pcp, cpu_node)) = this_cpu_pcp_and_node() {
             let a = allocator();
             let target = node.unwrap_or(cpu_node);
-            let got = if order as usize <= mm::pcp::PCP_MAX_ORDER {
-                a.alloc_fast(pcp, cpu_node, target, gfp, order as usize)
-            } else {
-                x86_64::instructions::interrupts::without_interrupts(|| {
-                    a.alloc_buddy_fast(pcp, cpu_node, target, gfp, order as usize)
-                })
-            };
+            // Orders 0 to 3 and huge blocks from the CPU's lists; other
+            // orders, and a huge block the lists lack, from the zone.
+            let got = a
+                .alloc_fast(pcp, cpu_node, target, gfp, order as usize)
+                .or_else(|| {
+                    (order as usize > mm::pcp::PCP_MAX_ORDER).then(|| {
+                        x86_64::instructions::interrupts::without_interrupts(|| {
+                            a.alloc_buddy_fast(pcp, cpu_node, target, gfp, order as usize)
+                        })
+                    })?
+                });
             if let Some(pfn) = got {
                 let page = Page(pfn);
                 if gfp.contains(Gfp::ZERO) {

@@ -762,7 +762,7 @@ impl<'a> PageAllocator<'a> {
             }
             let start = zone.span.start_pfn;
             zone.give_back(|b| {
-                lists.take_pages(u32::MAX, |order, off| give(b, start + off as u64, order));
+                lists.take_all(|order, off| give(b, start + off as u64, order));
             });
         }
         all
@@ -994,7 +994,7 @@ impl<'a> PageAllocator<'a> {
         gfp: Gfp,
         order: usize,
     ) -> Option<u64> {
-        if order > PCP_MAX_ORDER {
+        if !pcp::keeps(order) {
             return None;
         }
         let (zone, highest) = self.fast_zone(node, gfp)?;
@@ -1083,12 +1083,12 @@ impl<'a> PageAllocator<'a> {
     }
 
     /// The fast path of a free: onto the CPU's list when it has room
-    /// below `high`. False (nothing changed) sends the caller to
-    /// [`free`](Self::free), which trims lists, and checks and reports
-    /// bad frees.
+    /// below `high` (a huge block: when the huge list has room). False
+    /// (nothing changed) sends the caller to [`free`](Self::free), which
+    /// trims lists, and checks and reports bad frees.
     #[inline(always)]
     pub fn free_fast(&self, pcp: PcpSet, pfn: u64, order: usize) -> bool {
-        if order > PCP_MAX_ORDER {
+        if !pcp::keeps(order) {
             return false;
         }
         let Some(zone) = self.zone_of(pfn) else {
@@ -1100,7 +1100,15 @@ impl<'a> PageAllocator<'a> {
         let Some(mut lists) = pcp.enter(zone.pcp_index) else {
             return false;
         };
-        if lists.count() + (1 << order) > zone.pcp_high || !lists.has_room(order) {
+        // Orders 0 to 3 fit while the count stays within `high`, which
+        // `high_size` keeps below a list's capacity; huge blocks have a
+        // bound of their own.
+        let fits = if order <= PCP_MAX_ORDER {
+            lists.count() + (1 << order) <= zone.pcp_high
+        } else {
+            lists.has_room(order)
+        };
+        if !fits {
             return false;
         }
         // The double-free and wrong-order check, as `claim_for_free`.
@@ -1110,7 +1118,12 @@ impl<'a> PageAllocator<'a> {
         {
             return false;
         }
-        lists.push(order, (pfn - zone.span.start_pfn) as u32)
+        if lists.push(order, (pfn - zone.span.start_pfn) as u32) {
+            return true;
+        }
+        // A full list after all: undo the claim for the slow path.
+        state.store(order as u8 + 1, Release);
+        false
     }
 
     /// Per-node NUMA counters (the zones of each node summed).

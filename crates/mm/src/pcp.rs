@@ -4,6 +4,12 @@
 //! `batch` pages at a time and trimmed back by `batch` once it holds more
 //! than `high` pages; draining gives everything back.
 //!
+//! Besides those, one list keeps pageblock-order blocks (order 9, 2 MiB:
+//! a transparent huge page's size), as Linux has kept since 5.13: a huge
+//! block freed and allocated again on the same CPU skips the zone lock.
+//! It holds at most [`PCP_HUGE_HIGH`] blocks, outside `high` (one block is
+//! already more pages than `high` allows), and is refilled by frees only.
+//!
 //! Sizes follow Linux (mm/page_alloc.c, zone_batchsize and zone_highsize):
 //! batch is a quarter of the zone's managed pages / 1024 (at most 1 MiB's
 //! worth), rounded to 2^n - 1; high is the zone's low watermark shared
@@ -29,6 +35,15 @@ use numa::MAX_CPUS;
 pub const PCP_MAX_ORDER: usize = 3;
 /// Blocks one list can hold.
 pub const PCP_LIST_CAPACITY: usize = 256;
+/// The order of the huge list: Linux's pageblock_order on x86_64.
+pub const PCP_HUGE_ORDER: usize = 9;
+/// Huge blocks one CPU keeps per zone (2 MiB each).
+pub const PCP_HUGE_HIGH: usize = 1;
+/// Whether the lists keep blocks of `order`.
+#[inline(always)]
+pub const fn keeps(order: usize) -> bool {
+    order <= PCP_MAX_ORDER || order == PCP_HUGE_ORDER
+}
 
 /// Linux's zone_batchsize.
 pub fn batch_size(managed: u64) -> u32 {
@@ -56,10 +71,18 @@ struct List {
     len: u16,
 }
 
+/// The huge blocks' list.
+#[derive(Clone, Copy)]
+struct HugeList {
+    blocks: [u32; PCP_HUGE_HIGH],
+    len: u8,
+}
+
 /// The lists themselves, reached through a [`PcpGuard`].
 pub struct Lists {
     lists: [List; PCP_MAX_ORDER + 1],
-    /// Pages on all lists.
+    huge: HugeList,
+    /// Pages on the lists of orders 0 to 3 (what `high` bounds).
     count: u32,
 }
 
@@ -69,52 +92,112 @@ impl Lists {
             blocks: [0; PCP_LIST_CAPACITY],
             len: 0,
         }; PCP_MAX_ORDER + 1],
+        huge: HugeList {
+            blocks: [0; PCP_HUGE_HIGH],
+            len: 0,
+        },
         count: 0,
     };
 
+    /// Pages on the lists of orders 0 to 3 (the huge list is not bounded
+    /// by `high`).
     pub fn count(&self) -> u32 {
         self.count
     }
 
-    /// Blocks of `order` on the list.
+    /// Pages on every list, the huge one included.
+    pub fn total(&self) -> u32 {
+        self.count + ((self.huge.len as u32) << PCP_HUGE_ORDER)
+    }
+
+    /// Blocks of `order` on the list (0 for an order not kept).
     pub fn len(&self, order: usize) -> usize {
-        self.lists[order].len as usize
+        match order {
+            0..=PCP_MAX_ORDER => self.lists[order].len as usize,
+            PCP_HUGE_ORDER => self.huge.len as usize,
+            _ => 0,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.total() == 0
     }
 
+    /// A block of `order` (0 to 3, or [`PCP_HUGE_ORDER`]), if the list has one.
     #[inline(always)]
     pub fn pop(&mut self, order: usize) -> Option<u32> {
+        if order > PCP_MAX_ORDER {
+            return self.pop_huge(order);
+        }
         let l = &mut self.lists[order];
         l.len = l.len.checked_sub(1)?;
         self.count -= 1 << order;
-        Some(l.blocks[l.len as usize])
+        // The length is below the capacity, a power of two: no bounds check.
+        Some(l.blocks[l.len as usize % PCP_LIST_CAPACITY])
+    }
+
+    #[inline(always)]
+    fn pop_huge(&mut self, order: usize) -> Option<u32> {
+        if order != PCP_HUGE_ORDER {
+            return None;
+        }
+        let h = &mut self.huge;
+        h.len = h.len.checked_sub(1)?;
+        h.blocks.get(h.len as usize).copied()
     }
 
     /// Whether a block of `order` fits on its list.
     #[inline(always)]
     pub fn has_room(&self, order: usize) -> bool {
-        (self.lists[order].len as usize) < PCP_LIST_CAPACITY
+        match order {
+            0..=PCP_MAX_ORDER => (self.lists[order].len as usize) < PCP_LIST_CAPACITY,
+            PCP_HUGE_ORDER => (self.huge.len as usize) < PCP_HUGE_HIGH,
+            _ => false,
+        }
     }
 
-    /// False when the list is full.
+    /// False when the list is full (or the order is not kept).
     #[inline(always)]
     pub fn push(&mut self, order: usize, offset: u32) -> bool {
+        if order > PCP_MAX_ORDER {
+            return self.push_huge(order, offset);
+        }
         let l = &mut self.lists[order];
         if l.len as usize == PCP_LIST_CAPACITY {
             return false;
         }
-        l.blocks[l.len as usize] = offset;
+        l.blocks[l.len as usize % PCP_LIST_CAPACITY] = offset;
         l.len += 1;
         self.count += 1 << order;
         true
     }
 
-    /// Takes blocks worth at least `pages` pages off the lists, round robin
-    /// over the orders (as Linux's free_pcppages_bulk), and hands each to
-    /// `give`.
+    #[inline(always)]
+    fn push_huge(&mut self, order: usize, offset: u32) -> bool {
+        let h = &mut self.huge;
+        let Some(slot) = h.blocks.get_mut(h.len as usize) else {
+            return false;
+        };
+        if order != PCP_HUGE_ORDER {
+            return false;
+        }
+        *slot = offset;
+        h.len += 1;
+        true
+    }
+
+    /// Takes every block off every list, the huge one included (a drain),
+    /// handing each to `give` with its order.
+    pub fn take_all(&mut self, mut give: impl FnMut(usize, u32)) {
+        while let Some(off) = self.pop(PCP_HUGE_ORDER) {
+            give(PCP_HUGE_ORDER, off);
+        }
+        self.take_pages(u32::MAX, give);
+    }
+
+    /// Takes blocks of orders 0 to 3 worth at least `pages` pages off the
+    /// lists, round robin over the orders (as Linux's
+    /// free_pcppages_bulk), and hands each to `give`.
     pub fn take_pages(&mut self, pages: u32, mut give: impl FnMut(usize, u32)) {
         let mut taken = 0;
         let mut order = 0;
@@ -247,7 +330,7 @@ impl core::ops::DerefMut for PcpGuard<'_> {
 impl Drop for PcpGuard<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        let count = self.count;
+        let count = self.total();
         self.pcp.count.store(count, Relaxed);
         compiler_fence(SeqCst);
         self.pcp.busy.store(false, Relaxed);
@@ -330,7 +413,8 @@ impl<'a> PcpRegistry<'a> {
     }
 }
 
-const _: () = assert!(PCP_MAX_ORDER < MAX_ORDER);
+const _: () = assert!(PCP_MAX_ORDER < PCP_HUGE_ORDER && PCP_HUGE_ORDER <= MAX_ORDER);
+const _: () = assert!(PCP_LIST_CAPACITY.is_power_of_two() && PCP_HUGE_HIGH <= PCP_LIST_CAPACITY);
 
 #[cfg(test)]
 mod tests {

@@ -807,6 +807,47 @@ fn the_buddy_fast_path_serves_large_orders_from_the_first_zone() {
     assert_eq!(zone_free(&a, 1), free_before);
 }
 
+/// A huge block freed on a CPU waits on its huge list (one block, outside
+/// `high`, counted as parked) and the next huge allocation there takes it
+/// without the zone; a second free goes to the zone, as does a drain.
+#[test]
+fn huge_blocks_cycle_through_the_per_cpu_huge_list() {
+    let (a, _) = allocator("two-node", Setup::default());
+    let lists = pcp_set(&a);
+    assert!(a.register_pcp(0, lists));
+    let free_before = zone_free(&a, 1);
+    assert_eq!(
+        a.alloc_fast(own(lists), 1, 1, Gfp::KERNEL, 9),
+        None,
+        "an empty huge list: the zone's buddy path serves it"
+    );
+    assert_eq!(a.alloc_fast(own(lists), 1, 1, Gfp::KERNEL, 8), None);
+    let first = a.alloc_buddy_fast(own(lists), 1, 1, Gfp::KERNEL, 9).unwrap();
+    let second = a.alloc_buddy_fast(own(lists), 1, 1, Gfp::KERNEL, 9).unwrap();
+    let zone = a.zone_of(first).unwrap();
+    assert!(!a.free_fast(own(lists), first, 8), "wrong order");
+    assert!(a.free_fast(own(lists), first, 9));
+    assert_eq!(a.parked_pages(zone), 512, "the block counts as parked");
+    assert!(!a.free_fast(own(lists), first, 9), "a double free");
+    assert!(
+        !a.free_fast(own(lists), second, 9),
+        "the huge list holds one block"
+    );
+    a.free(second, 9, Some(own(lists))).unwrap();
+    let before = a.node_stats(1);
+    assert_eq!(a.alloc_fast(own(lists), 1, 1, Gfp::KERNEL, 9), Some(first));
+    let after = a.node_stats(1);
+    assert_eq!(
+        after[NumaStat::Hit as usize] - before[NumaStat::Hit as usize],
+        1
+    );
+    assert_eq!(a.parked_pages(zone), 0);
+    assert!(a.free_fast(own(lists), first, 9));
+    assert!(a.drain_pcp(own(lists)));
+    assert_eq!(a.parked_pages(zone), 0);
+    assert_eq!(zone_free(&a, 1), free_before, "everything back");
+}
+
 /// The bulk path fills a request from the CPU's list, refilling it from
 /// the zone as it runs dry, counts every page as the fast path does,
 /// serves another node's memory from this CPU's list of that zone, and
