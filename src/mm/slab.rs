@@ -627,8 +627,9 @@ pub fn kfree(obj: *mut u8) {
     // hold it).
     let cache = tagged_cache_of(obj);
     if let Some(cache) = cache {
-        // SAFETY: as in kmem_cache_free.
-        if unsafe { cache.free_fast(percpu::cpu_id() as usize, obj) } {
+        // SAFETY: the tag says a live slab of `cache` holds `obj`; this
+        // CPU, which nothing moves us off.
+        if unsafe { cache.free_fast_tagged(percpu::cpu_id() as usize, obj) } {
             return;
         }
     }
@@ -647,7 +648,8 @@ fn kfree_slow(
         return;
     }
     if let Some(cache) = tagged {
-        return free_tagged(cache, obj, caller);
+        // kfree's fast path tried the CPU's lists already.
+        return free_locked(cache, obj, caller);
     }
     match block_of(obj) {
         Some((head, order)) if ptr::eq(head, obj) => {

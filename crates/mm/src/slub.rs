@@ -267,6 +267,13 @@ struct CpuSlab {
     /// slabs in one batch.
     deferred: *mut u8,
     nr_deferred: u8,
+    /// Objects of other nodes' slabs freed on this CPU, kept the same way
+    /// until the list is full and then given back to their own slabs (on
+    /// their own nodes) in one batch, a node lock per run of one node's
+    /// objects: allocations never take them, so a remote free moves no
+    /// memory across nodes.
+    remote: *mut u8,
+    nr_remote: u8,
 }
 
 /// The deferred list's bound in bytes (and 8 to 64 objects).
@@ -571,6 +578,8 @@ impl KmemCache {
                         home: u32::MAX,
                         deferred: ptr::null_mut(),
                         nr_deferred: 0,
+                        remote: ptr::null_mut(),
+                        nr_remote: 0,
                     }),
                     active: AtomicI64::new(0),
                     busy: AtomicBool::new(false),
@@ -643,10 +652,11 @@ impl KmemCache {
         obj
     }
 
-    /// Frees `obj` onto CPU `cpu`'s deferred list: an object of a slab of
-    /// the CPU's home node that is not its active slab, while the list
-    /// has room. False: call the slow path ([`free`](Self::free)), which
-    /// gives a full list back to its slabs and handles everything else.
+    /// Frees `obj`, an object of a slab that is not CPU `cpu`'s active
+    /// one, onto the CPU's deferred list (a slab of the CPU's home node)
+    /// or its remote list (any other node), while that list has room.
+    /// False: call the slow path ([`free`](Self::free)), which gives a
+    /// full list back to its slabs and handles everything else.
     ///
     /// # Safety
     /// As for [`alloc_fast`](Self::alloc_fast); besides, the caller knows
@@ -665,14 +675,67 @@ impl KmemCache {
         let c = unsafe { &mut *slot.slab.get() };
         // SAFETY: `base` is a live slab of this cache (the caller's contract).
         let home = unsafe { ptr::addr_of!((*(base as *mut SlabHeader)).node).read() };
-        let ours = c.nr_deferred < self.defer_max
-            && home == c.home
+        let (list, len) = if home == c.home {
+            (&mut c.deferred, &mut c.nr_deferred)
+        } else {
+            (&mut c.remote, &mut c.nr_remote)
+        };
+        let ours = *len < self.defer_max
             && !ptr::eq(c.slab as *mut u8, base)
             && self.is_object_start(base, obj)
-            && c.deferred != obj;
+            && *list != obj;
         if ours {
             // SAFETY: an object of a live slab, now free.
-            unsafe { self.push_deferred(c, obj) };
+            unsafe { self.push_object(list, len, obj) };
+            slot.count(-1);
+        }
+        compiler_fence(SeqCst);
+        slot.busy.store(false, Relaxed);
+        ours
+    }
+
+    /// [`free_fast`](Self::free_fast) and then
+    /// [`free_deferred`](Self::free_deferred) under one busy bracket: onto
+    /// the active slab's list, else onto the deferred or remote list.
+    /// False: call the slow path.
+    ///
+    /// # Safety
+    /// As for [`free_deferred`](Self::free_deferred): the caller knows
+    /// `obj` lies in a live slab of this cache.
+    #[inline(always)]
+    pub unsafe fn free_fast_tagged(&self, cpu: usize, obj: *mut u8) -> bool {
+        let slot = &self.cpus[cpu];
+        if !self.fast || slot.busy.load(Relaxed) {
+            return false;
+        }
+        let base = self.slab_base(obj);
+        slot.busy.store(true, Relaxed);
+        compiler_fence(SeqCst);
+        // SAFETY: as in alloc_fast.
+        let c = unsafe { &mut *slot.slab.get() };
+        let mut ours = self.is_object_start(base, obj);
+        if ours && ptr::eq(c.slab as *mut u8, base) {
+            ours = c.freelist != obj;
+            if ours {
+                // SAFETY: an object of the active slab, which is live.
+                unsafe { self.set_fp(obj, c.freelist) };
+                c.freelist = obj;
+            }
+        } else if ours {
+            // SAFETY: `base` is a live slab of this cache (the caller's contract).
+            let home = unsafe { ptr::addr_of!((*(base as *mut SlabHeader)).node).read() };
+            let (list, len) = if home == c.home {
+                (&mut c.deferred, &mut c.nr_deferred)
+            } else {
+                (&mut c.remote, &mut c.nr_remote)
+            };
+            ours = *len < self.defer_max && *list != obj;
+            if ours {
+                // SAFETY: an object of a live slab, now free.
+                unsafe { self.push_object(list, len, obj) };
+            }
+        }
+        if ours {
             slot.count(-1);
         }
         compiler_fence(SeqCst);
@@ -720,29 +783,36 @@ impl KmemCache {
         obj.map_addr(|a| a & !(self.slab_bytes() - 1))
     }
 
-    /// Pushes the free object `obj` onto slot `c`'s deferred list.
+    /// Pushes the free object `obj` onto a slot's list (`list`, of `len`
+    /// objects): its deferred or its remote one.
     ///
     /// # Safety
     /// `obj` is a free object of a live slab of this cache, on no list.
     #[inline(always)]
-    unsafe fn push_deferred(&self, c: &mut CpuSlab, obj: *mut u8) {
+    unsafe fn push_object(&self, list: &mut *mut u8, len: &mut u8, obj: *mut u8) {
         // SAFETY: the caller's contract.
-        unsafe { self.set_fp(obj, c.deferred) };
-        c.deferred = obj;
-        c.nr_deferred += 1;
+        unsafe { self.set_fp(obj, *list) };
+        *list = obj;
+        *len += 1;
+    }
+
+    /// Takes the last object pushed on a slot's list, or null.
+    #[inline(always)]
+    fn pop_object(&self, list: &mut *mut u8, len: &mut u8) -> *mut u8 {
+        let obj = *list;
+        if !obj.is_null() {
+            // SAFETY: the lists hold free objects of live slabs, chained
+            // by this slot's CPU.
+            *list = unsafe { self.get_fp(obj) };
+            *len -= 1;
+        }
+        obj
     }
 
     /// Takes the last object deferred on slot `c`, or null.
     #[inline(always)]
     fn pop_deferred(&self, c: &mut CpuSlab) -> *mut u8 {
-        let obj = c.deferred;
-        if !obj.is_null() {
-            // SAFETY: deferred objects are free objects of live slabs,
-            // chained by this slot's CPU.
-            c.deferred = unsafe { self.get_fp(obj) };
-            c.nr_deferred -= 1;
-        }
-        obj
+        self.pop_object(&mut c.deferred, &mut c.nr_deferred)
     }
 
     /// Whether `obj` is the start of an object slot of the slab at `base`.
@@ -1290,14 +1360,30 @@ impl KmemCache {
                 // The fast deferral found the list full (or was not
                 // tried): give the list to its slabs, then start it again.
                 let flushed = if c.nr_deferred >= self.defer_max {
-                    self.flush_deferred(cpu, c, pages)
+                    self.flush_list(cpu, c, false, pages)
                 } else {
                     Ok(())
                 };
                 if c.deferred == obj {
                     return Err(self.report(obj, SlabError::DoubleFree { addr: obj as usize }));
                 }
-                self.push_deferred(c, obj);
+                self.push_object(&mut c.deferred, &mut c.nr_deferred, obj);
+                self.cpus[cpu].count(-1);
+                return flushed;
+            }
+            if self.defer_max > 0 {
+                // Another node's object (or one freed on a CPU that has
+                // not allocated here yet): onto the remote list, given
+                // back in batches.
+                let flushed = if c.nr_remote >= self.defer_max {
+                    self.flush_list(cpu, c, true, pages)
+                } else {
+                    Ok(())
+                };
+                if c.remote == obj {
+                    return Err(self.report(obj, SlabError::DoubleFree { addr: obj as usize }));
+                }
+                self.push_object(&mut c.remote, &mut c.nr_remote, obj);
                 self.cpus[cpu].count(-1);
                 return flushed;
             }
@@ -1406,16 +1492,17 @@ impl KmemCache {
         Ok(())
     }
 
-    /// Gives every object on CPU `cpu`'s deferred list back to its slab.
-    /// A double free found on the way is reported (the first is returned)
-    /// and the rest still go back.
+    /// Gives every object on CPU `cpu`'s deferred list (`remote`: its
+    /// remote list) back to its slab. A double free found on the way is
+    /// reported (the first is returned) and the rest still go back.
     ///
     /// # Safety
     /// As for [`free_to_slab`](Self::free_to_slab), for the slot `c`.
-    unsafe fn flush_deferred(
+    unsafe fn flush_list(
         &self,
         cpu: usize,
         c: &mut CpuSlab,
+        remote: bool,
         pages: &dyn SlabPages,
     ) -> Result<(), SlabReport> {
         let mut first_error = Ok(());
@@ -1423,7 +1510,11 @@ impl KmemCache {
         // a batch), not one an object.
         let mut held: Option<(u32, spin::MutexGuard<'_, NodeSlabs>)> = None;
         loop {
-            let obj = self.pop_deferred(c);
+            let obj = if remote {
+                self.pop_object(&mut c.remote, &mut c.nr_remote)
+            } else {
+                self.pop_deferred(c)
+            };
             if obj.is_null() {
                 break;
             }
@@ -1537,7 +1628,9 @@ impl KmemCache {
         // Deferred objects first (a double free found among them was
         // counted in `reports`).
         // SAFETY: as above.
-        let _ = unsafe { self.flush_deferred(cpu, c, pages) };
+        let _ = unsafe { self.flush_list(cpu, c, false, pages) };
+        // SAFETY: as above.
+        let _ = unsafe { self.flush_list(cpu, c, true, pages) };
         // SAFETY: as above.
         if let Some(empty) = unsafe { self.flush_slot(c, true) } {
             // SAFETY: off every list, no object in use.

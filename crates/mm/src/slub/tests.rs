@@ -403,8 +403,8 @@ fn an_interrupt_over_a_fast_path_bypasses_the_slot_and_balances() {
 /// Frees of home-node objects outside the active slab wait on the CPU's
 /// deferred list, up to its bound; allocations take them back first (last
 /// in, first out); a full list goes to its slabs in one batch; a remote
-/// object is never deferred; a flush empties the list; and a double free
-/// onto the list is caught.
+/// object waits on the remote list instead; a flush empties both; and a
+/// double free onto either is caught.
 #[test]
 fn frees_wait_on_the_deferred_list_and_go_back_in_batches() {
     let p = pages();
@@ -434,11 +434,23 @@ fn frees_wait_on_the_deferred_list_and_go_back_in_batches() {
     assert_eq!(deferred(0), 1);
     // The last object allocated lies in the active slab: not deferred.
     assert!(!unsafe { c.free_deferred(0, objs[4 * per_slab - 1]) });
-    // CPU 1's home is node 1: node 0's objects go straight to their slab.
+    // CPU 1's home is node 1: node 0's objects wait on its remote list,
+    // never on the deferred one that its allocations take from.
+    let remote = |cpu: usize| unsafe { (*c.cpus[cpu].slab.get()).nr_remote } as usize;
     let _ = unsafe { c.alloc(1, 1, &p, 0) }.unwrap().unwrap();
-    assert!(!unsafe { c.free_deferred(1, objs[1]) });
-    unsafe { c.free(1, objs[1], &p, 0) }.unwrap();
-    assert_eq!(deferred(1), 0);
+    assert!(unsafe { c.free_deferred(1, objs[1]) });
+    assert_eq!((deferred(1), remote(1)), (0, 1));
+    assert!(
+        !unsafe { c.free_deferred(1, objs[1]) },
+        "double free onto the remote list"
+    );
+    assert!(matches!(
+        unsafe { c.free(1, objs[1], &p, 0) },
+        Err(SlabReport {
+            error: SlabError::DoubleFree { .. },
+            ..
+        })
+    ));
     // Fill the list; the next free flushes it and starts it again.
     let mut k = 2;
     while deferred(0) < max {
