@@ -880,7 +880,7 @@ impl KmemCache {
     /// to be recovered on decode) XOR the secret XOR the swapped slot address.
     #[inline(always)]
     fn encode(&self, next: *mut u8, slot: usize) -> usize {
-        next.expose_provenance() ^ self.random as usize ^ slot.swap_bytes()
+        encode_fp(next, slot, self.random as usize)
     }
 
     /// # Safety
@@ -1108,15 +1108,29 @@ impl KmemCache {
                 frozen: 0,
                 on_partial: 0,
             });
-            for i in (0..self.layout.objects).rev() {
-                let obj = self.object(slab, i);
-                if self.debug() {
+            if self.debug() {
+                for i in (0..self.layout.objects).rev() {
+                    let obj = self.object(slab, i);
                     // No call sites yet: the words are read by reports.
                     ptr::write_bytes(self.track(obj), 0, 3);
+                    self.init_free_object(obj);
+                    self.set_fp(obj, (*slab).freelist);
+                    (*slab).freelist = obj;
                 }
-                self.init_free_object(obj);
-                self.set_fp(obj, (*slab).freelist);
-                (*slab).freelist = obj;
+            } else {
+                // Nothing to poison or mark: only the chain, built in
+                // locals (the header's fields would be reloaded after
+                // every store through an object pointer).
+                let (random, fp) = (self.random as usize, self.layout.fp_offset);
+                let mut next: *mut u8 = ptr::null_mut();
+                for i in (0..self.layout.objects).rev() {
+                    let obj = self.object(slab, i);
+                    let slot = obj.wrapping_add(fp) as *mut usize;
+                    // The free pointer as `set_fp` stores it.
+                    slot.write_unaligned(encode_fp(next, slot as usize, random));
+                    next = obj;
+                }
+                (*slab).freelist = next;
             }
             let mut n = self.nodes[node].lock();
             n.nr_slabs += 1;
@@ -1732,6 +1746,14 @@ impl KmemCache {
             slabs,
         )
     }
+}
+
+/// A hardened free pointer: `next`'s address (provenance exposed, to be
+/// recovered on decode) XOR the cache's secret XOR its slot's swapped
+/// address.
+#[inline(always)]
+fn encode_fp(next: *mut u8, slot: usize, random: usize) -> usize {
+    next.expose_provenance() ^ random ^ slot.swap_bytes()
 }
 
 #[cfg(test)]
