@@ -488,7 +488,28 @@ impl PageCache {
                             self.stats.activated.fetch_add(1, Relaxed);
                             continue;
                         }
-                        if e.flags & F_DIRTY != 0 {
+                        let old = e.page - 1;
+                        let dirty = e.flags & F_DIRTY != 0;
+                        // Demotion comes before writeback, as in Linux's
+                        // shrink_folio_list: a migration needs no I/O, so
+                        // a dirty page moves down dirty.
+                        if let Some(new) = demote.then(|| demotion_copy(node, old)).flatten() {
+                            // The block stays cached, on the lower tier's
+                            // inactive list; its old frame is freed below.
+                            let to = new.nid().unwrap_or(node);
+                            e.page = new.pfn() + 1;
+                            e.node = to as u8;
+                            if dirty {
+                                inner.dirty[node] -= 1;
+                                inner.dirty[to] += 1;
+                            }
+                            inner.push_head(b, INACTIVE);
+                            batch[n] = old;
+                            n += 1;
+                            demoted += 1;
+                            continue;
+                        }
+                        if dirty {
                             if !(ctx.may_io && ctx.may_fs) {
                                 inner.push_head(b, INACTIVE);
                                 self.stats.dirty_skipped.fetch_add(1, Relaxed);
@@ -497,20 +518,9 @@ impl PageCache {
                             inner.write_back_one(b);
                             self.stats.writebacks.fetch_add(1, Relaxed);
                         }
-                        let e = inner.entry(b);
-                        let old = e.page - 1;
+                        inner.entry(b).page = 0;
                         batch[n] = old;
                         n += 1;
-                        if let Some(new) = demote.then(|| demotion_copy(node, old)).flatten() {
-                            // The block stays cached, on the lower tier's
-                            // inactive list; its old frame is freed below.
-                            e.page = new.pfn() + 1;
-                            e.node = new.nid().unwrap_or(node) as u8;
-                            inner.push_head(b, INACTIVE);
-                            demoted += 1;
-                            continue;
-                        }
-                        e.page = 0;
                         inner.push_head(b, IDLE);
                     }
                 }

@@ -117,7 +117,12 @@ selftest!(
             ));
         };
         let _guard = CacheGuard(cache);
-        for b in 0..64 {
+        // A quarter of them written (dirty, touched once, as the rest):
+        // demotion moves them without writeback.
+        for b in 0..16 {
+            kassert_eq!(cache.write(b, node, Gfp::KERNEL), Ok(()));
+        }
+        for b in 16..64 {
             kassert_eq!(cache.read(b, node, Gfp::KERNEL), Ok(()));
         }
         kassert_eq!(
@@ -125,17 +130,29 @@ selftest!(
             64,
             "all 64 inactive on node {node}"
         );
+        kassert_eq!(cache.node_counts(node).2, 16);
+        let writebacks = cache.stats.writebacks.load(Relaxed);
         // Reclaim's pass over the node, as direct reclaim runs it.
         let (_, freed, demoted) =
             super::pagecache::shrink_node_lru(node, 64, Gfp::KERNEL.reclaim_context());
         kassert_eq!(freed, 64, "node {node} got every frame back");
-        kassert_eq!(demoted, 64, "every clean page had room below");
+        kassert_eq!(demoted, 64, "every page had room below");
         kassert_eq!(cache.stats.demoted.load(Relaxed), 64);
+        kassert_eq!(
+            cache.stats.writebacks.load(Relaxed),
+            writebacks,
+            "dirty pages moved, not written"
+        );
+        kassert_eq!(cache.node_counts(node).2, 0, "their dirt moved with them");
         // Where they went: the demotion targets of the node.
         let lower: u64 = numa::hmat::nodes_of(tiers.preferred[node] | tiers.fallback[node])
             .map(|n| cache.node_counts(n).1)
             .sum();
         kassert_eq!(lower, 64);
+        let lower_dirty: u64 = numa::hmat::nodes_of(tiers.preferred[node] | tiers.fallback[node])
+            .map(|n| cache.node_counts(n).2)
+            .sum();
+        kassert_eq!(lower_dirty, 16);
         kassert_eq!(cache.node_counts(node).1, 0);
         // Every block reads back from its new page, bytes checked, without
         // a refill.

@@ -166,7 +166,7 @@ impl<'a> Kmalloc<'a> {
         let class = self.arena.map[frame].get() as usize - 1;
         let cache = &self.caches[class];
         // SAFETY: as in `alloc`; the map says a live slab of `cache` holds it.
-        if unsafe { cache.free_fast(0, obj) || cache.free_deferred(0, obj) } {
+        if unsafe { cache.free_fast_tagged(0, obj) } {
             return;
         }
         self.free_slow(class, obj)
