@@ -86,7 +86,7 @@ pub fn out_of_memory(gfp: Gfp, order: usize, allowed: Option<mm::mempolicy::Node
         }
     }
     report_header(gfp, order);
-    dump_tasks(total);
+    dump_tasks(total, in_domain);
     let Some(victim) = chosen else {
         crate::kprintln!(
             "Out of memory and no killable processes... ({} tasks, every one at oom_score_adj -1000 or none)",
@@ -180,12 +180,18 @@ fn report_header(gfp: Gfp, order: usize) {
 }
 
 /// Linux's dump_tasks table.
-fn dump_tasks(total: u64) {
+/// The candidates' table; under a bind constraint only the tasks that may
+/// hold memory on its nodes (`eligible`), as Linux's dump_task skips the
+/// others.
+fn dump_tasks(total: u64, eligible: impl Fn(&Task) -> bool) {
     crate::kprintln!("Tasks state (memory values in pages):");
     crate::kprintln!(
         "[  pid  ]   uid  tgid total_vm      rss  slab_kB oom_score_adj oom_score name"
     );
     task::for_each_task(|t| {
+        if !eligible(t) {
+            return;
+        }
         crate::kprintln!(
             "[{:>7}] {:>5} {:>5} {:>8} {:>8} {:>8} {:>13} {:>9} {}",
             t.pid,

@@ -477,3 +477,90 @@ selftest!(
         Ok(())
     }
 );
+
+selftest!(
+    explicit "pressure",
+    fn a_bind_task_out_of_memory_is_killed_within_its_nodes_and_a_task_bound_elsewhere_is_spared() {
+        // Linux's CONSTRAINT_MEMORY_POLICY: a bind allocation that runs
+        // out reclaims and kills within its nodes; a task bound to other
+        // nodes cannot give memory back there, so even at +1000 it is no
+        // candidate.
+        let t = crate::numa::topology();
+        let mut memory = (0..t.node_count()).filter(|&n| t.has_memory(n) && node_managed(n) > 0);
+        let (Some(first), Some(second)) = (memory.next(), memory.next()) else {
+            return Err(crate::selftest::Failure::Skipped("needs two nodes with memory"));
+        };
+        // Fill the smaller of the two.
+        let (full, other) = if node_managed(second) < node_managed(first) {
+            (second, first)
+        } else {
+            (first, second)
+        };
+        let bind = |n: NodeId| {
+            mm::mempolicy::MemPolicy::new(
+                mm::mempolicy::Mode::Bind,
+                1 << n,
+                super::mempolicy::memory_nodes(),
+            )
+            .expect("a node with memory")
+        };
+        let cpus: alloc::vec::Vec<u32> = percpu::online().map(|c| c.cpu).collect();
+        let (ca, cb) = (cpus[cpus.len() - 1], cpus[cpus.len().saturating_sub(2)]);
+        drop(cpus);
+        let before = settled_free_pages();
+        let books_before = bookkeeping_pages();
+        let kills = VMSTAT.oom_kill.load(SeqCst);
+        static RELEASE: AtomicBool = AtomicBool::new(false);
+        RELEASE.store(false, SeqCst);
+        for s in 0..2 {
+            HOG_DONE[s].store(0, SeqCst);
+            HOG_END[s].store(0, SeqCst);
+        }
+        let bound = Task::create("hog-bound", 0).unwrap();
+        bound.mempolicy.set(bind(full));
+        let bystander = Task::create("bystander", 1000).unwrap();
+        bystander.mempolicy.set(bind(other));
+        let more_than_the_node = node_managed(full) + 1;
+        kprintln!(
+            "    # hog-bound (bind:{full}) wants {more_than_the_node} pages; bystander (bind:{other}, oom_score_adj 1000) holds 64"
+        );
+        let b2 = bystander.clone();
+        let bt = crate::sched::task::spawn_for(&bystander, "bystander", Binding::Cpu(cb), move || {
+            hog(&b2, 1, 64, &RELEASE)
+        })
+        .unwrap();
+        kassert!(wait_for(10_000_000_000, || HOG_END[1].load(SeqCst) != 0), "the bystander got no memory");
+        let h2 = bound.clone();
+        let ht = crate::sched::task::spawn_for(&bound, "hog-bound", Binding::Cpu(ca), move || {
+            hog(&h2, 0, more_than_the_node, &RELEASE)
+        })
+        .unwrap();
+        let ended = wait_for(120_000_000_000, || HOG_END[0].load(SeqCst) != 0);
+        RELEASE.store(true, SeqCst);
+        kassert!(ended, "hog-bound still running after 120 s ({} pages)", HOG_DONE[0].load(SeqCst));
+        sched::join(&ht);
+        sched::join(&bt);
+        kprintln!(
+            "    # hog-bound got {} pages before its end ({}); bystander {} (end {})",
+            HOG_DONE[0].load(SeqCst),
+            HOG_END[0].load(SeqCst),
+            HOG_DONE[1].load(SeqCst),
+            HOG_END[1].load(SeqCst)
+        );
+        kassert_eq!(HOG_END[0].load(SeqCst), END_KILLED, "the bound task was not killed");
+        kassert!(bound.is_killed());
+        kassert!(!bystander.is_killed(), "a task bound to node {other} was killed for node {full}");
+        kassert_eq!(HOG_END[1].load(SeqCst), END_TARGET);
+        kassert_eq!(VMSTAT.oom_kill.load(SeqCst) - kills, 1, "one kill");
+        kassert_eq!(bound.rss_pages() + bystander.rss_pages(), 0);
+        drop((ht, bt, bound, bystander));
+        let after = settled_free_pages();
+        let books_after = bookkeeping_pages();
+        kassert_eq!(
+            after + books_after.0 + books_after.1,
+            before + books_before.0 + books_before.1,
+            "pages lost or gained across the kill"
+        );
+        Ok(())
+    }
+);

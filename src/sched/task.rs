@@ -8,7 +8,9 @@
 //! memory is short. Its slab objects carry a 16-byte header with the
 //! chain link and their size.
 
-use crate::mm::page_alloc::{__free_pages, alloc_pages_node, page_address, Page};
+use crate::mm::page_alloc::{
+    __free_pages, alloc_pages, alloc_pages_node, page_address, Page, NUMA_NO_NODE,
+};
 use crate::mm::slab::{kfree, kmalloc, ksize};
 use crate::sched::WaitQueue;
 use alloc::sync::Arc;
@@ -140,13 +142,20 @@ impl Task {
         }
     }
 
-    /// One page, on `node` (NUMA_NO_NODE: the caller's), charged to the task.
-    /// Its first 8 bytes belong to the task's chain; the rest is the caller's.
+    /// One page, on `node` (NUMA_NO_NODE: where the calling task's memory
+    /// policy puts it, as Linux places anonymous memory), charged to the
+    /// task. Its first 8 bytes belong to the task's chain; the rest is the
+    /// caller's.
     pub fn alloc_page(&self, gfp: Gfp, node: i32) -> Result<Page, TaskAllocError> {
         if self.is_killed() {
             return Err(TaskAllocError::Killed);
         }
-        let Some(page) = alloc_pages_node(node, gfp, 0) else {
+        let page = if node == NUMA_NO_NODE {
+            alloc_pages(gfp, 0)
+        } else {
+            alloc_pages_node(node, gfp, 0)
+        };
+        let Some(page) = page else {
             return Err(if self.is_killed() {
                 TaskAllocError::Killed
             } else {

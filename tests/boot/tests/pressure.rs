@@ -2,8 +2,9 @@
 //! (under TCG, where filling the memory takes seconds: under this
 //! machine's nested KVM it would take many minutes) wakes kswapd, goes
 //! through direct reclaim and ends in exactly one OOM kill, of the +500
-//! task, all checked by the pressure self-tests and visible in the log
-//! and in /proc/vmstat's reclaim lines.
+//! task (and, where two nodes have memory, one more, constrained to the
+//! node a bind task filled), all checked by the pressure self-tests and
+//! visible in the log and in /proc/vmstat's reclaim lines.
 
 use boot_tests::mm_reports::section;
 use boot_tests::{boot, Boot};
@@ -53,14 +54,42 @@ fn workload_pressure_wakes_kswapd_reclaims_directly_and_kills_one_task_on_every_
                 b.dump()
             );
         }
-        // The kill, in Linux's words, once, of the +500 task.
+        // The kill, in Linux's words, once, of the +500 task; where two
+        // nodes have memory, a second one, of the task bound to the node
+        // it filled (CONSTRAINT_MEMORY_POLICY), and never of the +1000
+        // task bound elsewhere.
+        let multi_node = preset != "one-node";
+        let kills = 1 + multi_node as u64;
         assert_eq!(
-            b.console.matches("Out of memory: Killed process").count(),
-            1,
+            b.console.matches("Out of memory: Killed process").count() as u64,
+            kills,
             "{preset}\n{}",
             b.dump()
         );
         assert!(b.console.contains("(hog-victim)"), "{preset}");
+        let case = "a_bind_task_out_of_memory_is_killed_within_its_nodes_and_a_task_bound_elsewhere_is_spared";
+        let c = ktap.cases.iter().find(|c| c.name == case);
+        if multi_node {
+            assert!(
+                c.is_some_and(|c| c.result == boot_tests::ktap::Result::Ok),
+                "{preset}: {case} did not pass\n{}",
+                b.dump()
+            );
+            assert!(
+                b.console.lines().any(|l| l
+                    .starts_with("oom-kill:constraint=CONSTRAINT_MEMORY_POLICY,nodemask=")
+                    && l.contains(",task=hog-bound,")),
+                "{preset}\n{}",
+                b.dump()
+            );
+            assert!(
+                !b.console
+                    .lines()
+                    .any(|l| l.starts_with("Out of memory: Killed process")
+                        && l.contains("(bystander)")),
+                "{preset}"
+            );
+        }
         assert!(
             b.console.contains("hog-protected invoked oom-killer")
                 || b.console.contains("hog-victim invoked oom-killer"),
@@ -68,7 +97,7 @@ fn workload_pressure_wakes_kswapd_reclaims_directly_and_kills_one_task_on_every_
         );
         assert!(b.console.contains("oom_reaper: process"), "{preset}");
         // The counters say the same.
-        assert_eq!(vmstat(&b, "oom_kill"), 1, "{preset}");
+        assert_eq!(vmstat(&b, "oom_kill"), kills, "{preset}");
         assert!(vmstat(&b, "kswapd_wakeups") > 0, "{preset}");
         assert!(vmstat(&b, "pgsteal_kswapd") > 0, "{preset}");
         assert!(vmstat(&b, "allocstall") > 0, "{preset}");

@@ -822,8 +822,12 @@ fn huge_blocks_cycle_through_the_per_cpu_huge_list() {
         "an empty huge list: the zone's buddy path serves it"
     );
     assert_eq!(a.alloc_fast(own(lists), 1, 1, Gfp::KERNEL, 8), None);
-    let first = a.alloc_buddy_fast(own(lists), 1, 1, Gfp::KERNEL, 9).unwrap();
-    let second = a.alloc_buddy_fast(own(lists), 1, 1, Gfp::KERNEL, 9).unwrap();
+    let first = a
+        .alloc_buddy_fast(own(lists), 1, 1, Gfp::KERNEL, 9)
+        .unwrap();
+    let second = a
+        .alloc_buddy_fast(own(lists), 1, 1, Gfp::KERNEL, 9)
+        .unwrap();
     let zone = a.zone_of(first).unwrap();
     assert!(!a.free_fast(own(lists), first, 8), "wrong order");
     assert!(a.free_fast(own(lists), first, 9));
