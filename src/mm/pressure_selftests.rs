@@ -253,6 +253,9 @@ selftest!(
             return Err(crate::selftest::Failure::Skipped("no memory for the cache index"));
         };
         let guard = CacheGuard(cache);
+        // Where a lower tier exists, reclaim would demote the dirty pages
+        // (no I/O needed); this case is about writeback, so none here.
+        let _no_demotion = DemotionOff::new();
         let mut held = Held::new();
         held.take_everything(node as i32, Gfp::KERNEL | THISNODE);
         kassert!(!held.full(), "index too small to drain the node");
@@ -318,6 +321,21 @@ selftest!(
         Ok(())
     }
 );
+
+/// Demotion off while it lives, as it was before after.
+struct DemotionOff(bool);
+
+impl DemotionOff {
+    fn new() -> Self {
+        DemotionOff(super::pagecache::DEMOTION_ENABLED.swap(false, SeqCst))
+    }
+}
+
+impl Drop for DemotionOff {
+    fn drop(&mut self) {
+        super::pagecache::DEMOTION_ENABLED.store(self.0, SeqCst);
+    }
+}
 
 /// Free pages everywhere, per-CPU lists included, once things settled.
 fn settled_free_pages() -> u64 {
