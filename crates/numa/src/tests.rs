@@ -742,3 +742,47 @@ fn pair_figures_are_the_table_entries_as_given() {
     );
     assert_eq!(hmat::pair_perf(&b.t, &h, 9, 0), hmat::Perf::default());
 }
+
+/// Linux 6.12, which derives tiers from HMAT (6.1 does not), booted on the
+/// same tables (fixtures' linux-6.12.txt): its memory_tiering lines are
+/// our tier report's, and its per-node figures are ours too.
+#[test]
+fn tiers_and_figures_equal_what_linux_6_12_computed_from_the_same_tables() {
+    for topo in ["tiered", "hmat-rw"] {
+        let text =
+            std::fs::read_to_string(qemu_args::fixture_dir(topo).join("linux-6.12.txt")).unwrap();
+        let (t, m) = hmat_perf(topo, |_| {});
+        let mut ours = String::new();
+        report::tiers(&t, &hmat::tiers(&t, &m), &mut ours).unwrap();
+        let mut sysfs = String::new();
+        report::hmat_sysfs(&t, &m, &mut sysfs).unwrap();
+        let mut tiers = 0;
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("memory_tier") {
+                // `memory_tier36/nodelist 2-3` there, `memory_tier36 nodelist 2-3` here.
+                let ours_line = format!("memory_tier{}", rest.replacen('/', " ", 1));
+                assert!(
+                    ours.lines().any(|l| l == ours_line),
+                    "{topo}: Linux 6.12's '{line}' is not ours:\n{ours}"
+                );
+                tiers += 1;
+            } else if line.starts_with("node")
+                && (line.contains("/access") || line.contains("memory_side_cache"))
+            {
+                assert!(
+                    sysfs.lines().any(|l| l == line),
+                    "{topo}: Linux 6.12's '{line}' is not ours"
+                );
+            }
+        }
+        let ours_tiers = ours
+            .lines()
+            .filter(|l| l.starts_with("memory_tier"))
+            .count();
+        assert_eq!(
+            tiers, ours_tiers,
+            "{topo}: the same number of tiers\n{ours}"
+        );
+        assert!(tiers >= 2, "{topo}: a lower tier");
+    }
+}

@@ -1,8 +1,8 @@
 //! HMAT and memory tiers as a user sees them: on the tiered preset the
 //! kernel's per-node figures are the ones Linux 6.1 computed from the same
-//! tables (fixtures/qemu-acpi/tiered/linux-6.1.txt), its tiers and
-//! demotion targets follow Linux's rules, and a corrupt HMAT is named and
-//! ignored.
+//! tables (fixtures/qemu-acpi/tiered/linux-6.1.txt), its tiers are the
+//! ones Linux 6.12 built from them (linux-6.12.txt), its demotion targets
+//! follow Linux's rules, and a corrupt HMAT is named and ignored.
 
 use boot_tests::{boot, qemu_args, Boot};
 
@@ -43,6 +43,24 @@ fn tiered_preset_reports_what_linux_computes_from_its_hmat() {
         4 * 2 * 4 + 2 * 4,
         "every access figure and cache attribute"
     );
+    // The tiers Linux 6.12 (which derives them from HMAT) built from the
+    // same tables, in our report's spelling.
+    let linux_612 =
+        std::fs::read_to_string(qemu_args::fixture_dir("tiered").join("linux-6.12.txt")).unwrap();
+    let mut tiers = 0;
+    for line in linux_612
+        .lines()
+        .filter_map(|l| l.strip_prefix("memory_tier"))
+    {
+        let ours = format!("memory_tier{}", line.replacen('/', " ", 1));
+        assert!(
+            b.console.lines().any(|l| l == ours),
+            "Linux 6.12's tier '{ours}' is not in the boot log\n{}",
+            b.dump()
+        );
+        tiers += 1;
+    }
+    assert_eq!(tiers, 2);
     // 2x DRAM's latency and a quarter of its bandwidth:
     // 576 * (160+160)/(80+80) * (20480+20480)/(5120+5120) = 4608.
     for line in [
