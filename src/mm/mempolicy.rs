@@ -15,7 +15,7 @@
 //! without a task, the system default applies.
 
 use crate::numa::topology;
-use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 use mm::gfp::Gfp;
 use mm::mempolicy::{self as pol, InterleaveState, MemPolicy, NodeMask, Placement, MAX_NODES};
 use spin::{Mutex, Once};
@@ -131,6 +131,7 @@ fn auto_weights() -> Option<Weights> {
 /// Reads `mpol=` and `mpol.weights=`; a bad value is reported and
 /// changes nothing (the default policy stays).
 pub fn init(mpol: Option<&str>, weights_arg: Option<&str>) {
+    refresh_policy_zone();
     let memory = memory_nodes();
     match weights_arg {
         Some(w) if w != "auto" => {
@@ -250,22 +251,32 @@ pub fn slab_node(gfp: Gfp, local: usize) -> usize {
     }
 }
 
-/// Whether a request may use the highest zone type any node has, Movable
-/// and Device aside (Linux's apply_policy_zone against policy_zone).
+/// Linux's policy_zone as a zone index, or NO_POLICY_ZONE before
+/// [`refresh_policy_zone`] found one (then every request is policed).
+static POLICY_ZONE: AtomicU8 = AtomicU8::new(NO_POLICY_ZONE);
+const NO_POLICY_ZONE: u8 = u8::MAX;
+
+/// Recomputes policy_zone, the highest zone type any node has populated,
+/// Movable and Device aside, as Linux's check_highest_zone does while it
+/// builds the zonelists; whoever changes the zones (memory onlined at run
+/// time) calls it again.
+pub fn refresh_policy_zone() {
+    use mm::zone::ZoneType::{Device, Movable};
+    let highest = crate::mm::page_alloc::allocator()
+        .zones()
+        .filter(|z| z.is_populated() && z.kind != Movable && z.kind != Device)
+        .map(|z| z.kind.index() as u8)
+        .max();
+    POLICY_ZONE.store(highest.unwrap_or(NO_POLICY_ZONE), Relaxed);
+}
+
+/// Whether a request may use policy_zone (Linux's apply_policy_zone).
 fn policed_zone(gfp: Gfp) -> bool {
     let Ok(highest) = gfp.zone() else {
         return false;
     };
-    let a = crate::mm::page_alloc::allocator();
-    let policy_zone = a
-        .zones()
-        .filter(|z| {
-            use mm::zone::ZoneType::{Device, Movable};
-            z.is_populated() && z.kind != Movable && z.kind != Device
-        })
-        .map(|z| z.kind)
-        .max();
-    policy_zone.is_none_or(|z| highest >= z)
+    let zone = POLICY_ZONE.load(Relaxed);
+    zone == NO_POLICY_ZONE || highest.index() >= zone as usize
 }
 
 /// `numactl --show` for a policy, on one line: `policy: bind preferred
