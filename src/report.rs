@@ -16,6 +16,12 @@ pub fn print_all(when: &str) {
     kprintln!("==> /proc/zoneinfo <==");
     let _ = mm::report::zoneinfo(&mut Writer, a);
     kprintln!();
+    kprintln!("==> /sys/kernel/debug/extfrag/unusable_index <==");
+    let _ = mm::extfrag::write_unusable_index(&mut Writer, a);
+    kprintln!();
+    kprintln!("==> /sys/kernel/debug/extfrag/extfrag_index <==");
+    let _ = mm::extfrag::write_extfrag_index(&mut Writer, a);
+    kprintln!();
     kprintln!("==> /proc/slabinfo <==");
     let _ = crate::mm::slab::slabinfo(&mut Writer);
     kprintln!();

@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 
 pub mod buddy;
+pub mod extfrag;
 pub mod gfp;
 pub mod memblock;
 pub mod mempolicy;

@@ -72,6 +72,77 @@ fn draining_node_0_on_four_node_asym_follows_the_slit() {
     }
 }
 
+/// The extfrag indices, recomputed here from buddyinfo's counts with
+/// Linux's formulas (mm/vmstat.c), for every populated zone.
+fn check_extfrag(preset: &str, b: &Boot, buddy: &[(usize, String, Vec<u64>)]) {
+    let parse = |name: &str| -> Vec<(usize, String, Vec<i64>)> {
+        let text = section(&b.console, name).unwrap_or_else(|| panic!("{preset}: no {name}"));
+        text.lines()
+            .map(|l| {
+                let mut w = l.split_whitespace();
+                assert_eq!(w.next(), Some("Node"), "{l}");
+                let node = w.next().unwrap().trim_end_matches(',').parse().unwrap();
+                assert_eq!(w.next(), Some("zone"), "{l}");
+                let zone = w.next().unwrap().to_string();
+                let values = w
+                    .map(|v| {
+                        let (whole, frac) = v.split_once('.').unwrap();
+                        let whole: i64 = whole.parse().unwrap();
+                        let frac: i64 = frac.parse().unwrap();
+                        whole * 1000 + if whole < 0 { -frac } else { frac }
+                    })
+                    .collect();
+                (node, zone, values)
+            })
+            .collect()
+    };
+    let unusable = parse("/sys/kernel/debug/extfrag/unusable_index");
+    let extfrag = parse("/sys/kernel/debug/extfrag/extfrag_index");
+    assert_eq!(
+        unusable.len(),
+        buddy.len(),
+        "{preset}: a line per populated zone"
+    );
+    assert_eq!(extfrag.len(), buddy.len(), "{preset}");
+    for ((node, zone, counts), (u, e)) in buddy.iter().zip(unusable.iter().zip(&extfrag)) {
+        assert_eq!(
+            (&u.0, &u.1, &e.0, &e.1),
+            (node, zone, node, zone),
+            "{preset}"
+        );
+        for order in 0..counts.len() {
+            let free: u64 = counts.iter().enumerate().map(|(o, c)| c << o).sum();
+            let total: u64 = counts.iter().sum();
+            let suitable: u64 = counts
+                .iter()
+                .enumerate()
+                .skip(order)
+                .map(|(o, c)| c << (o - order))
+                .sum();
+            let want_u = if free == 0 {
+                1000
+            } else {
+                ((free - (suitable << order)) * 1000 / free) as i64
+            };
+            let want_e = if total == 0 {
+                0
+            } else if suitable > 0 {
+                -1000
+            } else {
+                1000 - ((1000 + free * 1000 / (1 << order)) / total) as i64
+            };
+            assert_eq!(
+                u.2[order], want_u,
+                "{preset} node {node} {zone} order {order}"
+            );
+            assert_eq!(
+                e.2[order], want_e,
+                "{preset} node {node} {zone} order {order}"
+            );
+        }
+    }
+}
+
 /// Linux's invariants between the reports, on every preset.
 fn check_reports(preset: &str, b: &Boot) {
     let vm = qemu_args::load(preset);
@@ -82,6 +153,7 @@ fn check_reports(preset: &str, b: &Boot) {
         "{preset}: five zones a node"
     );
     let buddy = buddyinfo(section(&b.console, "/proc/buddyinfo").unwrap());
+    check_extfrag(preset, b, &buddy);
     for zone in &z {
         assert_eq!(zone.protection.len(), 5, "{preset} {zone:?}");
         let Some((_, _, counts)) = buddy
