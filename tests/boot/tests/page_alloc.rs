@@ -119,11 +119,10 @@ fn check_extfrag(preset: &str, b: &Boot, buddy: &[(usize, String, Vec<u64>)]) {
                 .skip(order)
                 .map(|(o, c)| c << (o - order))
                 .sum();
-            let want_u = if free == 0 {
-                1000
-            } else {
-                ((free - (suitable << order)) * 1000 / free) as i64
-            };
+            // No free memory: all of it unusable.
+            let want_u = ((free - (suitable << order)) * 1000)
+                .checked_div(free)
+                .map_or(1000, |v| v as i64);
             let want_e = if total == 0 {
                 0
             } else if suitable > 0 {
