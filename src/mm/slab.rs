@@ -460,7 +460,7 @@ fn kmem_cache_free_slow(
 fn free_tagged(cache: &'static KmemCache, obj: *mut u8, caller: &'static Location<'static>) {
     // SAFETY: the tag says a live slab of `cache` holds `obj`; this CPU,
     // which nothing moves us off.
-    if unsafe { cache.free_deferred(percpu::cpu_id() as usize, obj) } {
+    if unsafe { cache.free_fast_tagged(percpu::cpu_id() as usize, obj) } {
         return;
     }
     free_locked(cache, obj, caller)

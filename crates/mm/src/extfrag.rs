@@ -78,27 +78,28 @@ fn write_thousandths(w: &mut dyn Write, v: i64, width: usize) -> fmt::Result {
     write!(w, "{:>width$}.{:03} ", v / 1000, (v % 1000).abs())
 }
 
-/// `/sys/kernel/debug/extfrag/unusable_index`: a line per populated zone
-/// of a node with memory.
+/// `/sys/kernel/debug/extfrag/unusable_index`: a line per populated zone.
 pub fn write_unusable_index(w: &mut dyn Write, a: &PageAllocator) -> fmt::Result {
-    for z in a.zones().filter(|z| z.is_populated()) {
-        let blocks = z.free_state().1;
-        write!(w, "Node {}, zone {:>8} ", z.node, z.kind.name())?;
-        for order in 0..=MAX_ORDER {
-            write_thousandths(w, unusable_index(&blocks, order), 1)?;
-        }
-        writeln!(w)?;
-    }
-    Ok(())
+    write_index(w, a, unusable_index, 1)
 }
 
 /// `/sys/kernel/debug/extfrag/extfrag_index`: a line per populated zone.
 pub fn write_extfrag_index(w: &mut dyn Write, a: &PageAllocator) -> fmt::Result {
+    write_index(w, a, fragmentation_index, 2)
+}
+
+/// `Node N, zone NAME` and `index(order)` for every order, per populated zone.
+fn write_index(
+    w: &mut dyn Write,
+    a: &PageAllocator,
+    index: fn(&FreeBlocks, usize) -> i64,
+    width: usize,
+) -> fmt::Result {
     for z in a.zones().filter(|z| z.is_populated()) {
         let blocks = z.free_state().1;
         write!(w, "Node {}, zone {:>8} ", z.node, z.kind.name())?;
         for order in 0..=MAX_ORDER {
-            write_thousandths(w, fragmentation_index(&blocks, order), 2)?;
+            write_thousandths(w, index(&blocks, order), width)?;
         }
         writeln!(w)?;
     }

@@ -652,9 +652,10 @@ impl KmemCache {
         obj
     }
 
-    /// Frees `obj`, an object of a slab that is not CPU `cpu`'s active
-    /// one, onto the CPU's deferred list (a slab of the CPU's home node)
-    /// or its remote list (any other node), while that list has room.
+    /// Frees `obj` onto CPU `cpu`'s lists: the active slab's list if it
+    /// lies there, else the deferred list (a slab of the CPU's home node)
+    /// or the remote list (any other node), while that list has room; an
+    /// object start, not the list's head (the naive double-free check).
     /// False: call the slow path ([`free`](Self::free)), which gives a
     /// full list back to its slabs and handles everything else.
     ///
@@ -662,46 +663,6 @@ impl KmemCache {
     /// As for [`alloc_fast`](Self::alloc_fast); besides, the caller knows
     /// (from its own records of slab pages) that `obj` lies in a live slab
     /// of this cache, so its header may be read.
-    #[inline]
-    pub unsafe fn free_deferred(&self, cpu: usize, obj: *mut u8) -> bool {
-        let slot = &self.cpus[cpu];
-        if self.defer_max == 0 || slot.busy.load(Relaxed) {
-            return false;
-        }
-        let base = self.slab_base(obj);
-        slot.busy.store(true, Relaxed);
-        compiler_fence(SeqCst);
-        // SAFETY: as in alloc_fast.
-        let c = unsafe { &mut *slot.slab.get() };
-        // SAFETY: `base` is a live slab of this cache (the caller's contract).
-        let home = unsafe { ptr::addr_of!((*(base as *mut SlabHeader)).node).read() };
-        let (list, len) = if home == c.home {
-            (&mut c.deferred, &mut c.nr_deferred)
-        } else {
-            (&mut c.remote, &mut c.nr_remote)
-        };
-        let ours = *len < self.defer_max
-            && !ptr::eq(c.slab as *mut u8, base)
-            && self.is_object_start(base, obj)
-            && *list != obj;
-        if ours {
-            // SAFETY: an object of a live slab, now free.
-            unsafe { self.push_object(list, len, obj) };
-            slot.count(-1);
-        }
-        compiler_fence(SeqCst);
-        slot.busy.store(false, Relaxed);
-        ours
-    }
-
-    /// [`free_fast`](Self::free_fast) and then
-    /// [`free_deferred`](Self::free_deferred) under one busy bracket: onto
-    /// the active slab's list, else onto the deferred or remote list.
-    /// False: call the slow path.
-    ///
-    /// # Safety
-    /// As for [`free_deferred`](Self::free_deferred): the caller knows
-    /// `obj` lies in a live slab of this cache.
     #[inline(always)]
     pub unsafe fn free_fast_tagged(&self, cpu: usize, obj: *mut u8) -> bool {
         let slot = &self.cpus[cpu];

@@ -75,6 +75,12 @@ pub fn zoneinfo(text: &str) -> Vec<ZoneInfo> {
 
 /// `Node N, zone NAME c0 c1 ... c10` lines.
 pub fn buddyinfo(text: &str) -> Vec<(usize, String, Vec<u64>)> {
+    zone_rows(text, |c| c.parse().unwrap())
+}
+
+/// `Node N, zone NAME v0 v1 ...` lines (buddyinfo, the extfrag indices):
+/// node, zone and each value as `value` reads it.
+pub fn zone_rows<T>(text: &str, value: impl Fn(&str) -> T) -> Vec<(usize, String, Vec<T>)> {
     text.lines()
         .map(|l| {
             let mut w = l.split_whitespace();
@@ -82,7 +88,7 @@ pub fn buddyinfo(text: &str) -> Vec<(usize, String, Vec<u64>)> {
             let node = w.next().unwrap().trim_end_matches(',').parse().unwrap();
             assert_eq!(w.next(), Some("zone"), "{l}");
             let zone = w.next().unwrap().to_string();
-            (node, zone, w.map(|c| c.parse().unwrap()).collect())
+            (node, zone, w.map(&value).collect())
         })
         .collect()
 }

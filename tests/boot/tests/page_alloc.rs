@@ -4,7 +4,7 @@
 //! command-line words that shape zones and watermarks.
 
 use boot_tests::ktap::Result;
-use boot_tests::mm_reports::{buddyinfo, numastat, section, zoneinfo, ZoneInfo};
+use boot_tests::mm_reports::{buddyinfo, numastat, section, zone_rows, zoneinfo, ZoneInfo};
 use boot_tests::{accelerators, boot, qemu_args, Accel, Boot, PRESETS};
 
 const PAGE: u64 = 4096;
@@ -75,26 +75,16 @@ fn draining_node_0_on_four_node_asym_follows_the_slit() {
 /// The extfrag indices, recomputed here from buddyinfo's counts with
 /// Linux's formulas (mm/vmstat.c), for every populated zone.
 fn check_extfrag(preset: &str, b: &Boot, buddy: &[(usize, String, Vec<u64>)]) {
-    let parse = |name: &str| -> Vec<(usize, String, Vec<i64>)> {
+    // Thousandths as Linux prints them: `0.512`, `-1.000`.
+    let thousandths = |v: &str| -> i64 {
+        let (whole, frac) = v.split_once('.').unwrap();
+        let whole: i64 = whole.parse().unwrap();
+        let frac: i64 = frac.parse().unwrap();
+        whole * 1000 + if v.starts_with('-') { -frac } else { frac }
+    };
+    let parse = |name: &str| {
         let text = section(&b.console, name).unwrap_or_else(|| panic!("{preset}: no {name}"));
-        text.lines()
-            .map(|l| {
-                let mut w = l.split_whitespace();
-                assert_eq!(w.next(), Some("Node"), "{l}");
-                let node = w.next().unwrap().trim_end_matches(',').parse().unwrap();
-                assert_eq!(w.next(), Some("zone"), "{l}");
-                let zone = w.next().unwrap().to_string();
-                let values = w
-                    .map(|v| {
-                        let (whole, frac) = v.split_once('.').unwrap();
-                        let whole: i64 = whole.parse().unwrap();
-                        let frac: i64 = frac.parse().unwrap();
-                        whole * 1000 + if whole < 0 { -frac } else { frac }
-                    })
-                    .collect();
-                (node, zone, values)
-            })
-            .collect()
+        zone_rows(text, thousandths)
     };
     let unusable = parse("/sys/kernel/debug/extfrag/unusable_index");
     let extfrag = parse("/sys/kernel/debug/extfrag/extfrag_index");

@@ -138,7 +138,7 @@ fn random_sequences_across_cpus_keep_every_invariant() {
                 // SAFETY: as above; `obj` lies in a live slab of `c`.
                 let done = match rng.next_u64() % 3 {
                     0 => unsafe { c.free_fast(cpu, obj as *mut u8) },
-                    1 => unsafe { c.free_deferred(cpu, obj as *mut u8) },
+                    1 => unsafe { c.free_fast_tagged(cpu, obj as *mut u8) },
                     _ => false,
                 };
                 if !done {
@@ -419,9 +419,9 @@ fn frees_wait_on_the_deferred_list_and_go_back_in_batches() {
         .map(|_| unsafe { c.alloc(0, 0, &p, 0) }.unwrap().unwrap())
         .collect();
     // The first slab is not the active one: its objects are deferred.
-    assert!(unsafe { c.free_deferred(0, objs[0]) });
+    assert!(unsafe { c.free_fast_tagged(0, objs[0]) });
     assert!(
-        !unsafe { c.free_deferred(0, objs[0]) },
+        !unsafe { c.free_fast_tagged(0, objs[0]) },
         "double free deferred"
     );
     assert!(matches!(
@@ -432,16 +432,20 @@ fn frees_wait_on_the_deferred_list_and_go_back_in_batches() {
         })
     ));
     assert_eq!(deferred(0), 1);
-    // The last object allocated lies in the active slab: not deferred.
-    assert!(!unsafe { c.free_deferred(0, objs[4 * per_slab - 1]) });
+    // The last object allocated lies in the active slab: back onto its
+    // list, not deferred.
+    assert!(unsafe { c.free_fast_tagged(0, objs[4 * per_slab - 1]) });
+    assert_eq!(deferred(0), 1);
+    let last = unsafe { c.alloc_fast(0) };
+    assert_eq!(last, objs[4 * per_slab - 1]);
     // CPU 1's home is node 1: node 0's objects wait on its remote list,
     // never on the deferred one that its allocations take from.
     let remote = |cpu: usize| unsafe { (*c.cpus[cpu].slab.get()).nr_remote } as usize;
     let _ = unsafe { c.alloc(1, 1, &p, 0) }.unwrap().unwrap();
-    assert!(unsafe { c.free_deferred(1, objs[1]) });
+    assert!(unsafe { c.free_fast_tagged(1, objs[1]) });
     assert_eq!((deferred(1), remote(1)), (0, 1));
     assert!(
-        !unsafe { c.free_deferred(1, objs[1]) },
+        !unsafe { c.free_fast_tagged(1, objs[1]) },
         "double free onto the remote list"
     );
     assert!(matches!(
@@ -454,10 +458,10 @@ fn frees_wait_on_the_deferred_list_and_go_back_in_batches() {
     // Fill the list; the next free flushes it and starts it again.
     let mut k = 2;
     while deferred(0) < max {
-        assert!(unsafe { c.free_deferred(0, objs[k]) });
+        assert!(unsafe { c.free_fast_tagged(0, objs[k]) });
         k += 1;
     }
-    assert!(!unsafe { c.free_deferred(0, objs[k]) }, "list full");
+    assert!(!unsafe { c.free_fast_tagged(0, objs[k]) }, "list full");
     let inuse_before =
         unsafe { (*(objs[0].map_addr(|a| a & !(PAGE - 1)) as *mut SlabHeader)).inuse };
     unsafe { c.free(0, objs[k], &p, 0) }.unwrap();
