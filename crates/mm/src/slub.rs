@@ -1331,41 +1331,58 @@ impl KmemCache {
                 self.cpus[cpu].count(-1);
                 return Ok(());
             }
-            if self.defer_max > 0 && (*slab).node == c.home {
-                // The fast deferral found the list full (or was not
-                // tried): give the list to its slabs, then start it again.
-                let flushed = if c.nr_deferred >= self.defer_max {
-                    self.flush_list(cpu, c, false, pages)
-                } else {
-                    Ok(())
-                };
-                if c.deferred == obj {
-                    return Err(self.report(obj, SlabError::DoubleFree { addr: obj as usize }));
-                }
-                self.push_object(&mut c.deferred, &mut c.nr_deferred, obj);
-                self.cpus[cpu].count(-1);
-                return flushed;
-            }
             if self.defer_max > 0 {
-                // Another node's object (or one freed on a CPU that has
-                // not allocated here yet): onto the remote list, given
-                // back in batches.
-                let flushed = if c.nr_remote >= self.defer_max {
-                    self.flush_list(cpu, c, true, pages)
-                } else {
-                    Ok(())
-                };
-                if c.remote == obj {
-                    return Err(self.report(obj, SlabError::DoubleFree { addr: obj as usize }));
-                }
-                self.push_object(&mut c.remote, &mut c.nr_remote, obj);
-                self.cpus[cpu].count(-1);
-                return flushed;
+                // The fast path found the list full (or was not tried): a
+                // home-node object onto the deferred list, another node's
+                // (or one freed on a CPU that has not allocated here yet)
+                // onto the remote list.
+                return self.defer_slow(cpu, c, (*slab).node != c.home, obj, pages);
             }
             self.free_to_slab(cpu, c, obj, slab, pages)?;
             self.cpus[cpu].count(-1);
         }
         Ok(())
+    }
+
+    /// Pushes `obj` onto slot `c`'s deferred list (`remote`: its remote
+    /// list), giving a full list back to its slabs first. The naive
+    /// double-free check comes before the flush, which would empty the list
+    /// the check looks at.
+    ///
+    /// # Safety
+    /// As for [`free_to_slab`](Self::free_to_slab): `obj` is an object of a
+    /// live slab of this cache, not the slot's active one.
+    unsafe fn defer_slow(
+        &self,
+        cpu: usize,
+        c: &mut CpuSlab,
+        remote: bool,
+        obj: *mut u8,
+        pages: &dyn SlabPages,
+    ) -> Result<(), SlabReport> {
+        let (head, len) = if remote {
+            (c.remote, c.nr_remote)
+        } else {
+            (c.deferred, c.nr_deferred)
+        };
+        if head == obj {
+            return Err(self.report(obj, SlabError::DoubleFree { addr: obj as usize }));
+        }
+        let flushed = if len >= self.defer_max {
+            // SAFETY: the caller's contract.
+            unsafe { self.flush_list(cpu, c, remote, pages) }
+        } else {
+            Ok(())
+        };
+        let (list, len) = if remote {
+            (&mut c.remote, &mut c.nr_remote)
+        } else {
+            (&mut c.deferred, &mut c.nr_deferred)
+        };
+        // SAFETY: a free object of a live slab, on no list now.
+        unsafe { self.push_object(list, len, obj) };
+        self.cpus[cpu].count(-1);
+        flushed
     }
 
     /// Puts `obj` back on its `slab`'s own list; `slab` is not the active

@@ -462,6 +462,16 @@ fn frees_wait_on_the_deferred_list_and_go_back_in_batches() {
         k += 1;
     }
     assert!(!unsafe { c.free_fast_tagged(0, objs[k]) }, "list full");
+    // A double free of the full list's head is caught before the flush
+    // (which would have emptied the list and let it on twice).
+    assert!(matches!(
+        unsafe { c.free(0, objs[k - 1], &p, 0) },
+        Err(SlabReport {
+            error: SlabError::DoubleFree { .. },
+            ..
+        })
+    ));
+    assert_eq!(deferred(0), max, "nothing flushed for a refused free");
     let inuse_before =
         unsafe { (*(objs[0].map_addr(|a| a & !(PAGE - 1)) as *mut SlabHeader)).inuse };
     unsafe { c.free(0, objs[k], &p, 0) }.unwrap();
