@@ -58,23 +58,43 @@ fn layouts_fit_linux_sizes() {
     for size in [
         8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192,
     ] {
-        let l = object_layout(size, 8, SlabFlags(0)).unwrap();
+        let l = object_layout(size, 8, SlabFlags(0), 12).unwrap();
         assert!(l.size >= size && l.objects >= 1, "{size}: {l:?}");
         let bytes = PAGE << l.order;
         assert!(l.first + l.objects * l.size <= bytes);
     }
-    let hw = object_layout(100, 8, SlabFlags::HWCACHE_ALIGN).unwrap();
+    // Linux's calculate_order with 2 CPUs (12 objects at least, leftover
+    // at most 1/16, then 1/8, ...): (size, order, objects), our 64-byte
+    // header included.
+    for (size, order, objects) in [
+        (64, 0, 63),
+        (256, 0, 15),
+        (512, 1, 15),
+        (1024, 2, 15),
+        (2048, 3, 15),
+        (4096, 3, 7),
+        (8192, 3, 3),
+    ] {
+        let l = object_layout(size, 8, SlabFlags(0), min_objects(2)).unwrap();
+        assert_eq!((l.order, l.objects), (order, objects), "{size}");
+    }
+    // 16 CPUs: 24 objects at least.
+    assert_eq!(min_objects(16), 24);
+    assert_eq!(min_objects(1), 8);
+    let l = object_layout(256, 8, SlabFlags(0), min_objects(16)).unwrap();
+    assert_eq!((l.order, l.objects), (1, 31));
+    let hw = object_layout(100, 8, SlabFlags::HWCACHE_ALIGN, 12).unwrap();
     assert_eq!(hw.size % 64, 0);
     assert!(matches!(
-        object_layout(0, 8, SlabFlags(0)),
+        object_layout(0, 8, SlabFlags(0), 12),
         Err(CreateError::ZeroSize)
     ));
     assert!(matches!(
-        object_layout(64, 24, SlabFlags(0)),
+        object_layout(64, 24, SlabFlags(0), 12),
         Err(CreateError::BadAlign(24))
     ));
     assert!(matches!(
-        object_layout(1 << 20, 8, SlabFlags(0)),
+        object_layout(1 << 20, 8, SlabFlags(0), 12),
         Err(CreateError::TooLarge(_))
     ));
     assert_eq!(SlabFlags::from_letters("FZPU"), Ok(SlabFlags::DEBUG));
