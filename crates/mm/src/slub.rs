@@ -1515,11 +1515,20 @@ impl KmemCache {
         pages: &dyn SlabPages,
     ) -> Result<(), SlabReport> {
         let mut first_error = Ok(());
+        let mut record = |r: Result<(), SlabReport>| {
+            if first_error.is_ok() {
+                first_error = r;
+            }
+        };
         // One node lock for a run of objects of the same node (most of
         // a batch), not one an object.
         let mut held: Option<(u32, spin::MutexGuard<'_, NodeSlabs>)> = None;
+        // An object popped while looking for the end of a run.
+        let mut next: *mut u8 = ptr::null_mut();
         loop {
-            let obj = if remote {
+            let obj = if !next.is_null() {
+                core::mem::replace(&mut next, ptr::null_mut())
+            } else if remote {
                 self.pop_object(&mut c.remote, &mut c.nr_remote)
             } else {
                 self.pop_deferred(c)
@@ -1539,19 +1548,44 @@ impl KmemCache {
                         self.nodes[node as usize].lock()
                     }
                 };
-                let r = if c.slab == slab {
+                if c.slab == slab {
                     // Its slab became the active one since: onto the
                     // active slab's own list, as a remote free would.
-                    let r = self.push_locked(obj, slab, &mut n);
+                    record(self.push_locked(obj, slab, &mut n));
                     held = Some((node, n));
-                    r
-                } else {
-                    self.free_to_slab_locked(cpu, c, obj, slab, n, pages)
-                        .map(|kept| held = kept.map(|n| (node, n)))
-                };
-                if first_error.is_ok() {
-                    first_error = r;
+                    continue;
                 }
+                // The first object of a run takes the slab through its
+                // state changes (full to partial, a CPU's partial slab).
+                let Some(mut n) = self
+                    .free_to_slab_locked(cpu, c, obj, slab, n, pages)
+                    .unwrap_or_else(|e| {
+                        record(Err(e));
+                        Some(self.nodes[node as usize].lock())
+                    })
+                else {
+                    continue; // discarded: it had no other object in use
+                };
+                // The rest of the run (objects freed in allocation order
+                // share their slab) only goes onto its list; a slab no CPU
+                // holds is settled once at the end.
+                loop {
+                    next = if remote {
+                        self.pop_object(&mut c.remote, &mut c.nr_remote)
+                    } else {
+                        self.pop_deferred(c)
+                    };
+                    if next.is_null() || self.slab_base(next) != slab as *mut u8 {
+                        break;
+                    }
+                    record(self.push_locked(next, slab, &mut n));
+                }
+                held = if (*slab).frozen == 0 {
+                    self.settle(n, slab, pages)
+                } else {
+                    Some(n)
+                }
+                .map(|n| (node, n));
             }
         }
         first_error
