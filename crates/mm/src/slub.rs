@@ -281,9 +281,9 @@ const DEFER_BYTES: usize = 32 << 10;
 
 /// Slabs a CPU keeps on its partial list before they go to the node's.
 /// Linux sizes its list in objects (30 for objects under 256 bytes, fewer
-/// above) and turns that into slabs at about half full; with our slabs of
-/// 8 to 64 objects, 8 slabs keeps the same order of magnitude without a
-/// per-size table.
+/// above) and turns that into slabs at about half full; with most of our
+/// slabs holding 15 to 63 objects, 8 slabs keeps the same order of
+/// magnitude without a per-size table.
 const CPU_PARTIAL_SLABS: u8 = 8;
 
 /// One CPU's slot; touched only by that CPU with interrupts off.
