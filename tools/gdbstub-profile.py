@@ -8,7 +8,7 @@
           each function executed (exact counts, the tool for a fast path).
 
 Start QEMU with its stub first, e.g. (the kernel waits for the debugger):
-  ./run-qemu.sh --tcg --gdb --cmdline "selftest=off bench=page_pair bench.scale=100" &
+  ./run-qemu.sh --tcg --gdb --cmdline "selftest=off bench=page_pair bench.scale=100"   (then, elsewhere:)
   tools/gdbstub-profile.py trace 'BenchAlloc>::page_alloc$' --skip 300 --iterations 1
 or, for sampling a running VM, `--qemu-arg -s` instead of `--gdb`.
 
