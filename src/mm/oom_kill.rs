@@ -179,10 +179,9 @@ fn report_header(gfp: Gfp, order: usize) {
     }
 }
 
-/// Linux's dump_tasks table.
-/// The candidates' table; under a bind constraint only the tasks that may
-/// hold memory on its nodes (`eligible`), as Linux's dump_task skips the
-/// others.
+/// Linux's dump_tasks table: under a bind constraint only the tasks that
+/// may hold memory on its nodes (`eligible`), as Linux's dump_task skips
+/// the others.
 fn dump_tasks(total: u64, eligible: impl Fn(&Task) -> bool) {
     crate::kprintln!("Tasks state (memory values in pages):");
     crate::kprintln!(

@@ -13,6 +13,7 @@ use crate::arch::x86_64::{percpu, tsc};
 use crate::sched::task::{Task, TaskAllocError};
 use crate::sched::{self, Binding};
 use crate::{kassert, kassert_eq, kprintln, selftest};
+use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use mm::gfp::Gfp;
 use numa::NodeId;
@@ -397,6 +398,30 @@ fn hog(task: &Task, slot: usize, target: u64, hold_until: &'static AtomicBool) {
     }
 }
 
+/// Clears both hog slots for a new case.
+fn reset_hogs() {
+    for s in 0..2 {
+        HOG_DONE[s].store(0, SeqCst);
+        HOG_END[s].store(0, SeqCst);
+    }
+}
+
+/// A thread of `task` (named as the task) on `cpu` running [`hog`] in
+/// `slot` up to `target` pages, holding them until `hold_until`.
+fn spawn_hog(
+    task: &Arc<Task>,
+    cpu: u32,
+    slot: usize,
+    target: u64,
+    hold_until: &'static AtomicBool,
+) -> Arc<sched::Thread> {
+    let t = task.clone();
+    crate::sched::task::spawn_for(task, task.name, Binding::Cpu(cpu), move || {
+        hog(&t, slot, target, hold_until)
+    })
+    .expect("a hog thread")
+}
+
 selftest!(
     explicit "pressure",
     fn the_oom_killer_takes_the_plus_500_task_and_spares_the_protected_one() {
@@ -422,10 +447,7 @@ selftest!(
         let stalls = VMSTAT.allocstall.load(SeqCst);
         static RELEASE: AtomicBool = AtomicBool::new(false);
         RELEASE.store(false, SeqCst);
-        for s in 0..2 {
-            HOG_DONE[s].store(0, SeqCst);
-            HOG_END[s].store(0, SeqCst);
-        }
+        reset_hogs();
         let protected = Task::create("hog-protected", -1000).unwrap();
         let victim = Task::create("hog-victim", 500).unwrap();
         kassert!(protected.set_oom_score_adj(-1001).is_err(), "adj below -1000 accepted");
@@ -434,16 +456,8 @@ selftest!(
         kprintln!(
             "    # {total} pages of RAM; each task wants {target}; protected on cpu {ca}, victim on cpu {cb}"
         );
-        let p2 = protected.clone();
-        let pt = crate::sched::task::spawn_for(&protected, "hog-protected", Binding::Cpu(ca), move || {
-            hog(&p2, 0, target, &RELEASE)
-        })
-        .unwrap();
-        let v2 = victim.clone();
-        let vt = crate::sched::task::spawn_for(&victim, "hog-victim", Binding::Cpu(cb), move || {
-            hog(&v2, 1, target, &RELEASE)
-        })
-        .unwrap();
+        let pt = spawn_hog(&protected, ca, 0, target, &RELEASE);
+        let vt = spawn_hog(&victim, cb, 1, target, &RELEASE);
         let settled = wait_for(120_000_000_000, || {
             HOG_END[0].load(SeqCst) != 0 && HOG_END[1].load(SeqCst) != 0
         });
@@ -530,10 +544,7 @@ selftest!(
         let kills = VMSTAT.oom_kill.load(SeqCst);
         static RELEASE: AtomicBool = AtomicBool::new(false);
         RELEASE.store(false, SeqCst);
-        for s in 0..2 {
-            HOG_DONE[s].store(0, SeqCst);
-            HOG_END[s].store(0, SeqCst);
-        }
+        reset_hogs();
         let bound = Task::create("hog-bound", 0).unwrap();
         bound.mempolicy.set(bind(full));
         let bystander = Task::create("bystander", 1000).unwrap();
@@ -542,17 +553,9 @@ selftest!(
         kprintln!(
             "    # hog-bound (bind:{full}) wants {more_than_the_node} pages; bystander (bind:{other}, oom_score_adj 1000) holds 64"
         );
-        let b2 = bystander.clone();
-        let bt = crate::sched::task::spawn_for(&bystander, "bystander", Binding::Cpu(cb), move || {
-            hog(&b2, 1, 64, &RELEASE)
-        })
-        .unwrap();
+        let bt = spawn_hog(&bystander, cb, 1, 64, &RELEASE);
         kassert!(wait_for(10_000_000_000, || HOG_END[1].load(SeqCst) != 0), "the bystander got no memory");
-        let h2 = bound.clone();
-        let ht = crate::sched::task::spawn_for(&bound, "hog-bound", Binding::Cpu(ca), move || {
-            hog(&h2, 0, more_than_the_node, &RELEASE)
-        })
-        .unwrap();
+        let ht = spawn_hog(&bound, ca, 0, more_than_the_node, &RELEASE);
         let ended = wait_for(120_000_000_000, || HOG_END[0].load(SeqCst) != 0);
         RELEASE.store(true, SeqCst);
         kassert!(ended, "hog-bound still running after 120 s ({} pages)", HOG_DONE[0].load(SeqCst));

@@ -27,10 +27,14 @@ pub fn free_counts() -> FreeCounts {
 /// holding all of memory touches none of it: the first write to a page
 /// costs milliseconds here (the host backs guest RAM lazily), so a test
 /// that wrote into each block it holds would spend seconds. Dropping frees
-/// every block, then the index pages.
+/// every block, then the index pages. The index grows when it fills by
+/// adopting the block being pushed as its next page (only that block's
+/// first page is written), so a fragmented node with more blocks than
+/// the estimate is still drained.
 pub struct Held {
-    /// Index pages, each a run of `ENTRIES` (pfn << 8 | order) words.
-    index: [Option<Page>; MAX_INDEX_PAGES],
+    /// Index blocks and their orders; the first page of each is a run of
+    /// `ENTRIES` (pfn << 8 | order) words.
+    index: [Option<(Page, u32)>; MAX_INDEX_PAGES],
     count: usize,
     capacity: usize,
 }
@@ -52,26 +56,35 @@ impl Held {
             count: 0,
             capacity: 0,
         };
+        // Index pages are used in slot order, so stop at the first failure.
         for slot in held.index.iter_mut().take(wanted.div_ceil(ENTRIES)) {
-            *slot = alloc_pages(Gfp::KERNEL, 0);
-            if slot.is_some() {
-                held.capacity += ENTRIES;
-            }
+            let Some(page) = alloc_pages(Gfp::KERNEL, 0) else {
+                break;
+            };
+            *slot = Some((page, 0));
+            held.capacity += ENTRIES;
         }
         held
     }
 
     fn entry(&self, i: usize) -> *mut u64 {
-        let page = self.index[i / ENTRIES].expect("within capacity");
+        let (page, _) = self.index[i / ENTRIES].expect("within capacity");
         // SAFETY: index pages are this test's own until dropped.
         unsafe { (page_address(page) as *mut u64).add(i % ENTRIES) }
     }
 
-    /// Keeps a block; one that does not fit is given back at once.
+    /// Keeps a block: listed, or adopted as the index's next page when the
+    /// index is full; one that finds the index at its limit is given back
+    /// at once.
     pub fn push(&mut self, page: Page, order: u32) -> bool {
         if self.count == self.capacity {
-            __free_pages(page, order);
-            return false;
+            let Some(slot) = self.index.iter_mut().find(|s| s.is_none()) else {
+                __free_pages(page, order);
+                return false;
+            };
+            *slot = Some((page, order));
+            self.capacity += ENTRIES;
+            return true;
         }
         // SAFETY: `entry` points into an index page this test holds.
         unsafe { self.entry(self.count).write(page.pfn() << 8 | order as u64) };
@@ -113,8 +126,9 @@ impl Held {
             .sum()
     }
 
+    /// Whether the index reached its limit (a block was given back).
     pub fn full(&self) -> bool {
-        self.count == self.capacity
+        self.count == self.capacity && self.index.iter().all(|s| s.is_some())
     }
 }
 
@@ -123,8 +137,8 @@ impl Drop for Held {
         while let Some((page, order)) = self.pop() {
             __free_pages(page, order);
         }
-        for page in self.index.iter().flatten() {
-            __free_pages(*page, 0);
+        for &(page, order) in self.index.iter().flatten() {
+            __free_pages(page, order);
         }
     }
 }

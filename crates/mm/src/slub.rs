@@ -276,6 +276,18 @@ struct CpuSlab {
     nr_remote: u8,
 }
 
+impl CpuSlab {
+    /// The deferred list (`remote`: the remote list) and its length.
+    #[inline(always)]
+    fn list(&mut self, remote: bool) -> (&mut *mut u8, &mut u8) {
+        if remote {
+            (&mut self.remote, &mut self.nr_remote)
+        } else {
+            (&mut self.deferred, &mut self.nr_deferred)
+        }
+    }
+}
+
 /// The deferred list's bound in bytes (and 8 to 64 objects).
 const DEFER_BYTES: usize = 32 << 10;
 
@@ -702,11 +714,7 @@ impl KmemCache {
         } else if ours {
             // SAFETY: `base` is a live slab of this cache (the caller's contract).
             let home = unsafe { ptr::addr_of!((*(base as *mut SlabHeader)).node).read() };
-            let (list, len) = if home == c.home {
-                (&mut c.deferred, &mut c.nr_deferred)
-            } else {
-                (&mut c.remote, &mut c.nr_remote)
-            };
+            let (list, len) = c.list(home != c.home);
             ours = *len < self.defer_max && *list != obj;
             if ours {
                 // SAFETY: an object of a live slab, now free.
@@ -787,10 +795,18 @@ impl KmemCache {
         obj
     }
 
+    /// Takes the last object on slot `c`'s deferred list (`remote`: its
+    /// remote list), or null.
+    #[inline(always)]
+    fn pop_list(&self, c: &mut CpuSlab, remote: bool) -> *mut u8 {
+        let (list, len) = c.list(remote);
+        self.pop_object(list, len)
+    }
+
     /// Takes the last object deferred on slot `c`, or null.
     #[inline(always)]
     fn pop_deferred(&self, c: &mut CpuSlab) -> *mut u8 {
-        self.pop_object(&mut c.deferred, &mut c.nr_deferred)
+        self.pop_list(c, false)
     }
 
     /// Whether `obj` is the start of an object slot of the slab at `base`.
@@ -1377,11 +1393,8 @@ impl KmemCache {
         obj: *mut u8,
         pages: &dyn SlabPages,
     ) -> Result<(), SlabReport> {
-        let (head, len) = if remote {
-            (c.remote, c.nr_remote)
-        } else {
-            (c.deferred, c.nr_deferred)
-        };
+        let (head, len) = c.list(remote);
+        let (head, len) = (*head, *len);
         if head == obj {
             return Err(self.report(obj, SlabError::DoubleFree { addr: obj as usize }));
         }
@@ -1391,11 +1404,7 @@ impl KmemCache {
         } else {
             Ok(())
         };
-        let (list, len) = if remote {
-            (&mut c.remote, &mut c.nr_remote)
-        } else {
-            (&mut c.deferred, &mut c.nr_deferred)
-        };
+        let (list, len) = c.list(remote);
         // SAFETY: a free object of a live slab, on no list now.
         unsafe { self.push_object(list, len, obj) };
         self.cpus[cpu].count(-1);
@@ -1526,12 +1535,10 @@ impl KmemCache {
         // An object popped while looking for the end of a run.
         let mut next: *mut u8 = ptr::null_mut();
         loop {
-            let obj = if !next.is_null() {
-                core::mem::replace(&mut next, ptr::null_mut())
-            } else if remote {
-                self.pop_object(&mut c.remote, &mut c.nr_remote)
+            let obj = if next.is_null() {
+                self.pop_list(c, remote)
             } else {
-                self.pop_deferred(c)
+                core::mem::replace(&mut next, ptr::null_mut())
             };
             if obj.is_null() {
                 break;
@@ -1570,11 +1577,7 @@ impl KmemCache {
                 // share their slab) only goes onto its list; a slab no CPU
                 // holds is settled once at the end.
                 loop {
-                    next = if remote {
-                        self.pop_object(&mut c.remote, &mut c.nr_remote)
-                    } else {
-                        self.pop_deferred(c)
-                    };
+                    next = self.pop_list(c, remote);
                     if next.is_null() || self.slab_base(next) != slab as *mut u8 {
                         break;
                     }
