@@ -197,8 +197,13 @@ impl<'a> Zone<'a> {
         // does for all of it; otherwise each block is checked.
         let floor = flags.effective_mark(&self.watermarks) + reserve;
         let whole_batch_fits = buddy.free_pages() as u64 > floor + ((count as u64) << order);
+        if whole_batch_fits {
+            buddy.alloc_bulk(order, count, out);
+            self.nr_free.store(buddy.free_pages() as u64, Relaxed);
+            return;
+        }
         for _ in 0..count {
-            if !whole_batch_fits && !self.buddy_ok(buddy, order, reserve, flags) {
+            if !self.buddy_ok(buddy, order, reserve, flags) {
                 break;
             }
             match buddy.alloc(order) {

@@ -64,11 +64,32 @@ pub fn high_size(low_watermark: u64, batch: u32, cpus_on_node: u32, cpus_online:
     high.min((PCP_LIST_CAPACITY as u64) - batch as u64) as u32
 }
 
-/// One list per order of free blocks, as frame offsets from the zone start.
+/// One list per order of free blocks, as frame offsets from the zone start:
+/// a ring, so that allocations and frees use the newest (cache-hot) end
+/// and trimming takes from the oldest, as Linux's lists do.
 #[derive(Clone, Copy)]
 struct List {
     blocks: [u32; PCP_LIST_CAPACITY],
+    /// Where the oldest block is.
+    head: u16,
     len: u16,
+}
+
+impl List {
+    /// The slot `k` blocks after the oldest; the capacity is a power of
+    /// two, so the wrap is a mask and needs no bounds check.
+    #[inline(always)]
+    fn slot(&self, k: u16) -> usize {
+        (self.head as usize + k as usize) % PCP_LIST_CAPACITY
+    }
+
+    #[inline(always)]
+    fn pop_oldest(&mut self) -> Option<u32> {
+        self.len = self.len.checked_sub(1)?;
+        let off = self.blocks[self.slot(0)];
+        self.head = (self.head + 1) % PCP_LIST_CAPACITY as u16;
+        Some(off)
+    }
 }
 
 /// The huge blocks' list.
@@ -90,6 +111,7 @@ impl Lists {
     const EMPTY: Lists = Lists {
         lists: [List {
             blocks: [0; PCP_LIST_CAPACITY],
+            head: 0,
             len: 0,
         }; PCP_MAX_ORDER + 1],
         huge: HugeList {
@@ -132,8 +154,7 @@ impl Lists {
         let l = &mut self.lists[order];
         l.len = l.len.checked_sub(1)?;
         self.count -= 1 << order;
-        // The length is below the capacity, a power of two: no bounds check.
-        Some(l.blocks[l.len as usize % PCP_LIST_CAPACITY])
+        Some(l.blocks[l.slot(l.len)])
     }
 
     #[inline(always)]
@@ -166,7 +187,8 @@ impl Lists {
         if l.len as usize == PCP_LIST_CAPACITY {
             return false;
         }
-        l.blocks[l.len as usize % PCP_LIST_CAPACITY] = offset;
+        let at = l.slot(l.len);
+        l.blocks[at] = offset;
         l.len += 1;
         self.count += 1 << order;
         true
@@ -196,22 +218,23 @@ impl Lists {
     }
 
     /// Takes blocks of orders 0 to 3 worth at least `pages` pages off the
-    /// lists, round robin over the orders (as Linux's
-    /// free_pcppages_bulk), and hands each to `give`.
+    /// lists and hands each to `give`: as Linux's free_pcppages_bulk, the
+    /// nonempty lists in turn, the oldest blocks of each first, a list
+    /// emptied (or the count reached) before the next.
     pub fn take_pages(&mut self, pages: u32, mut give: impl FnMut(usize, u32)) {
         let mut taken = 0;
         let mut order = 0;
-        let mut idle = 0;
         while taken < pages && self.count > 0 {
-            if let Some(off) = self.pop(order) {
-                give(order, off);
+            // `count` > 0: some list is not empty, so this ends.
+            while self.lists[order].len == 0 {
+                order = (order + 1) % (PCP_MAX_ORDER + 1);
+            }
+            let l = &mut self.lists[order];
+            while taken < pages {
+                let Some(off) = l.pop_oldest() else { break };
                 taken += 1 << order;
-                idle = 0;
-            } else {
-                idle += 1;
-                if idle > PCP_MAX_ORDER {
-                    break;
-                }
+                self.count -= 1 << order;
+                give(order, off);
             }
             order = (order + 1) % (PCP_MAX_ORDER + 1);
         }
@@ -454,10 +477,22 @@ mod tests {
             got[n] = (o, off);
             n += 1;
         });
-        assert_eq!(&got[..n], &[(0, 2), (2, 8), (3, 16)]);
-        assert_eq!(p.count(), 1);
-        assert_eq!(p.pop(0), Some(1));
+        // Order 0's list first, oldest first and emptied; then order 2's.
+        assert_eq!(&got[..n], &[(0, 1), (0, 2), (2, 8)]);
+        assert_eq!(p.count(), 8);
+        assert_eq!(p.pop(3), Some(16));
         assert_eq!(p.pop(0), None);
+        // The ring wraps: newest at the top, oldest trimmed first.
+        for i in 0..PCP_LIST_CAPACITY as u32 + 10 {
+            if !p.push(0, i) {
+                let mut first = None;
+                p.take_pages(1, |_, off| first = Some(off));
+                assert_eq!(first, Some(i - PCP_LIST_CAPACITY as u32), "the oldest");
+                assert!(p.push(0, i));
+            }
+        }
+        assert_eq!(p.pop(0), Some(PCP_LIST_CAPACITY as u32 + 9), "the newest");
+        p.take_all(|_, _| {});
         // SAFETY: one thread; the set is in use, so a second user (an
         // interrupt handler) is turned away.
         assert!(unsafe { pcp.enter() }.is_none());
