@@ -1,13 +1,26 @@
-//! A binary buddy allocator over one zone's page frames.
+//! A binary buddy allocator over one zone's page frames, with Linux's
+//! grouping of pages by mobility.
 //!
 //! Free blocks of 2^order pages (order 0 to [`MAX_ORDER`]) sit on one free
-//! list per order. Allocation takes the smallest block that fits and splits
-//! it, handing the upper halves back to the lower orders; freeing merges a
-//! block with its buddy (the block whose frame number differs only in bit
-//! `order`) for as long as the buddy is free and of the same order.
+//! list per order and migratetype. Allocation takes the smallest block of
+//! its type that fits and splits it, handing the upper halves back to the
+//! lower orders; freeing merges a block with its buddy (the block whose
+//! frame number differs only in bit `order`) for as long as the buddy is
+//! free and of the same order.
+//!
+//! Mobility: the zone is cut into pageblocks of [`PAGEBLOCK_ORDER`] (512
+//! pages), each with a [`MigrateType`]; a freed block goes to its
+//! pageblock's lists. An allocation whose type has nothing free falls back
+//! to another type as Linux's __rmqueue_fallback does (the largest block
+//! first, Linux's fallback order) and, when it may, claims the whole
+//! pageblock: unmovable allocations then stay packed in a few pageblocks
+//! instead of pinning every 2 MiB of the zone. High-order atomic
+//! allocations grow a HighAtomic reserve (at most 1% of the zone), given
+//! back under pressure.
 //!
 //! The lists are intrusive: they run through the per-page descriptors
-//! ([`PageMeta`], 12 bytes a page, 0.29 % of RAM) that the caller provides,
+//! ([`PageMeta`], 12 bytes a page, 0.29 % of RAM; the pageblock types
+//! and list types fill what was its padding) that the caller provides,
 //! so the allocator needs no memory of its own. Buddies are found from the
 //! absolute frame number, so a zone that starts unaligned simply has smaller
 //! blocks at its edges.
@@ -53,6 +66,71 @@ pub enum PageState {
     Tail = 3,
 }
 
+/// Page mobility (Linux's migratetypes): what a pageblock serves, and
+/// which free list a free block is on. Allocations of one kind are kept
+/// together in pageblocks so that unmovable ones do not scatter over the
+/// zone and leave no free 2 MiB block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum MigrateType {
+    Unmovable = 0,
+    Movable = 1,
+    Reclaimable = 2,
+    /// A reserve for high-order atomic allocations.
+    HighAtomic = 3,
+    /// Taken out of use (for offlining or migration): never allocated.
+    Isolate = 4,
+}
+
+/// The types a per-CPU list keeps apart (Linux's MIGRATE_PCPTYPES).
+pub const MIGRATE_PCPTYPES: usize = 3;
+pub const MIGRATE_TYPES: usize = 5;
+/// Pageblocks are 2^9 pages (2 MiB, a huge page), as on Linux x86_64.
+pub const PAGEBLOCK_ORDER: usize = 9;
+pub const PAGEBLOCK_PAGES: u64 = 1 << PAGEBLOCK_ORDER;
+
+impl MigrateType {
+    pub const ALL: [MigrateType; MIGRATE_TYPES] = [
+        MigrateType::Unmovable,
+        MigrateType::Movable,
+        MigrateType::Reclaimable,
+        MigrateType::HighAtomic,
+        MigrateType::Isolate,
+    ];
+
+    /// As /proc/pagetypeinfo names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MigrateType::Unmovable => "Unmovable",
+            MigrateType::Movable => "Movable",
+            MigrateType::Reclaimable => "Reclaimable",
+            MigrateType::HighAtomic => "HighAtomic",
+            MigrateType::Isolate => "Isolate",
+        }
+    }
+
+    fn from_u8(v: u8) -> MigrateType {
+        Self::ALL[(v as usize).min(MIGRATE_TYPES - 1)]
+    }
+
+    /// Types whose blocks may merge with each other's across pageblocks.
+    fn mergeable(self) -> bool {
+        (self as usize) < MIGRATE_PCPTYPES
+    }
+
+    /// Where an allocation of this type looks when its own lists are
+    /// empty, in order (Linux's fallbacks table).
+    pub fn fallbacks(self) -> &'static [MigrateType] {
+        use MigrateType::*;
+        match self {
+            Unmovable => &[Reclaimable, Movable],
+            Movable => &[Reclaimable, Unmovable],
+            Reclaimable => &[Unmovable, Movable],
+            HighAtomic | Isolate => &[],
+        }
+    }
+}
+
 /// The allocator's part of a page descriptor.
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
@@ -61,6 +139,14 @@ pub struct PageMeta {
     prev: u32,
     state: PageState,
     order: u8,
+    /// A free head: the list it is on; an allocated head: the type it was
+    /// allocated as.
+    mt: u8,
+    /// On the first frame of each pageblock in the zone: the pageblock's
+    /// migratetype (Linux keeps these bits in a bitmap beside the
+    /// descriptors; here they fill the descriptor's padding, no extra
+    /// memory).
+    block: u8,
 }
 
 impl PageMeta {
@@ -70,11 +156,8 @@ impl PageMeta {
         prev: LINK_NONE,
         state: PageState::Reserved,
         order: 0,
-    };
-
-    const TAIL: PageMeta = PageMeta {
-        state: PageState::Tail,
-        ..Self::RESERVED
+        mt: 0,
+        block: 0,
     };
 
     pub fn state(&self) -> PageState {
@@ -138,48 +221,90 @@ impl core::fmt::Display for FreeError {
 pub struct Buddy<'a> {
     base_pfn: u64,
     meta: &'a mut [PageMeta],
-    heads: [u32; MAX_ORDER + 1],
-    /// Bit k set when order k's free list is not empty: the smallest
-    /// block that fits is found with one bit scan, not a walk of orders.
-    nonempty: u16,
-    counts: [usize; MAX_ORDER + 1],
+    heads: [[u32; MIGRATE_TYPES]; MAX_ORDER + 1],
+    /// Per type, bit k set when that type's order-k list is not empty: the
+    /// smallest block that fits is found with one bit scan.
+    nonempty: [u16; MIGRATE_TYPES],
+    counts: [[usize; MIGRATE_TYPES]; MAX_ORDER + 1],
     free_pages: usize,
+    /// Pages in HighAtomic pageblocks (Linux's nr_reserved_highatomic).
+    reserved_highatomic: usize,
     /// The frame ranges given to the allocator, ascending and disjoint.
     managed: [(u64, u64); MAX_MANAGED_RANGES],
     nmanaged: usize,
 }
 
+/// Free blocks per order and type, as /proc/pagetypeinfo counts them.
+pub type FreeBlocksByType = [[usize; MIGRATE_TYPES]; MAX_ORDER + 1];
+
 impl<'a> Buddy<'a> {
     /// An allocator whose pages are all reserved until [`Buddy::add_free_range`].
     /// `meta` must come filled with [`PageMeta::RESERVED`] (zero bytes):
-    /// whoever provides the storage clears it once.
+    /// whoever provides the storage clears it once. Every pageblock starts
+    /// Movable, as Linux's memmap_init makes them.
     pub fn new(base_pfn: u64, meta: &'a mut [PageMeta]) -> Self {
         debug_assert!(meta.iter().all(|m| m.state == PageState::Reserved));
-        Buddy {
+        let mut b = Buddy {
             base_pfn,
             meta,
-            heads: [LINK_NONE; MAX_ORDER + 1],
-            nonempty: 0,
-            counts: [0; MAX_ORDER + 1],
+            heads: [[LINK_NONE; MIGRATE_TYPES]; MAX_ORDER + 1],
+            nonempty: [0; MIGRATE_TYPES],
+            counts: [[0; MIGRATE_TYPES]; MAX_ORDER + 1],
             free_pages: 0,
+            reserved_highatomic: 0,
             managed: [(0, 0); MAX_MANAGED_RANGES],
             nmanaged: 0,
+        };
+        let end = b.base_pfn + b.meta.len() as u64;
+        let mut pfn = base_pfn;
+        while pfn < end {
+            b.set_pageblock_type(pfn, MigrateType::Movable);
+            pfn = (pfn | (PAGEBLOCK_PAGES - 1)) + 1;
         }
+        b
     }
 
     pub fn free_pages(&self) -> usize {
         self.free_pages
     }
 
-    /// Whether a free block of `order` or larger exists.
+    /// Pages held in HighAtomic pageblocks.
+    pub fn reserved_highatomic(&self) -> usize {
+        self.reserved_highatomic
+    }
+
+    /// Whether a free block of `order` or larger exists in the lists an
+    /// ordinary allocation may use (the highatomic ones too with
+    /// `highatomic`), as Linux's __zone_watermark_ok looks for one.
     #[inline]
-    pub fn has_block(&self, order: usize) -> bool {
-        (self.nonempty >> order.min(MAX_ORDER + 1)) != 0
+    pub fn has_block(&self, order: usize, highatomic: bool) -> bool {
+        let mut lists = self.nonempty[0] | self.nonempty[1] | self.nonempty[2];
+        if highatomic {
+            lists |= self.nonempty[MigrateType::HighAtomic as usize];
+        }
+        (lists >> order.min(MAX_ORDER + 1)) != 0
     }
 
     /// Free blocks per order, as /proc/buddyinfo counts them.
     pub fn free_blocks(&self) -> [usize; MAX_ORDER + 1] {
+        self.counts.map(|c| c.iter().sum())
+    }
+
+    /// Free blocks per order and type.
+    pub fn free_blocks_by_type(&self) -> FreeBlocksByType {
         self.counts
+    }
+
+    /// Pageblocks of each type (the zone's partial edge blocks included).
+    pub fn pageblocks_by_type(&self) -> [usize; MIGRATE_TYPES] {
+        let mut n = [0; MIGRATE_TYPES];
+        let (start, end) = self.span();
+        let mut pfn = start;
+        while pfn < end {
+            n[self.pageblock_type(pfn) as usize] += 1;
+            pfn = (pfn | (PAGEBLOCK_PAGES - 1)) + 1;
+        }
+        n
     }
 
     pub fn span(&self) -> (u64, u64) {
@@ -203,32 +328,68 @@ impl<'a> Buddy<'a> {
         (i < self.meta.len() as u64).then_some(i as usize)
     }
 
+    /// The descriptor that holds the type of `pfn`'s pageblock: its first
+    /// frame, or the zone's first for a pageblock the zone starts inside.
     #[inline]
-    fn push(&mut self, i: usize, order: usize) {
-        let head = self.heads[order];
-        self.nonempty |= 1 << order;
-        self.meta[i] = PageMeta {
-            next: head,
+    fn pageblock_index(&self, pfn: u64) -> usize {
+        ((pfn & !(PAGEBLOCK_PAGES - 1)).max(self.base_pfn) - self.base_pfn) as usize
+    }
+
+    /// The migratetype of the pageblock `pfn` lies in (`pfn` in the zone).
+    #[inline]
+    pub fn pageblock_type(&self, pfn: u64) -> MigrateType {
+        MigrateType::from_u8(self.meta[self.pageblock_index(pfn)].block)
+    }
+
+    fn set_pageblock_type(&mut self, pfn: u64, mt: MigrateType) {
+        let i = self.pageblock_index(pfn);
+        self.meta[i].block = mt as u8;
+    }
+
+    /// Writes a head's fields, leaving the pageblock byte alone.
+    #[inline]
+    fn set_head(&mut self, i: usize, state: PageState, order: usize, mt: MigrateType) {
+        let m = &mut self.meta[i];
+        // One whole-descriptor store (the pageblock byte carried over).
+        *m = PageMeta {
+            next: LINK_NONE,
             prev: LINK_NONE,
-            state: PageState::FreeHead,
+            state,
             order: order as u8,
+            mt: mt as u8,
+            block: m.block,
         };
+    }
+
+    /// Marks a former head as inside a block.
+    #[inline]
+    fn set_tail(&mut self, i: usize) {
+        self.set_head(i, PageState::Tail, 0, MigrateType::Unmovable);
+    }
+
+    #[inline]
+    fn push(&mut self, i: usize, order: usize, mt: MigrateType) {
+        let t = mt as usize;
+        let head = self.heads[order][t];
+        self.nonempty[t] |= 1 << order;
+        self.set_head(i, PageState::FreeHead, order, mt);
+        self.meta[i].next = head;
         if head != LINK_NONE {
             self.meta[head as usize - 1].prev = i as u32 + 1;
         }
-        self.heads[order] = i as u32 + 1;
-        self.counts[order] += 1;
+        self.heads[order][t] = i as u32 + 1;
+        self.counts[order][t] += 1;
         self.free_pages += 1 << order;
     }
 
     #[inline]
     fn unlink(&mut self, i: usize) {
         let m = self.meta[i];
-        let order = m.order as usize;
+        let (order, t) = (m.order as usize, m.mt as usize);
         if m.prev == LINK_NONE {
-            self.heads[order] = m.next;
+            self.heads[order][t] = m.next;
             if m.next == LINK_NONE {
-                self.nonempty &= !(1 << order);
+                self.nonempty[t] &= !(1 << order);
             }
         } else {
             self.meta[m.prev as usize - 1].next = m.next;
@@ -236,8 +397,15 @@ impl<'a> Buddy<'a> {
         if m.next != LINK_NONE {
             self.meta[m.next as usize - 1].prev = m.prev;
         }
-        self.counts[order] -= 1;
+        self.counts[order][t] -= 1;
         self.free_pages -= 1 << order;
+    }
+
+    /// Moves a free head to another type's list.
+    fn move_to(&mut self, i: usize, mt: MigrateType) {
+        let order = self.meta[i].order as usize;
+        self.unlink(i);
+        self.push(i, order, mt);
     }
 
     /// Records `[start, end)` as managed, merging with its neighbours.
@@ -305,56 +473,240 @@ impl<'a> Buddy<'a> {
                 order -= 1;
             }
             let i = self.index(pfn).expect("clipped to the zone");
-            self.meta[i].state = PageState::AllocatedHead;
-            self.meta[i].order = order as u8;
+            let mt = self.pageblock_type(pfn);
+            self.set_head(i, PageState::AllocatedHead, order, mt);
             self.free(pfn, order)
                 .expect("a block just made allocated frees cleanly");
             pfn += 1 << order;
         }
     }
 
-    /// Allocates 2^order contiguous frames; returns the first frame number.
-    pub fn alloc(&mut self, order: usize) -> Option<u64> {
-        if order > MAX_ORDER {
+    /// Allocates 2^order contiguous frames of type `mt`, falling back to
+    /// other types' blocks as Linux's __rmqueue does; returns the first
+    /// frame number. HighAtomic takes only from that reserve; Isolate
+    /// never allocates.
+    pub fn alloc(&mut self, order: usize, mt: MigrateType) -> Option<u64> {
+        if order > MAX_ORDER || mt == MigrateType::Isolate {
             return None;
         }
-        let fits = self.nonempty >> order;
-        if fits == 0 {
-            return None;
-        }
-        let found = order + fits.trailing_zeros() as usize;
-        let i = self.heads[found] as usize - 1;
-        self.unlink(i);
-        // Split: the upper half of each larger block goes back one order down.
-        for o in (order..found).rev() {
-            self.push(i + (1 << o), o);
-        }
-        self.meta[i] = PageMeta {
-            next: LINK_NONE,
-            prev: LINK_NONE,
-            state: PageState::AllocatedHead,
-            order: order as u8,
+        let i = match self.take_smallest(order, mt) {
+            Some(i) => i,
+            None if mt.mergeable() && self.steal_fallback(order, mt) => {
+                self.take_smallest(order, mt)?
+            }
+            None => return None,
         };
         Some(self.base_pfn + i as u64)
     }
 
-    /// Up to `count` blocks of `order`, each handed to `out`; returns how
-    /// many. Takes the same free blocks as `count` calls of
-    /// [`alloc`](Self::alloc) would (the smallest that fits first), but a
-    /// free block the request covers whole is split in one pass rather
-    /// than half by half, block after block: a per-CPU list's refill.
-    pub fn alloc_bulk(&mut self, order: usize, count: usize, mut out: impl FnMut(u64)) -> usize {
-        if order > MAX_ORDER {
+    /// The smallest block of `mt`'s lists that fits, split down to
+    /// `order` (the halves back on `mt`'s lists); its descriptor index.
+    #[inline]
+    fn take_smallest(&mut self, order: usize, mt: MigrateType) -> Option<usize> {
+        let fits = self.nonempty[mt as usize] >> order;
+        if fits == 0 {
+            return None;
+        }
+        let found = order + fits.trailing_zeros() as usize;
+        let i = self.heads[found][mt as usize] as usize - 1;
+        self.unlink(i);
+        for o in (order..found).rev() {
+            self.push(i + (1 << o), o, mt);
+        }
+        self.set_head(i, PageState::AllocatedHead, order, mt);
+        Some(i)
+    }
+
+    /// Linux's __rmqueue_fallback: finds a free block of another type
+    /// (the largest first, so that one steal takes a whole pageblock
+    /// rather than nibbling at many) and moves it, or its whole pageblock,
+    /// to `start`'s lists. False when no fallback type has a block.
+    fn steal_fallback(&mut self, order: usize, start: MigrateType) -> bool {
+        for current in (order..=MAX_ORDER).rev() {
+            let Some(fallback) = self.suitable_fallback(current, start) else {
+                continue;
+            };
+            let can_steal = can_steal_fallback(current, start);
+            if !can_steal && start == MigrateType::Movable && current > order {
+                // A movable request that cannot claim the block: split the
+                // smallest fallback block instead of breaking up a large one.
+                let smallest = (order..=MAX_ORDER)
+                    .find_map(|o| self.suitable_fallback(o, start).map(|f| (o, f)));
+                let Some((o, f)) = smallest else { return false };
+                self.steal_block(o, f, start, can_steal_fallback(o, start));
+                return true;
+            }
+            self.steal_block(current, fallback, start, can_steal);
+            return true;
+        }
+        false
+    }
+
+    /// The first of `start`'s fallback types with a free block of `order`.
+    fn suitable_fallback(&self, order: usize, start: MigrateType) -> Option<MigrateType> {
+        start
+            .fallbacks()
+            .iter()
+            .copied()
+            .find(|&f| self.nonempty[f as usize] & (1 << order) != 0)
+    }
+
+    /// Linux's steal_suitable_fallback for the first free block of
+    /// `(order, from)`: a block of a pageblock or more changes its
+    /// pageblocks' type; a smaller one, when `whole_block`, takes every free
+    /// page of its pageblock along, and the pageblock itself once at least
+    /// half of it is free or already of a like kind. The block ends on
+    /// `start`'s list in every case.
+    fn steal_block(
+        &mut self,
+        order: usize,
+        from: MigrateType,
+        start: MigrateType,
+        whole_block: bool,
+    ) {
+        let i = self.heads[order][from as usize] as usize - 1;
+        let pfn = self.base_pfn + i as u64;
+        let old = self.pageblock_type(pfn);
+        if old != MigrateType::HighAtomic {
+            if order >= PAGEBLOCK_ORDER {
+                let mut p = pfn;
+                while p < pfn + (1 << order) {
+                    self.set_pageblock_type(p, start);
+                    p += PAGEBLOCK_PAGES;
+                }
+            } else if whole_block {
+                let (free, movable) = self.move_free_pages_of_block(pfn, start);
+                let alike = if start == MigrateType::Movable {
+                    movable
+                } else if old == MigrateType::Movable {
+                    PAGEBLOCK_PAGES as usize - (free + movable).min(PAGEBLOCK_PAGES as usize)
+                } else {
+                    0
+                };
+                if free > 0 && free + alike >= PAGEBLOCK_PAGES as usize / 2 {
+                    self.set_pageblock_type(pfn, start);
+                }
+            }
+        }
+        if self.meta[i].mt != start as u8 {
+            self.move_to(i, start);
+        }
+    }
+
+    /// Moves every free block of `pfn`'s pageblock to `mt`'s lists;
+    /// returns the free pages moved and the pages of allocated Movable
+    /// blocks found (Linux's move_freepages_block). Nothing moves for a
+    /// pageblock the zone does not wholly contain.
+    fn move_free_pages_of_block(&mut self, pfn: u64, mt: MigrateType) -> (usize, usize) {
+        let start = pfn & !(PAGEBLOCK_PAGES - 1);
+        let (zs, ze) = self.span();
+        if start < zs || start + PAGEBLOCK_PAGES > ze {
+            return (0, 0);
+        }
+        let (mut free, mut movable) = (0, 0);
+        let mut i = (start - zs) as usize;
+        let end = i + PAGEBLOCK_PAGES as usize;
+        while i < end {
+            let m = self.meta[i];
+            let pages = 1usize << m.order;
+            match m.state {
+                PageState::FreeHead => {
+                    if m.mt != mt as u8 {
+                        self.move_to(i, mt);
+                    }
+                    free += pages;
+                    i += pages;
+                }
+                PageState::AllocatedHead => {
+                    if m.mt == MigrateType::Movable as u8 {
+                        movable += pages;
+                    }
+                    i += pages;
+                }
+                _ => i += 1,
+            }
+        }
+        (free, movable)
+    }
+
+    /// Linux's reserve_highatomic_pageblock, after a high-order atomic
+    /// allocation at `pfn` succeeded: its pageblock becomes HighAtomic
+    /// (free pages and all), while the reserve is under 1% of `managed`
+    /// pages plus one pageblock.
+    pub fn reserve_highatomic(&mut self, pfn: u64, managed: u64) -> bool {
+        let most = managed / 100 + PAGEBLOCK_PAGES;
+        if self.index(pfn).is_none() || self.reserved_highatomic as u64 >= most {
+            return false;
+        }
+        if !self.pageblock_type(pfn).mergeable() {
+            return false;
+        }
+        self.reserved_highatomic += PAGEBLOCK_PAGES as usize;
+        self.set_pageblock_type(pfn, MigrateType::HighAtomic);
+        self.move_free_pages_of_block(pfn, MigrateType::HighAtomic);
+        true
+    }
+
+    /// Linux's unreserve_highatomic_pageblock: gives one HighAtomic
+    /// pageblock with a free block back to `mt` (all of them in turn with
+    /// `force`; otherwise the last pageblock of the reserve stays).
+    pub fn unreserve_highatomic(&mut self, mt: MigrateType, force: bool) -> bool {
+        if !force && self.reserved_highatomic <= PAGEBLOCK_PAGES as usize {
+            return false;
+        }
+        let ht = MigrateType::HighAtomic as usize;
+        for order in 0..=MAX_ORDER {
+            let head = self.heads[order][ht];
+            if head == LINK_NONE {
+                continue;
+            }
+            let pfn = self.base_pfn + head as u64 - 1;
+            if self.pageblock_type(pfn) == MigrateType::HighAtomic {
+                self.reserved_highatomic = self
+                    .reserved_highatomic
+                    .saturating_sub(PAGEBLOCK_PAGES as usize);
+            }
+            self.set_pageblock_type(pfn, mt);
+            self.move_free_pages_of_block(pfn, mt);
+            if self.meta[head as usize - 1].state == PageState::FreeHead
+                && self.meta[head as usize - 1].mt == ht as u8
+            {
+                // A block the pageblock walk could not move (an edge
+                // pageblock): it still leaves the reserve.
+                self.move_to(head as usize - 1, mt);
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Up to `count` blocks of `order` and type `mt`, each handed to
+    /// `out`; returns how many. Takes the same free blocks as `count` calls
+    /// of [`alloc`](Self::alloc) would (the smallest that fits first,
+    /// fallbacks as there), but a free block the request covers whole is
+    /// split in one pass rather than half by half, block after block: a
+    /// per-CPU list's refill.
+    pub fn alloc_bulk(
+        &mut self,
+        order: usize,
+        mt: MigrateType,
+        count: usize,
+        mut out: impl FnMut(u64),
+    ) -> usize {
+        if order > MAX_ORDER || mt == MigrateType::Isolate {
             return 0;
         }
         let mut given = 0;
         while given < count {
-            let fits = self.nonempty >> order;
+            let mut fits = self.nonempty[mt as usize] >> order;
             if fits == 0 {
-                break;
+                if !mt.mergeable() || !self.steal_fallback(order, mt) {
+                    break;
+                }
+                fits = self.nonempty[mt as usize] >> order;
             }
             let found = order + fits.trailing_zeros() as usize;
-            let i = self.heads[found] as usize - 1;
+            let i = self.heads[found][mt as usize] as usize - 1;
             self.unlink(i);
             // Keep the lowest 2^kept pages, as many blocks of `order` as
             // are still wanted (rounded down to a power of two); the upper
@@ -362,16 +714,11 @@ impl<'a> Buddy<'a> {
             let wanted = count - given;
             let kept = (order + wanted.ilog2() as usize).min(found);
             for o in (kept..found).rev() {
-                self.push(i + (1 << o), o);
+                self.push(i + (1 << o), o, mt);
             }
             for k in 0..1usize << (kept - order) {
                 let j = i + (k << order);
-                self.meta[j] = PageMeta {
-                    next: LINK_NONE,
-                    prev: LINK_NONE,
-                    state: PageState::AllocatedHead,
-                    order: order as u8,
-                };
+                self.set_head(j, PageState::AllocatedHead, order, mt);
                 out(self.base_pfn + j as u64);
             }
             given += 1 << (kept - order);
@@ -399,9 +746,12 @@ impl<'a> Buddy<'a> {
         }
     }
 
-    /// Frees a block, merging it with free buddies. A bad free changes nothing.
+    /// Frees a block onto its pageblock's list, merging it with free
+    /// buddies (across pageblocks only between mergeable types, as Linux).
+    /// A bad free changes nothing.
     pub fn free(&mut self, pfn: u64, order: usize) -> Result<(), FreeError> {
         let mut i = self.check_free(pfn, order)?;
+        let mt = self.pageblock_type(pfn);
         let mut order = order;
         let mut pfn = pfn;
         while order < MAX_ORDER {
@@ -413,20 +763,36 @@ impl<'a> Buddy<'a> {
             if bm.state != PageState::FreeHead || bm.order as usize != order {
                 break;
             }
+            if order >= PAGEBLOCK_ORDER {
+                let other = self.pageblock_type(buddy_pfn);
+                if other != mt && (!mt.mergeable() || !other.mergeable()) {
+                    break;
+                }
+            }
             self.unlink(b);
             // The higher of the two stops being a head.
             if buddy_pfn < pfn {
-                self.meta[i] = PageMeta::TAIL;
+                self.set_tail(i);
                 i = b;
                 pfn = buddy_pfn;
             } else {
-                self.meta[b] = PageMeta::TAIL;
+                self.set_tail(b);
             }
             order += 1;
         }
-        self.push(i, order);
+        self.push(i, order, mt);
         Ok(())
     }
+}
+
+/// Linux's can_steal_fallback: whether an allocation of `start` falling
+/// back at `order` may claim the pageblock (always for unmovable and
+/// reclaimable requests, which would otherwise scatter; for movable ones
+/// only from half a pageblock up).
+fn can_steal_fallback(order: usize, start: MigrateType) -> bool {
+    order >= PAGEBLOCK_ORDER
+        || order >= PAGEBLOCK_ORDER / 2
+        || matches!(start, MigrateType::Reclaimable | MigrateType::Unmovable)
 }
 
 #[cfg(test)]
@@ -434,6 +800,7 @@ mod tests {
     extern crate std;
     use super::*;
     use proptest::prelude::*;
+    use std::boxed::Box;
     use std::vec;
     use std::vec::Vec;
 
@@ -461,7 +828,7 @@ mod tests {
         let mut meta = vec![PageMeta::RESERVED; 1024];
         let mut b = Buddy::new(0, &mut meta);
         b.add_free_range(0, 512);
-        let p = b.alloc(9).unwrap();
+        let p = b.alloc(9, MigrateType::Movable).unwrap();
         assert_eq!(
             b.free(p + 7, 0),
             Err(FreeError::NotBlockHead { pfn: p + 7 })
@@ -483,7 +850,7 @@ mod tests {
         let mut meta = vec![PageMeta::RESERVED; 1024];
         let mut b = Buddy::new(1024, &mut meta);
         b.add_free_range(1024, 2048);
-        let p = b.alloc(0).unwrap();
+        let p = b.alloc(0, MigrateType::Movable).unwrap();
         assert_eq!(p, 1024);
         assert_eq!(b.free_blocks(), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]);
         b.free(p, 0).unwrap();
@@ -496,7 +863,7 @@ mod tests {
         let mut meta = vec![PageMeta::RESERVED; 64];
         let mut b = Buddy::new(0, &mut meta);
         b.add_free_range(8, 64);
-        let p = b.alloc(2).unwrap();
+        let p = b.alloc(2, MigrateType::Movable).unwrap();
         let before = (b.free_blocks(), b.free_pages());
         assert_eq!(
             b.free(p, 1),
@@ -525,14 +892,140 @@ mod tests {
         let mut b = Buddy::new(77, &mut meta);
         assert_eq!(b.add_free_range(77, 3077), 3000);
         let mut got = Vec::new();
-        while let Some(p) = b.alloc(0) {
+        while let Some(p) = b.alloc(0, MigrateType::Movable) {
             got.push(p);
         }
         assert_eq!(got.len(), 3000);
         got.sort();
         got.dedup();
         assert_eq!(got.len(), 3000);
-        assert_eq!(b.alloc(0), None);
+        assert_eq!(b.alloc(0, MigrateType::Movable), None);
+    }
+
+    use MigrateType::*;
+
+    fn zone(pages: usize) -> Buddy<'static> {
+        let meta = Box::leak(vec![PageMeta::RESERVED; pages].into_boxed_slice());
+        let mut b = Buddy::new(0, meta);
+        b.add_free_range(0, pages as u64);
+        b
+    }
+
+    fn blocks_of(b: &Buddy, mt: MigrateType) -> usize {
+        b.pageblocks_by_type()[mt as usize]
+    }
+
+    #[test]
+    fn pageblocks_start_movable_and_an_unmovable_steal_claims_the_largest_block() {
+        let mut b = zone(4096);
+        assert_eq!(b.pageblocks_by_type(), [0, 8, 0, 0, 0]);
+        // No unmovable block: the largest movable one (order 10, two
+        // pageblocks) changes type whole, as Linux's change_pageblock_range.
+        let p = b.alloc(0, Unmovable).unwrap();
+        assert_eq!((blocks_of(&b, Unmovable), blocks_of(&b, Movable)), (2, 6));
+        // The next unmovable pages come from those pageblocks, not new ones.
+        let mut pages = vec![p];
+        for _ in 1..1024 {
+            let q = b.alloc(0, Unmovable).unwrap();
+            assert_eq!(q >> 10, p >> 10, "inside the claimed order-10 block");
+            pages.push(q);
+        }
+        assert_eq!(blocks_of(&b, Unmovable), 2);
+        b.alloc(0, Unmovable).unwrap();
+        assert_eq!(blocks_of(&b, Unmovable), 4, "only when those are full");
+        // Movable allocations keep to movable pageblocks meanwhile.
+        let m = b.alloc(0, Movable).unwrap();
+        assert_eq!(b.pageblock_type(m), Movable);
+    }
+
+    #[test]
+    fn fallbacks_are_tried_in_linux_order() {
+        // Four pageblocks: the first two reclaimable, the last two unmovable.
+        let mut b = zone(2048);
+        let r = b.alloc(0, Reclaimable).unwrap();
+        let u = b.alloc(0, Unmovable).unwrap();
+        assert_eq!(b.pageblock_type(r), Reclaimable);
+        assert_eq!(b.pageblock_type(u), Unmovable);
+        assert_ne!(r >> 10, u >> 10);
+        b.free(r, 0).unwrap();
+        b.free(u, 0).unwrap();
+        assert_eq!(blocks_of(&b, Movable), 0);
+        // Movable falls back to reclaimable before unmovable.
+        let m = b.alloc(0, Movable).unwrap();
+        assert_eq!(m >> 10, r >> 10);
+        // Unmovable has its own; reclaimable falls back to unmovable first.
+        assert_eq!(MigrateType::Reclaimable.fallbacks(), &[Unmovable, Movable]);
+        assert_eq!(MigrateType::Unmovable.fallbacks(), &[Reclaimable, Movable]);
+        assert!(MigrateType::HighAtomic.fallbacks().is_empty());
+    }
+
+    #[test]
+    fn a_movable_request_takes_a_small_block_without_claiming_its_pageblock() {
+        // One pageblock, claimed unmovable; only blocks of orders 0 to 3
+        // left free in it.
+        let mut b = zone(512);
+        let mut held = Vec::new();
+        for order in (4..=8).rev() {
+            held.push((b.alloc(order, Unmovable).unwrap(), order));
+        }
+        assert_eq!(blocks_of(&b, Unmovable), 1);
+        let free_before = b.free_pages();
+        let m = b.alloc(0, Movable).unwrap();
+        assert_eq!(
+            b.pageblock_type(m),
+            Unmovable,
+            "a movable steal of order < 4 claims nothing"
+        );
+        assert_eq!(b.free_pages(), free_before - 1);
+        // Freed, it goes back to its pageblock's (unmovable) lists.
+        b.free(m, 0).unwrap();
+        let by_type = b.free_blocks_by_type();
+        let movable: usize = by_type.iter().map(|o| o[Movable as usize]).sum();
+        assert_eq!(movable, 0);
+        for (p, order) in held {
+            b.free(p, order).unwrap();
+        }
+        assert_eq!(b.free_pages(), 512);
+    }
+
+    #[test]
+    fn the_highatomic_reserve_is_kept_from_ordinary_allocations_and_given_back() {
+        let mut b = zone(4096);
+        let p = b.alloc(2, Unmovable).unwrap();
+        assert!(b.reserve_highatomic(p, 4096));
+        assert_eq!(b.reserved_highatomic(), 512);
+        assert_eq!(b.pageblock_type(p), HighAtomic);
+        // At most 1% of 4096 pages + one pageblock (552): a second
+        // pageblock fits under that, a third does not.
+        assert!(b.reserve_highatomic(p ^ 2048, 4096));
+        assert_eq!(b.reserved_highatomic(), 1024);
+        assert!(!b.reserve_highatomic(p ^ 1024, 4096));
+        assert!(!b.reserve_highatomic(p, 4096), "already highatomic");
+        // The reserve's free pages are on its own lists, which ordinary
+        // allocations never take from.
+        let ht: usize = b
+            .free_blocks_by_type()
+            .iter()
+            .enumerate()
+            .map(|(o, c)| c[HighAtomic as usize] << o)
+            .sum();
+        assert!(ht > 0);
+        let mut got = Vec::new();
+        while let Some(x) = b.alloc(0, Movable) {
+            assert_ne!(b.pageblock_type(x), HighAtomic);
+            got.push(x);
+        }
+        assert!(
+            b.alloc(0, HighAtomic).is_some(),
+            "the reserve is still there"
+        );
+        // Without force the last pageblock of the reserve stays.
+        assert!(b.unreserve_highatomic(Movable, false));
+        assert_eq!(b.reserved_highatomic(), 512);
+        assert!(!b.unreserve_highatomic(Movable, false));
+        assert!(b.unreserve_highatomic(Movable, true));
+        assert_eq!(b.reserved_highatomic(), 0);
+        assert!(b.alloc(0, Movable).is_some(), "given back to movable");
     }
 
     /// One step of a random sequence: allocate a block of an order, or
@@ -571,7 +1064,7 @@ mod tests {
             for op in ops {
                 match op {
                     Op::Alloc(order) => {
-                        if let Some(p) = b.alloc(order) {
+                        if let Some(p) = b.alloc(order, MigrateType::Movable) {
                             prop_assert_eq!(p % (1 << order), 0, "aligned");
                             for q in p..p + (1 << order) {
                                 let i = (q - base) as usize;
@@ -601,13 +1094,66 @@ mod tests {
                     .sum();
                 prop_assert_eq!(by_blocks, b.free_pages());
                 for (o, &c) in b.free_blocks().iter().enumerate() {
-                    prop_assert_eq!(b.nonempty & (1 << o) != 0, c > 0, "order {}'s bit", o);
+                    prop_assert_eq!(b.nonempty.iter().any(|n| n & (1 << o) != 0), c > 0, "order {}'s bit", o);
                 }
             }
             for (p, order) in live.drain(..) {
                 prop_assert!(b.free(p, order).is_ok());
             }
             prop_assert_eq!((b.free_blocks(), b.free_pages()), initial);
+        }
+
+        /// Random allocations of every ordinary type and frees: every free
+        /// block is on the list its descriptor names, per-type counts and
+        /// the non-empty bits match the lists, no frame is handed out
+        /// twice, and freeing everything merges back to the first layout
+        /// (ordinary types merge across pageblocks).
+        #[test]
+        fn migratetype_bookkeeping_holds_under_random_traffic(
+            ops in prop::collection::vec((0usize..5, 0usize..3, any::<usize>(), any::<bool>()), 1..800),
+        ) {
+            let n = 4096;
+            let mut b = zone(n);
+            let initial = b.free_blocks();
+            let mut live: Vec<(u64, usize)> = Vec::new();
+            let mut owned = vec![false; n];
+            for (order, t, k, alloc) in ops {
+                if alloc || live.is_empty() {
+                    if let Some(p) = b.alloc(order, MigrateType::ALL[t]) {
+                        for q in p..p + (1 << order) {
+                            prop_assert!(!owned[q as usize], "frame {} twice", q);
+                            owned[q as usize] = true;
+                        }
+                        live.push((p, order));
+                    }
+                } else {
+                    let (p, order) = live.swap_remove(k % live.len());
+                    for q in p..p + (1 << order) {
+                        owned[q as usize] = false;
+                    }
+                    prop_assert!(b.free(p, order).is_ok());
+                }
+                for order in 0..=MAX_ORDER {
+                    for t in 0..MIGRATE_TYPES {
+                        let mut len = 0;
+                        let mut at = b.heads[order][t];
+                        while at != LINK_NONE {
+                            let m = b.meta[at as usize - 1];
+                            prop_assert_eq!((m.state, m.order as usize, m.mt as usize), (PageState::FreeHead, order, t));
+                            len += 1;
+                            at = m.next;
+                        }
+                        prop_assert_eq!(len, b.counts[order][t]);
+                        prop_assert_eq!(b.nonempty[t] & (1 << order) != 0, len > 0);
+                    }
+                }
+                let used: usize = live.iter().map(|&(_, o)| 1usize << o).sum();
+                prop_assert_eq!(b.free_pages() + used, n);
+            }
+            for (p, order) in live.drain(..) {
+                prop_assert!(b.free(p, order).is_ok());
+            }
+            prop_assert_eq!(b.free_blocks(), initial);
         }
 
         /// After any history, a bulk allocation hands out exactly the
@@ -630,8 +1176,8 @@ mod tests {
             for op in ops {
                 match op {
                     Op::Alloc(o) => {
-                        let p = b1.alloc(o);
-                        prop_assert_eq!(p, b2.alloc(o));
+                        let p = b1.alloc(o, MigrateType::Movable);
+                        prop_assert_eq!(p, b2.alloc(o, MigrateType::Movable));
                         live.extend(p.map(|p| (p, o)));
                     }
                     Op::Free(_) if live.is_empty() => {}
@@ -642,15 +1188,15 @@ mod tests {
                 }
             }
             let mut bulk = Vec::new();
-            let got = b1.alloc_bulk(order, count, |p| bulk.push(p));
+            let got = b1.alloc_bulk(order, MigrateType::Movable, count, |p| bulk.push(p));
             prop_assert_eq!(got, bulk.len());
-            let one_by_one: Vec<u64> = (0..count).map_while(|_| b2.alloc(order)).collect();
+            let one_by_one: Vec<u64> = (0..count).map_while(|_| b2.alloc(order, MigrateType::Movable)).collect();
             prop_assert_eq!(bulk, one_by_one);
             prop_assert_eq!((b1.free_blocks(), b1.free_pages()), (b2.free_blocks(), b2.free_pages()));
             prop_assert_eq!(b1.heads, b2.heads);
             for i in 0..n {
                 let (a, b) = (b1.meta[i], b2.meta[i]);
-                prop_assert_eq!((a.state, a.order, a.next, a.prev), (b.state, b.order, b.next, b.prev), "pfn {}", i);
+                prop_assert_eq!((a.state, a.order, a.next, a.prev, a.mt, a.block), (b.state, b.order, b.next, b.prev, b.mt, b.block), "pfn {}", i);
             }
         }
     }

@@ -6,6 +6,7 @@
 //! (the zone modifiers), how hard it may try (reclaim, retry, reserves), and
 //! what to do with the result (zeroing, warnings, node binding).
 
+use crate::buddy::MigrateType;
 use crate::zone::ZoneType;
 use core::fmt;
 
@@ -69,6 +70,21 @@ impl Gfp {
     /// May the allocation sleep to reclaim memory?
     pub const fn can_direct_reclaim(self) -> bool {
         self.contains(Self::DIRECT_RECLAIM)
+    }
+
+    /// The migratetype of an allocation with this mask (Linux's
+    /// gfp_migratetype): __GFP_MOVABLE, __GFP_RECLAIMABLE, else unmovable.
+    /// Both at once is a bad mask Linux warns about; here it counts as
+    /// movable.
+    #[inline]
+    pub fn migratetype(self) -> MigrateType {
+        if self.contains(Self::MOVABLE) {
+            MigrateType::Movable
+        } else if self.contains(Self::RECLAIMABLE) {
+            MigrateType::Reclaimable
+        } else {
+            MigrateType::Unmovable
+        }
     }
 
     /// The highest zone the allocation may use (Linux's gfp_zone), or an

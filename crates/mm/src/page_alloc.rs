@@ -17,7 +17,9 @@
 //! 4. __GFP_NOFAIL never gives up: it may use half the min reserve and
 //!    waits for reclaim for as long as it takes.
 
-use crate::buddy::{Buddy, FreeError, PageMeta, MAX_ORDER};
+use crate::buddy::{
+    Buddy, FreeBlocksByType, FreeError, MigrateType, PageMeta, MAX_ORDER, MIGRATE_TYPES,
+};
 use crate::gfp::{BadGfp, Gfp, ReclaimContext};
 use crate::pcp::{self, PcpGuard, PcpRegistry, PcpSet, PerCpuPages, PCP_MAX_ORDER};
 use crate::stats::{allocation_events, NumaCounters, NumaStat, NR_NUMA_STATS};
@@ -51,10 +53,14 @@ pub struct Zone<'a> {
     /// The buddy allocator's free pages, readable without the lock (pages
     /// on per-CPU lists are not counted, as in Linux's NR_FREE_PAGES).
     nr_free: AtomicU64,
-    /// Per page: 0, or 1 + order for the head of an allocated block. Checked
-    /// and cleared atomically on free, so a double free or a wrong order is
-    /// caught without the zone lock, even when the block goes to a per-CPU
-    /// list.
+    /// Pages in HighAtomic pageblocks, readable without the lock: the
+    /// watermark checks of ordinary allocations do not count them free.
+    reserved_highatomic: AtomicU64,
+    /// Per page: 0, or for the head of an allocated block 1 + order in the
+    /// low nibble and the migratetype it was allocated as above (the
+    /// per-CPU list it goes back to). Checked and cleared atomically on
+    /// free, so a double free or a wrong order is caught without the zone
+    /// lock, even when the block goes to a per-CPU list.
     alloc_state: &'a [AtomicU8],
     pub stats: NumaCounters,
     /// This zone's slot in every CPU's per-CPU page lists.
@@ -88,6 +94,7 @@ impl<'a> Zone<'a> {
             lowmem_reserve: [0; NR_ZONES],
             free_area: Mutex::new(buddy),
             nr_free: AtomicU64::new(0),
+            reserved_highatomic: AtomicU64::new(0),
             alloc_state,
             stats: NumaCounters::new(),
             pcp_index: 0,
@@ -134,6 +141,20 @@ impl<'a> Zone<'a> {
         self.free_state().0
     }
 
+    /// Free blocks per order and migratetype, and pageblocks per
+    /// migratetype (/proc/pagetypeinfo), read under the zone lock.
+    pub fn pagetype_state(&self) -> (FreeBlocksByType, [usize; MIGRATE_TYPES]) {
+        match &*self.free_area.lock() {
+            Some(b) => (b.free_blocks_by_type(), b.pageblocks_by_type()),
+            None => Default::default(),
+        }
+    }
+
+    /// Pages held in the high-order atomic reserve.
+    pub fn reserved_highatomic(&self) -> u64 {
+        self.reserved_highatomic.load(Relaxed)
+    }
+
     /// Where the zone's page descriptors live.
     pub fn descriptors_addr(&self) -> Option<usize> {
         self.free_area.lock().as_ref().map(|b| b.descriptors_addr())
@@ -150,7 +171,10 @@ impl<'a> Zone<'a> {
     /// again against the free blocks under the lock.
     #[inline]
     fn watermark_fast(&self, order: usize, reserve: u64, flags: AllocFlags) -> bool {
-        let free = self.nr_free.load(Relaxed) as i64 - ((1i64 << order) - 1);
+        let mut free = self.nr_free.load(Relaxed) as i64 - ((1i64 << order) - 1);
+        if !flags.non_block {
+            free -= self.reserved_highatomic.load(Relaxed) as i64;
+        }
         free > (flags.effective_mark(&self.watermarks) + reserve) as i64
     }
 
@@ -158,9 +182,17 @@ impl<'a> Zone<'a> {
     /// the zone lock.
     #[inline]
     fn buddy_ok(&self, buddy: &Buddy, order: usize, reserve: u64, flags: AllocFlags) -> bool {
+        // Only atomic callers may count, and use, the highatomic reserve
+        // (Linux's __zone_watermark_unusable_free).
+        let harder = flags.non_block;
+        let unusable = if harder {
+            0
+        } else {
+            buddy.reserved_highatomic()
+        };
         watermark::watermark_ok(
-            buddy.free_pages() as u64,
-            buddy.has_block(order),
+            buddy.free_pages().saturating_sub(unusable) as u64,
+            buddy.has_block(order, harder),
             order,
             &self.watermarks,
             reserve,
@@ -168,13 +200,56 @@ impl<'a> Zone<'a> {
         )
     }
 
-    fn try_alloc(&self, order: usize, reserve: u64, flags: AllocFlags) -> Option<u64> {
+    /// One block of `order` and type `mt` straight from the buddy
+    /// allocator, held to the watermark. A high-order atomic request
+    /// (Linux's ALLOC_HARDER) tries the highatomic reserve first, and one
+    /// that succeeds grows the reserve by its pageblock.
+    fn try_alloc(
+        &self,
+        order: usize,
+        mt: MigrateType,
+        reserve: u64,
+        flags: AllocFlags,
+    ) -> Option<u64> {
         let mut area = self.free_area.lock();
         let buddy = area.as_mut()?;
         let ok = self.buddy_ok(buddy, order, reserve, flags);
-        let pfn = if ok { buddy.alloc(order) } else { None };
-        self.nr_free.store(buddy.free_pages() as u64, Relaxed);
+        let harder = order > 0 && flags.non_block;
+        let pfn = if !ok {
+            None
+        } else if harder {
+            let pfn = buddy
+                .alloc(order, MigrateType::HighAtomic)
+                .or_else(|| buddy.alloc(order, mt));
+            if let Some(p) = pfn {
+                buddy.reserve_highatomic(p, self.managed);
+            }
+            pfn
+        } else {
+            buddy.alloc(order, mt)
+        };
+        self.publish(buddy);
         pfn
+    }
+
+    /// The lock-free copies of the buddy allocator's counts.
+    #[inline]
+    fn publish(&self, buddy: &Buddy) {
+        self.nr_free.store(buddy.free_pages() as u64, Relaxed);
+        self.reserved_highatomic
+            .store(buddy.reserved_highatomic() as u64, Relaxed);
+    }
+
+    /// Linux's unreserve_highatomic_pageblock for this zone: one HighAtomic
+    /// pageblock back to `mt` (with `force`, even the reserve's last).
+    fn unreserve_highatomic(&self, mt: MigrateType, force: bool) -> bool {
+        let mut area = self.free_area.lock();
+        let Some(buddy) = area.as_mut() else {
+            return false;
+        };
+        let done = buddy.unreserve_highatomic(mt, force);
+        self.publish(buddy);
+        done
     }
 
     /// Takes up to `count` blocks of `order` for a per-CPU list, each only
@@ -184,6 +259,7 @@ impl<'a> Zone<'a> {
     fn take_bulk(
         &self,
         order: usize,
+        mt: MigrateType,
         count: usize,
         reserve: u64,
         flags: AllocFlags,
@@ -197,21 +273,21 @@ impl<'a> Zone<'a> {
         // does for all of it; otherwise each block is checked.
         let floor = flags.effective_mark(&self.watermarks) + reserve;
         let whole_batch_fits = buddy.free_pages() as u64 > floor + ((count as u64) << order);
-        if whole_batch_fits {
-            buddy.alloc_bulk(order, count, out);
-            self.nr_free.store(buddy.free_pages() as u64, Relaxed);
+        if whole_batch_fits && buddy.reserved_highatomic() == 0 {
+            buddy.alloc_bulk(order, mt, count, out);
+            self.publish(buddy);
             return;
         }
         for _ in 0..count {
             if !self.buddy_ok(buddy, order, reserve, flags) {
                 break;
             }
-            match buddy.alloc(order) {
+            match buddy.alloc(order, mt) {
                 Some(pfn) => out(pfn),
                 None => break,
             }
         }
-        self.nr_free.store(buddy.free_pages() as u64, Relaxed);
+        self.publish(buddy);
     }
 
     /// Returns blocks (already validated) to the buddy allocator: `blocks`
@@ -222,7 +298,7 @@ impl<'a> Zone<'a> {
             return;
         };
         blocks(buddy);
-        self.nr_free.store(buddy.free_pages() as u64, Relaxed);
+        self.publish(buddy);
     }
 
     #[inline]
@@ -232,23 +308,30 @@ impl<'a> Zone<'a> {
     }
 
     #[inline]
-    fn mark_allocated(&self, pfn: u64, order: usize) {
+    fn mark_allocated(&self, pfn: u64, order: usize, mt: MigrateType) {
         if let Some(s) = self.state(pfn) {
-            s.store(order as u8 + 1, Release);
+            s.store(alloc_state(order, mt), Release);
         }
     }
 
     /// Claims the block for freeing: it must be an allocated head of
     /// exactly `order`. Anything else is refused with the buddy
-    /// allocator's own reason, and nothing changes.
-    fn claim_for_free(&self, pfn: u64, order: usize) -> Result<(), FreeError> {
+    /// allocator's own reason, and nothing changes. Returns the per-CPU
+    /// list type the block was allocated as.
+    fn claim_for_free(&self, pfn: u64, order: usize) -> Result<usize, FreeError> {
         if order > MAX_ORDER {
             return Err(FreeError::BadOrder { order });
         }
         let state = self.state(pfn).ok_or(FreeError::OutOfZone { pfn })?;
-        match state.compare_exchange(order as u8 + 1, 0, AcqRel, Acquire) {
-            Ok(_) => Ok(()),
-            Err(0) => Err(match self.free_area.lock().as_ref() {
+        let mut v = state.load(Acquire);
+        while v & STATE_ORDER == order as u8 + 1 {
+            match state.compare_exchange(v, 0, AcqRel, Acquire) {
+                Ok(_) => return Ok((v >> STATE_MT_SHIFT) as usize),
+                Err(now) => v = now,
+            }
+        }
+        match v & STATE_ORDER {
+            0 => Err(match self.free_area.lock().as_ref() {
                 // An allocated head in the buddy's view with no owner: it
                 // sits on a per-CPU list, so this is a second free.
                 Some(b) => match b.check_free(pfn, order) {
@@ -257,9 +340,9 @@ impl<'a> Zone<'a> {
                 },
                 None => FreeError::OutOfZone { pfn },
             }),
-            Err(v) => Err(FreeError::WrongOrder {
+            o => Err(FreeError::WrongOrder {
                 pfn,
-                allocated: v as usize - 1,
+                allocated: o as usize - 1,
                 freed: order,
             }),
         }
@@ -593,7 +676,7 @@ impl<'a> PageAllocator<'a> {
         (0..=MAX_ORDER).find_map(|order| {
             let head = pfn & !((1u64 << order) - 1);
             let state = zone.state(head)?.load(Acquire);
-            (state == order as u8 + 1).then_some((head, order))
+            (state & STATE_ORDER == order as u8 + 1).then_some((head, order))
         })
     }
 
@@ -679,16 +762,16 @@ impl<'a> PageAllocator<'a> {
         Ok((list, highest))
     }
 
-    /// One walk of the zonelist against a watermark.
+    /// One walk of the zonelist against a watermark, for `req`'s order,
+    /// migratetype, CPU lists and allowed nodes.
     fn get_page_from_freelist(
         &self,
         list: &Zonelist,
         highest: ZoneType,
-        order: usize,
         flags: AllocFlags,
-        pcp: Option<PcpSet>,
-        allowed: Option<crate::mempolicy::NodeMask>,
+        req: &Request,
     ) -> Option<(u64, &'a Zone<'a>)> {
+        let (order, mt, pcp, allowed) = (req.order, req.gfp.migratetype(), req.pcp, req.allowed);
         let ok = |node: u8| allowed.is_none_or(|m| m & 1 << node != 0);
         for r in list.iter().filter(|r| r.zone <= highest && ok(r.node)) {
             let zone = self.node(r.node as NodeId)?.zone(r.zone);
@@ -698,12 +781,19 @@ impl<'a> PageAllocator<'a> {
                     if !zone.watermark_fast(order, reserve, flags) {
                         continue;
                     }
-                    self.take_from_pcp(zone, pcp, order, reserve, flags)
+                    self.take_from_pcp(zone, pcp, order, mt, reserve, flags)
+                        .or_else(|| {
+                            // An atomic high-order request may still have
+                            // the highatomic reserve (Linux's rmqueue_buddy).
+                            (order > 0 && flags.non_block)
+                                .then(|| zone.try_alloc(order, mt, reserve, flags))
+                                .flatten()
+                        })
                 }
-                _ => zone.try_alloc(order, reserve, flags),
+                _ => zone.try_alloc(order, mt, reserve, flags),
             };
             if let Some(pfn) = from_lists {
-                zone.mark_allocated(pfn, order);
+                zone.mark_allocated(pfn, order, mt);
                 return Some((pfn, zone));
             }
         }
@@ -718,16 +808,19 @@ impl<'a> PageAllocator<'a> {
         zone: &Zone,
         pcp: PcpSet,
         order: usize,
+        mt: MigrateType,
         reserve: u64,
         flags: AllocFlags,
     ) -> Option<u64> {
         let Some(mut lists) = self.enter_lists(pcp, zone) else {
-            return zone.try_alloc(order, reserve, flags);
+            return zone.try_alloc(order, mt, reserve, flags);
         };
-        if lists.len(order) == 0 {
-            Self::refill(zone, &mut lists, order, reserve, flags);
+        if lists.len(order, mt as usize) == 0 {
+            Self::refill(zone, &mut lists, order, mt, reserve, flags);
         }
-        lists.pop(order).map(|off| zone.span.start_pfn + off as u64)
+        lists
+            .pop(order, mt as usize)
+            .map(|off| zone.span.start_pfn + off as u64)
     }
 
     /// This CPU's lists of `zone`, counting a bypass when an interrupted
@@ -742,10 +835,17 @@ impl<'a> PageAllocator<'a> {
 
     /// Refills an empty list of `order` from the zone, `batch` pages'
     /// worth of blocks (at least one).
-    fn refill(zone: &Zone, lists: &mut PcpGuard, order: usize, reserve: u64, flags: AllocFlags) {
+    fn refill(
+        zone: &Zone,
+        lists: &mut PcpGuard,
+        order: usize,
+        mt: MigrateType,
+        reserve: u64,
+        flags: AllocFlags,
+    ) {
         let blocks = (zone.pcp_batch as usize >> order).max(1);
-        zone.take_bulk(order, blocks, reserve, flags, |pfn| {
-            lists.push(order, (pfn - zone.span.start_pfn) as u32);
+        zone.take_bulk(order, mt, blocks, reserve, flags, |pfn| {
+            lists.push(order, mt as usize, (pfn - zone.span.start_pfn) as u32);
         });
     }
 
@@ -793,6 +893,8 @@ impl<'a> PageAllocator<'a> {
             .ok_or(AllocError::NoEligibleZone)?;
         let gfp = req.gfp;
         let order = req.order;
+        let mt = gfp.migratetype();
+        let walk = |flags: AllocFlags| self.get_page_from_freelist(list, highest, flags, &req);
         let done = |(pfn, zone): (u64, &'a Zone<'a>), reclaim_passes: u32| {
             self.account(zone, preferred.node as NodeId, &req);
             Ok(Allocation {
@@ -802,9 +904,7 @@ impl<'a> PageAllocator<'a> {
                 reclaim_passes,
             })
         };
-        if let Some(got) =
-            self.get_page_from_freelist(list, highest, order, AllocFlags::FAST, req.pcp, allowed)
-        {
+        if let Some(got) = walk(AllocFlags::FAST) {
             return done(got, 0);
         }
         // Slow path.
@@ -814,8 +914,7 @@ impl<'a> PageAllocator<'a> {
             }
         }
         let slow = AllocFlags::slow_path(gfp);
-        if let Some(got) = self.get_page_from_freelist(list, highest, order, slow, req.pcp, allowed)
-        {
+        if let Some(got) = walk(slow) {
             return done(got, 0);
         }
         // Pages parked on per-CPU lists count as free memory: give them
@@ -824,8 +923,10 @@ impl<'a> PageAllocator<'a> {
             self.drain_pcp(own);
         }
         reclaim.drain_all_pages();
-        if let Some(got) = self.get_page_from_freelist(list, highest, order, slow, req.pcp, allowed)
-        {
+        // And the highatomic reserve, but for its last pageblock (Linux
+        // does this before its first direct reclaim retry).
+        self.unreserve_highatomic(list, highest, mt, false);
+        if let Some(got) = walk(slow) {
             return done(got, 0);
         }
         let nofail = gfp.contains(Gfp::NOFAIL);
@@ -843,9 +944,7 @@ impl<'a> PageAllocator<'a> {
             } else {
                 0
             };
-            if let Some(got) =
-                self.get_page_from_freelist(list, highest, order, slow, req.pcp, allowed)
-            {
+            if let Some(got) = walk(slow) {
                 return done(got, passes);
             }
             without_progress = if progress > 0 {
@@ -860,9 +959,7 @@ impl<'a> PageAllocator<'a> {
                     min_reserve: true,
                     ..slow
                 };
-                if let Some(got) =
-                    self.get_page_from_freelist(list, highest, order, reserve, req.pcp, allowed)
-                {
+                if let Some(got) = walk(reserve) {
                     return done(got, passes);
                 }
                 if without_progress > MAX_RECLAIM_RETRIES
@@ -882,6 +979,13 @@ impl<'a> PageAllocator<'a> {
                 break;
             }
             if without_progress > MAX_RECLAIM_RETRIES {
+                // Before the OOM killer: the whole highatomic reserve, as
+                // Linux's should_reclaim_retry gives it up.
+                if self.unreserve_highatomic(list, highest, mt, true) {
+                    if let Some(got) = walk(slow) {
+                        return done(got, passes);
+                    }
+                }
                 // The last resort, then one more round of reclaim attempts.
                 if may_oom && reclaim.out_of_memory(gfp, order, req.allowed) {
                     without_progress = 0;
@@ -892,6 +996,22 @@ impl<'a> PageAllocator<'a> {
         }
         Err(AllocError::NoMemory {
             reclaim_passes: passes,
+        })
+    }
+
+    /// Gives one highatomic pageblock back to `mt` in the first zone of
+    /// `list` that has one to give (Linux's unreserve_highatomic_pageblock).
+    fn unreserve_highatomic(
+        &self,
+        list: &Zonelist,
+        highest: ZoneType,
+        mt: MigrateType,
+        force: bool,
+    ) -> bool {
+        list.iter().filter(|r| r.zone <= highest).any(|r| {
+            self.node(r.node as NodeId)
+                .map(|n| n.zone(r.zone))
+                .is_some_and(|z| z.reserved_highatomic() > 0 && z.unreserve_highatomic(mt, force))
         })
     }
 
@@ -939,10 +1059,10 @@ impl<'a> PageAllocator<'a> {
         pcp: Option<PcpSet>,
     ) -> Result<&'a Zone<'a>, FreeError> {
         let result = match self.zone_of(pfn) {
-            Some(zone) => zone.claim_for_free(pfn, order).map(|()| zone),
+            Some(zone) => zone.claim_for_free(pfn, order).map(|mt| (zone, mt)),
             None => Err(FreeError::OutOfZone { pfn }),
         };
-        let zone = match result {
+        let (zone, mt) = match result {
             Ok(z) => z,
             Err(e) => {
                 self.bad_frees.fetch_add(1, Relaxed);
@@ -956,7 +1076,7 @@ impl<'a> PageAllocator<'a> {
         match lists {
             Some(mut lists) => {
                 let start = zone.span.start_pfn;
-                if !lists.push(order, (pfn - start) as u32) {
+                if !lists.push(order, mt, (pfn - start) as u32) {
                     zone.give_back(|b| give(b, pfn, order));
                 } else if lists.count() > zone.pcp_high {
                     let batch = zone.pcp_batch;
@@ -1006,12 +1126,13 @@ impl<'a> PageAllocator<'a> {
         if !zone.watermark_fast(order, zone.lowmem_reserve[highest], AllocFlags::FAST) {
             return None;
         }
+        let mt = gfp.migratetype();
         let mut lists = pcp.enter(zone.pcp_index)?;
-        let offset = lists.pop(order)?;
+        let offset = lists.pop(order, mt as usize)?;
         count_fast_events(&mut lists, zone, cpu_node);
         drop(lists);
         let pfn = zone.span.start_pfn + offset as u64;
-        zone.mark_allocated(pfn, order);
+        zone.mark_allocated(pfn, order, mt);
         Some(pfn)
     }
 
@@ -1036,21 +1157,22 @@ impl<'a> PageAllocator<'a> {
             return 0;
         };
         let reserve = zone.lowmem_reserve[highest];
+        let mt = gfp.migratetype();
         let Some(mut lists) = self.enter_lists(pcp, zone) else {
             return 0;
         };
         let start = zone.span.start_pfn;
         let mut given = 0;
         while given < count && zone.watermark_fast(0, reserve, AllocFlags::FAST) {
-            if lists.len(0) == 0 {
-                Self::refill(zone, &mut lists, 0, reserve, AllocFlags::FAST);
+            if lists.len(0, mt as usize) == 0 {
+                Self::refill(zone, &mut lists, 0, mt, reserve, AllocFlags::FAST);
             }
-            let Some(offset) = lists.pop(0) else {
+            let Some(offset) = lists.pop(0, mt as usize) else {
                 break;
             };
             count_fast_events(&mut lists, zone, cpu_node);
             let pfn = start + offset as u64;
-            zone.mark_allocated(pfn, 0);
+            zone.mark_allocated(pfn, 0, mt);
             out(pfn);
             given += 1;
         }
@@ -1080,10 +1202,11 @@ impl<'a> PageAllocator<'a> {
             return None;
         }
         let mut lists = pcp.enter(zone.pcp_index)?;
-        let pfn = zone.try_alloc(order, reserve, AllocFlags::FAST)?;
+        let mt = gfp.migratetype();
+        let pfn = zone.try_alloc(order, mt, reserve, AllocFlags::FAST)?;
         count_fast_events(&mut lists, zone, cpu_node);
         drop(lists);
-        zone.mark_allocated(pfn, order);
+        zone.mark_allocated(pfn, order, mt);
         Some(pfn)
     }
 
@@ -1111,23 +1234,24 @@ impl<'a> PageAllocator<'a> {
         let fits = if order <= PCP_MAX_ORDER {
             lists.count() + (1 << order) <= zone.pcp_high
         } else {
-            lists.has_room(order)
+            lists.has_room(order, 0)
         };
         if !fits {
             return false;
         }
         // The double-free and wrong-order check, as `claim_for_free`.
-        if state
-            .compare_exchange(order as u8 + 1, 0, AcqRel, Acquire)
-            .is_err()
+        let v = state.load(Acquire);
+        if v & STATE_ORDER != order as u8 + 1
+            || state.compare_exchange(v, 0, AcqRel, Acquire).is_err()
         {
             return false;
         }
-        if lists.push(order, (pfn - zone.span.start_pfn) as u32) {
+        let mt = (v >> STATE_MT_SHIFT) as usize;
+        if lists.push(order, mt, (pfn - zone.span.start_pfn) as u32) {
             return true;
         }
         // A full list after all: undo the claim for the slow path.
-        state.store(order as u8 + 1, Release);
+        state.store(v, Release);
         false
     }
 
@@ -1160,6 +1284,15 @@ fn count_fast_events(lists: &mut PcpGuard, zone: &Zone, cpu_node: NodeId) {
     } else {
         NumaStat::OtherNode
     });
+}
+
+/// The allocation-state byte of an allocated head (see `Zone::alloc_state`).
+const STATE_ORDER: u8 = 0xf;
+const STATE_MT_SHIFT: u8 = 4;
+
+#[inline(always)]
+fn alloc_state(order: usize, mt: MigrateType) -> u8 {
+    (order as u8 + 1) | (mt as u8) << STATE_MT_SHIFT
 }
 
 /// Frees a block already validated (its state byte claimed).

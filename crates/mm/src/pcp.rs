@@ -23,7 +23,7 @@
 //! read only the published page count and the NUMA event counters; they
 //! have a CPU's lists drained by asking that CPU (an IPI).
 
-use crate::buddy::MAX_ORDER;
+use crate::buddy::{MAX_ORDER, MIGRATE_PCPTYPES};
 use crate::stats::{NumaStat, NR_NUMA_STATS};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{
@@ -99,12 +99,25 @@ struct HugeList {
     len: u8,
 }
 
+/// Lists of orders 0 to 3, one per order and migratetype (Linux's
+/// NR_PCP_LISTS without the huge one).
+pub const NR_PCP_LISTS: usize = (PCP_MAX_ORDER + 1) * MIGRATE_PCPTYPES;
+
+/// The list of `order` and migratetype `mt` (Linux's order_to_pindex).
+#[inline(always)]
+fn pindex(order: usize, mt: usize) -> usize {
+    debug_assert!(mt < MIGRATE_PCPTYPES);
+    order * MIGRATE_PCPTYPES + mt
+}
+
 /// The lists themselves, reached through a [`PcpGuard`].
 pub struct Lists {
-    lists: [List; PCP_MAX_ORDER + 1],
+    lists: [List; NR_PCP_LISTS],
     huge: HugeList,
     /// Pages on the lists of orders 0 to 3 (what `high` bounds).
     count: u32,
+    /// The list the next trim starts at.
+    next_trim: u8,
 }
 
 impl Lists {
@@ -113,12 +126,13 @@ impl Lists {
             blocks: [0; PCP_LIST_CAPACITY],
             head: 0,
             len: 0,
-        }; PCP_MAX_ORDER + 1],
+        }; NR_PCP_LISTS],
         huge: HugeList {
             blocks: [0; PCP_HUGE_HIGH],
             len: 0,
         },
         count: 0,
+        next_trim: 0,
     };
 
     /// Pages on the lists of orders 0 to 3 (the huge list is not bounded
@@ -132,10 +146,11 @@ impl Lists {
         self.count + ((self.huge.len as u32) << PCP_HUGE_ORDER)
     }
 
-    /// Blocks of `order` on the list (0 for an order not kept).
-    pub fn len(&self, order: usize) -> usize {
+    /// Blocks of `order` and migratetype `mt` on the list (0 for an order
+    /// not kept; the huge list has one for all types).
+    pub fn len(&self, order: usize, mt: usize) -> usize {
         match order {
-            0..=PCP_MAX_ORDER => self.lists[order].len as usize,
+            0..=PCP_MAX_ORDER => self.lists[pindex(order, mt)].len as usize,
             PCP_HUGE_ORDER => self.huge.len as usize,
             _ => 0,
         }
@@ -145,13 +160,14 @@ impl Lists {
         self.total() == 0
     }
 
-    /// A block of `order` (0 to 3, or [`PCP_HUGE_ORDER`]), if the list has one.
+    /// A block of `order` (0 to 3, or [`PCP_HUGE_ORDER`]) and migratetype
+    /// `mt` (below [`MIGRATE_PCPTYPES`]), if the list has one.
     #[inline(always)]
-    pub fn pop(&mut self, order: usize) -> Option<u32> {
+    pub fn pop(&mut self, order: usize, mt: usize) -> Option<u32> {
         if order > PCP_MAX_ORDER {
             return self.pop_huge(order);
         }
-        let l = &mut self.lists[order];
+        let l = &mut self.lists[pindex(order, mt)];
         l.len = l.len.checked_sub(1)?;
         self.count -= 1 << order;
         Some(l.blocks[l.slot(l.len)])
@@ -167,11 +183,11 @@ impl Lists {
         h.blocks.get(h.len as usize).copied()
     }
 
-    /// Whether a block of `order` fits on its list.
+    /// Whether a block of `order` and `mt` fits on its list.
     #[inline(always)]
-    pub fn has_room(&self, order: usize) -> bool {
+    pub fn has_room(&self, order: usize, mt: usize) -> bool {
         match order {
-            0..=PCP_MAX_ORDER => (self.lists[order].len as usize) < PCP_LIST_CAPACITY,
+            0..=PCP_MAX_ORDER => (self.lists[pindex(order, mt)].len as usize) < PCP_LIST_CAPACITY,
             PCP_HUGE_ORDER => (self.huge.len as usize) < PCP_HUGE_HIGH,
             _ => false,
         }
@@ -179,11 +195,11 @@ impl Lists {
 
     /// False when the list is full (or the order is not kept).
     #[inline(always)]
-    pub fn push(&mut self, order: usize, offset: u32) -> bool {
+    pub fn push(&mut self, order: usize, mt: usize, offset: u32) -> bool {
         if order > PCP_MAX_ORDER {
             return self.push_huge(order, offset);
         }
-        let l = &mut self.lists[order];
+        let l = &mut self.lists[pindex(order, mt)];
         if l.len as usize == PCP_LIST_CAPACITY {
             return false;
         }
@@ -211,7 +227,7 @@ impl Lists {
     /// Takes every block off every list, the huge one included (a drain),
     /// handing each to `give` with its order.
     pub fn take_all(&mut self, mut give: impl FnMut(usize, u32)) {
-        while let Some(off) = self.pop(PCP_HUGE_ORDER) {
+        while let Some(off) = self.pop_huge(PCP_HUGE_ORDER) {
             give(PCP_HUGE_ORDER, off);
         }
         self.take_pages(u32::MAX, give);
@@ -220,24 +236,29 @@ impl Lists {
     /// Takes blocks of orders 0 to 3 worth at least `pages` pages off the
     /// lists and hands each to `give`: as Linux's free_pcppages_bulk, the
     /// nonempty lists in turn, the oldest blocks of each first, a list
-    /// emptied (or the count reached) before the next.
+    /// emptied (or the count reached) before the next. Each trim starts
+    /// where the last one stopped, so a list nobody allocates from is
+    /// trimmed too, rather than the busy list being emptied and refilled
+    /// over and over while the other holds most of `high`.
     pub fn take_pages(&mut self, pages: u32, mut give: impl FnMut(usize, u32)) {
         let mut taken = 0;
-        let mut order = 0;
+        let mut p = self.next_trim as usize % NR_PCP_LISTS;
         while taken < pages && self.count > 0 {
             // `count` > 0: some list is not empty, so this ends.
-            while self.lists[order].len == 0 {
-                order = (order + 1) % (PCP_MAX_ORDER + 1);
+            while self.lists[p].len == 0 {
+                p = (p + 1) % NR_PCP_LISTS;
             }
-            let l = &mut self.lists[order];
+            let order = p / MIGRATE_PCPTYPES;
+            let l = &mut self.lists[p];
             while taken < pages {
                 let Some(off) = l.pop_oldest() else { break };
                 taken += 1 << order;
                 self.count -= 1 << order;
                 give(order, off);
             }
-            order = (order + 1) % (PCP_MAX_ORDER + 1);
+            p = (p + 1) % NR_PCP_LISTS;
         }
+        self.next_trim = p as u8;
     }
 }
 
@@ -469,7 +490,11 @@ mod tests {
         let pcp = PerCpuPages::new();
         // SAFETY: one thread.
         let mut p = unsafe { pcp.enter() }.unwrap();
-        assert!(p.push(0, 1) && p.push(0, 2) && p.push(2, 8) && p.push(3, 16));
+        assert!(p.push(0, 0, 1) && p.push(0, 0, 2) && p.push(2, 0, 8) && p.push(3, 0, 16));
+        // Another migratetype's list is apart.
+        assert!(p.push(0, 1, 5));
+        assert_eq!(p.pop(0, 1), Some(5));
+        assert_eq!(p.pop(0, 1), None);
         assert_eq!(p.count(), 1 + 1 + 4 + 8);
         let mut got = [(0usize, 0u32); 4];
         let mut n = 0;
@@ -480,18 +505,22 @@ mod tests {
         // Order 0's list first, oldest first and emptied; then order 2's.
         assert_eq!(&got[..n], &[(0, 1), (0, 2), (2, 8)]);
         assert_eq!(p.count(), 8);
-        assert_eq!(p.pop(3), Some(16));
-        assert_eq!(p.pop(0), None);
+        assert_eq!(p.pop(3, 0), Some(16));
+        assert_eq!(p.pop(0, 0), None);
         // The ring wraps: newest at the top, oldest trimmed first.
         for i in 0..PCP_LIST_CAPACITY as u32 + 10 {
-            if !p.push(0, i) {
+            if !p.push(0, 0, i) {
                 let mut first = None;
                 p.take_pages(1, |_, off| first = Some(off));
                 assert_eq!(first, Some(i - PCP_LIST_CAPACITY as u32), "the oldest");
-                assert!(p.push(0, i));
+                assert!(p.push(0, 0, i));
             }
         }
-        assert_eq!(p.pop(0), Some(PCP_LIST_CAPACITY as u32 + 9), "the newest");
+        assert_eq!(
+            p.pop(0, 0),
+            Some(PCP_LIST_CAPACITY as u32 + 9),
+            "the newest"
+        );
         p.take_all(|_, _| {});
         // SAFETY: one thread; the set is in use, so a second user (an
         // interrupt handler) is turned away.
@@ -502,8 +531,8 @@ mod tests {
         // SAFETY: one thread.
         let mut full = unsafe { full_set.enter() }.unwrap();
         for i in 0..PCP_LIST_CAPACITY as u32 {
-            assert!(full.push(1, i));
+            assert!(full.push(1, 0, i));
         }
-        assert!(!full.push(1, 999));
+        assert!(!full.push(1, 0, 999));
     }
 }

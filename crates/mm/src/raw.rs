@@ -86,8 +86,8 @@ mod tests {
             assert!(meta.iter().all(|m| m.state() == PageState::Reserved));
             let mut b = Buddy::new(1000, meta);
             assert_eq!(b.add_free_range(1000, 1500), 500);
-            let p = b.alloc(3).unwrap();
-            let q = b.alloc(0).unwrap();
+            let p = b.alloc(3, crate::buddy::MigrateType::Movable).unwrap();
+            let q = b.alloc(0, crate::buddy::MigrateType::Movable).unwrap();
             assert_eq!(
                 b.free(p + 1, 0),
                 Err(FreeError::NotBlockHead { pfn: p + 1 })
