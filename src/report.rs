@@ -13,6 +13,9 @@ pub fn print_all(when: &str) {
     kprintln!("==> /proc/buddyinfo <==");
     let _ = mm::report::buddyinfo(&mut Writer, a);
     kprintln!();
+    kprintln!("==> /proc/pagetypeinfo <==");
+    let _ = mm::report::pagetypeinfo(&mut Writer, a);
+    kprintln!();
     kprintln!("==> /proc/zoneinfo <==");
     let _ = mm::report::zoneinfo(&mut Writer, a);
     kprintln!();

@@ -112,10 +112,17 @@ struct Pages {
 impl Pages {
     fn of(cache: &KmemCache, gfp: Gfp) -> Pages {
         let index = cache.owner_tag.load(Relaxed);
+        let reclaimable = cache.flags.contains(SlabFlags::RECLAIM_ACCOUNT);
+        // Slab pages never move; a SLAB_RECLAIM_ACCOUNT cache's are
+        // reclaimable (Linux adds __GFP_RECLAIMABLE to its allocflags).
+        let mut gfp = Gfp(gfp.0 & !Gfp::MOVABLE.0);
+        if reclaimable {
+            gfp = gfp | Gfp::RECLAIMABLE;
+        }
         Pages {
             gfp,
             rcu: cache.flags.contains(SlabFlags::TYPESAFE_BY_RCU),
-            reclaimable: cache.flags.contains(SlabFlags::RECLAIM_ACCOUNT),
+            reclaimable,
             tag: if (index as usize) < MAX_CACHES {
                 SLAB_TAG | index as u16
             } else {

@@ -1,8 +1,9 @@
 //! The page allocator's state in the formats Linux users read:
-//! /proc/buddyinfo, /proc/zoneinfo, numastat(8), and the report Linux
-//! prints when an allocation fails (warn_alloc and show_mem).
+//! /proc/buddyinfo, /proc/pagetypeinfo, /proc/zoneinfo, numastat(8), and
+//! the report Linux prints when an allocation fails (warn_alloc and
+//! show_mem).
 
-use crate::buddy::MAX_ORDER;
+use crate::buddy::{MigrateType, MAX_ORDER, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES};
 use crate::gfp::Gfp;
 use crate::page_alloc::{PageAllocator, Zone};
 use crate::stats::{NumaStat, NR_NUMA_STATS};
@@ -17,6 +18,52 @@ pub fn buddyinfo(w: &mut dyn Write, a: &PageAllocator) -> fmt::Result {
         write!(w, "Node {}, zone {:>8} ", z.node, z.kind.name())?;
         for count in z.free_state().1 {
             write!(w, "{count:>6} ")?;
+        }
+        writeln!(w)?;
+    }
+    Ok(())
+}
+
+/// /proc/pagetypeinfo as Linux's mm/vmstat.c prints it: the pageblock
+/// size, free blocks per order of each migratetype of every populated
+/// zone, then how many pageblocks each type holds (each zone's row read
+/// under its lock; a zone's free counts sum to its buddyinfo row when
+/// nothing allocates in between).
+pub fn pagetypeinfo(w: &mut dyn Write, a: &PageAllocator) -> fmt::Result {
+    writeln!(w, "Page block order: {PAGEBLOCK_ORDER}")?;
+    writeln!(w, "Pages per block:  {PAGEBLOCK_PAGES}")?;
+    writeln!(w)?;
+    write!(w, "{:<43} ", "Free pages count per migrate type at order")?;
+    for order in 0..=MAX_ORDER {
+        write!(w, "{order:6} ")?;
+    }
+    writeln!(w)?;
+    for z in a.zones().filter(|z| z.is_populated()) {
+        let (free, _) = z.pagetype_state();
+        for mt in MigrateType::ALL {
+            write!(
+                w,
+                "Node {:4}, zone {:>8}, type {:>12} ",
+                z.node,
+                z.kind.name(),
+                mt.name()
+            )?;
+            for per_order in &free {
+                write!(w, "{:6} ", per_order[mt as usize])?;
+            }
+            writeln!(w)?;
+        }
+    }
+    write!(w, "\n{:<23}", "Number of blocks type ")?;
+    for mt in MigrateType::ALL {
+        write!(w, "{:>12} ", mt.name())?;
+    }
+    writeln!(w)?;
+    for z in a.zones().filter(|z| z.is_populated()) {
+        let (_, blocks) = z.pagetype_state();
+        write!(w, "Node {}, zone {:>8} ", z.node, z.kind.name())?;
+        for n in blocks {
+            write!(w, "{n:12} ")?;
         }
         writeln!(w)?;
     }
@@ -268,6 +315,52 @@ mod tests {
         assert_eq!(lines[0].len(), "Node 0, zone      DMA ".len() + 11 * 7);
         // DMA: 1 MiB to 16 MiB = 15 MiB = three 4 MiB blocks + 2 + 1 MiB.
         assert!(lines[0].ends_with("     1      1      3 "), "{s}");
+    }
+
+    #[test]
+    fn pagetypeinfo_has_linux_layout_and_agrees_with_buddyinfo() {
+        let a = small();
+        let mut s = String::new();
+        pagetypeinfo(&mut s, &a).unwrap();
+        let mut b = String::new();
+        buddyinfo(&mut b, &a).unwrap();
+        let lines: std::vec::Vec<&str> = s.lines().collect();
+        assert_eq!(lines[0], "Page block order: 9");
+        assert_eq!(lines[1], "Pages per block:  512");
+        assert!(
+            lines[3].starts_with("Free pages count per migrate type at order       0      1 "),
+            "{s}"
+        );
+        assert!(
+            lines[4].starts_with("Node    0, zone      DMA, type    Unmovable "),
+            "{s}"
+        );
+        // Two zones x five types, a blank line, the block table's header
+        // and one row a zone.
+        assert_eq!(lines.len(), 4 + 10 + 2 + 2, "{s}");
+        assert_eq!(lines[15], "Number of blocks type     Unmovable      Movable  Reclaimable   HighAtomic      Isolate ");
+        assert!(lines[16].starts_with("Node 0, zone      DMA "), "{s}");
+        // Per zone, the types' free counts add up to buddyinfo's row.
+        for (zone, row) in b.lines().enumerate() {
+            let buddy: std::vec::Vec<u64> = row
+                .split_whitespace()
+                .skip(4)
+                .map(|c| c.parse().unwrap())
+                .collect();
+            let mut sum = std::vec![0u64; MAX_ORDER + 1];
+            for line in &lines[4 + zone * 5..9 + zone * 5] {
+                for (o, c) in line.split_whitespace().skip(6).enumerate() {
+                    sum[o] += c.parse::<u64>().unwrap();
+                }
+            }
+            assert_eq!(sum, buddy, "{s}\n{b}");
+        }
+        // Every pageblock starts movable: DMA spans 4096 frames (8 blocks).
+        assert!(
+            lines[16]
+                .ends_with("           0            8            0            0            0 "),
+            "{s}"
+        );
     }
 
     #[test]

@@ -6,10 +6,23 @@ use std::collections::BTreeMap;
 
 /// The text of the last section called `name` (up to its blank line).
 pub fn section<'a>(console: &'a str, name: &str) -> Option<&'a str> {
+    section_with_blanks(console, name, 0)
+}
+
+/// A section with `blanks` blank lines of its own (pagetypeinfo has two,
+/// as Linux prints it): it ends at the blank line after those.
+pub fn section_with_blanks<'a>(console: &'a str, name: &str, blanks: usize) -> Option<&'a str> {
     let header = format!("==> {name} <==\n");
     let start = console.rfind(&header)? + header.len();
     let rest = &console[start..];
-    Some(&rest[..rest.find("\n\n").map_or(rest.len(), |e| e + 1)])
+    let mut end = 0;
+    for _ in 0..=blanks {
+        match rest[end..].find("\n\n") {
+            Some(e) => end += e + 1,
+            None => return Some(rest),
+        }
+    }
+    Some(&rest[..end])
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -66,7 +79,7 @@ pub fn zoneinfo(text: &str) -> Vec<ZoneInfo> {
         } else if let Some((k, v)) = line.rsplit_once(char::is_whitespace) {
             if let Ok(v) = v.parse() {
                 z.fields
-                    .insert(k.trim_end_matches(':').trim().to_string(), v);
+                    .insert(k.trim().trim_end_matches(':').to_string(), v);
             }
         }
     }
@@ -91,6 +104,50 @@ pub fn zone_rows<T>(text: &str, value: impl Fn(&str) -> T) -> Vec<(usize, String
             (node, zone, w.map(&value).collect())
         })
         .collect()
+}
+
+/// /proc/pagetypeinfo: free blocks per order of each (node, zone, type),
+/// and pageblocks per type of each (node, zone) in the header's type order.
+pub struct PageTypeInfo {
+    pub pageblock_order: u32,
+    pub free: Vec<(usize, String, String, Vec<u64>)>,
+    pub types: Vec<String>,
+    pub blocks: Vec<(usize, String, Vec<u64>)>,
+}
+
+pub fn pagetypeinfo(text: &str) -> PageTypeInfo {
+    let mut lines = text.lines();
+    let order_line = lines.next().unwrap();
+    let pageblock_order = order_line
+        .strip_prefix("Page block order: ")
+        .unwrap_or_else(|| panic!("{order_line}"))
+        .parse()
+        .unwrap();
+    let mut info = PageTypeInfo {
+        pageblock_order,
+        free: Vec::new(),
+        types: Vec::new(),
+        blocks: Vec::new(),
+    };
+    for l in lines {
+        if let Some(rest) = l.strip_prefix("Number of blocks type") {
+            info.types = rest.split_whitespace().map(String::from).collect();
+        } else if l.contains(", type ") {
+            // `Node    0, zone      DMA, type    Unmovable      0 ...`
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let counts = w[6..].iter().map(|c| c.parse().unwrap()).collect();
+            let zone = w[3].trim_end_matches(',').to_string();
+            info.free.push((
+                w[1].trim_end_matches(',').parse().unwrap(),
+                zone,
+                w[5].to_string(),
+                counts,
+            ));
+        } else if l.starts_with("Node ") {
+            info.blocks.extend(zone_rows(l, |c| c.parse().unwrap()));
+        }
+    }
+    info
 }
 
 /// numastat's table: row name -> one count per node column.

@@ -4,7 +4,9 @@
 //! command-line words that shape zones and watermarks.
 
 use boot_tests::ktap::Result;
-use boot_tests::mm_reports::{buddyinfo, numastat, section, zone_rows, zoneinfo, ZoneInfo};
+use boot_tests::mm_reports::{
+    buddyinfo, numastat, pagetypeinfo, section, section_with_blanks, zone_rows, zoneinfo, ZoneInfo,
+};
 use boot_tests::{accelerators, boot, qemu_args, Accel, Boot, PRESETS};
 
 const PAGE: u64 = 4096;
@@ -132,6 +134,63 @@ fn check_extfrag(preset: &str, b: &Boot, buddy: &[(usize, String, Vec<u64>)]) {
     }
 }
 
+/// /proc/pagetypeinfo against buddyinfo and zoneinfo: per zone, the free
+/// blocks of the five types add up to buddyinfo's row, and the pageblock
+/// counts to the pageblocks the zone spans.
+fn check_pagetypeinfo(preset: &str, b: &Boot, buddy: &[(usize, String, Vec<u64>)], z: &[ZoneInfo]) {
+    let text = section_with_blanks(&b.console, "/proc/pagetypeinfo", 2)
+        .unwrap_or_else(|| panic!("{preset}: no pagetypeinfo"));
+    let info = pagetypeinfo(text);
+    assert_eq!(info.pageblock_order, 9, "{preset}");
+    assert_eq!(
+        info.types,
+        [
+            "Unmovable",
+            "Movable",
+            "Reclaimable",
+            "HighAtomic",
+            "Isolate"
+        ],
+        "{preset}"
+    );
+    assert_eq!(
+        info.blocks.len(),
+        buddy.len(),
+        "{preset}: a block row per populated zone"
+    );
+    for (node, zone, counts) in buddy {
+        let rows: Vec<_> = info
+            .free
+            .iter()
+            .filter(|r| r.0 == *node && r.1 == *zone)
+            .collect();
+        assert_eq!(rows.len(), 5, "{preset} node {node} {zone}: five types");
+        for order in 0..counts.len() {
+            let sum: u64 = rows.iter().map(|r| r.3[order]).sum();
+            assert_eq!(
+                sum, counts[order],
+                "{preset} node {node} {zone} order {order}\n{text}"
+            );
+        }
+        let zi = z
+            .iter()
+            .find(|i| i.node == *node && i.zone == *zone)
+            .unwrap();
+        let (start, spanned) = (zi.get("start_pfn"), zi.get("spanned"));
+        let spans = (start + spanned).div_ceil(512) - start / 512;
+        let (_, _, blocks) = info
+            .blocks
+            .iter()
+            .find(|r| r.0 == *node && r.1 == *zone)
+            .unwrap();
+        assert_eq!(
+            blocks.iter().sum::<u64>(),
+            spans,
+            "{preset} node {node} {zone}\n{text}"
+        );
+    }
+}
+
 /// Linux's invariants between the reports, on every preset.
 fn check_reports(preset: &str, b: &Boot) {
     let vm = qemu_args::load(preset);
@@ -143,6 +202,7 @@ fn check_reports(preset: &str, b: &Boot) {
     );
     let buddy = buddyinfo(section(&b.console, "/proc/buddyinfo").unwrap());
     check_extfrag(preset, b, &buddy);
+    check_pagetypeinfo(preset, b, &buddy, &z);
     for zone in &z {
         assert_eq!(zone.protection.len(), 5, "{preset} {zone:?}");
         let Some((_, _, counts)) = buddy
