@@ -165,10 +165,10 @@ fn check_pagetypeinfo(preset: &str, b: &Boot, buddy: &[(usize, String, Vec<u64>)
             .filter(|r| r.0 == *node && r.1 == *zone)
             .collect();
         assert_eq!(rows.len(), 5, "{preset} node {node} {zone}: five types");
-        for order in 0..counts.len() {
+        for (order, &count) in counts.iter().enumerate() {
             let sum: u64 = rows.iter().map(|r| r.3[order]).sum();
             assert_eq!(
-                sum, counts[order],
+                sum, count,
                 "{preset} node {node} {zone} order {order}\n{text}"
             );
         }
