@@ -76,7 +76,12 @@ pub fn init(boot: &BootInfo, tables: &Tables, mem_limit: Option<u64>) {
         }
     };
     for e in boot.memory_map().iter().filter(|e| e.kind == E820Kind::Ram) {
-        report("adding RAM", mb.add_memory(e.start, e.end));
+        // The first page belongs to the BIOS whatever the map says (Linux's
+        // trim_bios_range): not RAM, so zones start at frame 1 as Linux's.
+        let start = e.start.max(PAGE_SIZE);
+        if start < e.end {
+            report("adding RAM", mb.add_memory(start, e.end));
+        }
     }
     report("first MiB", mb.reserve(0, LOW_MEMORY_END));
     let image = paging::image_layout();

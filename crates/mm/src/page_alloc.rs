@@ -563,7 +563,26 @@ impl<'a> PageAllocator<'a> {
         let all_zones = || nodes.iter().flatten().flat_map(|n| n.zones.iter());
         let lowmem = watermark::lowmem_pages(all_zones().map(|z| (z.kind, z.managed)));
         let min_free_kbytes = min_free_kbytes
-            .unwrap_or_else(|| watermark::default_min_free_kbytes(lowmem))
+            .unwrap_or_else(|| {
+                // Linux's order: watermarks from the square-root default at
+                // boot, then khugepaged's raise for huge pages, computed
+                // from those watermarks.
+                let default = watermark::default_min_free_kbytes(lowmem);
+                let kernel_zones =
+                    || all_zones().filter(|z| z.is_populated() && z.kind <= ZoneType::Normal);
+                let free_buffer_pages: u64 = kernel_zones()
+                    .map(|z| {
+                        let high =
+                            watermark::zone_watermarks(z.kind, z.managed, default, lowmem).high;
+                        z.managed.saturating_sub(high)
+                    })
+                    .sum();
+                let zones = kernel_zones().count() as u64;
+                default.max(watermark::recommended_min_free_kbytes(
+                    zones,
+                    free_buffer_pages,
+                ))
+            })
             .min(watermark::max_min_free_kbytes(lowmem));
         let cpus_online = topology.cpus().len() as u32;
         let mut pcp_index = 0;

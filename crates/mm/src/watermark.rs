@@ -3,7 +3,10 @@
 //! setup_per_zone_lowmem_reserve), and the watermark check every
 //! allocation passes.
 //!
-//! - min_free_kbytes = sqrt(16 x lowmem KiB), clamped to [128, 262144].
+//! - min_free_kbytes = sqrt(16 x lowmem KiB), clamped to [128, 262144],
+//!   then raised as Linux's khugepaged raises it when transparent huge
+//!   pages are on (the distributions' default): 11 pageblocks a populated
+//!   zone up to ZONE_NORMAL, at most 5% of the free kernel-usable pages.
 //! - Each zone's `min` is its share of min_free_kbytes in proportion to its
 //!   managed pages (ZONE_MOVABLE, which kernel allocations cannot use, gets
 //!   a small fixed floor instead). `low` and `high` add one and two steps of
@@ -13,6 +16,7 @@
 //!   between, divided by the lower zone's ratio (256 for DMA and DMA32, 32
 //!   for NORMAL).
 
+use crate::buddy::{MIGRATE_PCPTYPES, PAGEBLOCK_PAGES};
 use crate::gfp::Gfp;
 use crate::zone::{ZoneType, NR_ZONES};
 
@@ -70,6 +74,18 @@ fn int_sqrt(x: u64) -> u64 {
 /// Linux's default min_free_kbytes for `lowmem_pages` of kernel-usable memory.
 pub fn default_min_free_kbytes(lowmem_pages: u64) -> u64 {
     int_sqrt(lowmem_pages * PAGE_KIB * 16).clamp(MIN_FREE_KBYTES_FLOOR, MIN_FREE_KBYTES_CEILING)
+}
+
+/// Linux's set_recommended_min_free_kbytes, which khugepaged applies at
+/// boot whenever transparent huge pages are enabled: room for two free
+/// pageblocks in each of `zones` (the populated zones up to ZONE_NORMAL),
+/// plus MIGRATE_PCPTYPES x MIGRATE_PCPTYPES pageblocks a zone for the
+/// migratetypes to fall back into, at most 5% of `free_buffer_pages` (the
+/// kernel-usable pages above their zones' high watermarks, Linux's
+/// nr_free_buffer_pages); in KiB.
+pub fn recommended_min_free_kbytes(zones: u64, free_buffer_pages: u64) -> u64 {
+    let per_zone = PAGEBLOCK_PAGES * (2 + (MIGRATE_PCPTYPES * MIGRATE_PCPTYPES) as u64);
+    (per_zone * zones).min(free_buffer_pages / 20) * PAGE_KIB
 }
 
 /// The most min_free_kbytes a system with `lowmem_pages` can take and
@@ -223,6 +239,15 @@ mod tests {
             let r = int_sqrt(x) as u128;
             assert!(r * r <= x as u128 && (r + 1) * (r + 1) > x as u128, "{x}");
         }
+    }
+
+    #[test]
+    fn the_huge_page_raise_is_eleven_pageblocks_a_zone_within_five_percent() {
+        // Three zones (two-node: DMA and two DMA32): 3 x 11 x 512 pages.
+        assert_eq!(recommended_min_free_kbytes(3, 1 << 20), 3 * 11 * 512 * 4);
+        // A small machine: 5% of what is free above the high marks.
+        assert_eq!(recommended_min_free_kbytes(2, 100_000), 5_000 * 4);
+        assert_eq!(recommended_min_free_kbytes(0, 1 << 20), 0);
     }
 
     #[test]

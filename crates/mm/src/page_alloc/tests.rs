@@ -126,7 +126,14 @@ fn draining_node_0_falls_back_in_slit_order() {
         }
         live.push(got);
     }
-    assert_eq!(visited, [0, 1, 2, 3]);
+    // The fast path (low watermark) walks the nodes in SLIT order; once
+    // all are at low, the slow path (min) walks them again in the same
+    // order, when the gap between the marks holds an order-10 block.
+    assert_eq!(visited[..4], [0, 1, 2, 3]);
+    assert!(
+        visited.len() == 4 || visited[4..] == [0, 1, 2, 3],
+        "{visited:?}"
+    );
     let fell_back = live.iter().filter(|g| g.node != 0).count() as u64;
     let stats = |n| a.node_stats(n);
     assert_eq!(stats(0)[NumaStat::Foreign as usize], fell_back);
