@@ -7,6 +7,7 @@ pub mod early_heap;
 pub mod memblock;
 pub mod mempolicy;
 mod mempolicy_selftests;
+pub mod migrate;
 pub mod oom_kill;
 pub mod page_alloc;
 mod page_alloc_selftests;

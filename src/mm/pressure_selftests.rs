@@ -2,9 +2,7 @@
 //! killer. An explicit suite (it fills memory): `selftest=pressure`, or
 //! `workload=pressure`, which adds it to the default suites.
 
-use super::page_alloc::{
-    alloc_pages_node, allocator, drain_all_pages, page_address, RECLAIM_CALLS,
-};
+use super::page_alloc::{alloc_pages_node, allocator, drain_all_pages, RECLAIM_CALLS};
 use super::pagecache::PageCache;
 use super::selftest_support::{CacheGuard, Held};
 use super::shrinker::{self, ShrinkControl, Shrinker, ShrinkerStats};
@@ -369,11 +367,13 @@ fn hog(task: &Task, slot: usize, target: u64, hold_until: &'static AtomicBool) {
         if got == target {
             break END_TARGET;
         }
-        match task.alloc_page(Gfp::KERNEL | Gfp::NOWARN, super::page_alloc::NUMA_NO_NODE) {
-            Ok(p) => {
-                // Touch it past the chain word, as a program would.
-                // SAFETY: the page is the task's; bytes 8.. are ours.
-                unsafe { (page_address(p) as *mut u64).add(1).write(got) };
+        // Touch each page past the chain word, as a program would.
+        match task.alloc_page(
+            Gfp::KERNEL | Gfp::NOWARN,
+            super::page_alloc::NUMA_NO_NODE,
+            |w| w[0] = got,
+        ) {
+            Ok(()) => {
                 got += 1;
                 HOG_DONE[slot].store(got, Relaxed);
                 if got % 64 == 0 {

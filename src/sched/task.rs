@@ -7,6 +7,11 @@
 //! number + 1), so charging never allocates: that matters most when
 //! memory is short. Its slab objects carry a 16-byte header with the
 //! chain link and their size.
+//!
+//! Task pages are movable, as a Linux process's anonymous memory: no one
+//! but the task holds their addresses (the code that fills a page gets it
+//! before it is charged, never after), so migration may copy one and
+//! re-point its chain link under the task's lock (`migrate_pages`).
 
 use crate::mm::page_alloc::{
     __free_pages, alloc_pages, alloc_pages_node, page_address, Page, NUMA_NO_NODE,
@@ -23,6 +28,8 @@ use x86_64::instructions::interrupts::without_interrupts;
 
 /// Tasks that can exist at once.
 pub const MAX_TASKS: usize = 32;
+/// Words in a page.
+const WORDS: usize = (PAGE_SIZE / 8) as usize;
 /// Bytes before a charged object: the chain link and the object's size.
 const OBJECT_HEADER: usize = 16;
 
@@ -144,12 +151,20 @@ impl Task {
 
     /// One page, on `node` (NUMA_NO_NODE: where the calling task's memory
     /// policy puts it, as Linux places anonymous memory), charged to the
-    /// task. Its first 8 bytes belong to the task's chain; the rest is the
-    /// caller's.
-    pub fn alloc_page(&self, gfp: Gfp, node: i32) -> Result<Page, TaskAllocError> {
+    /// task: movable, like Linux's anonymous memory. `fill` writes its
+    /// contents (all but the first 8 bytes, the task's chain link) before
+    /// the page joins the task; from then on only the task reaches it,
+    /// so migration can move it.
+    pub fn alloc_page(
+        &self,
+        gfp: Gfp,
+        node: i32,
+        fill: impl FnOnce(&mut [u64]),
+    ) -> Result<(), TaskAllocError> {
         if self.is_killed() {
             return Err(TaskAllocError::Killed);
         }
+        let gfp = gfp | Gfp::MOVABLE;
         let page = if node == NUMA_NO_NODE {
             alloc_pages(gfp, 0)
         } else {
@@ -163,6 +178,8 @@ impl Task {
             });
         };
         let link = page_address(page) as *mut u64;
+        // SAFETY: a fresh page, this caller's alone until charged below.
+        fill(unsafe { core::slice::from_raw_parts_mut(link.add(1), WORDS - 1) });
         without_interrupts(|| {
             let mut head = self.pages.lock();
             // SAFETY: the page was just allocated to this task; its first
@@ -171,7 +188,140 @@ impl Task {
             *head = page.pfn() + 1;
             self.rss.fetch_add(1, Relaxed);
         });
-        Ok(page)
+        Ok(())
+    }
+
+    /// Calls `f` with the contents (after the chain word) and the frame of
+    /// each of the task's pages, newest first, under the task's lock.
+    pub fn for_each_page(&self, mut f: impl FnMut(u64, &[u64])) {
+        without_interrupts(|| {
+            let head = self.pages.lock();
+            let mut at = *head;
+            while at != 0 {
+                let p = Page::from_pfn(at - 1);
+                let words = page_address(p) as *const u64;
+                // SAFETY: a page of this task's chain; the lock keeps it
+                // from being moved or freed while `f` reads it.
+                unsafe { f(at - 1, core::slice::from_raw_parts(words.add(1), WORDS - 1)) };
+                // SAFETY: its first word is the chain link.
+                at = unsafe { words.read() };
+            }
+        });
+    }
+
+    /// The task's pages per node (numa_maps' N<node>= counts).
+    pub fn pages_per_node(&self) -> [u64; numa::MAX_NUMNODES] {
+        let mut n = [0; numa::MAX_NUMNODES];
+        self.for_each_page(|pfn, _| {
+            if let Some(node) = Page::from_pfn(pfn).nid() {
+                n[node] += 1;
+            }
+        });
+        n
+    }
+
+    /// Linux's migrate_pages(2) for this task: every page on a node of
+    /// `from` moves to the node `remap_node` gives in `to`. Target pages
+    /// are taken outside the task's lock, a batch a destination at a time;
+    /// under the lock each page is copied and its chain link re-pointed,
+    /// then the old pages are freed. A page with no target (its node full)
+    /// stays and counts as a failure. Returns (moved, failed).
+    pub fn migrate_pages(
+        &self,
+        from: mm::mempolicy::NodeMask,
+        to: mm::mempolicy::NodeMask,
+    ) -> (u64, u64) {
+        use crate::mm::migrate::{copy_page, migration_target, MIGRATE_STAT};
+        use mm::mempolicy::remap_node;
+        const BATCH: usize = 32;
+        let dest = |pfn: u64| {
+            Page::from_pfn(pfn)
+                .nid()
+                .and_then(|n| remap_node(n, from, to))
+                .filter(|&d| Some(d) != Page::from_pfn(pfn).nid())
+        };
+        let (mut moved, mut failed) = (0u64, 0u64);
+        // Where the walk goes on: the frame + 1 whose link comes next (0:
+        // the head).
+        let mut cursor = 0u64;
+        loop {
+            // Targets for this round: BATCH per destination node in `to`.
+            let mut targets: alloc::vec::Vec<(usize, Page)> = alloc::vec::Vec::new();
+            for node in (0..mm::mempolicy::MAX_NODES).filter(|&n| to & (1 << n) != 0) {
+                for _ in 0..BATCH {
+                    match migration_target(node) {
+                        Some(p) => targets.push((node, p)),
+                        None => break,
+                    }
+                }
+            }
+            let mut had = [false; numa::MAX_NUMNODES];
+            for &(n, _) in &targets {
+                had[n] = true;
+            }
+            let mut old: alloc::vec::Vec<Page> = alloc::vec::Vec::new();
+            let mut done = false;
+            let mut used_all = false;
+            without_interrupts(|| {
+                let mut head = self.pages.lock();
+                if *head == 0 {
+                    done = true;
+                    return;
+                }
+                loop {
+                    let link: *mut u64 = if cursor == 0 {
+                        &mut *head
+                    } else {
+                        page_address(Page::from_pfn(cursor - 1)) as *mut u64
+                    };
+                    // SAFETY: `link` is the head or the first word of a page
+                    // of this chain (the lock holds it in place).
+                    let next = unsafe { link.read() };
+                    if next == 0 {
+                        done = true;
+                        return;
+                    }
+                    let page = Page::from_pfn(next - 1);
+                    let Some(d) = dest(page.pfn()) else {
+                        cursor = next;
+                        continue;
+                    };
+                    let Some(i) = targets.iter().position(|&(n, _)| n == d) else {
+                        if had[d] {
+                            // This round's targets for `d` are used up:
+                            // the next round takes more.
+                            used_all = true;
+                            return;
+                        }
+                        // `d` had no room at all: the page stays.
+                        failed += 1;
+                        cursor = next;
+                        continue;
+                    };
+                    let (_, target) = targets.swap_remove(i);
+                    // SAFETY: `page` is this task's (the lock keeps everyone
+                    // else off it) and `target` is fresh.
+                    unsafe { copy_page(page, target) };
+                    // SAFETY: as for the read above.
+                    unsafe { link.write(target.pfn() + 1) };
+                    old.push(page);
+                    moved += 1;
+                    cursor = target.pfn() + 1;
+                }
+            });
+            for p in old {
+                __free_pages(p, 0);
+            }
+            for (_, p) in targets {
+                __free_pages(p, 0);
+            }
+            if done || !used_all {
+                break;
+            }
+        }
+        MIGRATE_STAT.pgmigrate_success.fetch_add(moved, Relaxed);
+        MIGRATE_STAT.pgmigrate_fail.fetch_add(failed, Relaxed);
+        (moved, failed)
     }
 
     /// `size` bytes from kmalloc, charged to the task until it exits.

@@ -346,6 +346,23 @@ pub fn place(
     }
 }
 
+/// Where migrate_pages(2) sends a page on `node`, as Linux's nodes_remap
+/// maps the nodes: the n-th node of `from` to the n-th of `to` (n taken
+/// modulo `to`'s size); None for a node not in `from` (its pages stay) or
+/// an empty `to`.
+pub fn remap_node(node: usize, from: NodeMask, to: NodeMask) -> Option<usize> {
+    if node >= MAX_NODES || from & (1 << node) == 0 || to == 0 {
+        return None;
+    }
+    let rank = (from & ((1u128 << node) - 1)).count_ones();
+    let n = rank % to.count_ones();
+    let mut m = to;
+    for _ in 0..n {
+        m &= m - 1;
+    }
+    Some(m.trailing_zeros() as usize)
+}
+
 /// The weight scale of automatic weights (Linux's weightiness).
 pub const WEIGHTINESS: u32 = 32;
 
@@ -390,6 +407,19 @@ fn gcd(a: u32, b: u32) -> u32 {
 mod tests {
     extern crate std;
     use super::*;
+
+    #[test]
+    fn remap_sends_the_nth_node_of_from_to_the_nth_of_to() {
+        // {0,1} -> {2,3}: 0 -> 2, 1 -> 3; nodes outside `from` stay.
+        assert_eq!(remap_node(0, 0b11, 0b1100), Some(2));
+        assert_eq!(remap_node(1, 0b11, 0b1100), Some(3));
+        assert_eq!(remap_node(2, 0b11, 0b1100), None);
+        // More sources than targets: modulo the target count.
+        assert_eq!(remap_node(2, 0b111, 0b10), Some(1));
+        assert_eq!(remap_node(3, 0b1010, 0b101), Some(2));
+        assert_eq!(remap_node(0, 1, 0), None);
+        assert_eq!(remap_node(127, 1 << 127, 1), Some(0));
+    }
     use std::string::ToString;
     use std::vec::Vec;
 
