@@ -309,7 +309,9 @@ impl PageCache {
                 unsafe { (*e).version }
             };
             drop(inner);
-            let Some(page) = alloc_pages_node(node as i32, gfp, 0) else {
+            // Cache pages are movable (reclaim can drop or demote them), as
+            // Linux's page cache allocates them.
+            let Some(page) = alloc_pages_node(node as i32, gfp | Gfp::MOVABLE, 0) else {
                 break Err(CacheError::NoMemory);
             };
             fill(page, block, version);
@@ -674,7 +676,7 @@ fn demotion_possible(node: NodeId) -> bool {
 /// full, and the page is dropped instead.
 fn demotion_copy(node: NodeId, pfn: u64) -> Option<Page> {
     let tiers = &crate::numa::memory_tiers().tiers;
-    let gfp = Gfp::NOWAIT | Gfp::THISNODE | Gfp::NOWARN;
+    let gfp = Gfp::NOWAIT | Gfp::MOVABLE | Gfp::THISNODE | Gfp::NOWARN;
     let preferred = tiers.preferred[node];
     let order = numa::hmat::nodes_of(preferred)
         .chain(numa::hmat::nodes_of(tiers.fallback[node] & !preferred));
