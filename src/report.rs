@@ -40,8 +40,9 @@ pub fn print_all(when: &str) {
     kprintln!("==> /proc/vmstat (reclaim lines) <==");
     let _ = crate::mm::vmscan::report(&mut Writer);
     kprintln!();
-    kprintln!("==> /proc/vmstat (migration lines) <==");
+    kprintln!("==> /proc/vmstat (migration and compaction lines) <==");
     let _ = crate::mm::migrate::report(&mut Writer);
+    let _ = crate::mm::compaction::report(&mut Writer);
     kprintln!();
     kprintln!("==> watermarks and kswapd per node <==");
     let _ = crate::mm::vmscan::watermark_report(&mut Writer);

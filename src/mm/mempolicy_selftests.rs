@@ -332,9 +332,11 @@ fn task_with_pages(
 
 /// The pages' indices, each checked against its complement.
 fn task_page_indices(task: &Task) -> alloc::vec::Vec<u64> {
-    let mut got = alloc::vec::Vec::new();
+    // Sized first: the walk runs under the task's lock, which must not
+    // allocate.
+    let mut got = alloc::vec::Vec::with_capacity(task.rss_pages() as usize);
     task.for_each_page(|_, w| {
-        if w[w.len() - 1] == !w[0] {
+        if w[w.len() - 1] == !w[0] && got.len() < got.capacity() {
             got.push(w[0]);
         }
     });

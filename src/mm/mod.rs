@@ -2,6 +2,8 @@
 //! buddy allocators, GFP, zonelists, watermarks, NUMA statistics) with
 //! Linux's interface, and the reports in Linux's formats.
 
+pub mod compaction;
+mod compaction_selftests;
 mod device_memory_selftests;
 pub mod early_heap;
 pub mod memblock;

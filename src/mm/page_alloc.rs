@@ -428,6 +428,18 @@ impl Reclaim for AsCaller {
         }
     }
 
+    /// Compaction runs with the caller's interrupts, as direct reclaim.
+    fn compact(&self, order: usize, node: NodeId, sync: bool) -> Option<bool> {
+        if !self.irqs_on {
+            return None;
+        }
+        self.as_caller(|| self.reclaim.compact(order, node, sync))
+    }
+
+    fn compaction_outcome(&self, got_page: bool) {
+        self.reclaim.compaction_outcome(got_page);
+    }
+
     fn nofail_wait(&self, attempt: u64) {
         RECLAIM_CALLS.nofail_waits.fetch_add(1, Relaxed);
         if attempt.is_power_of_two() && attempt >= 1 << 16 {

@@ -33,6 +33,17 @@ impl Reclaim for KernelReclaim {
         oom_kill::out_of_memory(gfp, order, allowed)
     }
 
+    fn compact(&self, order: usize, node: NodeId, sync: bool) -> Option<bool> {
+        use super::compaction::{try_to_compact_pages, Mode};
+        // Asked only for allocations that may reclaim directly: compaction
+        // spins on owners' locks at most, as reclaim does.
+        try_to_compact_pages(order, node, if sync { Mode::Sync } else { Mode::Async })
+    }
+
+    fn compaction_outcome(&self, got_page: bool) {
+        super::compaction::count_outcome(got_page);
+    }
+
     fn nofail_wait(&self, _attempt: u64) {
         if crate::sched::can_sleep() {
             // Wait for reclaim elsewhere (kswapd, a victim exiting) asleep.

@@ -33,6 +33,22 @@ const WORDS: usize = (PAGE_SIZE / 8) as usize;
 /// Bytes before a charged object: the chain link and the object's size.
 const OBJECT_HEADER: usize = 16;
 
+/// What a chain walk does with a page (see `Task::relink`).
+enum Pick {
+    Move(Page),
+    Skip,
+    Stop,
+}
+
+#[derive(Default)]
+struct Relinked {
+    moved: u64,
+    /// `pick` said stop.
+    stopped: bool,
+    /// The lock was held elsewhere (asynchronous mode).
+    busy: bool,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TaskAllocError {
     /// The OOM killer chose this task: it must stop.
@@ -57,7 +73,8 @@ pub struct Task {
     pages: Mutex<u64>,
     /// Head of the object chain (header address), 0 for none.
     objects: Mutex<usize>,
-    /// Pages given back by `release_memory`, for the balance checks.
+    /// Pages given back (`release_memory`, `free_pages_where`), for the
+    /// balance checks.
     pub pages_released: AtomicU64,
     /// The task's memory policy (set_mempolicy); its threads allocate
     /// under it, and a task created by one of them starts with a copy.
@@ -192,7 +209,8 @@ impl Task {
     }
 
     /// Calls `f` with the contents (after the chain word) and the frame of
-    /// each of the task's pages, newest first, under the task's lock.
+    /// each of the task's pages, newest first, under the task's lock with
+    /// interrupts off: `f` must not allocate.
     pub fn for_each_page(&self, mut f: impl FnMut(u64, &[u64])) {
         without_interrupts(|| {
             let head = self.pages.lock();
@@ -220,6 +238,39 @@ impl Task {
         n
     }
 
+    /// Frees the task's pages for which `drop(frame, contents)` says so (a
+    /// program unmapping part of its memory); returns how many.
+    pub fn free_pages_where(&self, mut drop: impl FnMut(u64, &[u64]) -> bool) -> u64 {
+        let mut n = 0u64;
+        without_interrupts(|| {
+            let mut head = self.pages.lock();
+            let mut link: *mut u64 = &mut *head;
+            loop {
+                // SAFETY: the head or a chain page's link word, under the lock.
+                let next = unsafe { link.read() };
+                if next == 0 {
+                    break;
+                }
+                let page = Page::from_pfn(next - 1);
+                let words = page_address(page) as *mut u64;
+                // SAFETY: a page of this chain, held by the lock.
+                let contents = unsafe { core::slice::from_raw_parts(words.add(1), WORDS - 1) };
+                if drop(next - 1, contents) {
+                    // SAFETY: unlink it: its predecessor takes its link.
+                    unsafe { link.write(words.read()) };
+                    // Freeing takes only the zone lock, below this one.
+                    __free_pages(page, 0);
+                    n += 1;
+                } else {
+                    link = words;
+                }
+            }
+            self.rss.fetch_sub(n, Relaxed);
+        });
+        self.pages_released.fetch_add(n, Relaxed);
+        n
+    }
+
     /// Linux's migrate_pages(2) for this task: every page on a node of
     /// `from` moves to the node `remap_node` gives in `to`. Target pages
     /// are taken outside the task's lock, a batch a destination at a time;
@@ -231,22 +282,22 @@ impl Task {
         from: mm::mempolicy::NodeMask,
         to: mm::mempolicy::NodeMask,
     ) -> (u64, u64) {
-        use crate::mm::migrate::{copy_page, migration_target, MIGRATE_STAT};
+        use crate::mm::migrate::{migration_target, MIGRATE_STAT};
         use mm::mempolicy::remap_node;
         const BATCH: usize = 32;
-        let dest = |pfn: u64| {
-            Page::from_pfn(pfn)
-                .nid()
-                .and_then(|n| remap_node(n, from, to))
-                .filter(|&d| Some(d) != Page::from_pfn(pfn).nid())
-        };
         let (mut moved, mut failed) = (0u64, 0u64);
-        // Where the walk goes on: the frame + 1 whose link comes next (0:
-        // the head).
         let mut cursor = 0u64;
         loop {
             // Targets for this round: BATCH per destination node in `to`.
             let mut targets: alloc::vec::Vec<(usize, Page)> = alloc::vec::Vec::new();
+            // Room reserved up front: a failure (memory is short) ends the
+            // migration instead of stopping the kernel.
+            if targets
+                .try_reserve_exact(BATCH * to.count_ones() as usize)
+                .is_err()
+            {
+                break;
+            }
             for node in (0..mm::mempolicy::MAX_NODES).filter(|&n| to & (1 << n) != 0) {
                 for _ in 0..BATCH {
                     match migration_target(node) {
@@ -259,69 +310,118 @@ impl Task {
             for &(n, _) in &targets {
                 had[n] = true;
             }
-            let mut old: alloc::vec::Vec<Page> = alloc::vec::Vec::new();
-            let mut done = false;
-            let mut used_all = false;
-            without_interrupts(|| {
-                let mut head = self.pages.lock();
-                if *head == 0 {
-                    done = true;
-                    return;
+            let walk = self.relink(&mut cursor, false, |page| {
+                let Some(d) = page.nid().and_then(|n| remap_node(n, from, to)) else {
+                    return Pick::Skip;
+                };
+                if Some(d) == page.nid() {
+                    return Pick::Skip;
                 }
-                loop {
-                    let link: *mut u64 = if cursor == 0 {
-                        &mut *head
-                    } else {
-                        page_address(Page::from_pfn(cursor - 1)) as *mut u64
-                    };
-                    // SAFETY: `link` is the head or the first word of a page
-                    // of this chain (the lock holds it in place).
-                    let next = unsafe { link.read() };
-                    if next == 0 {
-                        done = true;
-                        return;
-                    }
-                    let page = Page::from_pfn(next - 1);
-                    let Some(d) = dest(page.pfn()) else {
-                        cursor = next;
-                        continue;
-                    };
-                    let Some(i) = targets.iter().position(|&(n, _)| n == d) else {
-                        if had[d] {
-                            // This round's targets for `d` are used up:
-                            // the next round takes more.
-                            used_all = true;
-                            return;
-                        }
-                        // `d` had no room at all: the page stays.
+                match targets.iter().position(|&(n, _)| n == d) {
+                    Some(i) => Pick::Move(targets.swap_remove(i).1),
+                    // This round's targets for `d` are used up: next round.
+                    None if had[d] => Pick::Stop,
+                    // `d` had no room at all: the page stays.
+                    None => {
                         failed += 1;
-                        cursor = next;
-                        continue;
-                    };
-                    let (_, target) = targets.swap_remove(i);
-                    // SAFETY: `page` is this task's (the lock keeps everyone
-                    // else off it) and `target` is fresh.
-                    unsafe { copy_page(page, target) };
-                    // SAFETY: as for the read above.
-                    unsafe { link.write(target.pfn() + 1) };
-                    old.push(page);
-                    moved += 1;
-                    cursor = target.pfn() + 1;
+                        Pick::Skip
+                    }
                 }
             });
-            for p in old {
-                __free_pages(p, 0);
-            }
+            moved += walk.moved;
             for (_, p) in targets {
                 __free_pages(p, 0);
             }
-            if done || !used_all {
+            if !walk.stopped {
                 break;
             }
         }
         MIGRATE_STAT.pgmigrate_success.fetch_add(moved, Relaxed);
         MIGRATE_STAT.pgmigrate_fail.fetch_add(failed, Relaxed);
         (moved, failed)
+    }
+
+    /// Compaction's migration for this task: each of its pages whose frame
+    /// is in `sources` (sorted) moves to a page `target` gives, while it
+    /// gives one. With `try_lock` (asynchronous compaction) a task whose
+    /// lock is held elsewhere is passed over (None). Returns the pages
+    /// moved (counted in pgmigrate_success by the caller).
+    pub fn migrate_frames(
+        &self,
+        sources: &[u64],
+        target: &mut dyn FnMut() -> Option<Page>,
+        try_lock: bool,
+    ) -> Option<u64> {
+        let mut cursor = 0;
+        let walk = self.relink(&mut cursor, try_lock, |page| {
+            if sources.binary_search(&page.pfn()).is_err() {
+                return Pick::Skip;
+            }
+            target().map_or(Pick::Stop, Pick::Move)
+        });
+        (!walk.busy).then_some(walk.moved)
+    }
+
+    /// Walks the page chain from `cursor` (0: the head; else the frame + 1
+    /// whose link comes next) under the task's lock, asking `pick` what to
+    /// do with each page: move it into the target it gives (copied, its
+    /// link re-pointed, the old page freed), skip it, or stop (the cursor
+    /// then says where to go on). Nothing here allocates: this runs when
+    /// memory is short.
+    fn relink(
+        &self,
+        cursor: &mut u64,
+        try_lock: bool,
+        mut pick: impl FnMut(Page) -> Pick,
+    ) -> Relinked {
+        use crate::mm::migrate::copy_page;
+        let mut walk = Relinked::default();
+        without_interrupts(|| {
+            let mut head = if try_lock {
+                match self.pages.try_lock() {
+                    Some(h) => h,
+                    None => {
+                        walk.busy = true;
+                        return;
+                    }
+                }
+            } else {
+                self.pages.lock()
+            };
+            loop {
+                let link: *mut u64 = if *cursor == 0 {
+                    &mut *head
+                } else {
+                    page_address(Page::from_pfn(*cursor - 1)) as *mut u64
+                };
+                // SAFETY: `link` is the head or the first word of a page of
+                // this chain (the lock holds the chain in place).
+                let next = unsafe { link.read() };
+                if next == 0 {
+                    return;
+                }
+                let page = Page::from_pfn(next - 1);
+                match pick(page) {
+                    Pick::Skip => *cursor = next,
+                    Pick::Stop => {
+                        walk.stopped = true;
+                        return;
+                    }
+                    Pick::Move(target) => {
+                        // SAFETY: `page` is this task's (the lock keeps
+                        // everyone else off it) and `target` is fresh.
+                        unsafe { copy_page(page, target) };
+                        // SAFETY: as for the read above.
+                        unsafe { link.write(target.pfn() + 1) };
+                        // Freeing takes only the zone lock, below this one.
+                        __free_pages(page, 0);
+                        walk.moved += 1;
+                        *cursor = target.pfn() + 1;
+                    }
+                }
+            }
+        });
+        walk
     }
 
     /// `size` bytes from kmalloc, charged to the task until it exits.

@@ -726,6 +726,51 @@ impl<'a> Buddy<'a> {
         given
     }
 
+    /// Compaction's free scanner over one pageblock (Linux's
+    /// isolate_freepages_block): takes every free block lying wholly in
+    /// `pfn`'s pageblock off the free lists, split into order-0 pages of
+    /// type Movable handed to `out`, when the pageblock is a fit target for
+    /// migration (Movable, or free as a whole); returns the pages taken.
+    pub fn isolate_free_pageblock(&mut self, pfn: u64, mut out: impl FnMut(u64)) -> usize {
+        let (zs, ze) = self.span();
+        let start = (pfn & !(PAGEBLOCK_PAGES - 1)).max(zs);
+        let end = ((pfn | (PAGEBLOCK_PAGES - 1)) + 1).min(ze);
+        if start >= end {
+            return 0;
+        }
+        if self.pageblock_type(start) != MigrateType::Movable {
+            let i = (start - zs) as usize;
+            let m = self.meta[i];
+            let whole = m.state == PageState::FreeHead && (1u64 << m.order) >= end - start;
+            if !whole || !MigrateType::from_u8(m.mt).mergeable() {
+                return 0;
+            }
+        }
+        let mut taken = 0;
+        let mut i = (start - zs) as usize;
+        while i < (end - zs) as usize {
+            let m = self.meta[i];
+            let pages = 1usize << m.order;
+            match m.state {
+                PageState::FreeHead
+                    if MigrateType::from_u8(m.mt).mergeable()
+                        && i + pages <= (end - zs) as usize =>
+                {
+                    self.unlink(i);
+                    for k in 0..pages {
+                        self.set_head(i + k, PageState::AllocatedHead, 0, MigrateType::Movable);
+                        out(zs + (i + k) as u64);
+                    }
+                    taken += pages;
+                    i += pages;
+                }
+                PageState::FreeHead | PageState::AllocatedHead => i += pages,
+                _ => i += 1,
+            }
+        }
+        taken
+    }
+
     /// Checks that `pfn` heads a block allocated with `order`.
     pub fn check_free(&self, pfn: u64, order: usize) -> Result<usize, FreeError> {
         if order > MAX_ORDER {
@@ -1026,6 +1071,36 @@ mod tests {
         assert!(b.unreserve_highatomic(Movable, true));
         assert_eq!(b.reserved_highatomic(), 0);
         assert!(b.alloc(0, Movable).is_some(), "given back to movable");
+    }
+
+    #[test]
+    fn the_free_scanner_takes_a_movable_pageblocks_free_pages_and_nothing_else() {
+        let mut b = zone(2048);
+        // Pageblock 0 unmovable (claimed by a steal), the rest movable.
+        let u = b.alloc(0, Unmovable).unwrap();
+        assert_eq!(b.pageblock_type(u), Unmovable);
+        let mut got = Vec::new();
+        assert_eq!(
+            b.isolate_free_pageblock(u, |p| got.push(p)),
+            0,
+            "unmovable: no target"
+        );
+        // A movable pageblock with some pages in use: only the free ones.
+        let m = b.alloc(0, Movable).unwrap();
+        let pb = m & !511;
+        let free_before = b.free_pages();
+        let n = b.isolate_free_pageblock(m, |p| got.push(p));
+        assert_eq!(n, 511);
+        assert_eq!(b.free_pages(), free_before - 511);
+        assert!(got.iter().all(|&p| p & !511 == pb && p != m));
+        // Each is an allocated order-0 page now: freeing them all (and the
+        // other two) gives the zone back whole.
+        for p in got {
+            b.free(p, 0).unwrap();
+        }
+        b.free(m, 0).unwrap();
+        b.free(u, 0).unwrap();
+        assert_eq!(b.free_pages(), 2048);
     }
 
     /// One step of a random sequence: allocate a block of an order, or

@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 
 pub mod buddy;
+pub mod compaction;
 pub mod extfrag;
 pub mod gfp;
 pub mod memblock;

@@ -150,6 +150,31 @@ impl<'a> Zone<'a> {
         }
     }
 
+    /// Compaction's free scanner on `pfn`'s pageblock: its free pages,
+    /// taken off the free lists as allocated order-0 movable pages (Linux's
+    /// isolate_freepages_block, for a Movable or wholly free pageblock),
+    /// each handed to `out`; returns how many. The caller masks interrupts.
+    pub fn isolate_free_pageblock(&self, pfn: u64, mut out: impl FnMut(u64)) -> usize {
+        let mut area = self.free_area.lock();
+        let Some(buddy) = area.as_mut() else {
+            return 0;
+        };
+        let n = buddy.isolate_free_pageblock(pfn, |p| {
+            self.mark_allocated(p, 0, MigrateType::Movable);
+            out(p)
+        });
+        self.publish(buddy);
+        n
+    }
+
+    /// Whether a free block of `order` or more is on an ordinary free list.
+    pub fn has_free_block(&self, order: usize) -> bool {
+        self.free_area
+            .lock()
+            .as_ref()
+            .is_some_and(|b| b.has_block(order, false))
+    }
+
     /// Pages held in the high-order atomic reserve.
     pub fn reserved_highatomic(&self) -> u64 {
         self.reserved_highatomic.load(Relaxed)
@@ -477,6 +502,16 @@ pub trait Reclaim {
     /// Every CPU should give its per-CPU page lists back (the allocator
     /// has already drained the calling CPU's).
     fn drain_all_pages(&self) {}
+    /// Direct compaction for an allocation of `order` from `node`'s
+    /// zonelist (`sync`: wait for busy pages): None when no zone was
+    /// compacted (all deferred), else whether a block of that order is
+    /// free now.
+    fn compact(&self, _order: usize, _node: NodeId, _sync: bool) -> Option<bool> {
+        None
+    }
+    /// After compaction ran for an allocation: whether it then got its
+    /// block (Linux's compact_success / compact_fail).
+    fn compaction_outcome(&self, _got_page: bool) {}
 }
 
 /// No reclaim at all.
@@ -952,6 +987,22 @@ impl<'a> PageAllocator<'a> {
         if !gfp.can_direct_reclaim() && !nofail {
             return Err(AllocError::NoMemory { reclaim_passes: 0 });
         }
+        // Costly orders, and high orders that are not movable, try
+        // asynchronous compaction before reclaim (Linux's slow path).
+        let compact = |sync: bool| {
+            reclaim.compact(order, preferred.node as NodeId, sync)?;
+            // Whatever compaction says, the allocation tries again.
+            let got = walk(slow);
+            reclaim.compaction_outcome(got.is_some());
+            got
+        };
+        if gfp.can_direct_reclaim()
+            && (order > COSTLY_ORDER || (order > 0 && mt != MigrateType::Movable))
+        {
+            if let Some(got) = compact(false) {
+                return done(got, 0);
+            }
+        }
         let ctx = gfp.reclaim_context();
         let may_oom = crate::oom::may_oom(gfp, order);
         let mut passes = 0u32;
@@ -965,6 +1016,12 @@ impl<'a> PageAllocator<'a> {
             };
             if let Some(got) = walk(slow) {
                 return done(got, passes);
+            }
+            // Then synchronous compaction, for any high order.
+            if order > 0 && ctx.may_sleep {
+                if let Some(got) = compact(true) {
+                    return done(got, passes);
+                }
             }
             without_progress = if progress > 0 {
                 0

@@ -1,0 +1,298 @@
+//! Memory compaction (Linux's mm/compaction.c): when a zone has free memory
+//! but no free block of the order asked for, its movable pages are moved
+//! from the bottom of the zone into free pages taken from the top, so the
+//! freed bottom pageblocks merge into large blocks.
+//!
+//! Per zone, a migrate scanner walks pageblocks upwards from the zone's
+//! start, taking the movable pages there (today: task memory, from the
+//! tasks that own it), and a free scanner walks pageblocks downwards from
+//! the zone's end, isolating their free pages (Movable or wholly free
+//! pageblocks only) as migration targets; they stop when they meet, or
+//! once a block of the order wanted is free. Asynchronous compaction
+//! passes over an owner whose lock is held; synchronous compaction waits
+//! for it. After a failure a zone's next attempts at that order are
+//! deferred as Linux defers them (crates/mm/src/compaction.rs). Direct
+//! compaction runs from the allocator's slow path for high-order requests
+//! (installed as part of its reclaim hook); `compact_memory` compacts every
+//! zone on demand, as writing /proc/sys/vm/compact_memory does.
+
+use super::migrate::MIGRATE_STAT;
+use super::page_alloc::{__free_pages, allocator, Page};
+use crate::sched::task::for_each_task;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use mm::buddy::PAGEBLOCK_PAGES;
+use mm::compaction::Defer;
+use mm::page_alloc::Zone;
+use mm::zone::NR_ZONES;
+use numa::{NodeId, MAX_NUMNODES};
+use spin::Mutex;
+use x86_64::instructions::interrupts::without_interrupts;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Skip what is busy (Linux's MIGRATE_ASYNC).
+    Async,
+    /// Wait for it (MIGRATE_SYNC).
+    Sync,
+}
+
+/// The compaction lines of /proc/vmstat.
+pub struct CompactStat {
+    pub compact_stall: AtomicU64,
+    pub compact_fail: AtomicU64,
+    pub compact_success: AtomicU64,
+    pub compact_migrate_scanned: AtomicU64,
+    pub compact_free_scanned: AtomicU64,
+    pub compact_isolated: AtomicU64,
+    pub compact_daemon_wake: AtomicU64,
+}
+
+pub static COMPACT_STAT: CompactStat = CompactStat {
+    compact_stall: AtomicU64::new(0),
+    compact_fail: AtomicU64::new(0),
+    compact_success: AtomicU64::new(0),
+    compact_migrate_scanned: AtomicU64::new(0),
+    compact_free_scanned: AtomicU64::new(0),
+    compact_isolated: AtomicU64::new(0),
+    compact_daemon_wake: AtomicU64::new(0),
+};
+
+/// Off: direct compaction is not tried (for measuring without it).
+pub static DISABLED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+static DEFER: Mutex<[[Defer; NR_ZONES]; MAX_NUMNODES]> =
+    Mutex::new([[Defer::new(); NR_ZONES]; MAX_NUMNODES]);
+
+/// What one zone's compaction did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ZoneCompaction {
+    pub migrated: u64,
+    pub failed: u64,
+    pub migrate_scanned: u64,
+    pub free_scanned: u64,
+    /// A free block of the order asked for is there at the end.
+    pub success: bool,
+}
+
+/// Pageblocks the migrate scanner takes in one round (one walk of each
+/// owner's pages).
+const WINDOW_BLOCKS: u64 = 4;
+const WINDOW: usize = (WINDOW_BLOCKS * PAGEBLOCK_PAGES) as usize;
+
+/// The scanners' buffers: compaction runs when memory is short, so it
+/// allocates nothing; one compaction runs at a time.
+struct Scan {
+    sources: [u64; WINDOW],
+    /// Isolated free pages: up to a window's worth and one pageblock more.
+    targets: [u64; WINDOW + PAGEBLOCK_PAGES as usize],
+    /// Per zone, where the scanners stopped last time (Linux's
+    /// compact_cached_migrate_pfn and compact_cached_free_pfn); (0, 0)
+    /// for the zone's edges.
+    cached: [[(u64, u64); NR_ZONES]; MAX_NUMNODES],
+}
+
+static SCAN: Mutex<Scan> = Mutex::new(Scan {
+    sources: [0; WINDOW],
+    targets: [0; WINDOW + PAGEBLOCK_PAGES as usize],
+    cached: [[(0, 0); NR_ZONES]; MAX_NUMNODES],
+});
+
+/// Linux's compact_zone: compacts `zone` until a free block of `order` is
+/// there (`None`: until the scanners meet, as compact_memory asks). The
+/// scanners go on from where the last compaction of the zone left them;
+/// once they meet they start again from the zone's edges.
+pub fn compact_zone(zone: &Zone, order: Option<usize>, mode: Mode) -> ZoneCompaction {
+    let mut r = ZoneCompaction::default();
+    let wanted = |z: &Zone| order.is_some_and(|o| without_interrupts(|| z.has_free_block(o)));
+    if !zone.is_populated() || wanted(zone) {
+        r.success = order.is_some();
+        return r;
+    }
+    let block = |pfn: u64| pfn & !(PAGEBLOCK_PAGES - 1);
+    let (zone_first, zone_last) = (block(zone.span.start_pfn), block(zone.span.end_pfn - 1));
+    let mut scan = SCAN.lock();
+    let Scan {
+        sources,
+        targets,
+        cached,
+    } = &mut *scan;
+    let slot = &mut cached[zone.node][zone.kind.index()];
+    let (mut migrate_pfn, mut free_pfn) = match *slot {
+        (0, 0) => (zone_first, zone_last),
+        c => c,
+    };
+    let mut ntargets = 0usize;
+    while migrate_pfn < free_pfn && !wanted(zone) {
+        let window_end = (migrate_pfn + WINDOW as u64).min(free_pfn);
+        // The migrate scanner: the window's movable pages, from their owners.
+        let mut n = 0;
+        for_each_task(|t| {
+            t.for_each_page(|pfn, _| {
+                if (migrate_pfn..window_end).contains(&pfn) && n < WINDOW {
+                    sources[n] = pfn;
+                    n += 1;
+                }
+            })
+        });
+        r.migrate_scanned += window_end - migrate_pfn;
+        if n == 0 {
+            migrate_pfn = window_end;
+            continue;
+        }
+        let round = &mut sources[..n];
+        round.sort_unstable();
+        // The free scanner: targets from the top, above this window.
+        while ntargets < n && free_pfn >= window_end {
+            let before = ntargets;
+            without_interrupts(|| {
+                zone.isolate_free_pageblock(free_pfn, |p| {
+                    targets[ntargets] = p;
+                    ntargets += 1;
+                })
+            });
+            COMPACT_STAT
+                .compact_isolated
+                .fetch_add((ntargets - before) as u64, Relaxed);
+            r.free_scanned += PAGEBLOCK_PAGES;
+            free_pfn -= PAGEBLOCK_PAGES;
+        }
+        if ntargets == 0 {
+            break;
+        }
+        let mut moved = 0;
+        let mut take = || {
+            ntargets = ntargets.checked_sub(1)?;
+            Some(Page::from_pfn(targets[ntargets]))
+        };
+        for_each_task(|t| {
+            // Async passes a busy task over; its pages count as failed.
+            moved += t
+                .migrate_frames(round, &mut take, mode == Mode::Async)
+                .unwrap_or(0);
+        });
+        COMPACT_STAT.compact_isolated.fetch_add(moved, Relaxed);
+        r.migrated += moved;
+        r.failed += n as u64 - moved.min(n as u64);
+        if moved < n as u64 && ntargets == 0 {
+            // Out of targets with pages left: the scanners have met.
+            break;
+        }
+        migrate_pfn = window_end;
+    }
+    // Isolated pages not used go back.
+    for &p in &targets[..ntargets] {
+        __free_pages(Page::from_pfn(p), 0);
+    }
+    *slot = if migrate_pfn >= free_pfn {
+        (0, 0)
+    } else {
+        (migrate_pfn, free_pfn)
+    };
+    drop(scan);
+    r.success = wanted(zone);
+    COMPACT_STAT
+        .compact_migrate_scanned
+        .fetch_add(r.migrate_scanned, Relaxed);
+    COMPACT_STAT
+        .compact_free_scanned
+        .fetch_add(r.free_scanned, Relaxed);
+    MIGRATE_STAT
+        .pgmigrate_success
+        .fetch_add(r.migrated, Relaxed);
+    MIGRATE_STAT.pgmigrate_fail.fetch_add(r.failed, Relaxed);
+    r
+}
+
+/// Compacts every populated zone of `node` (`order` as in
+/// [`compact_zone`]); returns the zones' results summed, `success` when
+/// any zone has the block.
+pub fn compact_node(node: NodeId, order: Option<usize>, mode: Mode) -> ZoneCompaction {
+    let mut sum = ZoneCompaction::default();
+    let Some(n) = allocator().node(node) else {
+        return sum;
+    };
+    for zone in n.zones.iter().filter(|z| z.is_populated()) {
+        let r = compact_zone(zone, order, mode);
+        sum.migrated += r.migrated;
+        sum.failed += r.failed;
+        sum.migrate_scanned += r.migrate_scanned;
+        sum.free_scanned += r.free_scanned;
+        sum.success |= r.success;
+    }
+    sum
+}
+
+/// Every zone of every node, whole (writing /proc/sys/vm/compact_memory).
+pub fn compact_memory() -> ZoneCompaction {
+    let mut sum = ZoneCompaction::default();
+    for node in allocator().nodes().map(|n| n.id) {
+        let r = compact_node(node, None, Mode::Sync);
+        sum.migrated += r.migrated;
+        sum.failed += r.failed;
+        sum.migrate_scanned += r.migrate_scanned;
+        sum.free_scanned += r.free_scanned;
+    }
+    sum
+}
+
+/// Direct compaction for an allocation of `order` that may sleep, over the
+/// zones of `node`'s zonelist (Linux's try_to_compact_pages), zones whose
+/// compaction at this order is deferred passed over. None when every zone
+/// was passed over; else whether a zone has a free block of `order`
+/// afterwards (a compaction stall either way).
+pub fn try_to_compact_pages(order: usize, node: NodeId, mode: Mode) -> Option<bool> {
+    if DISABLED.load(Relaxed) {
+        return None;
+    }
+    let a = allocator();
+    let n = a.node(node)?;
+    let mut ran = false;
+    for r in n.zonelist.iter() {
+        let Some(zone) = a.node(r.node as NodeId).map(|n| n.zone(r.zone)) else {
+            continue;
+        };
+        if !zone.is_populated() || DEFER.lock()[zone.node][zone.kind.index()].deferred(order) {
+            continue;
+        }
+        if !ran {
+            COMPACT_STAT.compact_stall.fetch_add(1, Relaxed);
+            ran = true;
+        }
+        let done = compact_zone(zone, Some(order), mode);
+        let mut defer = DEFER.lock();
+        if done.success {
+            defer[zone.node][zone.kind.index()].reset(order, true);
+            return Some(true);
+        }
+        defer[zone.node][zone.kind.index()].failed(order);
+    }
+    ran.then_some(false)
+}
+
+/// The outcome of an allocation direct compaction ran for (Linux counts
+/// compact_success when the allocation then got its page).
+pub fn count_outcome(got_page: bool) {
+    let c = if got_page {
+        &COMPACT_STAT.compact_success
+    } else {
+        &COMPACT_STAT.compact_fail
+    };
+    c.fetch_add(1, Relaxed);
+}
+
+/// The compaction lines of /proc/vmstat.
+pub fn report(w: &mut dyn core::fmt::Write) -> core::fmt::Result {
+    let s = &COMPACT_STAT;
+    for (name, c) in [
+        ("compact_migrate_scanned", &s.compact_migrate_scanned),
+        ("compact_free_scanned", &s.compact_free_scanned),
+        ("compact_isolated", &s.compact_isolated),
+        ("compact_stall", &s.compact_stall),
+        ("compact_fail", &s.compact_fail),
+        ("compact_success", &s.compact_success),
+        ("compact_daemon_wake", &s.compact_daemon_wake),
+    ] {
+        writeln!(w, "{name} {}", c.load(Relaxed))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! Fragmentation and compaction as a user sees them: the `compaction`
+//! self-test fills a node with movable task pages, frees three of every
+//! four, and shows order-9 blocks near zero without compaction and at
+//! least a third of the node with direct compaction, with the counters in
+//! /proc/vmstat and /proc/pagetypeinfo still adding up to buddyinfo.
+
+use boot_tests::mm_reports::{buddyinfo, pagetypeinfo, section, section_with_blanks};
+use boot_tests::{boot, Boot};
+
+fn vmstat(b: &Boot, key: &str) -> u64 {
+    let s = section(&b.console, "/proc/vmstat (migration and compaction lines)")
+        .unwrap_or_else(|| panic!("{}", b.dump()));
+    s.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|v| v.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no {key} in\n{s}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// `# node N: F pages filled, K kept; order-9 blocks: W of B without
+/// compaction (...), C with direct compaction (...)` -> (W, C, B).
+fn blocks(b: &Boot) -> (u64, u64, u64) {
+    let line = b
+        .console
+        .lines()
+        .find(|l| l.contains("order-9 blocks:"))
+        .unwrap_or_else(|| panic!("no workload line\n{}", b.dump()));
+    let after = line.split("order-9 blocks: ").nth(1).unwrap();
+    let words: Vec<&str> = after.split_whitespace().collect();
+    let without: u64 = words[0].parse().unwrap();
+    let total: u64 = words[2].parse().unwrap();
+    // `..., C with direct compaction`: C is the word before "with".
+    let with_at = words.iter().position(|w| *w == "with").unwrap() - 1;
+    let with: u64 = words[with_at].parse().unwrap();
+    (without, with, total)
+}
+
+#[test]
+fn compaction_turns_a_fragmented_node_back_into_huge_pages() {
+    for preset in ["one-node", "two-node"] {
+        let b = boot(&[
+            "--topology",
+            preset,
+            "--tcg",
+            "--cmdline",
+            "selftest=compaction",
+        ]);
+        assert_eq!(b.status, 0, "{preset}\n{}", b.dump());
+        assert!(b.ktap().failed_cases().is_empty(), "{preset}\n{}", b.dump());
+        let (without, with, total) = blocks(&b);
+        assert!(
+            without * 20 <= total,
+            "{preset}: {without} of {total} without compaction"
+        );
+        assert!(
+            with * 3 >= total,
+            "{preset}: {with} of {total} with compaction"
+        );
+        assert!(vmstat(&b, "compact_stall") > 0, "{preset}");
+        assert!(vmstat(&b, "compact_success") > 0, "{preset}");
+        assert!(vmstat(&b, "compact_migrate_scanned") > 0, "{preset}");
+        assert!(vmstat(&b, "compact_free_scanned") > 0, "{preset}");
+        assert!(vmstat(&b, "pgmigrate_success") >= with, "{preset}");
+        assert_eq!(
+            vmstat(&b, "pgmigrate_fail"),
+            0,
+            "{preset}: nothing busy here"
+        );
+        // The end-of-run reports agree after all that moving.
+        let buddy = buddyinfo(section(&b.console, "/proc/buddyinfo").unwrap());
+        let info = pagetypeinfo(section_with_blanks(&b.console, "/proc/pagetypeinfo", 2).unwrap());
+        for (node, zone, counts) in &buddy {
+            for (order, &c) in counts.iter().enumerate() {
+                let sum: u64 = info
+                    .free
+                    .iter()
+                    .filter(|r| r.0 == *node && r.1 == *zone)
+                    .map(|r| r.3[order])
+                    .sum();
+                assert_eq!(sum, c, "{preset} node {node} {zone} order {order}");
+            }
+        }
+    }
+}
