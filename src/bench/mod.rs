@@ -2,7 +2,8 @@
 //! `bench=slab`, `bench=page`, `bench=vmalloc`, or workload names), after
 //! the self-tests; `peers` adds the peer allocators on the same
 //! workloads, `matrix` the access matrix, `policy` the memory-policy
-//! workloads (`all` includes none of them).
+//! workloads, `fragmentation` the fragmentation workload (`all` includes
+//! none of them).
 //!
 //! Output, one JSON object a line, each line prefixed so that it can be
 //! grepped out of the console:
@@ -21,6 +22,7 @@
 //! says what ran).
 
 mod allocators;
+pub mod fragmentation;
 mod matrix;
 pub mod policy;
 mod workloads;
@@ -369,21 +371,22 @@ pub fn run(selection: &str, scale: u64) {
     let steps = plan(&wanted, scale);
     let names: Vec<String> = known.borrow().iter().step_by(2).cloned().collect();
     for word in selection.split(',') {
-        let special = ["all", "peers", "matrix", "policy"].contains(&word);
+        let special = ["all", "peers", "matrix", "policy", "fragmentation"].contains(&word);
         if !special && !known.borrow().iter().any(|k| k == word) {
             log::warn!(
-                "bench: no workload or group named '{word}' (workloads: {}; groups: slab, page, vmalloc; also all, peers, matrix, policy); ignored",
+                "bench: no workload or group named '{word}' (workloads: {}; groups: slab, page, vmalloc; also all, peers, matrix, policy, fragmentation); ignored",
                 names.join(", ")
             );
         }
     }
-    if steps.is_empty() && !with_any(selection, &["peers", "matrix", "policy"]) {
+    if steps.is_empty() && !with_any(selection, &["peers", "matrix", "policy", "fragmentation"]) {
         kprintln!("# bench: bench={selection} names no workload; nothing to run");
     }
     // Named only: `all` is the spec's workloads.
     let with_peers = selection.split(',').any(|w| w == "peers");
     let with_matrix = selection.split(',').any(|w| w == "matrix");
     let with_policy = selection.split(',').any(|w| w == "policy");
+    let with_fragmentation = selection.split(',').any(|w| w == "fragmentation");
     let Some(cache) =
         crate::mm::slab::kmem_cache_create("bench-192", 192, 8, SlabFlags::HWCACHE_ALIGN, None)
     else {
@@ -396,7 +399,11 @@ pub fn run(selection: &str, scale: u64) {
     } else {
         0
     };
-    let total = steps.len() + peer_steps + with_matrix as usize + with_policy as usize;
+    let total = steps.len()
+        + peer_steps
+        + with_matrix as usize
+        + with_policy as usize
+        + with_fragmentation as usize;
     let mut done = 0;
     let mut progress = |what: &str| {
         done += 1;
@@ -443,6 +450,10 @@ pub fn run(selection: &str, scale: u64) {
     if with_policy {
         progress("memory policies (pages per node under each policy)");
         policy::run((6000 / scale as usize).max(60));
+    }
+    if with_fragmentation {
+        progress("fragmentation (a node filled, three pages in four freed, order-9 blocks taken)");
+        fragmentation::run();
     }
     let _ = crate::mm::slab::kmem_cache_destroy(cache);
     kprintln!("# bench: done");

@@ -98,9 +98,10 @@ static SCAN: Mutex<Scan> = Mutex::new(Scan {
 });
 
 /// Linux's compact_zone: compacts `zone` until a free block of `order` is
-/// there (`None`: until the scanners meet, as compact_memory asks). The
-/// scanners go on from where the last compaction of the zone left them;
-/// once they meet they start again from the zone's edges.
+/// there (`None`: the whole zone, until the scanners meet, as
+/// compact_memory asks). For an order, the scanners go on from where the
+/// last compaction of the zone left them; once they meet they start again
+/// from the zone's edges.
 pub fn compact_zone(zone: &Zone, order: Option<usize>, mode: Mode) -> ZoneCompaction {
     let mut r = ZoneCompaction::default();
     let wanted = |z: &Zone| order.is_some_and(|o| without_interrupts(|| z.has_free_block(o)));
@@ -117,9 +118,12 @@ pub fn compact_zone(zone: &Zone, order: Option<usize>, mode: Mode) -> ZoneCompac
         cached,
     } = &mut *scan;
     let slot = &mut cached[zone.node][zone.kind.index()];
+    // A whole-zone compaction (no order: compact_memory) starts from the
+    // edges, as Linux's whole_zone does; one for an order goes on where
+    // the last left off.
     let (mut migrate_pfn, mut free_pfn) = match *slot {
-        (0, 0) => (zone_first, zone_last),
-        c => c,
+        c if c != (0, 0) && order.is_some() => c,
+        _ => (zone_first, zone_last),
     };
     let mut ntargets = 0usize;
     while migrate_pfn < free_pfn && !wanted(zone) {

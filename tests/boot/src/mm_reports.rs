@@ -150,6 +150,18 @@ pub fn pagetypeinfo(text: &str) -> PageTypeInfo {
     info
 }
 
+/// The `key value` line `key` of the section `name` (the /proc/vmstat
+/// excerpts); panics, showing the section, when it is missing.
+pub fn section_value(console: &str, name: &str, key: &str) -> u64 {
+    let s = section(console, name).unwrap_or_else(|| panic!("no {name} section"));
+    s.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|v| v.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no {key} in\n{s}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 /// numastat's table: row name -> one count per node column.
 pub fn numastat(text: &str) -> (Vec<String>, BTreeMap<String, Vec<u64>>) {
     let mut lines = text.lines();

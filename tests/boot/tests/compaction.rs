@@ -4,18 +4,17 @@
 //! least a third of the node with direct compaction, with the counters in
 //! /proc/vmstat and /proc/pagetypeinfo still adding up to buddyinfo.
 
-use boot_tests::mm_reports::{buddyinfo, pagetypeinfo, section, section_with_blanks};
+use boot_tests::mm_reports::{
+    buddyinfo, pagetypeinfo, section, section_value, section_with_blanks,
+};
 use boot_tests::{boot, Boot};
 
 fn vmstat(b: &Boot, key: &str) -> u64 {
-    let s = section(&b.console, "/proc/vmstat (migration and compaction lines)")
-        .unwrap_or_else(|| panic!("{}", b.dump()));
-    s.lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|v| v.strip_prefix(' ')))
-        .unwrap_or_else(|| panic!("no {key} in\n{s}"))
-        .trim()
-        .parse()
-        .unwrap()
+    section_value(
+        &b.console,
+        "/proc/vmstat (migration and compaction lines)",
+        key,
+    )
 }
 
 /// `# node N: F pages filled, K kept; order-9 blocks: W of B without

@@ -6,7 +6,7 @@
 //! node a bind task filled), all checked by the pressure self-tests and
 //! visible in the log and in /proc/vmstat's reclaim lines.
 
-use boot_tests::mm_reports::section;
+use boot_tests::mm_reports::{section, section_value};
 use boot_tests::{boot, Boot};
 
 const PRESETS: [&str; 5] = [
@@ -18,14 +18,7 @@ const PRESETS: [&str; 5] = [
 ];
 
 fn vmstat(b: &Boot, key: &str) -> u64 {
-    let s = section(&b.console, "/proc/vmstat (reclaim lines)")
-        .unwrap_or_else(|| panic!("{}", b.dump()));
-    s.lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|v| v.strip_prefix(' ')))
-        .unwrap_or_else(|| panic!("no {key} in\n{s}"))
-        .trim()
-        .parse()
-        .unwrap()
+    section_value(&b.console, "/proc/vmstat (reclaim lines)", key)
 }
 
 #[test]
