@@ -4,13 +4,13 @@
 //! freed bottom pageblocks merge into large blocks.
 //!
 //! Per zone, a migrate scanner walks pageblocks upwards from the zone's
-//! start, taking the movable pages there (today: task memory, from the
-//! tasks that own it), and a free scanner walks pageblocks downwards from
-//! the zone's end, isolating their free pages (Movable or wholly free
-//! pageblocks only) as migration targets; they stop when they meet, or
-//! once a block of the order wanted is free. Asynchronous compaction
-//! passes over an owner whose lock is held; synchronous compaction waits
-//! for it. After a failure a zone's next attempts at that order are
+//! start, taking the movable pages there (task memory, from the tasks that
+//! own it, and cached pages, from the page caches), and a free scanner
+//! walks pageblocks downwards from the zone's end, isolating their free
+//! pages (Movable or wholly free pageblocks only) as migration targets;
+//! they stop when they meet, or once a block of the order wanted is free.
+//! Asynchronous compaction passes over an owner whose lock is held;
+//! synchronous compaction waits for it. After a failure a zone's next attempts at that order are
 //! deferred as Linux defers them (crates/mm/src/compaction.rs). Direct
 //! compaction runs from the allocator's slow path for high-order requests
 //! (installed as part of its reclaim hook); `compact_memory` compacts every
@@ -138,6 +138,12 @@ pub fn compact_zone(zone: &Zone, order: Option<usize>, mode: Mode) -> ZoneCompac
                 }
             })
         });
+        super::pagecache::for_each_page_in(migrate_pfn, window_end, |pfn| {
+            if n < WINDOW {
+                sources[n] = pfn;
+                n += 1;
+            }
+        });
         r.migrate_scanned += window_end - migrate_pfn;
         if n == 0 {
             migrate_pfn = window_end;
@@ -174,6 +180,8 @@ pub fn compact_zone(zone: &Zone, order: Option<usize>, mode: Mode) -> ZoneCompac
                 .migrate_frames(round, &mut take, mode == Mode::Async)
                 .unwrap_or(0);
         });
+        moved +=
+            super::pagecache::migrate_frames(round, &mut take, mode == Mode::Async).unwrap_or(0);
         COMPACT_STAT.compact_isolated.fetch_add(moved, Relaxed);
         r.migrated += moved;
         r.failed += n as u64 - moved.min(n as u64);

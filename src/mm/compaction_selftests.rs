@@ -40,3 +40,44 @@ selftest!(
         Ok(())
     }
 );
+
+selftest!(
+    explicit "compaction",
+    fn cached_pages_move_with_compaction_and_read_back_intact() {
+        use super::migrate::MIGRATE_STAT;
+        use super::pagecache::PageCache;
+        use super::selftest_support::CacheGuard;
+        use crate::sched::task::Task;
+        use core::sync::atomic::Ordering::Relaxed;
+        use mm::gfp::Gfp;
+        let node = topology().mem_node(numa_node_id());
+        const BLOCKS: u32 = 2048;
+        let cache = PageCache::create("compact-test", BLOCKS).ok_or(crate::selftest::Failure::Failed)?;
+        let _guard = CacheGuard(cache);
+        // Holes all over the node: a task fills it, then frees three
+        // pages in four; the cache's pages land in those holes.
+        let task = Task::create("holes", 0).map_err(|_| crate::selftest::Failure::Failed)?;
+        let fill = Gfp::KERNEL | Gfp::THISNODE | Gfp::NORETRY | Gfp::NOWARN;
+        while task.alloc_page(fill, node as i32, |_| {}).is_ok() {}
+        task.free_pages_where(|pfn, _| pfn % 4 != 0);
+        for b in 0..BLOCKS {
+            kassert!(cache.read(b, node, Gfp::KERNEL | Gfp::NOWARN).is_ok(), "block {b}");
+        }
+        task.release_memory();
+        drop(task);
+        crate::sched::reap_all_dead(1_000_000_000);
+        let moved0 = MIGRATE_STAT.pgmigrate_success.load(Relaxed);
+        let c = compaction::compact_node(node, None, compaction::Mode::Sync);
+        kassert!(c.migrated > 0, "the cache's low pages moved up");
+        kassert!(MIGRATE_STAT.pgmigrate_success.load(Relaxed) - moved0 >= c.migrated);
+        // Every block reads back as a hit whose bytes are its block's.
+        let hits = cache.stats.hits.load(Relaxed);
+        for b in 0..BLOCKS {
+            kassert!(cache.read(b, node, Gfp::KERNEL | Gfp::NOWARN).is_ok(), "block {b} after");
+        }
+        kassert_eq!(cache.stats.hits.load(Relaxed) - hits, BLOCKS as u64, "all still cached");
+        kassert_eq!(cache.stats.corrupt.load(Relaxed), 0);
+        kprintln!("    # compact_memory on node {node}: {} pages migrated, the cache's {BLOCKS} blocks intact", c.migrated);
+        Ok(())
+    }
+);

@@ -645,6 +645,77 @@ fn caches() -> [Option<&'static PageCache>; MAX_CACHES] {
     *CACHES.lock()
 }
 
+/// Compaction's view of the page cache: the frames of every cached page
+/// in `[lo, hi)`, handed to `f` under each cache's lock (`f` must not
+/// allocate).
+pub fn for_each_page_in(lo: u64, hi: u64, mut f: impl FnMut(u64)) {
+    for cache in caches().into_iter().flatten() {
+        let inner = cache.inner.lock();
+        for block in 0..cache.blocks as usize {
+            // SAFETY: block < blocks; entries are the cache's, under its lock.
+            let e = unsafe { *inner.index.add(block) };
+            if e.is_null() {
+                continue;
+            }
+            // SAFETY: a live entry, under the lock.
+            let page = unsafe { (*e).page };
+            if page != 0 && (lo..hi).contains(&(page - 1)) {
+                f(page - 1);
+            }
+        }
+    }
+}
+
+/// Compaction's migration of cached pages: each whose frame is in
+/// `sources` (sorted) is copied into a page `target` gives and its entry
+/// re-pointed, under the cache's lock (readers check a page's bytes under
+/// it too, so none sees the move); the old page is freed. With
+/// `try_lock`, a cache whose lock is held is passed over. Returns the
+/// pages moved, or None for a busy cache.
+pub fn migrate_frames(
+    sources: &[u64],
+    target: &mut dyn FnMut() -> Option<Page>,
+    try_lock: bool,
+) -> Option<u64> {
+    let mut moved = 0;
+    let mut busy = false;
+    for cache in caches().into_iter().flatten() {
+        let inner = if try_lock {
+            match cache.inner.try_lock() {
+                Some(i) => i,
+                None => {
+                    busy = true;
+                    continue;
+                }
+            }
+        } else {
+            cache.inner.lock()
+        };
+        for block in 0..cache.blocks as usize {
+            // SAFETY: as in `for_each_page_in`.
+            let e = unsafe { *inner.index.add(block) };
+            if e.is_null() {
+                continue;
+            }
+            // SAFETY: a live entry, under the lock.
+            let e = unsafe { &mut *e };
+            if e.page == 0 || sources.binary_search(&(e.page - 1)).is_err() {
+                continue;
+            }
+            let Some(new) = target() else {
+                return Some(moved);
+            };
+            let old = Page::from_pfn(e.page - 1);
+            // SAFETY: the cached page is held under the lock; `new` is fresh.
+            unsafe { super::migrate::copy_page(old, new) };
+            e.page = new.pfn() + 1;
+            __free_pages(old, 0);
+            moved += 1;
+        }
+    }
+    (!busy || moved > 0).then_some(moved)
+}
+
 /// Reclaim's LRU pass over every cache's lists on `node`, demoting where
 /// a lower tier exists. Returns (scanned, freed, of which demoted).
 pub fn shrink_node_lru(node: NodeId, nr_to_scan: u64, ctx: ReclaimContext) -> (u64, u64, u64) {
