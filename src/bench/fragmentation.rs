@@ -78,9 +78,12 @@ pub struct Run {
     pub unusable_after: i64,
 }
 
-pub fn fragment_and_compact(node: usize, limit: u64) -> Result<Run, crate::selftest::Failure> {
-    let task = Task::create("fragmenter", 0).map_err(|_| crate::selftest::Failure::Failed)?;
-    // Fill the node with movable pages, each holding its index.
+/// A task holding a fragmented `node`: the node filled (at most `limit`
+/// pages) with its movable pages, each holding its index, then three of
+/// every four freed, so that each pageblock keeps a quarter. Returns the
+/// task, the pages filled and the pages kept.
+fn fragmented(node: usize, limit: u64) -> Option<(alloc::sync::Arc<Task>, u64, u64)> {
+    let task = Task::create("fragmenter", 0).ok()?;
     let fill = Gfp::KERNEL | Gfp::THISNODE | Gfp::NORETRY | Gfp::NOWARN;
     let mut filled = 0u64;
     while filled < limit
@@ -90,8 +93,12 @@ pub fn fragment_and_compact(node: usize, limit: u64) -> Result<Run, crate::selft
     {
         filled += 1;
     }
-    // Three pages of every four go: each pageblock keeps a quarter.
     let kept = filled - task.free_pages_where(|pfn, _| pfn % 4 != 0);
+    Some((task, filled, kept))
+}
+
+pub fn fragment_and_compact(node: usize, limit: u64) -> Result<Run, crate::selftest::Failure> {
+    let (task, filled, kept) = fragmented(node, limit).ok_or(crate::selftest::Failure::Failed)?;
     if limit != u64::MAX {
         // The small round: compact the whole node once, as compact_memory.
         compaction::compact_node(node, None, compaction::Mode::Sync);
@@ -204,18 +211,9 @@ pub fn run() {
         r.unusable_after,
     );
     // compact_memory, then the order-9 blocks with direct compaction off.
-    let Ok(task) = Task::create("fragmenter", 0) else {
+    let Some((task, _, _)) = fragmented(node, u64::MAX) else {
         return;
     };
-    let fill = Gfp::KERNEL | Gfp::THISNODE | Gfp::NORETRY | Gfp::NOWARN;
-    let mut filled = 0u64;
-    while task
-        .alloc_page(fill, node as i32, |w| w[0] = filled)
-        .is_ok()
-    {
-        filled += 1;
-    }
-    task.free_pages_where(|pfn, _| pfn % 4 != 0);
     let before = unusable(node);
     let t0 = tsc::ns_since_boot();
     let c = compaction::compact_memory();
