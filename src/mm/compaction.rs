@@ -23,7 +23,7 @@ use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use mm::buddy::PAGEBLOCK_PAGES;
 use mm::compaction::Defer;
 use mm::page_alloc::Zone;
-use mm::zone::NR_ZONES;
+use mm::zone::{ZoneType, NR_ZONES};
 use numa::{NodeId, MAX_NUMNODES};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
@@ -215,6 +215,23 @@ pub fn compact_zone(zone: &Zone, order: Option<usize>, mode: Mode) -> ZoneCompac
     r
 }
 
+/// Linux's __compaction_suitable for an allocation whose highest zone is
+/// `highest`: compaction needs free pages to migrate into, so the zone
+/// must have, at order 0, its low watermark (min for orders up to
+/// PAGE_ALLOC_COSTLY_ORDER) plus its lowmem reserve against `highest` plus
+/// twice the block asked for (compact_gap) free; below that, reclaim has to
+/// come first (and a block behind the reserve would not serve anyway).
+fn suitable(zone: &Zone, order: usize, highest: ZoneType) -> bool {
+    let marks = zone.watermarks;
+    let mark = if order > mm::buddy::COSTLY_ORDER {
+        marks.low
+    } else {
+        marks.min
+    };
+    let floor = mark + zone.lowmem_reserve[highest.index()] + (2u64 << order);
+    without_interrupts(|| zone.free_pages()) > floor
+}
+
 /// Compacts every populated zone of `node` (`order` as in
 /// [`compact_zone`]); returns the zones' results summed, `success` when
 /// any zone has the block.
@@ -252,18 +269,26 @@ pub fn compact_memory() -> ZoneCompaction {
 /// compaction at this order is deferred passed over. None when every zone
 /// was passed over; else whether a zone has a free block of `order`
 /// afterwards (a compaction stall either way).
-pub fn try_to_compact_pages(order: usize, node: NodeId, mode: Mode) -> Option<bool> {
+pub fn try_to_compact_pages(
+    order: usize,
+    node: NodeId,
+    highest: ZoneType,
+    mode: Mode,
+) -> Option<bool> {
     if DISABLED.load(Relaxed) {
         return None;
     }
     let a = allocator();
     let n = a.node(node)?;
     let mut ran = false;
-    for r in n.zonelist.iter() {
+    for r in n.zonelist.iter().filter(|r| r.zone <= highest) {
         let Some(zone) = a.node(r.node as NodeId).map(|n| n.zone(r.zone)) else {
             continue;
         };
-        if !zone.is_populated() || DEFER.lock()[zone.node][zone.kind.index()].deferred(order) {
+        if !zone.is_populated()
+            || !suitable(zone, order, highest)
+            || DEFER.lock()[zone.node][zone.kind.index()].deferred(order)
+        {
             continue;
         }
         if !ran {

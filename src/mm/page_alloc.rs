@@ -429,11 +429,11 @@ impl Reclaim for AsCaller {
     }
 
     /// Compaction runs with the caller's interrupts, as direct reclaim.
-    fn compact(&self, order: usize, node: NodeId, sync: bool) -> Option<bool> {
+    fn compact(&self, order: usize, node: NodeId, highest: ZoneType, sync: bool) -> Option<bool> {
         if !self.irqs_on {
             return None;
         }
-        self.as_caller(|| self.reclaim.compact(order, node, sync))
+        self.as_caller(|| self.reclaim.compact(order, node, highest, sync))
     }
 
     fn compaction_outcome(&self, got_page: bool) {

@@ -288,6 +288,12 @@ selftest!(
             })
         });
         let before = numa_stats();
+        let compacted = || {
+            crate::mm::compaction::COMPACT_STAT
+                .compact_success
+                .load(core::sync::atomic::Ordering::Relaxed)
+        };
+        let compacted_before = compacted();
         let mut visited = [(0usize, 0u64); MAX_NUMNODES];
         let mut nvisited = 0;
         let mut served = [0u64; MAX_NUMNODES];
@@ -322,7 +328,9 @@ selftest!(
         );
         // The fast path walks the zonelist once against the low watermarks,
         // then the slow path once more against min: each walk visits the
-        // nodes in zonelist order.
+        // nodes in zonelist order. Direct compaction (order 10 is costly)
+        // may make a block on a node already passed: each success that
+        // gave a block can start one more walk.
         let position = |n: NodeId| zonelist.nodes().position(|z| z == n);
         let mut walks = 1;
         for w in visited[..nvisited].windows(2) {
@@ -335,7 +343,11 @@ selftest!(
                 walks += 1;
             }
         }
-        kassert!(walks <= 2, "{walks} walks of the zonelist");
+        let compactions = compacted() - compacted_before;
+        kassert!(
+            walks <= 2 + compactions,
+            "{walks} walks of the zonelist ({compactions} direct compactions gave a block)"
+        );
         if nvisited == 0 {
             return Err(crate::selftest::Failure::Skipped(
                 "no node has a free 4 MiB block in this VM",

@@ -33,11 +33,22 @@ impl Reclaim for KernelReclaim {
         oom_kill::out_of_memory(gfp, order, allowed)
     }
 
-    fn compact(&self, order: usize, node: NodeId, sync: bool) -> Option<bool> {
+    fn compact(
+        &self,
+        order: usize,
+        node: NodeId,
+        highest: mm::zone::ZoneType,
+        sync: bool,
+    ) -> Option<bool> {
         use super::compaction::{try_to_compact_pages, Mode};
         // Asked only for allocations that may reclaim directly: compaction
         // spins on owners' locks at most, as reclaim does.
-        try_to_compact_pages(order, node, if sync { Mode::Sync } else { Mode::Async })
+        try_to_compact_pages(
+            order,
+            node,
+            highest,
+            if sync { Mode::Sync } else { Mode::Async },
+        )
     }
 
     fn compaction_outcome(&self, got_page: bool) {

@@ -113,17 +113,24 @@ fn balanced_zones(node: NodeId) -> impl Iterator<Item = &'static mm::page_alloc:
         .filter(|z| matches!(z.kind, ZoneType::Dma32 | ZoneType::Normal))
 }
 
-/// Every balanced zone of the node is at its high watermark. Free means
-/// the buddy allocator's count, as the allocator's own checks (pages on
-/// per-CPU lists are not counted, as in Linux's NR_FREE_PAGES).
+/// What an ordinary allocation may count free in `z`: the buddy
+/// allocator's count, as the allocator's own checks (pages on per-CPU lists
+/// are not counted, as in Linux's NR_FREE_PAGES), less the highatomic
+/// reserve (Linux's __zone_watermark_unusable_free, which kswapd's balance
+/// checks use too).
+fn usable_free(z: &mm::page_alloc::Zone) -> u64 {
+    z.free_pages().saturating_sub(z.reserved_highatomic())
+}
+
+/// Every balanced zone of the node is at its high watermark.
 pub fn node_balanced(node: NodeId) -> bool {
-    balanced_zones(node).all(|z| z.free_pages() >= z.watermarks.high)
+    balanced_zones(node).all(|z| usable_free(z) >= z.watermarks.high)
 }
 
 /// Some zone of the node is at or below its low watermark (where the
 /// allocator's fast path stops: it needs free pages above the mark).
 pub fn node_below_low(node: NodeId) -> bool {
-    balanced_zones(node).any(|z| z.free_pages() <= z.watermarks.low)
+    balanced_zones(node).any(|z| usable_free(z) <= z.watermarks.low)
 }
 
 /// Registers the shrinkers and starts one kswapd per node with memory, bound to the node's CPUs (a

@@ -502,11 +502,17 @@ pub trait Reclaim {
     /// Every CPU should give its per-CPU page lists back (the allocator
     /// has already drained the calling CPU's).
     fn drain_all_pages(&self) {}
-    /// Direct compaction for an allocation of `order` from `node`'s
-    /// zonelist (`sync`: wait for busy pages): None when no zone was
-    /// compacted (all deferred), else whether a block of that order is
-    /// free now.
-    fn compact(&self, _order: usize, _node: NodeId, _sync: bool) -> Option<bool> {
+    /// Direct compaction for an allocation of `order` from the zones of
+    /// `node`'s zonelist up to `highest` (`sync`: wait for busy pages):
+    /// None when no zone was compacted (all deferred or unsuitable), else
+    /// whether a block of that order is free now.
+    fn compact(
+        &self,
+        _order: usize,
+        _node: NodeId,
+        _highest: ZoneType,
+        _sync: bool,
+    ) -> Option<bool> {
         None
     }
     /// After compaction ran for an allocation: whether it then got its
@@ -990,7 +996,7 @@ impl<'a> PageAllocator<'a> {
         // Costly orders, and high orders that are not movable, try
         // asynchronous compaction before reclaim (Linux's slow path).
         let compact = |sync: bool| {
-            reclaim.compact(order, preferred.node as NodeId, sync)?;
+            reclaim.compact(order, preferred.node as NodeId, highest, sync)?;
             // Whatever compaction says, the allocation tries again.
             let got = walk(slow);
             reclaim.compaction_outcome(got.is_some());
