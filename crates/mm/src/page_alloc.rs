@@ -226,9 +226,10 @@ impl<'a> Zone<'a> {
     }
 
     /// One block of `order` and type `mt` straight from the buddy
-    /// allocator, held to the watermark. A high-order atomic request
-    /// (Linux's ALLOC_HARDER) tries the highatomic reserve first, and one
-    /// that succeeds grows the reserve by its pageblock.
+    /// allocator, held to the watermark. An atomic request (Linux's
+    /// ALLOC_HARDER) may use the highatomic reserve: first for high orders,
+    /// last for any; a high-order one that succeeds grows the reserve by
+    /// its pageblock.
     fn try_alloc(
         &self,
         order: usize,
@@ -239,14 +240,19 @@ impl<'a> Zone<'a> {
         let mut area = self.free_area.lock();
         let buddy = area.as_mut()?;
         let ok = self.buddy_ok(buddy, order, reserve, flags);
-        let harder = order > 0 && flags.non_block;
         let pfn = if !ok {
             None
-        } else if harder {
-            let pfn = buddy
-                .alloc(order, MigrateType::HighAtomic)
-                .or_else(|| buddy.alloc(order, mt));
-            if let Some(p) = pfn {
+        } else if flags.non_block {
+            // High orders try the reserve first; every order falls back to
+            // it last (Linux 6.6's rmqueue_buddy: order-0 atomic requests
+            // may use the highatomic reserve when all else failed).
+            let first = (order > 0)
+                .then(|| buddy.alloc(order, MigrateType::HighAtomic))
+                .flatten();
+            let pfn = first
+                .or_else(|| buddy.alloc(order, mt))
+                .or_else(|| buddy.alloc(order, MigrateType::HighAtomic));
+            if let Some(p) = pfn.filter(|_| order > 0) {
                 buddy.reserve_highatomic(p, self.managed);
             }
             pfn
@@ -843,9 +849,10 @@ impl<'a> PageAllocator<'a> {
                     }
                     self.take_from_pcp(zone, pcp, order, mt, reserve, flags)
                         .or_else(|| {
-                            // An atomic high-order request may still have
-                            // the highatomic reserve (Linux's rmqueue_buddy).
-                            (order > 0 && flags.non_block)
+                            // An atomic request may still have the
+                            // highatomic reserve (Linux's rmqueue_buddy).
+                            flags
+                                .non_block
                                 .then(|| zone.try_alloc(order, mt, reserve, flags))
                                 .flatten()
                         })
