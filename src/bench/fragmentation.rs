@@ -58,6 +58,18 @@ pub fn give_back(blocks: Vec<Page>) {
     }
 }
 
+/// How many order-9 blocks `node` gives with direct compaction off (each
+/// given back at once) and the ns an attempt took.
+fn huge_without_compaction(node: usize) -> (u64, u64) {
+    let (blocks, ns) = {
+        let _off = NoCompaction::new();
+        take_huge(node)
+    };
+    let n = blocks.len() as u64;
+    give_back(blocks);
+    (n, ns)
+}
+
 /// The workload on `node`, filling at most `limit` pages: (pages filled,
 /// pages kept, order-9 blocks without compaction and the ns an attempt
 /// took, with direct compaction and its ns, compaction stalls, pages
@@ -104,12 +116,7 @@ pub fn fragment_and_compact(node: usize, limit: u64) -> Result<Run, crate::selft
         compaction::compact_node(node, None, compaction::Mode::Sync);
     }
     let unusable_before = unusable(node);
-    let (none, ns_off) = {
-        let _off = NoCompaction::new();
-        take_huge(node)
-    };
-    let without = none.len() as u64;
-    give_back(none);
+    let (without, ns_off) = huge_without_compaction(node);
     let (stall0, migrated0) = (
         COMPACT_STAT.compact_stall.load(Relaxed),
         MIGRATE_STAT.pgmigrate_success.load(Relaxed),
@@ -219,12 +226,7 @@ pub fn run() {
     let c = compaction::compact_memory();
     let took = tsc::ns_since_boot() - t0;
     let after = unusable(node);
-    let (got, ns) = {
-        let _off = NoCompaction::new();
-        take_huge(node)
-    };
-    let n = got.len() as u64;
-    give_back(got);
+    let (n, ns) = huge_without_compaction(node);
     line("compact_memory", n, ns, before, after);
     kprintln!(
         "# bench: fragmentation: compact_memory took {} us and migrated {} pages",

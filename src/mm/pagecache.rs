@@ -671,22 +671,18 @@ pub fn for_each_page_in(lo: u64, hi: u64, mut f: impl FnMut(u64)) {
 /// re-pointed, under the cache's lock (readers check a page's bytes under
 /// it too, so none sees the move); the old page is freed. With
 /// `try_lock`, a cache whose lock is held is passed over. Returns the
-/// pages moved, or None for a busy cache.
+/// pages moved.
 pub fn migrate_frames(
     sources: &[u64],
     target: &mut dyn FnMut() -> Option<Page>,
     try_lock: bool,
-) -> Option<u64> {
+) -> u64 {
     let mut moved = 0;
-    let mut busy = false;
     for cache in caches().into_iter().flatten() {
         let inner = if try_lock {
             match cache.inner.try_lock() {
                 Some(i) => i,
-                None => {
-                    busy = true;
-                    continue;
-                }
+                None => continue,
             }
         } else {
             cache.inner.lock()
@@ -703,7 +699,7 @@ pub fn migrate_frames(
                 continue;
             }
             let Some(new) = target() else {
-                return Some(moved);
+                return moved;
             };
             let old = Page::from_pfn(e.page - 1);
             // SAFETY: the cached page is held under the lock; `new` is fresh.
@@ -713,7 +709,7 @@ pub fn migrate_frames(
             moved += 1;
         }
     }
-    (!busy || moved > 0).then_some(moved)
+    moved
 }
 
 /// Reclaim's LRU pass over every cache's lists on `node`, demoting where
