@@ -113,6 +113,7 @@ fn boot(start_info_phys: u64) -> ! {
     rcu::init(); // RCU callbacks run on the last CPU's idle loop
     sched::init(); // run queues, idle threads; kernel threads from here on
     mm::vmscan::init(); // one kswapd per node with memory; the shrinkers
+    mm::kcompactd::init(settings.compaction_proactiveness); // one kcompactd per node with memory
     mm::mempolicy::init(settings.mpol, settings.mpol_weights); // mpol= default policy, interleave weights
     mm::pagecache::DEMOTION_ENABLED.store(
         settings.numa_demotion,

@@ -44,6 +44,9 @@ pub fn print_all(when: &str) {
     let _ = crate::mm::migrate::report(&mut Writer);
     let _ = crate::mm::compaction::report(&mut Writer);
     kprintln!();
+    kprintln!("==> kcompactd per node <==");
+    let _ = crate::mm::kcompactd::report(&mut Writer);
+    kprintln!();
     kprintln!("==> watermarks and kswapd per node <==");
     let _ = crate::mm::vmscan::watermark_report(&mut Writer);
     kprintln!();

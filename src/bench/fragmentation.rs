@@ -20,19 +20,19 @@ use core::sync::atomic::Ordering::Relaxed;
 use mm::buddy::PAGEBLOCK_ORDER;
 use mm::gfp::Gfp;
 
-/// Turns direct compaction off until dropped.
-pub struct NoCompaction;
+/// Turns direct compaction and kcompactd off until dropped (then back to
+/// what they were, so guards nest).
+pub struct NoCompaction(bool);
 
 impl NoCompaction {
     pub fn new() -> Self {
-        DISABLED.store(true, Relaxed);
-        NoCompaction
+        NoCompaction(DISABLED.swap(true, Relaxed))
     }
 }
 
 impl Drop for NoCompaction {
     fn drop(&mut self) {
-        DISABLED.store(false, Relaxed);
+        DISABLED.store(self.0, Relaxed);
     }
 }
 
@@ -93,8 +93,9 @@ pub struct Run {
 /// A task holding a fragmented `node`: the node filled (at most `limit`
 /// pages) with its movable pages, each holding its index, then three of
 /// every four freed, so that each pageblock keeps a quarter. Returns the
-/// task, the pages filled and the pages kept.
-fn fragmented(node: usize, limit: u64) -> Option<(alloc::sync::Arc<Task>, u64, u64)> {
+/// task, the pages filled and the pages kept. The caller holds
+/// [`NoCompaction`] if kcompactd must not repair it yet.
+pub fn fragmented(node: usize, limit: u64) -> Option<(alloc::sync::Arc<Task>, u64, u64)> {
     let task = Task::create("fragmenter", 0).ok()?;
     let fill = Gfp::KERNEL | Gfp::THISNODE | Gfp::NORETRY | Gfp::NOWARN;
     let mut filled = 0u64;
@@ -110,13 +111,16 @@ fn fragmented(node: usize, limit: u64) -> Option<(alloc::sync::Arc<Task>, u64, u
 }
 
 pub fn fragment_and_compact(node: usize, limit: u64) -> Result<Run, crate::selftest::Failure> {
+    // kcompactd stays off until the blocks without compaction are counted.
+    let off = NoCompaction::new();
     let (task, filled, kept) = fragmented(node, limit).ok_or(crate::selftest::Failure::Failed)?;
     if limit != u64::MAX {
         // The small round: compact the whole node once, as compact_memory.
-        compaction::compact_node(node, None, compaction::Mode::Sync);
+        compaction::compact_node(node, compaction::Goal::WholeZone, compaction::Mode::Sync);
     }
     let unusable_before = unusable(node);
     let (without, ns_off) = huge_without_compaction(node);
+    drop(off);
     let (stall0, migrated0) = (
         COMPACT_STAT.compact_stall.load(Relaxed),
         MIGRATE_STAT.pgmigrate_success.load(Relaxed),
@@ -150,7 +154,7 @@ pub fn fragment_and_compact(node: usize, limit: u64) -> Result<Run, crate::selft
 
 /// The unusable free space index at order 9 of `node`'s free memory (its
 /// zones' free blocks summed), in thousandths.
-fn unusable(node: usize) -> i64 {
+pub fn unusable(node: usize) -> i64 {
     let mut blocks = [0usize; mm::buddy::MAX_ORDER + 1];
     for z in allocator()
         .node(node)
@@ -218,6 +222,7 @@ pub fn run() {
         r.unusable_after,
     );
     // compact_memory, then the order-9 blocks with direct compaction off.
+    let off = NoCompaction::new();
     let Some((task, _, _)) = fragmented(node, u64::MAX) else {
         return;
     };
@@ -236,4 +241,91 @@ pub fn run() {
     task.release_memory();
     drop(task);
     crate::sched::reap_all_dead(1_000_000_000);
+    drop(off);
+    // Proactive compaction: kcompactd's pass, started by setting the
+    // proactiveness, then the order-9 blocks with compaction off.
+    let Some(p) = proactive_round(node, BENCH_PROACTIVENESS) else {
+        kprintln!("# bench: fragmentation: kcompactd's proactive pass did not finish");
+        return;
+    };
+    let (n, ns) = huge_without_compaction(node);
+    line("proactive", n, ns, p.unusable_before, p.unusable_after);
+    kprintln!(
+        "# bench: fragmentation: kcompactd's proactive pass (proactiveness {BENCH_PROACTIVENESS}) took {} us and migrated {} pages; fragmentation score {} -> {} (marks {}/{})",
+        p.took_ns / 1000,
+        p.migrated,
+        p.score_before,
+        p.score_after,
+        p.marks.1,
+        p.marks.0
+    );
+    p.task.release_memory();
+    drop(p.task);
+    crate::sched::reap_all_dead(1_000_000_000);
+}
+
+/// The proactiveness of the benchmark's proactive pass: the most, so that
+/// the pass runs on any VM (at Linux's default 20 it starts only above a
+/// score of 90, which a small node's leftover blocks keep it under).
+const BENCH_PROACTIVENESS: u32 = 100;
+
+/// What a proactive pass of kcompactd did to a fragmented node.
+pub struct Proactive {
+    /// The task holding the kept pages (the caller releases it).
+    pub task: alloc::sync::Arc<Task>,
+    pub took_ns: u64,
+    pub migrated: u64,
+    pub score_before: u64,
+    pub score_after: u64,
+    /// The proactiveness' (low, high) score marks.
+    pub marks: (u64, u64),
+    pub unusable_before: i64,
+    pub unusable_after: i64,
+}
+
+/// Fragments `node` with kcompactd held off, then sets the proactiveness
+/// to `p` so that kcompactd runs a pass at once (where the score is above
+/// the high mark), and waits up to a minute for it; the proactiveness is
+/// then what it was. None if no pass came.
+pub fn proactive_round(node: usize, p: u32) -> Option<Proactive> {
+    use crate::mm::kcompactd;
+    let was = kcompactd::proactiveness();
+    let (task, _, _) = {
+        let _off = NoCompaction::new();
+        // Off too, so that the pass below is the one set_proactiveness asks.
+        kcompactd::set_proactiveness(0);
+        fragmented(node, u64::MAX)?
+    };
+    let (score_before, unusable_before) = (compaction::node_score(node), unusable(node));
+    if score_before <= mm::compaction::score_wmarks(p).1 {
+        kprintln!(
+            "# node {node}: fragmentation score {score_before} is not above proactiveness {p}'s high mark; no pass"
+        );
+        kcompactd::set_proactiveness(was);
+        task.release_memory();
+        return None;
+    }
+    let k = kcompactd::kcompactd(node);
+    let (passes, migrated) = (k.proactive_passes.load(Relaxed), k.migrated.load(Relaxed));
+    let t0 = tsc::ns_since_boot();
+    kcompactd::set_proactiveness(p);
+    let done = crate::sched::wait_for(60_000_000_000, || {
+        k.proactive_passes.load(Relaxed) > passes && k.is_idle()
+    });
+    let took_ns = tsc::ns_since_boot() - t0;
+    kcompactd::set_proactiveness(was);
+    if !done {
+        task.release_memory();
+        return None;
+    }
+    Some(Proactive {
+        task,
+        took_ns,
+        migrated: k.migrated.load(Relaxed) - migrated,
+        score_before,
+        score_after: compaction::node_score(node),
+        marks: mm::compaction::score_wmarks(p),
+        unusable_before,
+        unusable_after: unusable(node),
+    })
 }

@@ -45,6 +45,9 @@ pub struct CompactStat {
     pub compact_free_scanned: AtomicU64,
     pub compact_isolated: AtomicU64,
     pub compact_daemon_wake: AtomicU64,
+    /// What kcompactd's runs scanned (counted in the totals above too).
+    pub compact_daemon_migrate_scanned: AtomicU64,
+    pub compact_daemon_free_scanned: AtomicU64,
 }
 
 pub static COMPACT_STAT: CompactStat = CompactStat {
@@ -55,13 +58,32 @@ pub static COMPACT_STAT: CompactStat = CompactStat {
     compact_free_scanned: AtomicU64::new(0),
     compact_isolated: AtomicU64::new(0),
     compact_daemon_wake: AtomicU64::new(0),
+    compact_daemon_migrate_scanned: AtomicU64::new(0),
+    compact_daemon_free_scanned: AtomicU64::new(0),
 };
 
-/// Off: direct compaction is not tried (for measuring without it).
+/// Off: neither direct compaction nor kcompactd runs (for measuring
+/// without them); compact_memory still does.
 pub static DISABLED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 static DEFER: Mutex<[[Defer; NR_ZONES]; MAX_NUMNODES]> =
     Mutex::new([[Defer::new(); NR_ZONES]; MAX_NUMNODES]);
+
+/// What a compaction of a zone works towards (Linux's compact_finished
+/// checks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Goal {
+    /// A free block of this order, for an allocation (direct compaction,
+    /// kcompactd woken for an order); goes on from where the zone's last
+    /// compaction stopped.
+    Order(usize),
+    /// The whole zone from its edges until the scanners meet
+    /// (compact_memory).
+    WholeZone,
+    /// The whole zone from its edges until its fragmentation score is at
+    /// most this, or kswapd starts on its node (proactive compaction).
+    Score(u64),
+}
 
 /// What one zone's compaction did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -70,7 +92,8 @@ pub struct ZoneCompaction {
     pub failed: u64,
     pub migrate_scanned: u64,
     pub free_scanned: u64,
-    /// A free block of the order asked for is there at the end.
+    /// The goal was met at the end: a free block of the order asked for,
+    /// or the score down to its mark (never for a whole-zone run).
     pub success: bool,
 }
 
@@ -108,16 +131,22 @@ static SCAN: Mutex<Scan> = Mutex::new(Scan {
     cached: [[(0, 0); NR_ZONES]; MAX_NUMNODES],
 });
 
-/// Linux's compact_zone: compacts `zone` until a free block of `order` is
-/// there (`None`: the whole zone, until the scanners meet, as
-/// compact_memory asks). For an order, the scanners go on from where the
-/// last compaction of the zone left them; once they meet they start again
-/// from the zone's edges.
-pub fn compact_zone(zone: &Zone, order: Option<usize>, mode: Mode) -> ZoneCompaction {
+/// Linux's compact_zone: compacts `zone` towards `goal`. For an order,
+/// the scanners go on from where the last compaction of the zone left
+/// them; once they meet they start again from the zone's edges.
+pub fn compact_zone(zone: &Zone, goal: Goal, mode: Mode) -> ZoneCompaction {
     let mut r = ZoneCompaction::default();
-    let wanted = |z: &Zone| order.is_some_and(|o| without_interrupts(|| z.has_free_block(o)));
-    if !zone.is_populated() || wanted(zone) {
-        r.success = order.is_some();
+    let met = |z: &Zone| match goal {
+        Goal::Order(o) => without_interrupts(|| z.has_free_block(o)),
+        Goal::WholeZone => false,
+        Goal::Score(low) => zone_score(z) <= low,
+    };
+    // Proactive compaction yields to reclaim (Linux's
+    // COMPACT_PARTIAL_SKIPPED when kswapd runs).
+    let yields =
+        || matches!(goal, Goal::Score(_)) && super::vmscan::kswapd(zone.node).running.load(Relaxed);
+    if !zone.is_populated() || met(zone) {
+        r.success = goal != Goal::WholeZone;
         return r;
     }
     let block = |pfn: u64| pfn & !(PAGEBLOCK_PAGES - 1);
@@ -129,15 +158,15 @@ pub fn compact_zone(zone: &Zone, order: Option<usize>, mode: Mode) -> ZoneCompac
         cached,
     } = &mut *scan;
     let slot = &mut cached[zone.node][zone.kind.index()];
-    // A whole-zone compaction (no order: compact_memory) starts from the
+    // A whole-zone compaction (compact_memory, proactive) starts from the
     // edges, as Linux's whole_zone does; one for an order goes on where
     // the last left off.
     let (mut migrate_pfn, mut free_pfn) = match *slot {
-        c if c != (0, 0) && order.is_some() => c,
+        c if c != (0, 0) && matches!(goal, Goal::Order(_)) => c,
         _ => (zone_first, zone_last),
     };
     let mut ntargets = 0usize;
-    while migrate_pfn < free_pfn && !wanted(zone) {
+    while migrate_pfn < free_pfn && !met(zone) && !yields() {
         let window_end = (migrate_pfn + WINDOW as u64).min(free_pfn);
         // The migrate scanner: the window's movable pages, from their owners.
         let mut n = 0;
@@ -211,7 +240,7 @@ pub fn compact_zone(zone: &Zone, order: Option<usize>, mode: Mode) -> ZoneCompac
         (migrate_pfn, free_pfn)
     };
     drop(scan);
-    r.success = wanted(zone);
+    r.success = goal != Goal::WholeZone && met(zone);
     COMPACT_STAT
         .compact_migrate_scanned
         .fetch_add(r.migrate_scanned, Relaxed);
@@ -225,13 +254,21 @@ pub fn compact_zone(zone: &Zone, order: Option<usize>, mode: Mode) -> ZoneCompac
     r
 }
 
+/// Runs `f` with no compaction in progress, none starting until it
+/// returns: a compaction holds free pages it isolated as targets, so
+/// counts of free pages taken meanwhile would be short by them.
+pub fn quiesced<R>(f: impl FnOnce() -> R) -> R {
+    let _scan = SCAN.lock();
+    f()
+}
+
 /// Linux's __compaction_suitable for an allocation whose highest zone is
 /// `highest`: compaction needs free pages to migrate into, so the zone
 /// must have, at order 0, its low watermark (min for orders up to
 /// PAGE_ALLOC_COSTLY_ORDER) plus its lowmem reserve against `highest` plus
 /// twice the block asked for (compact_gap) free; below that, reclaim has to
 /// come first (and a block behind the reserve would not serve anyway).
-fn suitable(zone: &Zone, order: usize, highest: ZoneType) -> bool {
+pub fn suitable(zone: &Zone, order: usize, highest: ZoneType) -> bool {
     let marks = zone.watermarks;
     let mark = if order > mm::buddy::COSTLY_ORDER {
         marks.low
@@ -242,16 +279,15 @@ fn suitable(zone: &Zone, order: usize, highest: ZoneType) -> bool {
     without_interrupts(|| zone.free_pages()) > floor
 }
 
-/// Compacts every populated zone of `node` (`order` as in
-/// [`compact_zone`]); returns the zones' results summed, `success` when
-/// any zone has the block.
-pub fn compact_node(node: NodeId, order: Option<usize>, mode: Mode) -> ZoneCompaction {
+/// Compacts every populated zone of `node` towards `goal`; returns the
+/// zones' results summed, `success` when any zone met it.
+pub fn compact_node(node: NodeId, goal: Goal, mode: Mode) -> ZoneCompaction {
     let mut sum = ZoneCompaction::default();
     let Some(n) = allocator().node(node) else {
         return sum;
     };
     for zone in n.zones.iter().filter(|z| z.is_populated()) {
-        sum.add(compact_zone(zone, order, mode));
+        sum.add(compact_zone(zone, goal, mode));
     }
     sum
 }
@@ -261,7 +297,7 @@ pub fn compact_memory() -> ZoneCompaction {
     let mut sum = ZoneCompaction::default();
     for node in allocator().nodes().map(|n| n.id) {
         // A whole-zone run never reports success; `add` keeps it false.
-        sum.add(compact_node(node, None, Mode::Sync));
+        sum.add(compact_node(node, Goal::WholeZone, Mode::Sync));
     }
     sum
 }
@@ -287,25 +323,56 @@ pub fn try_to_compact_pages(
         let Some(zone) = a.node(r.node as NodeId).map(|n| n.zone(r.zone)) else {
             continue;
         };
-        if !zone.is_populated()
-            || !suitable(zone, order, highest)
-            || DEFER.lock()[zone.node][zone.kind.index()].deferred(order)
-        {
+        if !zone.is_populated() || !suitable(zone, order, highest) || deferred(zone, order) {
             continue;
         }
         if !ran {
             COMPACT_STAT.compact_stall.fetch_add(1, Relaxed);
             ran = true;
         }
-        let done = compact_zone(zone, Some(order), mode);
-        let mut defer = DEFER.lock();
-        if done.success {
-            defer[zone.node][zone.kind.index()].reset(order, true);
+        if compact_zone(zone, Goal::Order(order), mode).success {
+            defer_reset(zone, order, true);
             return Some(true);
         }
-        defer[zone.node][zone.kind.index()].failed(order);
+        defer_compaction(zone, order);
     }
     ran.then_some(false)
+}
+
+/// Whether compaction of `zone` at `order` should be skipped this time
+/// (Linux's compaction_deferred; each call counts as an attempt).
+pub fn deferred(zone: &Zone, order: usize) -> bool {
+    DEFER.lock()[zone.node][zone.kind.index()].deferred(order)
+}
+
+/// Compaction of `zone` at `order` failed: defer the next attempts.
+pub fn defer_compaction(zone: &Zone, order: usize) {
+    DEFER.lock()[zone.node][zone.kind.index()].failed(order);
+}
+
+/// Compaction of `zone` made `order` available (`alloc_success`: and an
+/// allocation got it, which ends the waiting).
+pub fn defer_reset(zone: &Zone, order: usize, alloc_success: bool) {
+    DEFER.lock()[zone.node][zone.kind.index()].reset(order, alloc_success);
+}
+
+/// A zone's fragmentation score (Linux's fragmentation_score_zone): the
+/// percentage of its free memory not in huge-page-sized blocks.
+pub fn zone_score(zone: &Zone) -> u64 {
+    let blocks = without_interrupts(|| zone.free_state().1);
+    mm::compaction::extfrag_for_order(&blocks, mm::compaction::COMPACTION_HPAGE_ORDER)
+}
+
+/// A node's fragmentation score: its zones' scores weighted by their
+/// present pages (Linux's fragmentation_score_node).
+pub fn node_score(node: NodeId) -> u64 {
+    let Some(n) = allocator().node(node) else {
+        return 0;
+    };
+    let zones = n.zones.iter().filter(|z| z.is_populated());
+    mm::compaction::node_score(
+        zones.map(|z| (z.span.present, without_interrupts(|| z.free_state().1))),
+    )
 }
 
 /// The outcome of an allocation direct compaction ran for (Linux counts
@@ -330,6 +397,14 @@ pub fn report(w: &mut dyn core::fmt::Write) -> core::fmt::Result {
         ("compact_fail", &s.compact_fail),
         ("compact_success", &s.compact_success),
         ("compact_daemon_wake", &s.compact_daemon_wake),
+        (
+            "compact_daemon_migrate_scanned",
+            &s.compact_daemon_migrate_scanned,
+        ),
+        (
+            "compact_daemon_free_scanned",
+            &s.compact_daemon_free_scanned,
+        ),
     ] {
         writeln!(w, "{name} {}", c.load(Relaxed))?;
     }

@@ -6,6 +6,7 @@ pub mod compaction;
 mod compaction_selftests;
 mod device_memory_selftests;
 pub mod early_heap;
+pub mod kcompactd;
 pub mod memblock;
 pub mod mempolicy;
 mod mempolicy_selftests;

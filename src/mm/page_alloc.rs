@@ -403,9 +403,9 @@ impl AsCaller {
 }
 
 impl Reclaim for AsCaller {
-    fn wake_kswapd(&self, node: NodeId, order: usize) {
+    fn wake_kswapd(&self, node: NodeId, order: usize, highest: ZoneType, gfp: Gfp) {
         RECLAIM_CALLS.kswapd_wakeups.fetch_add(1, Relaxed);
-        self.reclaim.wake_kswapd(node, order);
+        self.reclaim.wake_kswapd(node, order, highest, gfp);
     }
 
     fn direct_reclaim(&self, ctx: ReclaimContext, order: usize, node: NodeId) -> u64 {

@@ -39,17 +39,7 @@ fn node_managed(node: NodeId) -> u64 {
         .map_or(0, |n| n.zones.iter().map(|z| z.managed()).sum())
 }
 
-/// Waits (asleep) up to `ns` for `cond`.
-fn wait_for(ns: u64, cond: impl Fn() -> bool) -> bool {
-    let start = tsc::ns_since_boot();
-    while !cond() {
-        if tsc::ns_since_boot() - start > ns {
-            return cond();
-        }
-        sched::sleep_ns(1_000_000);
-    }
-    true
-}
+use sched::wait_for;
 
 const THISNODE: Gfp = Gfp(Gfp::THISNODE.0 | Gfp::NOWARN.0);
 
@@ -342,7 +332,7 @@ fn settled_free_pages() -> u64 {
     sched::reap_all_dead(2_000_000_000);
     super::vmalloc::purge_lazy();
     drain_all_pages();
-    super::page_alloc::free_pages_with_lists()
+    super::selftest_support::free_pages_now()
 }
 
 /// Pages in slabs and vmalloc page tables: where kernel bookkeeping (task

@@ -13,8 +13,8 @@ use numa::NodeId;
 struct KernelReclaim;
 
 impl Reclaim for KernelReclaim {
-    fn wake_kswapd(&self, node: NodeId, _order: usize) {
-        vmscan::wakeup_kswapd(node);
+    fn wake_kswapd(&self, node: NodeId, order: usize, highest: mm::zone::ZoneType, gfp: Gfp) {
+        vmscan::wakeup_kswapd(node, order, highest, gfp.can_direct_reclaim());
     }
 
     fn direct_reclaim(&self, ctx: ReclaimContext, order: usize, node: NodeId) -> u64 {

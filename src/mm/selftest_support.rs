@@ -14,13 +14,23 @@ use numa::MAX_NUMNODES;
 
 pub type FreeCounts = [[u64; NR_ZONES]; MAX_NUMNODES];
 
-/// Every zone's free pages, those on the CPUs' lists included.
+/// Every zone's free pages, those on the CPUs' lists included, counted
+/// while no compaction holds isolated free pages (kcompactd may run at
+/// any time).
 pub fn free_counts() -> FreeCounts {
     let mut c = [[0; NR_ZONES]; MAX_NUMNODES];
-    for z in allocator().zones() {
-        c[z.node][z.kind.index()] = zone_free_with_lists(z);
-    }
+    super::compaction::quiesced(|| {
+        for z in allocator().zones() {
+            c[z.node][z.kind.index()] = zone_free_with_lists(z);
+        }
+    });
     c
+}
+
+/// Free pages everywhere, those on the CPUs' lists included, counted as
+/// [`free_counts`] counts them.
+pub fn free_pages_now() -> u64 {
+    super::compaction::quiesced(free_pages_with_lists)
 }
 
 /// Blocks a test holds, listed in index pages taken up front, so that

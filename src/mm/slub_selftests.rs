@@ -260,7 +260,7 @@ static HANDOFF: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CP
 static FREED: AtomicU64 = AtomicU64::new(0);
 
 fn slab_and_free_pages() -> u64 {
-    let free = super::page_alloc::free_pages_with_lists();
+    let free = super::selftest_support::free_pages_now();
     let (r, u) = slab_pages();
     free + r + u
 }
@@ -352,7 +352,7 @@ selftest!(
 selftest!(
     "slub",
     fn typesafe_by_rcu_slabs_wait_for_a_grace_period() {
-        let pages = || -> u64 { super::page_alloc::free_pages_with_lists() };
+        let pages = || -> u64 { super::selftest_support::free_pages_now() };
         // (The cache's own struct stays allocated after destroy: counted
         // from after its creation.)
         let c =

@@ -24,7 +24,7 @@ use numa::MAX_CPUS;
 /// Free pages (parked ones included), slab pages and the region's page
 /// tables: what a vmalloc and its vfree must leave as they found it.
 fn pages_accounted() -> u64 {
-    let free = super::page_alloc::free_pages_with_lists();
+    let free = super::selftest_support::free_pages_now();
     let (r, u) = super::slab::slab_pages();
     free + r + u + vmap_pt::TABLE_PAGES.load(Relaxed)
 }

@@ -23,10 +23,10 @@ use super::{pagecache, shrinker};
 use crate::numa::topology;
 use crate::sched::{self, flags, Binding, Thread, WaitQueue};
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use mm::gfp::ReclaimContext;
 use mm::page_alloc::MAX_RECLAIM_RETRIES;
-use mm::zone::ZoneType;
+use mm::zone::{ZoneType, NR_ZONES};
 use numa::{NodeId, MAX_NUMNODES};
 use spin::Once;
 
@@ -83,6 +83,10 @@ pub struct Kswapd {
     pub reclaimed: AtomicU64,
     /// Wake-ups that came with a zone of the node below its low watermark.
     pub woken_below_low: AtomicU64,
+    /// The largest order and the lowest highest zone of the wake-ups
+    /// since the last pass, for kcompactd once the node is balanced.
+    order: AtomicUsize,
+    highest: AtomicUsize,
 }
 
 static KSWAPD: [Kswapd; MAX_NUMNODES] = [const {
@@ -96,6 +100,8 @@ static KSWAPD: [Kswapd; MAX_NUMNODES] = [const {
         passes: AtomicU64::new(0),
         reclaimed: AtomicU64::new(0),
         woken_below_low: AtomicU64::new(0),
+        order: AtomicUsize::new(0),
+        highest: AtomicUsize::new(NR_ZONES - 1),
     }
 }; MAX_NUMNODES];
 
@@ -166,15 +172,24 @@ const KSWAPD_NAMES: [&str; 8] = [
     "kswapd0", "kswapd1", "kswapd2", "kswapd3", "kswapd4", "kswapd5", "kswapd6", "kswapd7",
 ];
 
-/// The allocator's wake-up (Linux's wakeup_kswapd).
-pub fn wakeup_kswapd(node: NodeId) {
+/// The allocator's wake-up for an allocation of `order` whose highest
+/// zone is `highest` (Linux's wakeup_kswapd). On a node that is balanced
+/// (or hopeless) there is nothing to reclaim, but a high-order request
+/// that cannot compact itself (`may_compact` false: it may not reclaim
+/// directly) may find its block missing: kcompactd is asked for it.
+pub fn wakeup_kswapd(node: NodeId, order: usize, highest: ZoneType, may_compact: bool) {
     let k = &KSWAPD[node];
-    if k.thread.get().is_none() || k.failures.load(Relaxed) >= MAX_RECLAIM_RETRIES {
+    if k.thread.get().is_none() {
         return;
     }
-    if node_balanced(node) {
+    if k.failures.load(Relaxed) >= MAX_RECLAIM_RETRIES || node_balanced(node) {
+        if !may_compact {
+            super::kcompactd::wakeup(node, order, highest);
+        }
         return;
     }
+    k.order.fetch_max(order, AcqRel);
+    k.highest.fetch_min(highest.index(), AcqRel);
     if !k.pending.swap(true, AcqRel) && !k.running.load(Acquire) {
         VMSTAT.kswapd_wakeups.fetch_add(1, Relaxed);
         k.wakeups.fetch_add(1, Relaxed);
@@ -193,6 +208,14 @@ fn kswapd_main(node: NodeId) {
         k.pending.store(false, Release);
         balance_node(node);
         k.running.store(false, Release);
+        // Reclaim made order-0 pages; the blocks a high-order request
+        // woke it for are compaction's to make (Linux's kswapd wakes
+        // kcompactd before it sleeps).
+        let order = k.order.swap(0, AcqRel);
+        let highest = k.highest.swap(NR_ZONES - 1, AcqRel);
+        if order > 0 && node_balanced(node) {
+            super::kcompactd::wakeup(node, order, ZoneType::ALL[highest]);
+        }
     }
 }
 

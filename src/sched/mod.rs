@@ -593,6 +593,20 @@ pub fn sleep_ns(ns: u64) {
     }
 }
 
+/// Waits up to `ns` for `cond`, asleep between looks (1 ms apart) where
+/// sleeping is possible; returns whether it came true. For conditions
+/// with no wait queue to wake on (another thread's progress counters).
+pub fn wait_for(ns: u64, cond: impl Fn() -> bool) -> bool {
+    let start = tsc::ns_since_boot();
+    while !cond() {
+        if tsc::ns_since_boot() - start > ns {
+            return cond();
+        }
+        sleep_ns(1_000_000);
+    }
+    true
+}
+
 /// One timed sleep: returns at the deadline or an earlier wake-up.
 fn sleep_until(deadline: u64) {
     if prepare_to_sleep(Some(deadline)) {

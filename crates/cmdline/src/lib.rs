@@ -20,6 +20,9 @@ pub const LOGLEVEL_DEFAULT: u8 = 7;
 /// only errors and worse are printed), as in Linux.
 pub const LOGLEVEL_QUIET: u8 = 4;
 
+/// Linux's default vm.compaction_proactiveness.
+pub const DEFAULT_COMPACTION_PROACTIVENESS: u32 = 20;
+
 /// Which boot-time self-test suites run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SelfTestSelection<'a> {
@@ -66,6 +69,10 @@ pub struct Settings<'a> {
     pub movablecore: Option<MemAmount>,
     /// `min_free_kbytes=N`: overrides the computed reserve behind the watermarks.
     pub min_free_kbytes: Option<u64>,
+    /// `sysctl.vm.compaction_proactiveness=N` (or without `sysctl.`):
+    /// how hard kcompactd compacts in the background, 0 (off) to 100
+    /// (Linux's default 20).
+    pub compaction_proactiveness: u32,
     /// `maxcpus=N`: bring up at most N CPUs (the boot CPU included).
     pub maxcpus: Option<u32>,
     /// `smp.fail=N` (for tests): send CPU N no start-up IPI, so it never
@@ -144,6 +151,7 @@ impl Default for Settings<'_> {
             kernelcore: None,
             movablecore: None,
             min_free_kbytes: None,
+            compaction_proactiveness: DEFAULT_COMPACTION_PROACTIVENESS,
             maxcpus: None,
             smp_fail: None,
             slub_debug: None,
@@ -430,6 +438,14 @@ pub fn parse<'a>(line: &'a str, mut warn: impl FnMut(Warning<'a>)) -> Settings<'
                     s.min_free_kbytes = Some(n);
                 }
             }
+            // Linux takes sysctls on its command line with the `sysctl.`
+            // prefix (since 5.8); the bare name is accepted too.
+            "sysctl.vm.compaction_proactiveness" | "vm.compaction_proactiveness" => {
+                let p = |v: &str| parse_u64(v).filter(|&n| n <= 100);
+                if let Some(n) = value(word, "a number from 0 to 100", p, &mut warn) {
+                    s.compaction_proactiveness = n as u32;
+                }
+            }
             "numa.demotion_enabled" => {
                 let b = |v: &str| match v {
                     "0" | "false" | "off" => Some(false),
@@ -507,6 +523,22 @@ mod tests {
         let (s, w) = parse_collect("workload=swap");
         assert_eq!(s.workload, None);
         assert_eq!(w.len(), 1);
+    }
+
+    #[test]
+    fn compaction_proactiveness_takes_0_to_100_with_or_without_the_sysctl_prefix() {
+        let (s, w) = parse_collect("sysctl.vm.compaction_proactiveness=0");
+        assert_eq!((s.compaction_proactiveness, w.len()), (0, 0));
+        let (s, w) = parse_collect("vm.compaction_proactiveness=100");
+        assert_eq!((s.compaction_proactiveness, w.len()), (100, 0));
+        for bad in ["101", "-1", "x", ""] {
+            let line = std::format!("vm.compaction_proactiveness={bad}");
+            let (s, w) = parse_collect(&line);
+            assert_eq!(s.compaction_proactiveness, 20, "{bad}");
+            assert_eq!(w.len(), 1, "{bad}");
+        }
+        let (s, w) = parse_collect("vm.compaction_proactiveness");
+        assert_eq!((s.compaction_proactiveness, w.len()), (20, 1));
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub fn layer_of(file: &str) -> Option<Layer> {
         f if f.starts_with("numa/") => 2,
         f if f.starts_with("sched/") || f.starts_with("smp/") => 3,
         "acpi/aml.rs" | "mm/vmscan.rs" | "mm/shrinker.rs" | "mm/pagecache.rs"
-        | "mm/oom_kill.rs" | "mm/reclaim.rs" | "mm/compaction.rs" => 3,
+        | "mm/oom_kill.rs" | "mm/reclaim.rs" | "mm/compaction.rs" | "mm/kcompactd.rs" => 3,
         "main.rs" | "report.rs" => 4,
         f if f.starts_with("bench/") => 4,
         _ => return None,

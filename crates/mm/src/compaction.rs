@@ -11,9 +11,6 @@ use crate::extfrag::{ContigInfo, FreeBlocks};
 /// after six failures in a row, one attempt in 64 goes ahead.
 pub const COMPACT_MAX_DEFER_SHIFT: u32 = 6;
 
-/// Linux's default vm.compaction_proactiveness.
-pub const DEFAULT_PROACTIVENESS: u32 = 20;
-
 /// A zone's deferral state (Linux's compact_considered, compact_defer_shift
 /// and compact_order_failed).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -483,8 +483,10 @@ impl<'a> Node<'a> {
 /// What the allocator asks of reclaim. The defaults do nothing: there is
 /// no reclaim until the kernel provides one.
 pub trait Reclaim {
-    /// Wake the node's background reclaimer.
-    fn wake_kswapd(&self, _node: NodeId, _order: usize) {}
+    /// Wake the node's background reclaimer for an allocation of `order`
+    /// whose highest zone is `highest` (Linux's wakeup_kswapd, which
+    /// wakes kcompactd instead where the node is balanced).
+    fn wake_kswapd(&self, _node: NodeId, _order: usize, _highest: ZoneType, _gfp: Gfp) {}
     /// Reclaim for a caller that may sleep, from the nodes of `node`'s
     /// zonelist; returns the pages freed.
     fn direct_reclaim(&self, _ctx: ReclaimContext, _order: usize, _node: NodeId) -> u64 {
@@ -977,7 +979,7 @@ impl<'a> PageAllocator<'a> {
         // Slow path.
         if gfp.contains(Gfp::KSWAPD_RECLAIM) {
             for node in list.nodes().filter(|&n| ok(n as u8)) {
-                reclaim.wake_kswapd(node, order);
+                reclaim.wake_kswapd(node, order, highest, gfp);
             }
         }
         let slow = AllocFlags::slow_path(gfp);

@@ -2,7 +2,10 @@
 //! self-test fills a node with movable task pages, frees three of every
 //! four, and shows order-9 blocks near zero without compaction and at
 //! least a third of the node with direct compaction, with the counters in
-//! /proc/vmstat and /proc/pagetypeinfo still adding up to buddyinfo.
+//! /proc/vmstat and /proc/pagetypeinfo still adding up to buddyinfo; then
+//! kcompactd, woken by an atomic order-9 request that found no block, makes
+//! one, and a proactive pass takes the node's fragmentation score under its
+//! high mark.
 
 use boot_tests::mm_reports::{
     buddyinfo, pagetypeinfo, section, section_value, section_with_blanks,
@@ -35,6 +38,21 @@ fn blocks(b: &Boot) -> (u64, u64, u64) {
     (without, with, total)
 }
 
+/// `# kcompactd0: ... took the score from A to B, ...` -> (A, B).
+fn proactive_scores(b: &Boot) -> (u64, u64) {
+    let line = b
+        .console
+        .lines()
+        .find(|l| l.contains("took the score from"))
+        .unwrap_or_else(|| panic!("no kcompactd line\n{}", b.dump()));
+    let after = line.split("took the score from ").nth(1).unwrap();
+    let words: Vec<&str> = after.split_whitespace().collect();
+    (
+        words[0].parse().unwrap(),
+        words[2].trim_end_matches(',').parse().unwrap(),
+    )
+}
+
 #[test]
 fn compaction_turns_a_fragmented_node_back_into_huge_pages() {
     for preset in ["one-node", "two-node"] {
@@ -56,6 +74,13 @@ fn compaction_turns_a_fragmented_node_back_into_huge_pages() {
             with * 3 >= total,
             "{preset}: {with} of {total} with compaction"
         );
+        let (score0, score1) = proactive_scores(&b);
+        assert!(
+            score0 > 15 && score1 <= 15,
+            "{preset}: score {score0} -> {score1}"
+        );
+        assert!(vmstat(&b, "compact_daemon_wake") > 0, "{preset}");
+        assert!(vmstat(&b, "compact_daemon_migrate_scanned") > 0, "{preset}");
         assert!(vmstat(&b, "compact_stall") > 0, "{preset}");
         assert!(vmstat(&b, "compact_success") > 0, "{preset}");
         assert!(vmstat(&b, "compact_migrate_scanned") > 0, "{preset}");
