@@ -107,6 +107,7 @@ fn boot(start_info_phys: u64) -> ! {
     }
     mm::page_alloc::init(&settings); // zones, buddy allocators, zonelists; memblock retires
     mm::reclaim::init(); // kswapd, direct reclaim and the OOM killer, into the allocator
+    mm::fault_inject::init(&settings.fault); // fail_page_alloc=, failslab=, fail_vmalloc= armed
     smp::init(&settings); // local APICs, per-CPU areas on their nodes, every CPU online
     mm::slab::init(&settings); // kmalloc caches; Box and Vec work from here
     mm::vmalloc::init(); // the vmalloc region: vmalloc, vmap, vfree

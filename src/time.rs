@@ -106,45 +106,99 @@ pub fn calibrate_apic_timer() {
     log::info!("time: local APIC timer {per_ms} ticks/ms (bus clock / 16)");
 }
 
-/// Per CPU, the tick that should keep running (ms, 0: none), restored
-/// when a temporary tick stops.
-static STANDING_TICK_MS: [AtomicU64; numa::MAX_CPUS] =
-    [const { AtomicU64::new(0) }; numa::MAX_CPUS];
+/// Per CPU, the periods (us, 0: not wanted) of the three users of its
+/// APIC timer, and the period it runs at: the shortest wanted, so that no
+/// user stops or slows another's tick (any tick wakes timed sleepers).
+struct TickUsers {
+    /// Kept for good (RCU's).
+    standing: AtomicU64,
+    /// While the CPU has timed sleepers (the scheduler's).
+    sleep: AtomicU64,
+    /// A self-test's or benchmark's, until `stop_tick`.
+    temporary: AtomicU64,
+    running: AtomicU64,
+}
+
+static TICK_USERS: [TickUsers; numa::MAX_CPUS] = [const {
+    TickUsers {
+        standing: AtomicU64::new(0),
+        sleep: AtomicU64::new(0),
+        temporary: AtomicU64::new(0),
+        running: AtomicU64::new(0),
+    }
+}; numa::MAX_CPUS];
+
+fn tick_users() -> &'static TickUsers {
+    &TICK_USERS[crate::arch::x86_64::percpu::cpu_id() as usize]
+}
+
+/// APIC timer counts for a period of `us`, None when out of its range.
+fn timer_count(us: u64) -> Option<u32> {
+    let ticks = APIC_TICKS_PER_MS.load(Relaxed) * us / 1000;
+    (ticks > 0 && ticks <= u32::MAX as u64).then_some(ticks as u32)
+}
+
+/// Runs the running CPU's timer at its users' shortest period (restarted
+/// only when that changes, so a user's tick keeps its phase).
+fn reprogram() {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        let u = tick_users();
+        let want = [&u.standing, &u.sleep, &u.temporary]
+            .iter()
+            .map(|p| p.load(Relaxed))
+            .filter(|&p| p > 0)
+            .min()
+            .unwrap_or(0);
+        if want == u.running.load(Relaxed) {
+            return;
+        }
+        match timer_count(want) {
+            Some(count) => apic::timer_start(count, true),
+            None => apic::timer_stop(),
+        }
+        u.running.store(want, Relaxed);
+    })
+}
 
 /// Makes `ms` the running CPU's standing tick and starts it.
 pub fn set_standing_tick(ms: u64) -> bool {
-    STANDING_TICK_MS[crate::arch::x86_64::percpu::cpu_id() as usize].store(ms, Relaxed);
-    start_periodic_tick(ms)
+    if timer_count(ms * 1000).is_none() {
+        return false;
+    }
+    tick_users().standing.store(ms * 1000, Relaxed);
+    reprogram();
+    true
 }
 
-/// Starts the running CPU's APIC timer every `ms` milliseconds.
+/// The scheduler's tick for timed sleepers on the running CPU, on or off.
+pub fn set_sleep_tick(ms: Option<u64>) {
+    tick_users()
+        .sleep
+        .store(ms.map_or(0, |m| m * 1000), Relaxed);
+    reprogram();
+}
+
+/// Starts a temporary tick on the running CPU, every `ms` milliseconds
+/// (or faster, if another user of the timer needs it so).
 pub fn start_periodic_tick(ms: u64) -> bool {
-    let ticks = APIC_TICKS_PER_MS.load(Relaxed) * ms;
-    if ticks == 0 || ticks > u32::MAX as u64 {
-        return false;
-    }
-    apic::timer_start(ticks as u32, true);
-    true
+    start_periodic_tick_us(ms.saturating_mul(1000))
 }
 
-/// Starts the running CPU's APIC timer every `us` microseconds (a
-/// temporary tick: `stop_tick` ends it).
+/// Starts a temporary tick on the running CPU every `us` microseconds
+/// (`stop_tick` ends it).
 pub fn start_periodic_tick_us(us: u64) -> bool {
-    let ticks = APIC_TICKS_PER_MS.load(Relaxed) * us / 1000;
-    if ticks == 0 || ticks > u32::MAX as u64 {
+    if timer_count(us).is_none() {
         return false;
     }
-    apic::timer_start(ticks as u32, true);
+    tick_users().temporary.store(us, Relaxed);
+    reprogram();
     true
 }
 
-/// Stops a temporary tick; the CPU's standing tick, if any, resumes.
+/// Stops the temporary tick; the other users' ticks go on.
 pub fn stop_tick() {
-    apic::timer_stop();
-    let standing = STANDING_TICK_MS[crate::arch::x86_64::percpu::cpu_id() as usize].load(Relaxed);
-    if standing > 0 {
-        start_periodic_tick(standing);
-    }
+    tick_users().temporary.store(0, Relaxed);
+    reprogram();
 }
 
 mod selftests {

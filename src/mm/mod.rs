@@ -6,6 +6,8 @@ pub mod compaction;
 mod compaction_selftests;
 mod device_memory_selftests;
 pub mod early_heap;
+pub mod fault_inject;
+mod fault_inject_selftests;
 pub mod kcompactd;
 pub mod memblock;
 pub mod mempolicy;

@@ -9,7 +9,7 @@
 //! OOM killer, in mm/reclaim.rs) with interrupts as the caller had them.
 
 use crate::arch::x86_64::tsc;
-use crate::mm::memblock;
+use crate::mm::{fault_inject, memblock};
 use crate::numa::{numa_node_id, topology};
 use core::fmt;
 use core::panic::Location;
@@ -83,6 +83,11 @@ pub fn virt_to_page(addr: *const u8) -> Option<Page> {
 #[track_caller]
 #[inline(always)]
 pub fn alloc_pages(gfp: Gfp, order: u32) -> Option<Page> {
+    if fault_inject::active()
+        && fault_inject::should_fail_alloc_page(gfp, order, Location::caller())
+    {
+        return None;
+    }
     match super::mempolicy::placement(gfp) {
         None => alloc_pages_node(NUMA_NO_NODE, gfp, order),
         Some(p) => alloc_placed(p, gfp, order, Location::caller()),
@@ -113,6 +118,11 @@ fn alloc_placed(p: Placement, gfp: Gfp, order: u32, caller: &'static Location) -
 #[track_caller]
 #[inline(always)]
 pub fn alloc_pages_node(nid: i32, gfp: Gfp, order: u32) -> Option<Page> {
+    if fault_inject::active()
+        && fault_inject::should_fail_alloc_page(gfp, order, Location::caller())
+    {
+        return None;
+    }
     let node = node_arg(nid, "alloc_pages_node", Location::caller())?;
     alloc(node, gfp, order, false, Location::caller())
 }
@@ -145,6 +155,11 @@ fn no_such_node(n: i32, what: &str, caller: &Location) {
 /// interleave policy yet).
 #[track_caller]
 pub fn alloc_pages_interleave(gfp: Gfp, order: u32) -> Option<Page> {
+    if fault_inject::active()
+        && fault_inject::should_fail_alloc_page(gfp, order, Location::caller())
+    {
+        return None;
+    }
     let node = allocator().next_interleave_node()?;
     alloc_slow(Some(node), gfp, order, true, None, Location::caller())
 }
@@ -159,6 +174,10 @@ pub fn alloc_pages_interleave(gfp: Gfp, order: u32) -> Option<Page> {
 #[track_caller]
 pub fn alloc_pages_bulk_node(nid: i32, gfp: Gfp, count: usize, mut put: impl FnMut(Page)) -> usize {
     const CHUNK: usize = 64;
+    // One check for the call, as Linux's prepare_alloc_pages.
+    if fault_inject::active() && fault_inject::should_fail_alloc_page(gfp, 0, Location::caller()) {
+        return 0;
+    }
     let Some(node) = node_arg(nid, "alloc_pages_bulk_node", Location::caller()) else {
         return 0;
     };
@@ -683,6 +702,14 @@ struct PageTables;
 impl crate::arch::x86_64::paging::TableFrames for PageTables {
     fn alloc_table(&self, node: i32) -> Option<u64> {
         alloc_pages_node(node, Gfp::KERNEL | Gfp::ZERO, 0).map(Page::phys)
+    }
+
+    fn alloc_vmalloc_table(&self, node: i32) -> Option<u64> {
+        let gfp = Gfp::KERNEL | Gfp::ZERO;
+        if fault_inject::active() && fault_inject::should_fail_vmalloc(gfp, Location::caller()) {
+            return None;
+        }
+        self.alloc_table(node)
     }
 
     fn free_table(&self, phys: u64) {

@@ -189,6 +189,20 @@ fn debug_flags_for(name: &str) -> SlabFlags {
     }
 }
 
+/// The blocks of destroyed caches, kept for the next kmem_cache_create
+/// (Linux frees a destroyed cache; here its block stays mapped and
+/// allocated, so a stale reference reads a cache, never freed memory, and
+/// create-destroy cycles reuse one block instead of leaking one each).
+static RETIRED: spin::Mutex<[Option<Page>; 16]> = spin::Mutex::new([None; 16]);
+
+/// The order of the block a cache lives in (tens of KiB).
+fn cache_block_order() -> u32 {
+    (core::mem::size_of::<KmemCache>() as u64)
+        .div_ceil(PAGE_SIZE)
+        .next_power_of_two()
+        .trailing_zeros()
+}
+
 /// Creates a cache whose objects are `size` bytes aligned to `align`.
 /// With SLAB_PANIC a failure is fatal, as in Linux; otherwise None.
 pub fn kmem_cache_create(
@@ -204,12 +218,11 @@ pub fn kmem_cache_create(
         cpus: t.cpus().len(),
         nodes: t.node_count(),
     };
-    let bytes = core::mem::size_of::<KmemCache>() as u64;
-    let order = bytes
-        .div_ceil(PAGE_SIZE)
-        .next_power_of_two()
-        .trailing_zeros();
-    let Some(page) = alloc_pages_node(numa_node_id() as i32, Gfp::KERNEL, order) else {
+    let order = cache_block_order();
+    let retired = without_interrupts(|| RETIRED.lock().iter_mut().find_map(Option::take));
+    let Some(page) =
+        retired.or_else(|| alloc_pages_node(numa_node_id() as i32, Gfp::KERNEL, order))
+    else {
         if flags.contains(SlabFlags::PANIC) {
             panic!("kmem_cache_create({name}): no memory");
         }
@@ -266,9 +279,8 @@ pub fn caches() -> impl Iterator<Item = &'static KmemCache> {
 
 /// Destroys a cache. Objects still allocated are reported (as Linux's
 /// "Slab cache still has objects") and the cache is then kept, leaked.
-/// Its slabs go back to the page allocator; the cache's own small struct
-/// stays allocated, so a stale `&'static` reference never reads freed
-/// memory (Linux frees it; here Rust's references forbid that).
+/// Its slabs go back to the page allocator; the cache's own block stays
+/// allocated, kept for the next kmem_cache_create (see `RETIRED`).
 #[track_caller]
 pub fn kmem_cache_destroy(cache: &'static KmemCache) -> Result<(), u64> {
     // A CPU whose IPI interrupted a fast path on this cache cannot flush
@@ -328,6 +340,15 @@ pub fn kmem_cache_destroy(cache: &'static KmemCache) -> Result<(), u64> {
             Acquire,
         );
     }
+    // Unregistered: its block waits for the next cache (or stays, if
+    // enough are waiting).
+    if let Some(page) = super::virt_to_page(cache as *const KmemCache as *const u8) {
+        without_interrupts(|| {
+            if let Some(slot) = RETIRED.lock().iter_mut().find(|s| s.is_none()) {
+                *slot = Some(page);
+            }
+        });
+    }
     Ok(())
 }
 
@@ -349,6 +370,9 @@ pub fn kmem_cache_shrink(cache: &'static KmemCache) -> u64 {
 #[track_caller]
 #[inline(always)]
 pub fn kmem_cache_alloc_node(cache: &'static KmemCache, gfp: Gfp, node: Option<usize>) -> *mut u8 {
+    if super::fault_inject::active() && failslab(cache, gfp, Location::caller()) {
+        return ptr::null_mut();
+    }
     if node.is_none() {
         // SAFETY: this CPU, which nothing moves us off (no preemption).
         let obj = unsafe { cache.alloc_fast(percpu::cpu_id() as usize) };
@@ -361,6 +385,14 @@ pub fn kmem_cache_alloc_node(cache: &'static KmemCache, gfp: Gfp, node: Option<u
         }
     }
     kmem_cache_alloc_slow(cache, gfp, node, Location::caller())
+}
+
+/// failslab's check (off the fast path).
+#[cold]
+#[inline(never)]
+fn failslab(cache: &KmemCache, gfp: Gfp, caller: &Location) -> bool {
+    let marked = cache.flags.contains(SlabFlags::FAILSLAB);
+    super::fault_inject::should_failslab(cache.name, cache.object_size, marked, gfp, caller)
 }
 
 /// The allocation slow path: refills, named nodes, debug caches, reports.
@@ -824,7 +856,9 @@ unsafe impl GlobalAlloc for KernelHeap {
             // Before SLUB: the early heap (boot-time AML).
             return super::early_heap::alloc(layout);
         }
-        kmalloc_aligned(layout.size().max(1), layout.align(), Gfp::KERNEL, None)
+        // Never fault-injected: Box and Vec abort on failure.
+        let gfp = Gfp::KERNEL | Gfp::NOFAULT;
+        kmalloc_aligned(layout.size().max(1), layout.align(), gfp, None)
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {

@@ -220,8 +220,16 @@ fn vmalloc_request(
         return core::ptr::null_mut();
     }
     let wanted = (size / chunk) as usize;
+    // fail_vmalloc: the area gets its pages up to the first one failed.
+    let granted = if super::fault_inject::active() {
+        (0..wanted)
+            .position(|_| super::fault_inject::should_fail_vmalloc(gfp, caller))
+            .unwrap_or(wanted)
+    } else {
+        wanted
+    };
     if use_huge {
-        for _ in 0..wanted {
+        for _ in 0..granted {
             match alloc_pages_node(node, page_gfp, order) {
                 Some(p) => chunks.push(p.phys()),
                 None => break,
@@ -229,7 +237,7 @@ fn vmalloc_request(
         }
     } else {
         // Small pages in bulk, as Linux's vm_area_alloc_pages does.
-        alloc_pages_bulk_node(node, page_gfp, wanted, |p| chunks.push(p.phys()));
+        alloc_pages_bulk_node(node, page_gfp, granted, |p| chunks.push(p.phys()));
     }
     if chunks.len() < wanted {
         free_chunks(&chunks, order);
@@ -691,6 +699,12 @@ pub fn vmallocinfo(w: &mut dyn fmt::Write) -> fmt::Result {
     }));
     rows.sort_by_key(|r| r.start);
     mm::report::vmallocinfo(w, &rows)
+}
+
+/// Live areas (vmalloc and vmap alike). Test hook: the fail-nth suite's
+/// leak check counts them.
+pub fn area_count() -> usize {
+    with_state(|s| s.areas.len()).unwrap_or(0)
 }
 
 /// Page-table pages the vmalloc region has taken (never given back).

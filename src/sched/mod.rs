@@ -96,6 +96,10 @@ pub struct Thread {
     /// Voluntary context switches (Linux's nvcsw).
     pub nvcsw: AtomicU64,
     exited: WaitQueue,
+    /// Fault injection's fail-nth (Linux's /proc/thread-self/fail-nth):
+    /// N makes this thread's N-th allocation that a fault type looks at
+    /// fail; 0 for none, and 0 again once it has failed.
+    fail_nth: AtomicU32,
 }
 
 // SAFETY: `saved_rsp` is only touched by the thread's own CPU with
@@ -127,6 +131,7 @@ impl Thread {
             task,
             nvcsw: AtomicU64::new(0),
             exited: WaitQueue::new(),
+            fail_nth: AtomicU32::new(0),
         }
     }
 
@@ -217,6 +222,7 @@ pub fn init() {
     crate::arch::x86_64::interrupts::set_tick_handler(wake_expired);
     // A thread of a task allocates under the task's memory policy.
     crate::mm::mempolicy::set_task_policy_lookup(|| current_task().map(|t| &t.mempolicy));
+    crate::mm::fault_inject::install_nth_hook(count_fail_nth);
     let me = percpu::cpu_id();
     for c in percpu::online() {
         let rq = &RQ[c.cpu as usize];
@@ -252,6 +258,60 @@ pub fn init() {
         percpu::nr_online(),
         THREAD_STACK_SIZE >> 10
     );
+}
+
+impl Drop for Thread {
+    fn drop(&mut self) {
+        // A fail-nth that never came keeps fault injection's sites awake.
+        if self.fail_nth.load(Relaxed) != 0 {
+            crate::mm::fault_inject::nth_pending(false);
+        }
+    }
+}
+
+/// Sets the current thread's fail-nth (writing
+/// /proc/thread-self/fail-nth): its `n`-th allocation that a fault type
+/// looks at fails (0: none). Returns false outside a thread.
+pub fn set_fail_nth(n: u32) -> bool {
+    let Some(t) = current() else {
+        return false;
+    };
+    let old = t.fail_nth.swap(n, Relaxed);
+    if (old == 0) != (n == 0) {
+        crate::mm::fault_inject::nth_pending(n != 0);
+    }
+    true
+}
+
+/// The current thread's fail-nth: what is left of it, 0 once the failure
+/// came (reading /proc/thread-self/fail-nth).
+pub fn fail_nth() -> u32 {
+    current().map_or(0, |t| t.fail_nth.load(Relaxed))
+}
+
+/// Fault injection's question (installed as its hook): counts the current
+/// thread's fail-nth down; `Now` when this call is the one. Interrupt
+/// handlers have no fail-nth (Linux's in_task()).
+fn count_fail_nth() -> mm::fault_inject::Nth {
+    use mm::fault_inject::Nth;
+    if crate::arch::x86_64::interrupts::in_interrupt() {
+        return Nth::Unset;
+    }
+    let Some(t) = current() else {
+        return Nth::Unset;
+    };
+    match t.fail_nth.load(Relaxed) {
+        0 => Nth::Unset,
+        1 => {
+            t.fail_nth.store(0, Relaxed);
+            crate::mm::fault_inject::nth_pending(false);
+            Nth::Now
+        }
+        n => {
+            t.fail_nth.store(n - 1, Relaxed);
+            Nth::Counted
+        }
+    }
 }
 
 /// The running thread (None before `init`).
@@ -631,7 +691,7 @@ pub(crate) fn prepare_to_sleep(deadline: Option<u64>) -> bool {
             me.deadline.store(d, Relaxed);
             inner.sleepers.push_back(me.clone());
             if !RQ[cpu as usize].ticking.swap(true, Relaxed) {
-                crate::time::start_periodic_tick(SLEEP_TICK_MS);
+                crate::time::set_sleep_tick(Some(SLEEP_TICK_MS));
             }
         }
         me.state.store(State::Sleeping as u8, Release);
@@ -670,7 +730,7 @@ pub fn wake_expired() {
             }
         }
         if inner.sleepers.is_empty() && RQ[cpu as usize].ticking.swap(false, Relaxed) {
-            crate::time::stop_tick();
+            crate::time::set_sleep_tick(None);
         }
     });
     for t in due.iter().flatten() {
@@ -739,11 +799,6 @@ pub fn idle_loop() -> ! {
             continue;
         }
         if !crate::arch::x86_64::ipi::work_pending() {
-            // Someone else may have stopped this CPU's timer (a temporary
-            // tick of its own): sleepers need it running.
-            if is_ready() && RQ[percpu::cpu_id() as usize].ticking.load(Relaxed) {
-                crate::time::start_periodic_tick(SLEEP_TICK_MS);
-            }
             // `sti; hlt`: an IPI that arrived since the check wakes the hlt.
             interrupts::enable_and_hlt();
         }

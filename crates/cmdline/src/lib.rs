@@ -96,6 +96,36 @@ pub struct Settings<'a> {
     /// `workload=pressure`: push memory below the watermarks (kswapd,
     /// direct reclaim, one OOM kill) with the pressure self-tests.
     pub workload: Option<Workload>,
+    /// Fault injection: `fail_page_alloc=`, `failslab=`, `fail_vmalloc=`
+    /// and their settings.
+    pub fault: FaultSettings<'a>,
+}
+
+/// The fault-injection words, Linux's boot syntax: `fail_page_alloc=`,
+/// `failslab=` and (ours) `fail_vmalloc=` take
+/// `<interval>,<probability>,<space>,<times>`, which the kernel parses
+/// and reports on; the debugfs settings Linux has for each come as
+/// `NAME.setting=` words.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultSettings<'a> {
+    pub page_alloc: Option<&'a str>,
+    pub slab: Option<&'a str>,
+    pub vmalloc: Option<&'a str>,
+    /// `fail_page_alloc.min_order=N` (Linux's min-order; default 1).
+    pub page_min_order: Option<u32>,
+    /// `fail_page_alloc.ignore_gfp_wait=0|1` (default 1).
+    pub page_ignore_gfp_wait: Option<bool>,
+    /// `fail_page_alloc.ignore_gfp_highmem=0|1` (default 1).
+    pub page_ignore_gfp_highmem: Option<bool>,
+    /// `failslab.ignore_gfp_wait=0|1` (default 1).
+    pub slab_ignore_gfp_wait: Option<bool>,
+    /// `failslab.cache_filter=0|1`: only caches marked with
+    /// `slub_debug=A` fail (default 0).
+    pub slab_cache_filter: Option<bool>,
+    /// `fail_vmalloc.ignore_gfp_wait=0|1` (default 0: vmalloc sleeps).
+    pub vmalloc_ignore_gfp_wait: Option<bool>,
+    /// `NAME.verbose=0|1|2`, per fault type in the order above.
+    pub verbose: [Option<u32>; 3],
 }
 
 /// What `workload=` runs besides the self-tests.
@@ -161,6 +191,7 @@ impl Default for Settings<'_> {
             numa_demotion: true,
             bench_scale: 1,
             workload: None,
+            fault: FaultSettings::default(),
         }
     }
 }
@@ -379,14 +410,14 @@ pub fn parse<'a>(line: &'a str, mut warn: impl FnMut(Warning<'a>)) -> Settings<'
                     Some((l, c)) => (l, Some(c)),
                     None => (v, None),
                 };
-                if letters.chars().all(|c| "FZPUfzpu-".contains(c)) {
+                if letters.chars().all(|c| "FZPUAfzpua-".contains(c)) {
                     let letters = if letters.is_empty() { "FZPU" } else { letters };
                     s.slub_debug = Some(SlubDebug { letters, caches });
                 } else {
                     warn(Warning::BadValue {
                         key,
                         value: v,
-                        expected: "letters from F, Z, P, U, then optionally ,cache,...",
+                        expected: "letters from F, Z, P, U, A, then optionally ,cache,...",
                     });
                 }
             }
@@ -446,13 +477,51 @@ pub fn parse<'a>(line: &'a str, mut warn: impl FnMut(Warning<'a>)) -> Settings<'
                     s.compaction_proactiveness = n as u32;
                 }
             }
+            "fail_page_alloc" | "failslab" | "fail_vmalloc" => {
+                let attrs = |v: &str| (!v.is_empty()).then_some(());
+                let expected = "<interval>,<probability>,<space>,<times>";
+                if let (Some(()), Some(v)) = (value(word, expected, attrs, &mut warn), word.value) {
+                    match key {
+                        "fail_page_alloc" => s.fault.page_alloc = Some(v),
+                        "failslab" => s.fault.slab = Some(v),
+                        _ => s.fault.vmalloc = Some(v),
+                    }
+                }
+            }
+            "fail_page_alloc.min_order" => {
+                let n = |v: &str| parse_u64(v).filter(|&n| n <= 10).map(|n| n as u32);
+                if let Some(n) = value(word, "an order from 0 to 10", n, &mut warn) {
+                    s.fault.page_min_order = Some(n);
+                }
+            }
+            "fail_page_alloc.ignore_gfp_wait"
+            | "fail_page_alloc.ignore_gfp_highmem"
+            | "failslab.ignore_gfp_wait"
+            | "failslab.cache_filter"
+            | "fail_vmalloc.ignore_gfp_wait" => {
+                if let Some(on) = value(word, "0 or 1", parse_bool, &mut warn) {
+                    let f = &mut s.fault;
+                    *match key {
+                        "fail_page_alloc.ignore_gfp_wait" => &mut f.page_ignore_gfp_wait,
+                        "fail_page_alloc.ignore_gfp_highmem" => &mut f.page_ignore_gfp_highmem,
+                        "failslab.ignore_gfp_wait" => &mut f.slab_ignore_gfp_wait,
+                        "failslab.cache_filter" => &mut f.slab_cache_filter,
+                        _ => &mut f.vmalloc_ignore_gfp_wait,
+                    } = Some(on);
+                }
+            }
+            "fail_page_alloc.verbose" | "failslab.verbose" | "fail_vmalloc.verbose" => {
+                let n = |v: &str| parse_u64(v).filter(|&n| n <= 2).map(|n| n as u32);
+                if let Some(n) = value(word, "0, 1 or 2", n, &mut warn) {
+                    let i = ["fail_page_alloc.verbose", "failslab.verbose"]
+                        .iter()
+                        .position(|k| *k == key)
+                        .unwrap_or(2);
+                    s.fault.verbose[i] = Some(n);
+                }
+            }
             "numa.demotion_enabled" => {
-                let b = |v: &str| match v {
-                    "0" | "false" | "off" => Some(false),
-                    "1" | "true" | "on" => Some(true),
-                    _ => None,
-                };
-                if let Some(on) = value(word, "0 or 1", b, &mut warn) {
+                if let Some(on) = value(word, "0 or 1", parse_bool, &mut warn) {
                     s.numa_demotion = on;
                 }
             }
@@ -493,6 +562,14 @@ fn value<'a, T>(
             }
             parsed
         }
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "0" | "false" | "off" | "N" | "n" => Some(false),
+        "1" | "true" | "on" | "Y" | "y" => Some(true),
+        _ => None,
     }
 }
 
@@ -539,6 +616,42 @@ mod tests {
         }
         let (s, w) = parse_collect("vm.compaction_proactiveness");
         assert_eq!((s.compaction_proactiveness, w.len()), (20, 1));
+    }
+
+    #[test]
+    fn fault_injection_words_take_linuxs_syntax_and_settings() {
+        let (s, w) = parse_collect(
+            "fail_page_alloc=1,10,0,-1 failslab=1,10,0,-1 fail_vmalloc=2,50,4096,5 fail_page_alloc.min_order=0 fail_page_alloc.ignore_gfp_wait=0 failslab.ignore_gfp_wait=N failslab.cache_filter=1 failslab.verbose=0",
+        );
+        assert!(w.is_empty(), "{w:?}");
+        let f = s.fault;
+        assert_eq!(f.page_alloc, Some("1,10,0,-1"));
+        assert_eq!(f.slab, Some("1,10,0,-1"));
+        assert_eq!(f.vmalloc, Some("2,50,4096,5"));
+        assert_eq!(f.page_min_order, Some(0));
+        assert_eq!(f.page_ignore_gfp_wait, Some(false));
+        assert_eq!(f.slab_ignore_gfp_wait, Some(false));
+        assert_eq!(f.slab_cache_filter, Some(true));
+        assert_eq!(f.verbose, [None, Some(0), None]);
+        assert_eq!(
+            (f.page_ignore_gfp_highmem, f.vmalloc_ignore_gfp_wait),
+            (None, None)
+        );
+        for bad in [
+            "failslab",
+            "failslab=",
+            "fail_page_alloc.min_order=11",
+            "failslab.cache_filter=2",
+            "fail_vmalloc.verbose=3",
+        ] {
+            let (s, w) = parse_collect(bad);
+            assert_eq!(s.fault, FaultSettings::default(), "{bad}");
+            assert_eq!(w.len(), 1, "{bad}");
+        }
+        // slub_debug=A marks caches for failslab's cache filter.
+        let (s, w) = parse_collect("slub_debug=A,dentry");
+        assert!(w.is_empty());
+        assert_eq!(s.slub_debug.unwrap().letters, "A");
     }
 
     #[test]

@@ -43,6 +43,9 @@ impl Gfp {
     pub const WRITE: Gfp = Gfp(0x1000);
     pub const NOWARN: Gfp = Gfp(0x2000);
     pub const COMP: Gfp = Gfp(0x4_0000);
+    /// Ours, not Linux's: never fault-injected. The Rust heap asks with
+    /// it, since Box and Vec abort on a failure rather than handle it.
+    pub const NOFAULT: Gfp = Gfp(0x8000_0000);
 
     // The combinations callers use.
     pub const ATOMIC: Gfp = Gfp(Self::HIGH.0 | Self::KSWAPD_RECLAIM.0);
@@ -185,6 +188,7 @@ const NAMES: &[(Gfp, &str)] = &[
     (Gfp::ACCOUNT, "__GFP_ACCOUNT"),
     (Gfp::MOVABLE, "__GFP_MOVABLE"),
     (Gfp::RECLAIMABLE, "__GFP_RECLAIMABLE"),
+    (Gfp::NOFAULT, "__GFP_NOFAULT"),
 ];
 
 /// `0xcc0(GFP_KERNEL)`; bits without a name are printed as a hex remainder.

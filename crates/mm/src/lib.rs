@@ -13,6 +13,7 @@
 pub mod buddy;
 pub mod compaction;
 pub mod extfrag;
+pub mod fault_inject;
 pub mod gfp;
 pub mod memblock;
 pub mod mempolicy;

@@ -92,6 +92,9 @@ impl SlabFlags {
     pub const RECLAIM_ACCOUNT: SlabFlags = SlabFlags(1 << 6);
     /// Objects may be looked at after free until a grace period passes.
     pub const TYPESAFE_BY_RCU: SlabFlags = SlabFlags(1 << 7);
+    /// A: failslab's cache filter lets this cache fail (not a debug check:
+    /// the fast path stays).
+    pub const FAILSLAB: SlabFlags = SlabFlags(1 << 8);
 
     pub const DEBUG: SlabFlags = SlabFlags(0b1111);
 
@@ -103,7 +106,7 @@ impl SlabFlags {
         SlabFlags(self.0 | f.0)
     }
 
-    /// Parses slub_debug letters (F, Z, P, U); unknown letters are returned.
+    /// Parses slub_debug letters (F, Z, P, U, A); unknown letters are returned.
     pub fn from_letters(letters: &str) -> Result<SlabFlags, char> {
         let mut f = SlabFlags(0);
         for c in letters.chars() {
@@ -112,6 +115,7 @@ impl SlabFlags {
                 'Z' => Self::RED_ZONE,
                 'P' => Self::POISON,
                 'U' => Self::STORE_USER,
+                'A' => Self::FAILSLAB,
                 '-' => SlabFlags(0),
                 other => return Err(other),
             });

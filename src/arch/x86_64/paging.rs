@@ -327,6 +327,11 @@ pub trait TableFrames: Sync {
     /// and used for nothing else, preferably on `node` (ANY_NODE: any);
     /// None when there is no memory.
     fn alloc_table(&self, node: i32) -> Option<u64>;
+    /// As `alloc_table`, for the vmalloc region's tables (the page
+    /// allocator's source may fail these on purpose: fail_vmalloc).
+    fn alloc_vmalloc_table(&self, node: i32) -> Option<u64> {
+        self.alloc_table(node)
+    }
     /// Gives back a page-table page this source handed out.
     fn free_table(&self, phys: u64);
     /// Whether the pages come from the page allocator (mappings made from

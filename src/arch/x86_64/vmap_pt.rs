@@ -47,7 +47,7 @@ fn next_table(
     let e = &mut t[i];
     if e.is_unused() {
         let page = super::paging::table_frames()
-            .and_then(|f| f.alloc_table(node))
+            .and_then(|f| f.alloc_vmalloc_table(node))
             .ok_or(PagingError::OutOfFrames)?;
         TABLE_PAGES.fetch_add(1, Relaxed);
         e.set_addr(PhysAddr::new(page), TABLE);

@@ -99,6 +99,7 @@ fn layouts_fit_linux_sizes() {
     ));
     assert_eq!(SlabFlags::from_letters("FZPU"), Ok(SlabFlags::DEBUG));
     assert_eq!(SlabFlags::from_letters("FQ"), Err('Q'));
+    assert_eq!(SlabFlags::from_letters("A"), Ok(SlabFlags::FAILSLAB));
 }
 
 /// Random allocations and frees from three "CPUs", freeing each other's
