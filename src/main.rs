@@ -107,7 +107,6 @@ fn boot(start_info_phys: u64) -> ! {
     }
     mm::page_alloc::init(&settings); // zones, buddy allocators, zonelists; memblock retires
     mm::reclaim::init(); // kswapd, direct reclaim and the OOM killer, into the allocator
-    mm::fault_inject::init(&settings.fault); // fail_page_alloc=, failslab=, fail_vmalloc= armed
     smp::init(&settings); // local APICs, per-CPU areas on their nodes, every CPU online
     mm::slab::init(&settings); // kmalloc caches; Box and Vec work from here
     mm::vmalloc::init(); // the vmalloc region: vmalloc, vmap, vfree
@@ -121,6 +120,9 @@ fn boot(start_info_phys: u64) -> ! {
         core::sync::atomic::Ordering::Relaxed,
     );
     acpi::aml::report_memory_devices(); // PNP0C80 devices: ranges, nodes, status
+                                        // Armed once the kernel's own set-up is done (Linux's early boot takes
+                                        // memblock memory, which no fault type touches).
+    mm::fault_inject::init(&settings.fault); // fail_page_alloc=, failslab=, fail_vmalloc=
     numa::print_reports();
     if settings.mm_report {
         report::print_all("boot");
