@@ -89,7 +89,7 @@ pub fn alloc_pages(gfp: Gfp, order: u32) -> Option<Page> {
         return None;
     }
     match super::mempolicy::placement(gfp) {
-        None => alloc_pages_node(NUMA_NO_NODE, gfp, order),
+        None => alloc_on(NUMA_NO_NODE, gfp, order, Location::caller()),
         Some(p) => alloc_placed(p, gfp, order, Location::caller()),
     }
 }
@@ -123,8 +123,14 @@ pub fn alloc_pages_node(nid: i32, gfp: Gfp, order: u32) -> Option<Page> {
     {
         return None;
     }
-    let node = node_arg(nid, "alloc_pages_node", Location::caller())?;
-    alloc(node, gfp, order, false, Location::caller())
+    alloc_on(nid, gfp, order, Location::caller())
+}
+
+/// alloc_pages_node past its fault-injection check.
+#[inline(always)]
+fn alloc_on(nid: i32, gfp: Gfp, order: u32, caller: &'static Location) -> Option<Page> {
+    let node = node_arg(nid, "alloc_pages_node", caller)?;
+    alloc(node, gfp, order, false, caller)
 }
 
 /// A caller's node number: Some(None) for NUMA_NO_NODE, Some(Some(n))

@@ -370,8 +370,8 @@ pub fn kmem_cache_shrink(cache: &'static KmemCache) -> u64 {
 #[track_caller]
 #[inline(always)]
 pub fn kmem_cache_alloc_node(cache: &'static KmemCache, gfp: Gfp, node: Option<usize>) -> *mut u8 {
-    if super::fault_inject::active() && failslab(cache, gfp, Location::caller()) {
-        return ptr::null_mut();
+    if super::fault_inject::active() {
+        return alloc_checked(cache, gfp, node, Location::caller());
     }
     if node.is_none() {
         // SAFETY: this CPU, which nothing moves us off (no preemption).
@@ -387,12 +387,21 @@ pub fn kmem_cache_alloc_node(cache: &'static KmemCache, gfp: Gfp, node: Option<u
     kmem_cache_alloc_slow(cache, gfp, node, Location::caller())
 }
 
-/// failslab's check (off the fast path).
+/// An allocation while fault injection is active: failslab's check, then
+/// the slow path (the fast path stays free of both).
 #[cold]
 #[inline(never)]
-fn failslab(cache: &KmemCache, gfp: Gfp, caller: &Location) -> bool {
+fn alloc_checked(
+    cache: &'static KmemCache,
+    gfp: Gfp,
+    node: Option<usize>,
+    caller: &'static Location<'static>,
+) -> *mut u8 {
     let marked = cache.flags.contains(SlabFlags::FAILSLAB);
-    super::fault_inject::should_failslab(cache.name, cache.object_size, marked, gfp, caller)
+    if super::fault_inject::should_failslab(cache.name, cache.object_size, marked, gfp, caller) {
+        return ptr::null_mut();
+    }
+    kmem_cache_alloc_slow(cache, gfp, node, caller)
 }
 
 /// The allocation slow path: refills, named nodes, debug caches, reports.
