@@ -41,11 +41,29 @@ pub fn exception(
 /// Walks the frame-pointer chain (the kernel is built with frame pointers)
 /// while each frame lies inside a known stack and is mapped.
 pub fn backtrace(w: &mut impl Write) {
+    let mut frames = [0u64; 32];
+    let n = capture_backtrace(&mut frames);
+    let _ = writeln!(w, "backtrace (return addresses):");
+    print_frames(w, &frames[..n]);
+}
+
+/// Return addresses as `backtrace` prints them.
+pub fn print_frames(w: &mut impl Write, frames: &[u64]) {
+    for (depth, ret) in frames.iter().enumerate() {
+        let _ = writeln!(w, "  #{depth:<2} {ret:#018x}");
+    }
+}
+
+/// The return addresses of the calling chain, innermost first, into
+/// `out`; returns how many (for reports that keep a stack: KFENCE's
+/// allocation and free records).
+#[inline(never)]
+pub fn capture_backtrace(out: &mut [u64]) -> usize {
     let mut rbp: u64;
     // SAFETY: reads the frame pointer register only.
     unsafe { core::arch::asm!("mov {}, rbp", out(reg) rbp) };
-    let _ = writeln!(w, "backtrace (return addresses):");
-    for depth in 0..32 {
+    let mut n = 0;
+    for _ in 0..out.len() {
         let in_stack = stacks::all()
             .iter()
             .any(|s| rbp >= s.bottom && rbp + 16 <= s.top);
@@ -62,12 +80,14 @@ pub fn backtrace(w: &mut impl Write) {
         if !(image.start..image.text_end).contains(&ret) {
             break; // not a return address: the chain ends here
         }
-        let _ = writeln!(w, "  #{depth:<2} {ret:#018x}");
+        out[n] = ret;
+        n += 1;
         if next <= rbp {
             break;
         }
         rbp = next;
     }
+    n
 }
 
 #[panic_handler]

@@ -123,6 +123,16 @@ fn boot(start_info_phys: u64) -> ! {
                                         // Armed once the kernel's own set-up is done (Linux's early boot takes
                                         // memblock memory, which no fault type touches).
     mm::fault_inject::init(&settings.fault); // fail_page_alloc=, failslab=, fail_vmalloc=
+    mm::kfence::init(settings.kfence_sample_interval); // the sampled, guarded object pool
+    if mm::kfence::enabled() {
+        let node = numa::cpu_to_node(0);
+        let sampler = sched::spawn("kfence", sched::Binding::Node(node), None, || {
+            mm::kfence::sample(|ms| sched::sleep_ns(ms * 1_000_000))
+        });
+        if let Err(e) = sampler {
+            log::error!("kfence: no sampling thread: {e:?}");
+        }
+    }
     numa::print_reports();
     if settings.mm_report {
         report::print_all("boot");

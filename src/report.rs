@@ -50,6 +50,9 @@ pub fn print_all(when: &str) {
     kprintln!("==> watermarks and kswapd per node <==");
     let _ = crate::mm::vmscan::watermark_report(&mut Writer);
     kprintln!();
+    kprintln!("==> /sys/kernel/debug/kfence/stats <==");
+    let _ = crate::mm::kfence::report_stats(&mut Writer);
+    kprintln!();
     kprintln!("==> fault injection <==");
     let _ = crate::mm::fault_inject::report(&mut Writer);
     kprintln!();

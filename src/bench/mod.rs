@@ -371,15 +371,28 @@ pub fn run(selection: &str, scale: u64) {
     let steps = plan(&wanted, scale);
     let names: Vec<String> = known.borrow().iter().step_by(2).cloned().collect();
     for word in selection.split(',') {
-        let special = ["all", "peers", "matrix", "policy", "fragmentation"].contains(&word);
+        let special = [
+            "all",
+            "peers",
+            "matrix",
+            "policy",
+            "fragmentation",
+            "kfence",
+        ]
+        .contains(&word);
         if !special && !known.borrow().iter().any(|k| k == word) {
             log::warn!(
-                "bench: no workload or group named '{word}' (workloads: {}; groups: slab, page, vmalloc; also all, peers, matrix, policy, fragmentation); ignored",
+                "bench: no workload or group named '{word}' (workloads: {}; groups: slab, page, vmalloc; also all, peers, matrix, policy, fragmentation, kfence); ignored",
                 names.join(", ")
             );
         }
     }
-    if steps.is_empty() && !with_any(selection, &["peers", "matrix", "policy", "fragmentation"]) {
+    if steps.is_empty()
+        && !with_any(
+            selection,
+            &["peers", "matrix", "policy", "fragmentation", "kfence"],
+        )
+    {
         kprintln!("# bench: bench={selection} names no workload; nothing to run");
     }
     // Named only: `all` is the spec's workloads.
@@ -387,6 +400,7 @@ pub fn run(selection: &str, scale: u64) {
     let with_matrix = selection.split(',').any(|w| w == "matrix");
     let with_policy = selection.split(',').any(|w| w == "policy");
     let with_fragmentation = selection.split(',').any(|w| w == "fragmentation");
+    let with_kfence = selection.split(',').any(|w| w == "kfence");
     let Some(cache) =
         crate::mm::slab::kmem_cache_create("bench-192", 192, 8, SlabFlags::HWCACHE_ALIGN, None)
     else {
@@ -403,7 +417,8 @@ pub fn run(selection: &str, scale: u64) {
         + peer_steps
         + with_matrix as usize
         + with_policy as usize
-        + with_fragmentation as usize;
+        + with_fragmentation as usize
+        + with_kfence as usize;
     let mut done = 0;
     let mut progress = |what: &str| {
         done += 1;
@@ -455,8 +470,45 @@ pub fn run(selection: &str, scale: u64) {
         progress("fragmentation (a node filled, three pages in four freed, order-9 blocks taken)");
         fragmentation::run();
     }
+    if with_kfence {
+        progress(
+            "kfence (slab_pair 64 with the detector off, sampling, sampling every allocation)",
+        );
+        kfence_cost(&ours, (1_000_000 / scale).max(1));
+    }
     let _ = crate::mm::slab::kmem_cache_destroy(cache);
     kprintln!("# bench: done");
+}
+
+/// KFENCE's cost: slab_pair 64 with interval sampling held off, with it
+/// as booted (`kfence.sample_interval`), and with every allocation
+/// sampled (a guarded page each, for a bound: no one runs it so).
+fn kfence_cost(ours: &Ours, ops: u64) {
+    use crate::mm::kfence;
+    if !kfence::enabled() {
+        kprintln!("# bench: kfence: off (kfence.sample_interval=0); skipped");
+        return;
+    }
+    let step = Step::SlabPair { size: 64, ops };
+    for mode in ["off", "interval", "every"] {
+        let paused = (mode == "off").then(kfence::Paused::new);
+        kfence::set_every(mode == "every");
+        let allocs = kfence::STATS
+            .allocs
+            .load(core::sync::atomic::Ordering::Relaxed);
+        let ns = workloads::slab_pair(ours, 64, ops);
+        kfence::set_every(false);
+        drop(paused);
+        let sampled = kfence::STATS
+            .allocs
+            .load(core::sync::atomic::Ordering::Relaxed)
+            - allocs;
+        let extra = format!(
+            ",\"kfence\":\"{mode}\",\"sample_interval_ms\":{},\"sampled\":{sampled}",
+            kfence::sample_interval_ms()
+        );
+        kprintln!("{}", bench_line(step, "ours", ns, &extra));
+    }
 }
 
 /// The hypervisor's CPUID signature ("KVMKVMKVM", "TCGTCGTCGTCG", ...).

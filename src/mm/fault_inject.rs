@@ -6,13 +6,13 @@
 //! thread's fail-nth (through a hook: the scheduler is above mm) and prints
 //! Linux's report.
 //!
-//! The allocation sites call [`active`] first, one relaxed load, so that
-//! nothing else runs on the fast paths unless a fault type is armed or a
-//! thread has a fail-nth set. Requests with `__GFP_NOFAULT` (the Rust
+//! The allocation sites call `alloc_hooks::active` first, one relaxed
+//! load, so that nothing else runs on the fast paths unless a fault type
+//! is armed or a thread has a fail-nth set. Requests with `__GFP_NOFAULT` (the Rust
 //! heap: Box and Vec abort on failure) are never failed.
 
 use core::panic::Location;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use mm::fault_inject::{FailPageAlloc, FailSlab, FailVmalloc, FaultAttr, Nth, Snapshot};
 use mm::gfp::Gfp;
 use spin::Once;
@@ -21,23 +21,12 @@ pub static FAIL_PAGE_ALLOC: FailPageAlloc = FailPageAlloc::new();
 pub static FAILSLAB: FailSlab = FailSlab::new();
 pub static FAIL_VMALLOC: FailVmalloc = FailVmalloc::new();
 
-/// Nonzero while a site may fail: [`ARMED`] when a fault type's
-/// attributes can fail, plus one per thread with a fail-nth pending.
-static ACTIVE: AtomicU32 = AtomicU32::new(0);
-const ARMED: u32 = 1 << 31;
-
 /// The scheduler's answer for the current thread (installed at its init).
 static NTH: Once<fn() -> Nth> = Once::new();
 
 /// The dice: a xorshift state shared by all CPUs (a lost update between
 /// CPUs only repeats a roll).
 static DICE: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
-
-/// Whether any site may fail now (the sites' first check).
-#[inline(always)]
-pub fn active() -> bool {
-    ACTIVE.load(Relaxed) != 0
-}
 
 /// Installs the scheduler's fail-nth check: it counts the current
 /// thread's fail-nth down and says whether this call is the one.
@@ -47,23 +36,15 @@ pub fn install_nth_hook(hook: fn() -> Nth) {
 
 /// A thread's fail-nth went from unset to set (`true`) or back.
 pub fn nth_pending(set: bool) {
-    if set {
-        ACTIVE.fetch_add(1, Relaxed);
-    } else {
-        ACTIVE.fetch_sub(1, Relaxed);
-    }
+    super::alloc_hooks::nth_pending(set);
 }
 
-/// Recomputes [`ARMED`] from the three fault types.
+/// Recomputes the hooks' FAULTS_ARMED bit from the three fault types.
 pub fn rearm() {
     let armed = [&FAIL_PAGE_ALLOC.attr, &FAILSLAB.attr, &FAIL_VMALLOC.attr]
         .iter()
         .any(|a| a.armed());
-    if armed {
-        ACTIVE.fetch_or(ARMED, Relaxed);
-    } else {
-        ACTIVE.fetch_and(!ARMED, Relaxed);
-    }
+    super::alloc_hooks::set(super::alloc_hooks::FAULTS_ARMED, armed);
 }
 
 /// The fault types with their names, as debugfs lists them.

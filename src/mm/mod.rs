@@ -2,6 +2,7 @@
 //! buddy allocators, GFP, zonelists, watermarks, NUMA statistics) with
 //! Linux's interface, and the reports in Linux's formats.
 
+pub mod alloc_hooks;
 pub mod compaction;
 mod compaction_selftests;
 mod device_memory_selftests;
@@ -9,6 +10,8 @@ pub mod early_heap;
 pub mod fault_inject;
 mod fault_inject_selftests;
 pub mod kcompactd;
+pub mod kfence;
+mod kfence_selftests;
 pub mod memblock;
 pub mod mempolicy;
 mod mempolicy_selftests;

@@ -370,7 +370,7 @@ pub fn kmem_cache_shrink(cache: &'static KmemCache) -> u64 {
 #[track_caller]
 #[inline(always)]
 pub fn kmem_cache_alloc_node(cache: &'static KmemCache, gfp: Gfp, node: Option<usize>) -> *mut u8 {
-    if super::fault_inject::active() {
+    if super::alloc_hooks::active() {
         return alloc_checked(cache, gfp, node, Location::caller());
     }
     if node.is_none() {
@@ -400,6 +400,14 @@ fn alloc_checked(
     let marked = cache.flags.contains(SlabFlags::FAILSLAB);
     if super::fault_inject::should_failslab(cache.name, cache.object_size, marked, gfp, caller) {
         return ptr::null_mut();
+    }
+    // KFENCE samples requests that name no node and no zone (its pool is
+    // on one node, in the vmalloc region).
+    let placed = Gfp::DMA.union(Gfp::DMA32).union(Gfp::THISNODE);
+    if node.is_none() && gfp.0 & placed.0 == 0 {
+        if let Some(obj) = super::kfence::alloc(cache, gfp, caller) {
+            return obj;
+        }
     }
     kmem_cache_alloc_slow(cache, gfp, node, caller)
 }
@@ -485,7 +493,7 @@ fn kmem_cache_free_slow(
     obj: *mut u8,
     caller: &'static Location<'static>,
 ) {
-    if obj.is_null() {
+    if obj.is_null() || super::kfence::free(obj, caller) {
         return;
     }
     if tagged_cache_of(obj).is_some_and(|c| ptr::eq(c, cache)) {
@@ -645,6 +653,9 @@ pub fn kcalloc(n: usize, size: usize, gfp: Gfp) -> *mut u8 {
 
 /// The usable size of an allocation (its object or block size).
 pub fn ksize(obj: *const u8) -> usize {
+    if let Some(size) = super::kfence::ksize(obj) {
+        return size;
+    }
     match block_of(obj) {
         Some((head, order)) if ptr::eq(head, obj) => (PAGE_SIZE as usize) << order,
         Some((head, _)) => match slab_cache_of(head) {
@@ -692,7 +703,7 @@ fn kfree_slow(
     tagged: Option<&'static KmemCache>,
     caller: &'static Location<'static>,
 ) {
-    if obj.is_null() {
+    if obj.is_null() || super::kfence::free(obj, caller) {
         return;
     }
     if let Some(cache) = tagged {

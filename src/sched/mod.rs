@@ -40,8 +40,42 @@ use x86_64::instructions::interrupts::{self, without_interrupts};
 pub const MAX_THREADS_PER_CPU: usize = 64;
 /// Each thread's stack, from vmalloc (so a guard page lies below it).
 pub const THREAD_STACK_SIZE: usize = 64 * 1024;
-/// The timed-sleep tick while a CPU has sleepers.
-const SLEEP_TICK_MS: u64 = 1;
+/// The timed-sleep tick while a CPU has sleepers: the time to the nearest
+/// deadline, within these bounds, so a long sleep (kcompactd's 500 ms,
+/// KFENCE's 100 ms) costs ten interrupts a second rather than a thousand
+/// (each a VM exit, and very slow under nested KVM), and a deadline is
+/// still met within a millisecond.
+const SLEEP_TICK_MIN_MS: u64 = 1;
+const SLEEP_TICK_MAX_MS: u64 = 100;
+
+/// The sleep tick for sleepers whose nearest deadline is `nearest`.
+fn sleep_tick_ms(nearest: u64, now: u64) -> u64 {
+    nearest
+        .saturating_sub(now)
+        .div_ceil(1_000_000)
+        .clamp(SLEEP_TICK_MIN_MS, SLEEP_TICK_MAX_MS)
+}
+
+/// Reprograms the running CPU's sleep tick for its sleepers (off when
+/// there are none).
+fn retune_sleep_tick(inner: &RqInner, cpu: u32, now: u64) {
+    let nearest = inner
+        .sleepers
+        .iter()
+        .map(|t| t.deadline.load(Relaxed))
+        .min();
+    match nearest {
+        Some(d) => {
+            RQ[cpu as usize].ticking.store(true, Relaxed);
+            crate::time::set_sleep_tick(Some(sleep_tick_ms(d, now)));
+        }
+        None => {
+            if RQ[cpu as usize].ticking.swap(false, Relaxed) {
+                crate::time::set_sleep_tick(None);
+            }
+        }
+    }
+}
 
 /// A thread's state, as Linux's TASK_RUNNING / TASK_UNINTERRUPTIBLE / EXIT_DEAD.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,6 +257,9 @@ pub fn init() {
     // A thread of a task allocates under the task's memory policy.
     crate::mm::mempolicy::set_task_policy_lookup(|| current_task().map(|t| &t.mempolicy));
     crate::mm::fault_inject::install_nth_hook(count_fail_nth);
+    crate::mm::kfence::install_current_hook(|| {
+        current().map_or((0, "swapper"), |t| (t.tid, t.name))
+    });
     let me = percpu::cpu_id();
     for c in percpu::online() {
         let rq = &RQ[c.cpu as usize];
@@ -690,9 +727,7 @@ pub(crate) fn prepare_to_sleep(deadline: Option<u64>) -> bool {
             }
             me.deadline.store(d, Relaxed);
             inner.sleepers.push_back(me.clone());
-            if !RQ[cpu as usize].ticking.swap(true, Relaxed) {
-                crate::time::set_sleep_tick(Some(SLEEP_TICK_MS));
-            }
+            retune_sleep_tick(inner, cpu, tsc::ns_since_boot());
         }
         me.state.store(State::Sleeping as u8, Release);
         true
@@ -729,9 +764,7 @@ pub fn wake_expired() {
                 i += 1;
             }
         }
-        if inner.sleepers.is_empty() && RQ[cpu as usize].ticking.swap(false, Relaxed) {
-            crate::time::set_sleep_tick(None);
-        }
+        retune_sleep_tick(inner, cpu, now);
     });
     for t in due.iter().flatten() {
         wake_up(t);

@@ -23,6 +23,9 @@ pub const LOGLEVEL_QUIET: u8 = 4;
 /// Linux's default vm.compaction_proactiveness.
 pub const DEFAULT_COMPACTION_PROACTIVENESS: u32 = 20;
 
+/// Linux's default kfence.sample_interval (ms).
+pub const DEFAULT_KFENCE_SAMPLE_INTERVAL: u64 = 100;
+
 /// Which boot-time self-test suites run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SelfTestSelection<'a> {
@@ -96,6 +99,9 @@ pub struct Settings<'a> {
     /// `workload=pressure`: push memory below the watermarks (kswapd,
     /// direct reclaim, one OOM kill) with the pressure self-tests.
     pub workload: Option<Workload>,
+    /// `kfence.sample_interval=MS`: KFENCE samples a slab allocation every
+    /// MS milliseconds (0: off).
+    pub kfence_sample_interval: u64,
     /// Fault injection: `fail_page_alloc=`, `failslab=`, `fail_vmalloc=`
     /// and their settings.
     pub fault: FaultSettings<'a>,
@@ -192,6 +198,7 @@ impl Default for Settings<'_> {
             bench_scale: 1,
             workload: None,
             fault: FaultSettings::default(),
+            kfence_sample_interval: DEFAULT_KFENCE_SAMPLE_INTERVAL,
         }
     }
 }
@@ -486,6 +493,12 @@ pub fn parse<'a>(line: &'a str, mut warn: impl FnMut(Warning<'a>)) -> Settings<'
                         "failslab" => s.fault.slab = Some(v),
                         _ => s.fault.vmalloc = Some(v),
                     }
+                }
+            }
+            "kfence.sample_interval" => {
+                let ms = |v: &str| parse_u64(v).filter(|&n| n <= 3_600_000);
+                if let Some(n) = value(word, "milliseconds, 0 for off", ms, &mut warn) {
+                    s.kfence_sample_interval = n;
                 }
             }
             "fail_page_alloc.min_order" => {

@@ -42,7 +42,7 @@ pub fn layer_of(file: &str) -> Option<Layer> {
         "acpi/mod.rs" | "acpi/handler.rs" | "time.rs" | "rcu.rs" | "preempt.rs" => 1,
         "mm/mod.rs" | "mm/memblock.rs" | "mm/early_heap.rs" | "mm/page_alloc.rs" | "mm/slab.rs"
         | "mm/mempolicy.rs" | "mm/vmalloc.rs" | "mm/pmem.rs" | "mm/frames.rs" | "mm/migrate.rs"
-        | "mm/fault_inject.rs" => 2,
+        | "mm/fault_inject.rs" | "mm/alloc_hooks.rs" | "mm/kfence.rs" => 2,
         f if f.starts_with("numa/") => 2,
         f if f.starts_with("sched/") || f.starts_with("smp/") => 3,
         "acpi/aml.rs" | "mm/vmscan.rs" | "mm/shrinker.rs" | "mm/pagecache.rs"

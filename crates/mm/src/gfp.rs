@@ -247,8 +247,12 @@ mod tests {
         );
         assert_eq!(format!("{:?}", Gfp(0)), "0x0(none)");
         assert_eq!(
-            format!("{:?}", Gfp(0x8000_0000 | 0x20)),
-            "0x80000020(__GFP_HIGH|0x80000000)"
+            format!("{:?}", Gfp(0x4000_0000 | 0x20)),
+            "0x40000020(__GFP_HIGH|0x40000000)"
+        );
+        assert_eq!(
+            format!("{:?}", Gfp::KERNEL | Gfp::NOFAULT),
+            "0x80000cc0(GFP_KERNEL|__GFP_NOFAULT)"
         );
     }
 

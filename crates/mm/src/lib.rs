@@ -15,6 +15,7 @@ pub mod compaction;
 pub mod extfrag;
 pub mod fault_inject;
 pub mod gfp;
+pub mod kfence;
 pub mod memblock;
 pub mod mempolicy;
 pub mod movable;

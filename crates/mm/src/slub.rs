@@ -627,6 +627,12 @@ impl KmemCache {
         Ok(())
     }
 
+    /// Whether the cache's fast paths apply (no debug flag, no
+    /// constructor): KFENCE samples only such caches.
+    pub fn is_fast(&self) -> bool {
+        self.fast
+    }
+
     /// The slots of the CPUs that can exist.
     fn possible_cpus(&self) -> &[CpuSlot] {
         &self.cpus[..self.nr_cpu_ids]

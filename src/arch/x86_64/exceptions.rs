@@ -82,9 +82,25 @@ extern "x86-interrupt" fn double_fault(frame: InterruptStackFrame, code: u64) ->
     }
 }
 
+/// A higher layer's handler for faults at addresses it owns (KFENCE's
+/// pool): it reports the access, makes the page accessible and returns
+/// true, and the faulting instruction runs again.
+pub type FaultFixer = fn(addr: u64, write: bool, rip: u64) -> bool;
+
+static FIXER: spin::Once<FaultFixer> = spin::Once::new();
+
+/// Installs the fault fixer (once; KFENCE at its init).
+pub fn set_fault_fixer(fixer: FaultFixer) {
+    FIXER.call_once(|| fixer);
+}
+
 extern "x86-interrupt" fn page_fault(mut frame: InterruptStackFrame, code: PageFaultErrorCode) {
     let addr = Cr2::read_raw();
     let rip = frame.instruction_pointer.as_u64();
+    let write = code.contains(PageFaultErrorCode::CAUSED_BY_WRITE);
+    if FIXER.get().is_some_and(|fix| fix(addr, write, rip)) {
+        return;
+    }
     if let Some(fixup) = super::fault_probe::fixup_for(rip, addr, code.bits()) {
         // A probe that may fault: the same report, then back to the probe.
         crate::kprintln!(

@@ -178,6 +178,46 @@ pub fn unmap(virt: u64, len: u64) -> u64 {
     .unwrap_or(0)
 }
 
+/// Makes the 4 KiB page at `virt`, mapped with `map`, present or not
+/// present, keeping its frame (KFENCE's guard and freed pages), and drops
+/// this CPU's translation of it. Takes no lock, so it may run in a fault
+/// handler or an interrupt: it only flips the present bit of a leaf that
+/// exists, and the region's tables are never freed. False when `virt` has
+/// no 4 KiB leaf.
+pub fn set_present(virt: u64, present: bool) -> bool {
+    if !in_region(virt, PAGE_SIZE) {
+        return false;
+    }
+    // The running tables (every CPU runs the kernel's), from CR3: no lock.
+    let mut table = x86_64::registers::control::Cr3::read()
+        .0
+        .start_address()
+        .as_u64();
+    for level in [4, 3, 2] {
+        // SAFETY: `table` is a page-table page of the live tables (the
+        // PML4, then tables named by present entries), direct-mapped.
+        let e = unsafe { &table_at(table)[index(virt, level)] };
+        if e.is_unused() || e.flags().contains(F::HUGE_PAGE) {
+            return false;
+        }
+        table = e.addr().as_u64();
+    }
+    // SAFETY: the leaf table of `virt`; its entry is a u64 the CPU reads
+    // atomically, changed here with one atomic operation.
+    let entry =
+        unsafe { &*((phys_to_virt(table) as *const u64).add(index(virt, 1)) as *const AtomicU64) };
+    if entry.load(Relaxed) & !F::PRESENT.bits() == 0 {
+        return false; // never mapped
+    }
+    if present {
+        entry.fetch_or(F::PRESENT.bits(), Relaxed);
+    } else {
+        entry.fetch_and(!F::PRESENT.bits(), Relaxed);
+    }
+    x86_64::instructions::tlb::flush(x86_64::VirtAddr::new(virt));
+    true
+}
+
 /// Drops this CPU's translations of `[virt, virt + len)`: one `invlpg` a
 /// page for small ranges, a CR3 reload (non-global entries, which every
 /// vmalloc mapping is) above the ceiling.
