@@ -5,7 +5,7 @@
 
 use crate::acpi::Tables;
 use crate::arch::x86_64::{apic, paging, tsc};
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 /// Long enough for a rate within 0.01 %, short enough for boot.
 const PM_WINDOW_MS: u64 = 25;
@@ -111,20 +111,20 @@ pub fn calibrate_apic_timer() {
 /// user stops or slows another's tick (any tick wakes timed sleepers).
 struct TickUsers {
     /// Kept for good (RCU's).
-    standing: AtomicU64,
+    standing: AtomicU32,
     /// While the CPU has timed sleepers (the scheduler's).
-    sleep: AtomicU64,
+    sleep: AtomicU32,
     /// A self-test's or benchmark's, until `stop_tick`.
-    temporary: AtomicU64,
-    running: AtomicU64,
+    temporary: AtomicU32,
+    running: AtomicU32,
 }
 
 static TICK_USERS: [TickUsers; numa::MAX_CPUS] = [const {
     TickUsers {
-        standing: AtomicU64::new(0),
-        sleep: AtomicU64::new(0),
-        temporary: AtomicU64::new(0),
-        running: AtomicU64::new(0),
+        standing: AtomicU32::new(0),
+        sleep: AtomicU32::new(0),
+        temporary: AtomicU32::new(0),
+        running: AtomicU32::new(0),
     }
 }; numa::MAX_CPUS];
 
@@ -132,8 +132,14 @@ fn tick_users() -> &'static TickUsers {
     &TICK_USERS[crate::arch::x86_64::percpu::cpu_id() as usize]
 }
 
+/// Milliseconds as the microseconds the tick users keep (saturating).
+fn us_of(ms: u64) -> u32 {
+    ms.saturating_mul(1000).min(u32::MAX as u64) as u32
+}
+
 /// APIC timer counts for a period of `us`, None when out of its range.
-fn timer_count(us: u64) -> Option<u32> {
+fn timer_count(us: u32) -> Option<u32> {
+    let us = us as u64;
     let ticks = APIC_TICKS_PER_MS.load(Relaxed) * us / 1000;
     (ticks > 0 && ticks <= u32::MAX as u64).then_some(ticks as u32)
 }
@@ -162,19 +168,17 @@ fn reprogram() {
 
 /// Makes `ms` the running CPU's standing tick and starts it.
 pub fn set_standing_tick(ms: u64) -> bool {
-    if timer_count(ms * 1000).is_none() {
+    if timer_count(us_of(ms)).is_none() {
         return false;
     }
-    tick_users().standing.store(ms * 1000, Relaxed);
+    tick_users().standing.store(us_of(ms), Relaxed);
     reprogram();
     true
 }
 
 /// The scheduler's tick for timed sleepers on the running CPU, on or off.
 pub fn set_sleep_tick(ms: Option<u64>) {
-    tick_users()
-        .sleep
-        .store(ms.map_or(0, |m| m * 1000), Relaxed);
+    tick_users().sleep.store(ms.map_or(0, us_of), Relaxed);
     reprogram();
 }
 
@@ -187,6 +191,7 @@ pub fn start_periodic_tick(ms: u64) -> bool {
 /// Starts a temporary tick on the running CPU every `us` microseconds
 /// (`stop_tick` ends it).
 pub fn start_periodic_tick_us(us: u64) -> bool {
+    let us = us.min(u32::MAX as u64) as u32;
     if timer_count(us).is_none() {
         return false;
     }

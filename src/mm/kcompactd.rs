@@ -30,12 +30,46 @@ use cmdline::DEFAULT_COMPACTION_PROACTIVENESS;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use mm::compaction::{score_wmarks, COMPACT_MAX_DEFER_SHIFT};
 use mm::zone::{ZoneType, NR_ZONES};
-use numa::{NodeId, MAX_NUMNODES};
+use numa::NodeId;
 use spin::Once;
 use x86_64::instructions::interrupts::without_interrupts;
 
 /// `vm.compaction_proactiveness`: 0 (off) to 100.
 static PROACTIVENESS: AtomicU32 = AtomicU32::new(DEFAULT_COMPACTION_PROACTIVENESS);
+
+/// Holders of [`Paused`]: kcompactd does nothing while above 0.
+static PAUSED: AtomicU32 = AtomicU32::new(0);
+
+/// Holds every kcompactd off while it lives (once a run in progress has
+/// finished): for a self-test whose allocations must see the free blocks
+/// it left, not ones compaction made meanwhile. Direct compaction goes on.
+pub struct Paused(());
+
+impl Paused {
+    pub fn new() -> Self {
+        PAUSED.fetch_add(1, AcqRel);
+        for k in all().iter().filter(|k| k.thread.get().is_some()) {
+            sched::wait_for(10_000_000_000, || !k.busy.load(Acquire));
+        }
+        Paused(())
+    }
+}
+
+impl Default for Paused {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        PAUSED.fetch_sub(1, AcqRel);
+    }
+}
+
+fn paused() -> bool {
+    DISABLED.load(Relaxed) || PAUSED.load(Acquire) > 0
+}
 
 /// How often an idle kcompactd checks its node's fragmentation score.
 const CHECK_INTERVAL_NS: u64 = 500_000_000;
@@ -61,23 +95,35 @@ pub struct Kcompactd {
     pub migrated: AtomicU64,
 }
 
-static KCOMPACTD: [Kcompactd; MAX_NUMNODES] = [const {
-    Kcompactd {
-        thread: Once::new(),
-        wait: WaitQueue::new(),
-        max_order: AtomicUsize::new(0),
-        highest: AtomicUsize::new(NR_ZONES - 1),
-        trigger: AtomicBool::new(false),
-        busy: AtomicBool::new(false),
-        proactive_defer: AtomicU32::new(0),
-        runs: AtomicU64::new(0),
-        proactive_passes: AtomicU64::new(0),
-        migrated: AtomicU64::new(0),
+/// One per node, made at init (a wait queue each: not worth carrying in
+/// the image for every node a VM could have).
+static KCOMPACTD: Once<alloc::vec::Vec<Kcompactd>> = Once::new();
+/// What a node without a kcompactd reads: never started, never asked.
+static NONE_STARTED: Kcompactd = Kcompactd::new();
+
+impl Kcompactd {
+    const fn new() -> Self {
+        Kcompactd {
+            thread: Once::new(),
+            wait: WaitQueue::new(),
+            max_order: AtomicUsize::new(0),
+            highest: AtomicUsize::new(NR_ZONES - 1),
+            trigger: AtomicBool::new(false),
+            busy: AtomicBool::new(false),
+            proactive_defer: AtomicU32::new(0),
+            runs: AtomicU64::new(0),
+            proactive_passes: AtomicU64::new(0),
+            migrated: AtomicU64::new(0),
+        }
     }
-}; MAX_NUMNODES];
+}
+
+fn all() -> &'static [Kcompactd] {
+    KCOMPACTD.get().map_or(&[], |v| &v[..])
+}
 
 pub fn kcompactd(node: NodeId) -> &'static Kcompactd {
-    &KCOMPACTD[node]
+    all().get(node).unwrap_or(&NONE_STARTED)
 }
 
 impl Kcompactd {
@@ -100,7 +146,7 @@ pub fn set_proactiveness(value: u32) {
     if value == 0 {
         return;
     }
-    for k in KCOMPACTD.iter().filter(|k| k.thread.get().is_some()) {
+    for k in all().iter().filter(|k| k.thread.get().is_some()) {
         k.trigger.store(true, Release);
         k.wait.wake_all();
     }
@@ -112,12 +158,13 @@ pub fn set_proactiveness(value: u32) {
 pub fn init(proactiveness_at_boot: u32) {
     PROACTIVENESS.store(proactiveness_at_boot.min(100), Relaxed);
     let t = topology();
+    KCOMPACTD.call_once(|| (0..t.node_count()).map(|_| Kcompactd::new()).collect());
     let mut started = 0;
     for node in (0..t.node_count()).filter(|&n| t.has_memory(n)) {
         let name: &'static str = NAMES.get(node).copied().unwrap_or("kcompactd");
         match sched::spawn(name, Binding::Node(node), None, move || main(node)) {
             Ok(th) => {
-                KCOMPACTD[node].thread.call_once(|| th);
+                kcompactd(node).thread.call_once(|| th);
                 started += 1;
             }
             Err(e) => log::error!("compaction: {name} not started: {e:?}"),
@@ -164,7 +211,7 @@ fn zone_needs(zone: &mm::page_alloc::Zone, order: usize, highest: usize) -> bool
 /// `highest` (Linux's wakeup_kcompactd). Callable from any context: it
 /// only records the request and wakes the thread.
 pub fn wakeup(node: NodeId, order: usize, highest: ZoneType) {
-    let k = &KCOMPACTD[node];
+    let k = kcompactd(node);
     if order == 0 || k.thread.get().is_none() || DISABLED.load(Relaxed) {
         return;
     }
@@ -177,7 +224,7 @@ pub fn wakeup(node: NodeId, order: usize, highest: ZoneType) {
 }
 
 fn main(node: NodeId) {
-    let k = &KCOMPACTD[node];
+    let k = kcompactd(node);
     loop {
         let timeout = (proactiveness() > 0).then_some(CHECK_INTERVAL_NS);
         let requested = || k.max_order.load(Acquire) > 0 || k.trigger.load(Acquire);
@@ -197,7 +244,7 @@ fn main(node: NodeId) {
 /// The proactive part of kcompactd's loop, after a timeout or when the
 /// proactiveness was set (`triggered`, which ignores the deferral).
 fn proactive_check(node: NodeId, triggered: bool) {
-    let k = &KCOMPACTD[node];
+    let k = kcompactd(node);
     if !should_compact_proactively(node) {
         return;
     }
@@ -230,12 +277,12 @@ fn account(k: &Kcompactd, r: ZoneCompaction) {
 
 /// A run for the order asked (Linux's kcompactd_do_work).
 fn run_for_order(node: NodeId) {
-    let k = &KCOMPACTD[node];
+    let k = kcompactd(node);
     let order = k.max_order.load(Acquire);
     let highest = k.highest.load(Acquire);
     COMPACT_STAT.compact_daemon_wake.fetch_add(1, Relaxed);
     k.runs.fetch_add(1, Relaxed);
-    if !DISABLED.load(Relaxed) {
+    if !paused() {
         for zone in zones(node, highest) {
             if compaction::deferred(zone, order) || !zone_needs(zone, order, highest) {
                 continue;
@@ -261,7 +308,7 @@ fn run_for_order(node: NodeId) {
 /// Linux's should_proactive_compact_node.
 fn should_compact_proactively(node: NodeId) -> bool {
     let p = proactiveness();
-    if p == 0 || DISABLED.load(Relaxed) || vmscan::kswapd(node).running.load(Relaxed) {
+    if p == 0 || paused() || vmscan::kswapd(node).running.load(Relaxed) {
         return false;
     }
     compaction::node_score(node) > score_wmarks(p).1
@@ -269,7 +316,7 @@ fn should_compact_proactively(node: NodeId) -> bool {
 
 /// Linux's proactive_compact_node: every zone, whole, down to the low mark.
 fn proactive_pass(node: NodeId) {
-    let k = &KCOMPACTD[node];
+    let k = kcompactd(node);
     k.proactive_passes.fetch_add(1, Relaxed);
     let (low, _) = score_wmarks(proactiveness());
     for zone in zones(node, NR_ZONES - 1) {
@@ -294,7 +341,7 @@ pub fn report(w: &mut dyn core::fmt::Write) -> core::fmt::Result {
         )?;
     }
     for node in allocator().nodes().map(|n| n.id) {
-        let k = &KCOMPACTD[node];
+        let k = kcompactd(node);
         if k.thread.get().is_none() {
             continue;
         }

@@ -112,16 +112,32 @@ struct Meta {
     free: Track,
 }
 
-static META: Mutex<[Meta; NUM_OBJECTS]> = Mutex::new(
-    [Meta {
-        state: State::Unused,
-        addr: 0,
-        size: 0,
-        cache: None,
-        alloc: Track::NONE,
-        free: Track::NONE,
-    }; NUM_OBJECTS],
-);
+const UNUSED: Meta = Meta {
+    state: State::Unused,
+    addr: 0,
+    size: 0,
+    cache: None,
+    alloc: Track::NONE,
+    free: Track::NONE,
+};
+
+/// The objects' records (56 KiB), allocated with the pool: a VM without
+/// KFENCE (a small one) does not carry them in its image.
+static META_STORE: Once<Mutex<alloc::boxed::Box<[Meta; NUM_OBJECTS]>>> = Once::new();
+
+struct MetaRef;
+
+impl MetaRef {
+    fn lock(&self) -> spin::MutexGuard<'static, alloc::boxed::Box<[Meta; NUM_OBJECTS]>> {
+        META_STORE
+            .get()
+            .expect("kfence: records exist once the pool does")
+            .lock()
+    }
+}
+
+/// Reached only once the pool exists (POOL is set after the records).
+static META: MetaRef = MetaRef;
 
 /// Linux's /sys/kernel/debug/kfence/stats.
 pub struct Stats {
@@ -163,6 +179,17 @@ pub fn init(interval_ms: u64) {
         log::info!("kfence: off (kfence.sample_interval=0)");
         return;
     }
+    // Not where the pool would be more than a 32nd of memory: on a small
+    // VM its 2 MiB block is one a huge mapping or a DMA buffer needs.
+    let total = super::page_alloc::allocator().totalram_pages() as usize;
+    if total < POOL_PAGES * 32 {
+        log::info!(
+            "kfence: off: {} MiB of memory is less than 32 pools ({} MiB)",
+            (total * PAGE) >> 20,
+            (POOL_SIZE * 32) >> 20
+        );
+        return;
+    }
     let node = crate::numa::numa_node_id() as i32;
     let order = POOL_PAGES.trailing_zeros();
     let Some(block) = alloc_pages_node(node, Gfp::KERNEL | Gfp::ZERO | Gfp::NOWARN, order) else {
@@ -172,6 +199,7 @@ pub fn init(interval_ms: u64) {
     let pages: alloc::vec::Vec<Page> = (0..POOL_PAGES as u64)
         .map(|i| Page::from_pfn(block.pfn() + i))
         .collect();
+    META_STORE.call_once(|| Mutex::new(alloc::boxed::Box::new([UNUSED; NUM_OBJECTS])));
     let base = super::vmalloc::vmap(&pages) as usize;
     if base == 0 {
         super::__free_pages(block, order);
