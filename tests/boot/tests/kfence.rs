@@ -16,9 +16,8 @@ fn every_kind_of_memory_error_is_reported_in_linuxs_format_and_the_run_goes_on()
             "--cmdline",
             "selftest=kfence",
         ]);
-        assert_eq!(b.status, 0, "{preset}\n{}", b.dump());
+        assert_eq!(b.problem(), None, "{preset}\n{}", b.dump());
         let k = b.ktap();
-        assert!(k.failed_cases().is_empty(), "{preset}\n{}", b.dump());
         assert_eq!(k.cases.len(), 8, "{preset}");
         let c = &b.console;
         assert!(c.contains("kfence: initialized - using 2097152 bytes for 255 objects at 0xffffc9"));
@@ -70,10 +69,8 @@ fn sample_interval_0_turns_kfence_off() {
         "--cmdline",
         "selftest=kfence kfence.sample_interval=0",
     ]);
-    assert_eq!(b.status, 0, "{}", b.dump());
+    assert_eq!(b.problem(), None, "{}", b.dump());
     assert!(b.console.contains("kfence: off (kfence.sample_interval=0)"));
-    let k = b.ktap();
-    assert!(k.failed_cases().is_empty());
     let stats = section(&b.console, "/sys/kernel/debug/kfence/stats").unwrap();
     assert!(stats.contains("enabled: 0"), "{stats}");
 }
