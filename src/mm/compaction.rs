@@ -17,7 +17,7 @@
 //! zone on demand, as writing /proc/sys/vm/compact_memory does.
 
 use super::migrate::MIGRATE_STAT;
-use super::page_alloc::{__free_pages, allocator, Page};
+use super::page_alloc::{__free_pages, allocator, drain_local_pages, Page};
 use crate::sched::task::for_each_task;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use mm::buddy::PAGEBLOCK_PAGES;
@@ -209,6 +209,11 @@ pub fn compact_zone(zone: &Zone, goal: Goal, mode: Mode) -> ZoneCompaction {
         if ntargets == 0 {
             break;
         }
+        // With fewer targets than sources the scanners have met: only as
+        // many sources as there are targets are tried (the rest were never
+        // isolated, and are not failures).
+        let tried = n.min(ntargets);
+        let round = &round[..tried];
         let mut moved = 0;
         let mut take = || {
             ntargets = ntargets.checked_sub(1)?;
@@ -222,8 +227,14 @@ pub fn compact_zone(zone: &Zone, goal: Goal, mode: Mode) -> ZoneCompaction {
         });
         moved += super::pagecache::migrate_frames(round, &mut take, mode == Mode::Async);
         COMPACT_STAT.compact_isolated.fetch_add(moved, Relaxed);
+        if moved > 0 {
+            // The sources went to this CPU's lists: merged now, they make
+            // the free blocks compaction is for (Linux drains the local
+            // lists after each migrated block too).
+            drain_local_pages();
+        }
         r.migrated += moved;
-        r.failed += n as u64 - moved.min(n as u64);
+        r.failed += tried as u64 - moved.min(tried as u64);
         if moved < n as u64 && ntargets == 0 {
             // Out of targets with pages left: the scanners have met.
             break;
@@ -233,6 +244,9 @@ pub fn compact_zone(zone: &Zone, goal: Goal, mode: Mode) -> ZoneCompaction {
     // Isolated pages not used go back.
     for &p in &targets[..ntargets] {
         __free_pages(Page::from_pfn(p), 0);
+    }
+    if ntargets > 0 {
+        drain_local_pages();
     }
     *slot = if migrate_pfn >= free_pfn {
         (0, 0)

@@ -338,6 +338,16 @@ pub fn free_pages_with_lists() -> u64 {
     allocator().zones().map(zone_free_with_lists).sum()
 }
 
+/// Gives this CPU's page lists back to the buddy allocators (Linux's
+/// drain_local_pages): compaction calls it after migrating, so that the
+/// pages it freed merge into the blocks it is making instead of waiting
+/// on its lists. False when an interrupted user on this CPU had them.
+pub fn drain_local_pages() -> bool {
+    this_cpu_pcp().is_none_or(|own| {
+        x86_64::instructions::interrupts::without_interrupts(|| allocator().drain_pcp(own))
+    })
+}
+
 /// Gives every CPU's page lists back to the buddy allocators, each CPU
 /// draining its own, by IPI (Linux's drain_all_pages). A CPU whose IPI
 /// landed inside its own fast path cannot drain then; it is asked again
@@ -346,10 +356,7 @@ pub fn drain_all_pages() {
     for _ in 0..1000 {
         let busy = AtomicU64::new(0);
         let r = crate::arch::x86_64::ipi::on_each_cpu(&|_| {
-            let drained = this_cpu_pcp().is_none_or(|own| {
-                x86_64::instructions::interrupts::without_interrupts(|| allocator().drain_pcp(own))
-            });
-            if !drained {
+            if !drain_local_pages() {
                 busy.fetch_add(1, Relaxed);
             }
         });
@@ -764,6 +771,12 @@ impl NodeStorage<'static> for NodeLocal {
         unsafe { mm::raw::atomic_bytes_from_raw(p, count) }
     }
 
+    fn pcp_links(&mut self, node: NodeId, count: usize) -> &'static [mm::pcp::PcpLink] {
+        let p = Self::place::<mm::pcp::PcpLink>(node, count);
+        // SAFETY: as above, for `count` links.
+        unsafe { mm::raw::pcp_links_from_raw(p, count) }
+    }
+
     fn node(&mut self, node: NodeId, data: Node<'static>) -> &'static mut Node<'static> {
         let p = Self::place::<Node<'static>>(node, 1);
         // SAFETY: as above, for one Node.
@@ -842,9 +855,10 @@ pub fn init(settings: &cmdline::Settings) {
     }
     let bp = cost.overhead_basis_points();
     log::info!(
-        "page descriptors: {} KiB ({} + 1 state byte a page) + node data {} KiB for {} MiB of RAM: {}.{:02}% (Linux's 64-byte struct page: 1.56%)",
+        "page descriptors: {} KiB ({} + 1 state byte + {} of per-CPU list link a page) + node data {} KiB for {} MiB of RAM: {}.{:02}% (Linux's 64-byte struct page: 1.56%)",
         cost.descriptor_bytes >> 10,
         core::mem::size_of::<PageMeta>(),
+        core::mem::size_of::<mm::pcp::PcpLink>(),
         cost.node_bytes >> 10,
         (cost.present_pages * PAGE_SIZE) >> 20,
         bp / 100,

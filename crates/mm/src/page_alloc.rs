@@ -21,7 +21,9 @@ use crate::buddy::{
     Buddy, FreeBlocksByType, FreeError, MigrateType, PageMeta, MAX_ORDER, MIGRATE_TYPES,
 };
 use crate::gfp::{BadGfp, Gfp, ReclaimContext};
-use crate::pcp::{self, PcpGuard, PcpRegistry, PcpSet, PerCpuPages, PCP_MAX_ORDER};
+use crate::pcp::{
+    self, HighBounds, PcpGuard, PcpLink, PcpRegistry, PcpSet, PerCpuPages, PCP_MAX_ORDER,
+};
 use crate::stats::{allocation_events, NumaCounters, NumaStat, NR_NUMA_STATS};
 use crate::watermark::{self, AllocFlags, Watermarks};
 use crate::zone::{ZoneSpan, ZoneType, NR_ZONES};
@@ -62,28 +64,43 @@ pub struct Zone<'a> {
     /// free, so a double free or a wrong order is caught without the zone
     /// lock, even when the block goes to a per-CPU list.
     alloc_state: &'a [AtomicU8],
+    /// Per page: its links while it heads a block on a per-CPU list.
+    pcp_links: &'a [PcpLink],
     pub stats: NumaCounters,
     /// This zone's slot in every CPU's per-CPU page lists.
     pub pcp_index: usize,
     pub pcp_batch: u32,
-    pub pcp_high: u32,
+    /// The bounds of each CPU's `high` for this zone (Linux's high_min
+    /// and high_max; see the pcp module).
+    pub pcp_high_min: u32,
+    pub pcp_high_max: u32,
+}
+
+/// The per-frame storage of a zone with memory.
+pub struct ZoneFrames<'a> {
+    pub meta: &'a mut [PageMeta],
+    pub state: &'a [AtomicU8],
+    pub links: &'a [PcpLink],
 }
 
 impl<'a> Zone<'a> {
-    /// A zone over `span`; `meta` holds one descriptor per spanned frame
-    /// (`None` for a zone without memory). Every page starts reserved.
-    pub fn new(
-        node: NodeId,
-        kind: ZoneType,
-        span: ZoneSpan,
-        meta: Option<(&'a mut [PageMeta], &'a [AtomicU8])>,
-    ) -> Self {
+    /// A zone over `span`; `meta` holds one descriptor, one state byte
+    /// and one per-CPU list link per spanned frame (`None` for a zone
+    /// without memory). Every page starts reserved.
+    pub fn new(node: NodeId, kind: ZoneType, span: ZoneSpan, meta: Option<ZoneFrames<'a>>) -> Self {
         let mut alloc_state: &'a [AtomicU8] = &[];
-        let buddy = meta.map(|(m, state)| {
-            assert_eq!(m.len() as u64, span.spanned(), "one descriptor per frame");
-            assert_eq!(state.len(), m.len(), "one state byte per frame");
-            alloc_state = state;
-            Buddy::new(span.start_pfn, m)
+        let mut pcp_links: &'a [PcpLink] = &[];
+        let buddy = meta.map(|f| {
+            assert_eq!(
+                f.meta.len() as u64,
+                span.spanned(),
+                "one descriptor per frame"
+            );
+            assert_eq!(f.state.len(), f.meta.len(), "one state byte per frame");
+            assert_eq!(f.links.len(), f.meta.len(), "one list link per frame");
+            alloc_state = f.state;
+            pcp_links = f.links;
+            Buddy::new(span.start_pfn, f.meta)
         });
         Zone {
             node,
@@ -96,10 +113,12 @@ impl<'a> Zone<'a> {
             nr_free: AtomicU64::new(0),
             reserved_highatomic: AtomicU64::new(0),
             alloc_state,
+            pcp_links,
             stats: NumaCounters::new(),
             pcp_index: 0,
             pcp_batch: 1,
-            pcp_high: 0,
+            pcp_high_min: 0,
+            pcp_high_max: 0,
         }
     }
 
@@ -117,6 +136,22 @@ impl<'a> Zone<'a> {
 
     pub fn managed(&self) -> u64 {
         self.managed
+    }
+
+    /// The bounds every CPU's `high` for this zone keeps to.
+    pub fn pcp_bounds(&self) -> HighBounds {
+        HighBounds {
+            min: self.pcp_high_min,
+            max: self.pcp_high_max,
+            batch: self.pcp_batch,
+        }
+    }
+
+    /// Linux's ZONE_BELOW_HIGH: the buddy allocator's free pages under
+    /// the high watermark, when per-CPU lists should hold less.
+    #[inline]
+    fn below_high(&self) -> bool {
+        self.nr_free.load(Relaxed) < self.watermarks.high
     }
 
     #[inline]
@@ -647,8 +682,10 @@ impl<'a> PageAllocator<'a> {
                     z.pcp_index = pcp_index;
                     pcp_index += 1;
                     z.pcp_batch = pcp::batch_size(z.managed);
-                    z.pcp_high =
-                        pcp::high_size(z.watermarks.low, z.pcp_batch, cpus_on_node, cpus_online);
+                    z.pcp_high_min =
+                        pcp::high_min(z.watermarks.low, z.pcp_batch, cpus_on_node, cpus_online);
+                    z.pcp_high_max =
+                        pcp::high_max(z.managed, z.pcp_batch, cpus_on_node, cpus_online);
                 }
             }
         }
@@ -894,8 +931,8 @@ impl<'a> PageAllocator<'a> {
 
     /// This CPU's lists of `zone`, counting a bypass when an interrupted
     /// user on this CPU has them (the caller then goes to the buddy).
-    fn enter_lists<'p>(&self, pcp: PcpSet<'p>, zone: &Zone) -> Option<PcpGuard<'p>> {
-        let lists = pcp.enter(zone.pcp_index);
+    fn enter_lists<'g>(&self, pcp: PcpSet<'g>, zone: &'g Zone) -> Option<PcpGuard<'g>> {
+        let lists = pcp.enter(zone.pcp_index, zone.pcp_links);
         if lists.is_none() {
             self.pcp_bypasses.fetch_add(1, Relaxed);
         }
@@ -916,6 +953,7 @@ impl<'a> PageAllocator<'a> {
         zone.take_bulk(order, mt, blocks, reserve, flags, |pfn| {
             lists.push(order, mt as usize, (pfn - zone.span.start_pfn) as u32);
         });
+        lists.refilled(zone.pcp_bounds());
     }
 
     /// Gives every block on `pcp` back to the buddy allocators. False when
@@ -927,7 +965,7 @@ impl<'a> PageAllocator<'a> {
             if pcp.lists().get(zone.pcp_index).is_none() {
                 continue;
             }
-            let Some(mut lists) = pcp.enter(zone.pcp_index) else {
+            let Some(mut lists) = pcp.enter(zone.pcp_index, zone.pcp_links) else {
                 all = false;
                 continue;
             };
@@ -1169,11 +1207,14 @@ impl<'a> PageAllocator<'a> {
                 let start = zone.span.start_pfn;
                 if !lists.push(order, mt, (pfn - start) as u32) {
                     zone.give_back(|b| give(b, pfn, order));
-                } else if lists.count() > zone.pcp_high {
-                    let batch = zone.pcp_batch;
-                    zone.give_back(|b| {
-                        lists.take_pages(batch, |o, off| give(b, start + off as u64, o));
-                    });
+                } else if order <= PCP_MAX_ORDER {
+                    let high = lists.retune(zone.pcp_bounds(), zone.below_high());
+                    if lists.count() > high {
+                        let pages = lists.trim_size(zone.pcp_batch);
+                        zone.give_back(|b| {
+                            lists.take_pages(pages, |o, off| give(b, start + off as u64, o));
+                        });
+                    }
                 }
             }
             None => zone.give_back(|b| give(b, pfn, order)),
@@ -1218,9 +1259,9 @@ impl<'a> PageAllocator<'a> {
             return None;
         }
         let mt = gfp.migratetype();
-        let mut lists = pcp.enter(zone.pcp_index)?;
+        let mut lists = pcp.enter(zone.pcp_index, zone.pcp_links)?;
         let offset = lists.pop(order, mt as usize)?;
-        count_fast_events(&mut lists, zone, cpu_node);
+        count_fast_events(&mut lists, zone, cpu_node, 1);
         drop(lists);
         let pfn = zone.span.start_pfn + offset as u64;
         zone.mark_allocated(pfn, order, mt);
@@ -1254,19 +1295,25 @@ impl<'a> PageAllocator<'a> {
         };
         let start = zone.span.start_pfn;
         let mut given = 0;
-        while given < count && zone.watermark_fast(0, reserve, AllocFlags::FAST) {
+        while given < count {
+            // Pages on the list are already off the zone's free count, so
+            // the watermark is checked where the zone gives pages: before
+            // each refill (Linux checks once per call).
             if lists.len(0, mt as usize) == 0 {
+                if !zone.watermark_fast(0, reserve, AllocFlags::FAST) {
+                    break;
+                }
                 Self::refill(zone, &mut lists, 0, mt, reserve, AllocFlags::FAST);
             }
             let Some(offset) = lists.pop(0, mt as usize) else {
                 break;
             };
-            count_fast_events(&mut lists, zone, cpu_node);
             let pfn = start + offset as u64;
             zone.mark_allocated(pfn, 0, mt);
             out(pfn);
             given += 1;
         }
+        count_fast_events(&mut lists, zone, cpu_node, given as u64);
         given
     }
 
@@ -1292,10 +1339,10 @@ impl<'a> PageAllocator<'a> {
         if !zone.watermark_fast(order, reserve, AllocFlags::FAST) {
             return None;
         }
-        let mut lists = pcp.enter(zone.pcp_index)?;
+        let mut lists = pcp.enter(zone.pcp_index, zone.pcp_links)?;
         let mt = gfp.migratetype();
         let pfn = zone.try_alloc(order, mt, reserve, AllocFlags::FAST)?;
-        count_fast_events(&mut lists, zone, cpu_node);
+        count_fast_events(&mut lists, zone, cpu_node, 1);
         drop(lists);
         zone.mark_allocated(pfn, order, mt);
         Some(pfn)
@@ -1316,16 +1363,15 @@ impl<'a> PageAllocator<'a> {
         let Some(state) = zone.state(pfn) else {
             return false;
         };
-        let Some(mut lists) = pcp.enter(zone.pcp_index) else {
+        let Some(mut lists) = pcp.enter(zone.pcp_index, zone.pcp_links) else {
             return false;
         };
-        // Orders 0 to 3 fit while the count stays within `high`, which
-        // `high_size` keeps below a list's capacity; huge blocks have a
-        // bound of their own.
+        // Orders 0 to 3 fit while the count stays within `high` (the slow
+        // path tunes it and trims); huge blocks have a bound of their own.
         let fits = if order <= PCP_MAX_ORDER {
-            lists.count() + (1 << order) <= zone.pcp_high
+            lists.fits(1 << order)
         } else {
-            lists.has_room(order, 0)
+            lists.has_room(order)
         };
         if !fits {
             return false;
@@ -1368,13 +1414,14 @@ impl<'a> PageAllocator<'a> {
 /// zone gave it, so numa_hit, and local or not by the CPU's node (as
 /// `allocation_events` counts), on the CPU's own counters.
 #[inline(always)]
-fn count_fast_events(lists: &mut PcpGuard, zone: &Zone, cpu_node: NodeId) {
-    lists.count_event(NumaStat::Hit);
-    lists.count_event(if zone.node == cpu_node {
+fn count_fast_events(lists: &mut PcpGuard, zone: &Zone, cpu_node: NodeId, n: u64) {
+    lists.count_event(NumaStat::Hit, n);
+    let locality = if zone.node == cpu_node {
         NumaStat::LocalNode
     } else {
         NumaStat::OtherNode
-    });
+    };
+    lists.count_event(locality, n);
 }
 
 /// The allocation-state byte of an allocated head (see `Zone::alloc_state`).

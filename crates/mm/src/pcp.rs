@@ -1,8 +1,24 @@
-//! Per-CPU page lists (Linux's per_cpu_pages): each CPU keeps a few free
-//! blocks of orders 0 to 3 per zone, so most allocations and frees touch
-//! only that CPU's list. A list is refilled from the buddy allocator
-//! `batch` pages at a time and trimmed back by `batch` once it holds more
-//! than `high` pages; draining gives everything back.
+//! Per-CPU page lists (Linux's per_cpu_pages): each CPU keeps free blocks
+//! of orders 0 to 3 per zone, so most allocations and frees touch only
+//! that CPU's list. A list is refilled from the buddy allocator `batch`
+//! pages at a time and trimmed back once it holds more than `high` pages;
+//! draining gives everything back.
+//!
+//! The lists are linked through [`PcpLink`]s, one per frame of the zone
+//! (8 bytes a page, beside the descriptors), as Linux links them through
+//! struct page: a list has no capacity of its own, so `high` is Linux's
+//! and not bounded by an array.
+//!
+//! `high` tunes itself as Linux's has since 6.7: it starts at `high_min`
+//! (Linux's zone_highsize: the zone's low watermark shared among the CPUs
+//! of its node, at least 4 x batch) and, while a CPU frees more than it
+//! allocates (the pages its lists gained since they were last refilled),
+//! grows to hold them, up to `high_max` (an eighth of the zone's managed pages
+//! shared the same way). It falls back by the freed count when the zone
+//! is below its high watermark, and to `high_min` when the lists are
+//! drained (reclaim drains them): a CPU that frees in bulk keeps its pages
+//! for its next bulk allocation instead of merging them into the buddy
+//! allocator and splitting them again, and memory that is wanted goes back.
 //!
 //! Besides those, one list keeps pageblock-order blocks (order 9, 2 MiB:
 //! a transparent huge page's size), as Linux has kept since 5.13: a huge
@@ -10,18 +26,16 @@
 //! It holds at most [`PCP_HUGE_HIGH`] blocks, outside `high` (one block is
 //! already more pages than `high` allows), and is refilled by frees only.
 //!
-//! Sizes follow Linux (mm/page_alloc.c, zone_batchsize and zone_highsize):
-//! batch is a quarter of the zone's managed pages / 1024 (at most 1 MiB's
-//! worth), rounded to 2^n - 1; high is the zone's low watermark shared
-//! among the CPUs of its node, at least 4 x batch. Here high is also capped
-//! by the lists' fixed capacity.
+//! batch follows Linux's zone_batchsize: a quarter of the zone's managed
+//! pages / 1024 (at most 1 MiB's worth), rounded to 2^n - 1.
 //!
-//! Only the owning CPU touches its lists, so they need no lock and no
-//! atomic instruction: a busy flag (Linux's local_trylock) set around each
-//! use keeps an interrupt handler that lands in the middle off them (it
-//! finds the flag set and goes to the buddy allocator instead). Other CPUs
-//! read only the published page count and the NUMA event counters; they
-//! have a CPU's lists drained by asking that CPU (an IPI).
+//! Only the owning CPU touches its lists (and the links of the blocks on
+//! them), so they need no lock and no atomic instruction: a busy flag
+//! (Linux's local_trylock) set around each use keeps an interrupt handler
+//! that lands in the middle off them (it finds the flag set and goes to the
+//! buddy allocator instead). Other CPUs read only the published page count,
+//! high and the NUMA event counters; they have a CPU's lists drained by
+//! asking that CPU (an IPI).
 
 use crate::buddy::{MAX_ORDER, MIGRATE_PCPTYPES};
 use crate::stats::{NumaStat, NR_NUMA_STATS};
@@ -33,12 +47,12 @@ use numa::MAX_CPUS;
 
 /// Orders kept on the lists: up to Linux's PAGE_ALLOC_COSTLY_ORDER.
 pub const PCP_MAX_ORDER: usize = 3;
-/// Blocks one list can hold.
-pub const PCP_LIST_CAPACITY: usize = 256;
 /// The order of the huge list: Linux's pageblock_order on x86_64.
 pub const PCP_HUGE_ORDER: usize = 9;
 /// Huge blocks one CPU keeps per zone (2 MiB each).
 pub const PCP_HUGE_HIGH: usize = 1;
+/// high_max's share of the zone: Linux's MIN_PERCPU_PAGELIST_HIGH_FRACTION.
+pub const HIGH_MAX_FRACTION: u64 = 8;
 /// Whether the lists keep blocks of `order`.
 #[inline(always)]
 pub const fn keeps(order: usize) -> bool {
@@ -53,43 +67,63 @@ pub fn batch_size(managed: u64) -> u32 {
     ((1u64 << (63 - b.leading_zeros())) - 1).max(1) as u32
 }
 
-/// Linux's zone_highsize, capped by what the lists can hold.
-pub fn high_size(low_watermark: u64, batch: u32, cpus_on_node: u32, cpus_online: u32) -> u32 {
+/// Linux's zone_highsize: `pages` shared among the CPUs of the zone's
+/// node (all online CPUs for a CPU-less node), at least 4 x batch.
+fn share(pages: u64, batch: u32, cpus_on_node: u32, cpus_online: u32) -> u32 {
     let split = if cpus_on_node > 0 {
         cpus_on_node
     } else {
         cpus_online.max(1)
     };
-    let high = (low_watermark / split as u64).max((batch as u64) << 2);
-    high.min((PCP_LIST_CAPACITY as u64) - batch as u64) as u32
+    (pages / split as u64)
+        .max((batch as u64) << 2)
+        .min(u32::MAX as u64 >> 1) as u32
 }
 
-/// One list per order of free blocks, as frame offsets from the zone start:
-/// a ring, so that allocations and frees use the newest (cache-hot) end
-/// and trimming takes from the oldest, as Linux's lists do.
+/// high_min: the zone's low watermark shared among its node's CPUs.
+pub fn high_min(low_watermark: u64, batch: u32, cpus_on_node: u32, cpus_online: u32) -> u32 {
+    share(low_watermark, batch, cpus_on_node, cpus_online)
+}
+
+/// high_max: an eighth of the zone's managed pages, shared the same way.
+pub fn high_max(managed: u64, batch: u32, cpus_on_node: u32, cpus_online: u32) -> u32 {
+    share(
+        managed / HIGH_MAX_FRACTION,
+        batch,
+        cpus_on_node,
+        cpus_online,
+    )
+}
+
+/// A frame's place on a per-CPU list: the blocks either side of it, as
+/// frame offsets in the zone. Only the CPU whose list holds the block
+/// reads or writes its link (plain loads and stores: Relaxed atomics, so
+/// that the array can be shared without a lock).
+#[derive(Debug, Default)]
+pub struct PcpLink {
+    /// The block pushed after this one (toward the newest end).
+    newer: AtomicU32,
+    /// The block pushed before this one (toward the oldest end).
+    older: AtomicU32,
+}
+
+impl PcpLink {
+    pub const fn new() -> Self {
+        PcpLink {
+            newer: AtomicU32::new(0),
+            older: AtomicU32::new(0),
+        }
+    }
+}
+
+/// One list of free blocks of one order and type: allocations and frees
+/// use the newest (cache-hot) end, trims take from the oldest, as Linux's
+/// lists do. The ends mean something only while `len` > 0.
 #[derive(Clone, Copy)]
 struct List {
-    blocks: [u32; PCP_LIST_CAPACITY],
-    /// Where the oldest block is.
-    head: u16,
-    len: u16,
-}
-
-impl List {
-    /// The slot `k` blocks after the oldest; the capacity is a power of
-    /// two, so the wrap is a mask and needs no bounds check.
-    #[inline(always)]
-    fn slot(&self, k: u16) -> usize {
-        (self.head as usize + k as usize) % PCP_LIST_CAPACITY
-    }
-
-    #[inline(always)]
-    fn pop_oldest(&mut self) -> Option<u32> {
-        self.len = self.len.checked_sub(1)?;
-        let off = self.blocks[self.slot(0)];
-        self.head = (self.head + 1) % PCP_LIST_CAPACITY as u16;
-        Some(off)
-    }
+    newest: u32,
+    oldest: u32,
+    len: u32,
 }
 
 /// The huge blocks' list.
@@ -116,15 +150,32 @@ pub struct Lists {
     huge: HugeList,
     /// Pages on the lists of orders 0 to 3 (what `high` bounds).
     count: u32,
+    /// The current bound on `count` (0 until the first trim sets it from
+    /// the zone's high_min; the fast free path then declines).
+    high: u32,
+    /// `count` just after the last refill (0 after a drain): what the
+    /// lists gained since is what the CPU freed beyond what it allocated,
+    /// and what `high` grows to hold (Linux counts frees in free_count
+    /// and halves it on allocations; this keeps the fast paths free of
+    /// the bookkeeping).
+    refill_base: u32,
     /// The list the next trim starts at.
     next_trim: u8,
+}
+
+/// A zone's bounds for its lists' `high`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HighBounds {
+    pub min: u32,
+    pub max: u32,
+    pub batch: u32,
 }
 
 impl Lists {
     const EMPTY: Lists = Lists {
         lists: [List {
-            blocks: [0; PCP_LIST_CAPACITY],
-            head: 0,
+            newest: 0,
+            oldest: 0,
             len: 0,
         }; NR_PCP_LISTS],
         huge: HugeList {
@@ -132,18 +183,34 @@ impl Lists {
             len: 0,
         },
         count: 0,
+        high: 0,
+        refill_base: 0,
         next_trim: 0,
     };
 
     /// Pages on the lists of orders 0 to 3 (the huge list is not bounded
     /// by `high`).
+    #[inline(always)]
     pub fn count(&self) -> u32 {
         self.count
     }
 
     /// Pages on every list, the huge one included.
+    #[inline(always)]
     pub fn total(&self) -> u32 {
         self.count + ((self.huge.len as u32) << PCP_HUGE_ORDER)
+    }
+
+    /// The current bound on [`count`](Self::count).
+    #[inline(always)]
+    pub fn high(&self) -> u32 {
+        self.high
+    }
+
+    /// Whether `pages` more fit below `high` without a trim.
+    #[inline(always)]
+    pub fn fits(&self, pages: u32) -> bool {
+        self.count + pages <= self.high
     }
 
     /// Blocks of `order` and migratetype `mt` on the list (0 for an order
@@ -160,108 +227,45 @@ impl Lists {
         self.total() == 0
     }
 
-    /// A block of `order` (0 to 3, or [`PCP_HUGE_ORDER`]) and migratetype
-    /// `mt` (below [`MIGRATE_PCPTYPES`]), if the list has one.
+    /// Whether a huge block fits on the huge list (orders 0 to 3 always
+    /// fit: `high` bounds them, not the lists).
     #[inline(always)]
-    pub fn pop(&mut self, order: usize, mt: usize) -> Option<u32> {
-        if order > PCP_MAX_ORDER {
-            return self.pop_huge(order);
-        }
-        let l = &mut self.lists[pindex(order, mt)];
-        l.len = l.len.checked_sub(1)?;
-        self.count -= 1 << order;
-        Some(l.blocks[l.slot(l.len)])
-    }
-
-    #[inline(always)]
-    fn pop_huge(&mut self, order: usize) -> Option<u32> {
-        if order != PCP_HUGE_ORDER {
-            return None;
-        }
-        let h = &mut self.huge;
-        h.len = h.len.checked_sub(1)?;
-        h.blocks.get(h.len as usize).copied()
-    }
-
-    /// Whether a block of `order` and `mt` fits on its list.
-    #[inline(always)]
-    pub fn has_room(&self, order: usize, mt: usize) -> bool {
+    pub fn has_room(&self, order: usize) -> bool {
         match order {
-            0..=PCP_MAX_ORDER => (self.lists[pindex(order, mt)].len as usize) < PCP_LIST_CAPACITY,
+            0..=PCP_MAX_ORDER => true,
             PCP_HUGE_ORDER => (self.huge.len as usize) < PCP_HUGE_HIGH,
             _ => false,
         }
     }
 
-    /// False when the list is full (or the order is not kept).
-    #[inline(always)]
-    pub fn push(&mut self, order: usize, mt: usize, offset: u32) -> bool {
-        if order > PCP_MAX_ORDER {
-            return self.push_huge(order, offset);
-        }
-        let l = &mut self.lists[pindex(order, mt)];
-        if l.len as usize == PCP_LIST_CAPACITY {
-            return false;
-        }
-        let at = l.slot(l.len);
-        l.blocks[at] = offset;
-        l.len += 1;
-        self.count += 1 << order;
-        true
+    /// Pages the lists gained since the last refill.
+    fn freed(&self) -> u32 {
+        self.count.saturating_sub(self.refill_base)
     }
 
-    #[inline(always)]
-    fn push_huge(&mut self, order: usize, offset: u32) -> bool {
-        let h = &mut self.huge;
-        let Some(slot) = h.blocks.get_mut(h.len as usize) else {
-            return false;
-        };
-        if order != PCP_HUGE_ORDER {
-            return false;
+    /// Linux's nr_pcp_high, after a free put the lists over `high` or at
+    /// it: `high` clamped to the zone's bounds, then grown to hold the
+    /// pages freed since the last refill (plus a batch), or, when the
+    /// zone is below its high watermark, shrunk by them. Returns the new
+    /// high.
+    pub fn tune_high(&mut self, b: HighBounds, zone_below_high: bool) -> u32 {
+        let (min, max) = (b.min, b.max.max(b.min));
+        let freed = self.freed().min(max);
+        let mut high = self.high.clamp(min, max);
+        if zone_below_high {
+            high = high.saturating_sub(freed.max(b.batch)).max(min);
+        } else if self.count >= high {
+            high = freed.saturating_add(b.batch).clamp(high, max);
         }
-        *slot = offset;
-        h.len += 1;
-        true
+        self.high = high;
+        high
     }
 
-    /// Takes every block off every list, the huge one included (a drain),
-    /// handing each to `give` with its order.
-    pub fn take_all(&mut self, mut give: impl FnMut(usize, u32)) {
-        while let Some(off) = self.pop_huge(PCP_HUGE_ORDER) {
-            give(PCP_HUGE_ORDER, off);
-        }
-        self.take_pages(u32::MAX, give);
-    }
-
-    /// Takes blocks of orders 0 to 3 worth at least `pages` pages off the
-    /// lists and hands each to `give`: as Linux's free_pcppages_bulk, the
-    /// nonempty lists in turn, the oldest blocks of each first, a list
-    /// emptied (or the count reached) before the next. Each trim starts
-    /// where the last one stopped, so a list nobody allocates from is
-    /// trimmed too, rather than the busy list being emptied and refilled
-    /// over and over while the other holds most of `high`.
-    pub fn take_pages(&mut self, pages: u32, mut give: impl FnMut(usize, u32)) {
-        let mut taken = 0;
-        let mut p = self.next_trim as usize % NR_PCP_LISTS;
-        while taken < pages && self.count > 0 {
-            // `count` > 0: some list is not empty, so this ends.
-            while self.lists[p].len == 0 {
-                p = (p + 1) % NR_PCP_LISTS;
-            }
-            let order = p / MIGRATE_PCPTYPES;
-            let l = &mut self.lists[p];
-            while taken < pages {
-                let Some(off) = l.pop_oldest() else { break };
-                taken += 1 << order;
-                self.count -= 1 << order;
-                give(order, off);
-            }
-            p = (p + 1) % NR_PCP_LISTS;
-        }
-        self.next_trim = p as u8;
+    /// Pages a trim takes now: down to `high`, at least a batch.
+    pub fn trim_size(&self, batch: u32) -> u32 {
+        self.count.saturating_sub(self.high).max(batch)
     }
 }
-
 /// One CPU's lists for one zone, with what other CPUs may read of them.
 pub struct PerCpuPages {
     /// Set while the owner (or an interrupt handler on its CPU that found
@@ -269,6 +273,11 @@ pub struct PerCpuPages {
     busy: AtomicBool,
     /// `Lists::count` as of the last use, for readers on other CPUs.
     count: AtomicU32,
+    /// Pages on the huge list, published as it changes (rarely: so the
+    /// guard's drop stores one count, not a sum).
+    huge_pages: AtomicU32,
+    /// `Lists::high` as of its last change, for the reports.
+    high: AtomicU32,
     lists: UnsafeCell<Lists>,
     /// NUMA events of allocations served from these lists (the zone's own
     /// counters take the others); only the owner adds, anyone reads.
@@ -297,14 +306,22 @@ impl PerCpuPages {
         PerCpuPages {
             busy: AtomicBool::new(false),
             count: AtomicU32::new(0),
+            huge_pages: AtomicU32::new(0),
+            high: AtomicU32::new(0),
             lists: UnsafeCell::new(Lists::EMPTY),
             events: [const { AtomicU64::new(0) }; NR_NUMA_STATS],
         }
     }
 
-    /// Pages on the lists at their last use (any CPU may ask).
+    /// Pages on the lists, the huge one included, at their last use (any
+    /// CPU may ask).
     pub fn count(&self) -> u32 {
-        self.count.load(Relaxed)
+        self.count.load(Relaxed) + self.huge_pages.load(Relaxed)
+    }
+
+    /// The lists' `high` as last tuned (0: not yet set).
+    pub fn high(&self) -> u32 {
+        self.high.load(Relaxed)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -316,18 +333,18 @@ impl PerCpuPages {
         core::array::from_fn(|i| self.events[i].load(Relaxed))
     }
 
-    /// The lists, unless they are in use on this CPU already (this is an
-    /// interrupt handler over their user): then None, and the caller goes
-    /// to the buddy allocator.
+    /// The lists, linked through `links` (their zone's), unless they are
+    /// in use on this CPU already (this is an interrupt handler over their
+    /// user): then None, and the caller goes to the buddy allocator.
     ///
     /// # Safety
     /// The caller runs on the CPU that owns these lists and stays on it
     /// until the guard is dropped, and everything else on that CPU that
     /// can run in between (interrupt handlers) reaches them only through
-    /// `enter` too. A CPU that is gone, or a single-threaded test, owns
-    /// them trivially.
+    /// `enter` too, always with the same `links`. A CPU that is gone, or a
+    /// single-threaded test, owns them trivially.
     #[inline(always)]
-    pub unsafe fn enter(&self) -> Option<PcpGuard<'_>> {
+    pub unsafe fn enter<'g>(&'g self, links: &'g [PcpLink]) -> Option<PcpGuard<'g>> {
         if self.busy.load(Relaxed) {
             return None;
         }
@@ -336,7 +353,7 @@ impl PerCpuPages {
         // see our stores in program order: keeping the compiler from
         // moving list accesses above the flag is all that is needed.
         compiler_fence(SeqCst);
-        Some(PcpGuard { pcp: self })
+        Some(PcpGuard { pcp: self, links })
     }
 }
 
@@ -344,20 +361,163 @@ impl PerCpuPages {
 /// the busy flag.
 pub struct PcpGuard<'p> {
     pcp: &'p PerCpuPages,
+    links: &'p [PcpLink],
 }
 
 impl PcpGuard<'_> {
-    /// Counts a NUMA event of an allocation served from the lists.
+    /// Counts `n` NUMA events of allocations served from the lists.
     #[inline(always)]
-    pub fn count_event(&mut self, stat: NumaStat) {
+    pub fn count_event(&mut self, stat: NumaStat, n: u64) {
         let e = &self.pcp.events[stat as usize];
         // Only the owner writes, so a load and a store (no locked add).
-        e.store(e.load(Relaxed) + 1, Relaxed);
+        e.store(e.load(Relaxed) + n, Relaxed);
+    }
+
+    /// A block of `order` (0 to 3, or [`PCP_HUGE_ORDER`]) and migratetype
+    /// `mt` (below [`MIGRATE_PCPTYPES`]), the newest, if the list has one.
+    #[inline(always)]
+    pub fn pop(&mut self, order: usize, mt: usize) -> Option<u32> {
+        if order > PCP_MAX_ORDER {
+            return self.pop_huge(order);
+        }
+        let links = self.links;
+        let lists = &mut **self;
+        let l = &mut lists.lists[pindex(order, mt)];
+        l.len = l.len.checked_sub(1)?;
+        lists.count -= 1 << order;
+        let off = l.newest;
+        if l.len > 0 {
+            l.newest = links[off as usize].older.load(Relaxed);
+        }
+        Some(off)
+    }
+
+    #[inline(always)]
+    fn pop_huge(&mut self, order: usize) -> Option<u32> {
+        if order != PCP_HUGE_ORDER {
+            return None;
+        }
+        let h = &mut self.huge;
+        h.len = h.len.checked_sub(1)?;
+        let off = h.blocks.get(h.len as usize).copied();
+        let pages = (self.huge.len as u32) << PCP_HUGE_ORDER;
+        self.pcp.huge_pages.store(pages, Relaxed);
+        off
+    }
+
+    /// The oldest block of list `p`, if any.
+    fn pop_oldest(&mut self, p: usize) -> Option<u32> {
+        let links = self.links;
+        let l = &mut self.lists[p];
+        l.len = l.len.checked_sub(1)?;
+        let off = l.oldest;
+        if l.len > 0 {
+            l.oldest = links[off as usize].newer.load(Relaxed);
+        }
+        Some(off)
+    }
+
+    /// Puts a block at the newest end of its list; false only for a full
+    /// huge list or an order not kept (orders 0 to 3 always go on: the
+    /// caller keeps them within `high`).
+    #[inline(always)]
+    pub fn push(&mut self, order: usize, mt: usize, offset: u32) -> bool {
+        if order > PCP_MAX_ORDER {
+            return self.push_huge(order, offset);
+        }
+        let links = self.links;
+        let lists = &mut **self;
+        let l = &mut lists.lists[pindex(order, mt)];
+        if l.len > 0 {
+            links[offset as usize].older.store(l.newest, Relaxed);
+            links[l.newest as usize].newer.store(offset, Relaxed);
+        } else {
+            l.oldest = offset;
+        }
+        l.newest = offset;
+        l.len += 1;
+        lists.count += 1 << order;
+        true
+    }
+
+    #[inline(always)]
+    fn push_huge(&mut self, order: usize, offset: u32) -> bool {
+        let h = &mut self.huge;
+        let Some(slot) = h.blocks.get_mut(h.len as usize) else {
+            return false;
+        };
+        if order != PCP_HUGE_ORDER {
+            return false;
+        }
+        *slot = offset;
+        h.len += 1;
+        let pages = (self.huge.len as u32) << PCP_HUGE_ORDER;
+        self.pcp.huge_pages.store(pages, Relaxed);
+        true
+    }
+
+    /// Takes every block off every list, the huge one included (a drain),
+    /// handing each to `give` with its order; `high` starts again from
+    /// the zone's high_min (a drain is a sign the memory is wanted).
+    pub fn take_all(&mut self, mut give: impl FnMut(usize, u32)) {
+        while let Some(off) = self.pop_huge(PCP_HUGE_ORDER) {
+            give(PCP_HUGE_ORDER, off);
+        }
+        self.take_pages(u32::MAX, give);
+        self.high = 0;
+        self.refill_base = 0;
+        self.pcp.high.store(0, Relaxed);
+    }
+
+    /// Takes blocks of orders 0 to 3 worth at least `pages` pages off the
+    /// lists and hands each to `give`: as Linux's free_pcppages_bulk, the
+    /// nonempty lists in turn, the oldest blocks of each first, a list
+    /// emptied (or the count reached) before the next. Each trim starts
+    /// where the last one stopped, so a list nobody allocates from is
+    /// trimmed too, rather than the busy list being emptied and refilled
+    /// over and over while the other holds most of `high`.
+    pub fn take_pages(&mut self, pages: u32, mut give: impl FnMut(usize, u32)) {
+        let mut taken = 0;
+        let mut p = self.next_trim as usize % NR_PCP_LISTS;
+        while taken < pages && self.count > 0 {
+            // `count` > 0: some list is not empty, so this ends.
+            while self.lists[p].len == 0 {
+                p = (p + 1) % NR_PCP_LISTS;
+            }
+            let order = p / MIGRATE_PCPTYPES;
+            while taken < pages {
+                let Some(off) = self.pop_oldest(p) else { break };
+                taken += 1 << order;
+                self.count -= 1 << order;
+                give(order, off);
+            }
+            p = (p + 1) % NR_PCP_LISTS;
+        }
+        self.next_trim = p as u8;
+    }
+
+    /// A refill has put blocks on a list: what the lists gain from here on
+    /// is freed pages. Lists not tuned yet (new, or drained) start from
+    /// high_min, so that the fast free path takes the pages back.
+    pub fn refilled(&mut self, bounds: HighBounds) {
+        self.refill_base = self.count;
+        if self.high == 0 {
+            self.high = bounds.min;
+            self.pcp.high.store(bounds.min, Relaxed);
+        }
+    }
+
+    /// Tunes `high` (see [`Lists::tune_high`]) and publishes it.
+    pub fn retune(&mut self, bounds: HighBounds, zone_below_high: bool) -> u32 {
+        let high = self.tune_high(bounds, zone_below_high);
+        self.pcp.high.store(high, Relaxed);
+        high
     }
 }
 
 impl core::ops::Deref for PcpGuard<'_> {
     type Target = Lists;
+    #[inline(always)]
     fn deref(&self) -> &Lists {
         // SAFETY: the busy flag is ours (see `enter`).
         unsafe { &*self.pcp.lists.get() }
@@ -365,6 +525,7 @@ impl core::ops::Deref for PcpGuard<'_> {
 }
 
 impl core::ops::DerefMut for PcpGuard<'_> {
+    #[inline(always)]
     fn deref_mut(&mut self) -> &mut Lists {
         // SAFETY: the busy flag is ours (see `enter`).
         unsafe { &mut *self.pcp.lists.get() }
@@ -374,7 +535,7 @@ impl core::ops::DerefMut for PcpGuard<'_> {
 impl Drop for PcpGuard<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        let count = self.total();
+        let count = self.count;
         self.pcp.count.store(count, Relaxed);
         compiler_fence(SeqCst);
         self.pcp.busy.store(false, Relaxed);
@@ -400,12 +561,16 @@ impl<'p> PcpSet<'p> {
         self.0
     }
 
-    /// Zone `index`'s lists, unless an interrupted user on this CPU has
-    /// them (or the set has no such zone).
+    /// Zone `index`'s lists, linked through that zone's `links`, unless an
+    /// interrupted user on this CPU has them (or the set has no such zone).
     #[inline(always)]
-    pub(crate) fn enter(self, index: usize) -> Option<PcpGuard<'p>> {
-        // SAFETY: `new`'s contract: we are on the owning CPU.
-        unsafe { self.0.get(index)?.enter() }
+    pub(crate) fn enter<'g>(self, index: usize, links: &'g [PcpLink]) -> Option<PcpGuard<'g>>
+    where
+        'p: 'g,
+    {
+        // SAFETY: `new`'s contract: we are on the owning CPU; each zone
+        // index always comes with its own zone's links.
+        unsafe { self.0.get(index)?.enter(links) }
     }
 }
 
@@ -458,11 +623,16 @@ impl<'a> PcpRegistry<'a> {
 }
 
 const _: () = assert!(PCP_MAX_ORDER < PCP_HUGE_ORDER && PCP_HUGE_ORDER <= MAX_ORDER);
-const _: () = assert!(PCP_LIST_CAPACITY.is_power_of_two() && PCP_HUGE_HIGH <= PCP_LIST_CAPACITY);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::vec::Vec;
+    extern crate std;
+
+    fn links(n: usize) -> Vec<PcpLink> {
+        (0..n).map(|_| PcpLink::default()).collect()
+    }
 
     #[test]
     fn batch_and_high_follow_linux() {
@@ -471,25 +641,25 @@ mod tests {
         // 4 GiB and more: capped at 1 MiB worth = 256 / 4 = 64 -> 96 -> 63.
         assert_eq!(batch_size(1 << 20), 63);
         assert_eq!(batch_size(100), 1);
-        // high: low watermark over the node's CPUs, at least 4 x batch.
+        // high_min: low watermark over the node's CPUs, at least 4 x batch.
+        assert_eq!(high_min(1000, 7, 2, 8), 500);
+        assert_eq!(high_min(40, 7, 2, 8), 28);
         assert_eq!(
-            high_size(1000, 7, 2, 8),
-            256 - 7,
-            "500, capped by the lists"
-        );
-        assert_eq!(high_size(40, 7, 2, 8), 28);
-        assert_eq!(
-            high_size(800, 31, 0, 4),
+            high_min(800, 31, 0, 4),
             200,
             "a CPU-less node shares with all"
         );
+        // high_max: an eighth of the managed pages, shared the same way.
+        assert_eq!(high_max(196_608, 63, 2, 8), 196_608 / 8 / 2);
+        assert_eq!(high_max(1000, 63, 2, 8), 252, "at least 4 x batch");
     }
 
     #[test]
     fn lists_count_pages_and_give_back_round_robin() {
         let pcp = PerCpuPages::new();
+        let l = links(2000);
         // SAFETY: one thread.
-        let mut p = unsafe { pcp.enter() }.unwrap();
+        let mut p = unsafe { pcp.enter(&l) }.unwrap();
         assert!(p.push(0, 0, 1) && p.push(0, 0, 2) && p.push(2, 0, 8) && p.push(3, 0, 16));
         // Another migratetype's list is apart.
         assert!(p.push(0, 1, 5));
@@ -507,32 +677,85 @@ mod tests {
         assert_eq!(p.count(), 8);
         assert_eq!(p.pop(3, 0), Some(16));
         assert_eq!(p.pop(0, 0), None);
-        // The ring wraps: newest at the top, oldest trimmed first.
-        for i in 0..PCP_LIST_CAPACITY as u32 + 10 {
-            if !p.push(0, 0, i) {
-                let mut first = None;
-                p.take_pages(1, |_, off| first = Some(off));
-                assert_eq!(first, Some(i - PCP_LIST_CAPACITY as u32), "the oldest");
-                assert!(p.push(0, 0, i));
+        // Newest at the top, oldest trimmed first, however long the list
+        // and however pushes and pops interleave.
+        for i in 0..1500u32 {
+            assert!(p.push(0, 0, i));
+            if i % 3 == 2 {
+                assert_eq!(p.pop(0, 0), Some(i), "the newest");
             }
         }
-        assert_eq!(
-            p.pop(0, 0),
-            Some(PCP_LIST_CAPACITY as u32 + 9),
-            "the newest"
-        );
+        let mut order = Vec::new();
+        p.take_pages(u32::MAX, |_, off| order.push(off));
+        let expect: Vec<u32> = (0..1500u32).filter(|i| i % 3 != 2).collect();
+        assert_eq!(order, expect, "oldest first, every block once");
+        assert!(p.push(1, 0, 40));
         p.take_all(|_, _| {});
+        assert_eq!(p.count(), 0);
         // SAFETY: one thread; the set is in use, so a second user (an
         // interrupt handler) is turned away.
-        assert!(unsafe { pcp.enter() }.is_none());
+        assert!(unsafe { pcp.enter(&l) }.is_none());
         drop(p);
         assert_eq!(pcp.count(), 0, "published when the guard goes");
-        let full_set = PerCpuPages::new();
         // SAFETY: one thread.
-        let mut full = unsafe { full_set.enter() }.unwrap();
-        for i in 0..PCP_LIST_CAPACITY as u32 {
-            assert!(full.push(1, 0, i));
+        let mut huge = unsafe { pcp.enter(&l) }.unwrap();
+        assert!(huge.push(PCP_HUGE_ORDER, 0, 512));
+        assert!(!huge.push(PCP_HUGE_ORDER, 0, 1024), "one huge block");
+        assert!(!huge.push(5, 0, 32), "an order not kept");
+    }
+
+    /// high grows while a CPU frees more than it allocates, up to high_max,
+    /// shrinks when the zone is below its high watermark, and a drain
+    /// starts it again from high_min.
+    #[test]
+    fn high_tunes_itself_as_linux_6_7() {
+        let b = HighBounds {
+            min: 100,
+            max: 1000,
+            batch: 31,
+        };
+        let pcp = PerCpuPages::new();
+        let l = links(4000);
+        // SAFETY: one thread.
+        let mut p = unsafe { pcp.enter(&l) }.unwrap();
+        assert!(!p.fits(1), "no high before the first tune");
+        let mut trimmed = 0;
+        for i in 0..3000u32 {
+            if !p.fits(1) {
+                // The slow path: push, count, tune, trim past high.
+                p.push(0, 0, i);
+                let high = p.retune(b, false);
+                if p.count() > high {
+                    let n = p.trim_size(b.batch);
+                    p.take_pages(n, |_, _| trimmed += 1);
+                }
+            } else {
+                p.push(0, 0, i);
+            }
+            assert!(p.count() <= b.max, "never above high_max");
         }
-        assert!(!full.push(1, 0, 999));
+        assert_eq!(p.high(), 1000, "grew to high_max");
+        assert_eq!(pcp.high(), 1000, "published");
+        assert_eq!(trimmed + p.count(), 3000);
+        // Allocations take 400 pages and refill: what the lists gain from
+        // there is what counts as freed.
+        let c = p.count();
+        for _ in 0..400 {
+            p.pop(0, 0).unwrap();
+        }
+        p.refilled(b);
+        for i in 3000..3100 {
+            p.push(0, 0, i);
+        }
+        assert_eq!(p.count(), c - 300);
+        // Below the zone's high watermark each tune shrinks high by the
+        // freed count (at least a batch), and a trim takes at least a batch.
+        assert_eq!(p.retune(b, true), 900);
+        assert_eq!(p.trim_size(b.batch), 31);
+        assert_eq!(p.retune(b, true), 800);
+        p.take_all(|_, _| {});
+        assert_eq!((p.high(), pcp.high()), (0, 0), "from high_min again");
+        p.refilled(b);
+        assert_eq!((p.high(), pcp.high()), (100, 100));
     }
 }

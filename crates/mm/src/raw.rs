@@ -4,6 +4,7 @@
 //! the host (`./run-tests.sh` runs `cargo miri test -p mm raw::`).
 
 use crate::buddy::PageMeta;
+use crate::pcp::PcpLink;
 use core::ptr;
 use core::sync::atomic::AtomicU8;
 
@@ -34,6 +35,19 @@ pub unsafe fn atomic_bytes_from_raw<'a>(base: *mut u8, count: usize) -> &'a [Ato
     unsafe {
         ptr::write_bytes(base, 0, count);
         core::slice::from_raw_parts(base as *const AtomicU8, count)
+    }
+}
+
+/// Clears `count` per-CPU list links at `base` and returns them (zero).
+///
+/// # Safety
+/// As for [`page_meta_from_raw`], for `count` links.
+pub unsafe fn pcp_links_from_raw<'a>(base: *mut PcpLink, count: usize) -> &'a [PcpLink] {
+    // SAFETY: the caller gives us the memory; PcpLink is two AtomicU32s,
+    // for which all-zero bytes are a valid value.
+    unsafe {
+        ptr::write_bytes(base, 0, count);
+        core::slice::from_raw_parts(base as *const PcpLink, count)
     }
 }
 

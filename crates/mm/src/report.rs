@@ -100,11 +100,16 @@ pub fn zoneinfo(w: &mut dyn Write, a: &PageAllocator) -> fmt::Result {
         }
         writeln!(w, "  pagesets")?;
         for (cpu, lists) in a.pcp_sets() {
-            let count = lists.get(z.pcp_index).map_or(0, |l| l.count());
+            let set = lists.get(z.pcp_index);
+            let count = set.map_or(0, |l| l.count());
+            // Not tuned yet: it starts from high_min.
+            let high = set.map_or(0, |l| l.high()).max(z.pcp_high_min);
             writeln!(w, "    cpu: {cpu}")?;
-            writeln!(w, "              count: {count}")?;
-            writeln!(w, "              high:  {}", z.pcp_high)?;
-            writeln!(w, "              batch: {}", z.pcp_batch)?;
+            writeln!(w, "              count:    {count}")?;
+            writeln!(w, "              high:     {high}")?;
+            writeln!(w, "              batch:    {}", z.pcp_batch)?;
+            writeln!(w, "              high_min: {}", z.pcp_high_min)?;
+            writeln!(w, "              high_max: {}", z.pcp_high_max)?;
         }
         writeln!(w, "  start_pfn:           {}", z.span.start_pfn)?;
     }

@@ -5,7 +5,8 @@
 
 use crate::buddy::PageMeta;
 use crate::movable::{movable_starts, CoreSize};
-use crate::page_alloc::{Node, PageAllocator, Zone};
+use crate::page_alloc::{Node, PageAllocator, Zone, ZoneFrames};
+use crate::pcp::PcpLink;
 use crate::zone::{node_zone_spans, pfn_range, ZoneType, NR_ZONES};
 use core::sync::atomic::AtomicU8;
 use numa::{NodeId, Topology, MAX_MEMBLKS, MAX_NUMNODES};
@@ -37,6 +38,8 @@ pub trait NodeStorage<'a> {
     fn page_meta(&mut self, node: NodeId, count: usize) -> &'a mut [PageMeta];
     /// `count` allocation-state bytes on `node`, each zero.
     fn page_state(&mut self, node: NodeId, count: usize) -> &'a [AtomicU8];
+    /// `count` per-CPU list links on `node`, each zero.
+    fn pcp_links(&mut self, node: NodeId, count: usize) -> &'a [PcpLink];
     /// Moves a node's data onto `node`'s memory.
     fn node(&mut self, node: NodeId, data: Node<'a>) -> &'a mut Node<'a>;
 }
@@ -124,8 +127,14 @@ pub fn build<'a>(
             let span = spans[i];
             let meta = (!span.is_empty()).then(|| {
                 let n = span.spanned() as usize;
-                cost.descriptor_bytes += (n * (core::mem::size_of::<PageMeta>() + 1)) as u64;
-                (storage.page_meta(home, n), storage.page_state(home, n))
+                let per_frame =
+                    core::mem::size_of::<PageMeta>() + 1 + core::mem::size_of::<PcpLink>();
+                cost.descriptor_bytes += (n * per_frame) as u64;
+                ZoneFrames {
+                    meta: storage.page_meta(home, n),
+                    state: storage.page_state(home, n),
+                    links: storage.pcp_links(home, n),
+                }
             });
             cost.present_pages += span.present;
             Zone::new(id, ZoneType::ALL[i], span, meta)

@@ -4,6 +4,7 @@
 extern crate std;
 use crate::buddy::PageMeta;
 use crate::page_alloc::{Node, PageAllocator};
+use crate::pcp::PcpLink;
 use crate::setup::{build, NodeStorage, Setup};
 use boot_tests::qemu_args;
 use core::sync::atomic::AtomicU8;
@@ -23,6 +24,14 @@ impl NodeStorage<'static> for Heap {
         Box::leak(
             (0..count)
                 .map(|_| AtomicU8::new(0))
+                .collect::<Vec<_>>()
+                .into_boxed_slice(),
+        )
+    }
+    fn pcp_links(&mut self, _node: NodeId, count: usize) -> &'static [PcpLink] {
+        Box::leak(
+            (0..count)
+                .map(|_| PcpLink::new())
                 .collect::<Vec<_>>()
                 .into_boxed_slice(),
         )

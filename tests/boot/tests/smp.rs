@@ -110,9 +110,9 @@ fn zoneinfo_shows_every_cpus_pagesets() {
     let first = &z[..z.find("start_pfn").unwrap()];
     for cpu in 0..4 {
         assert!(
-            first.contains(&format!("    cpu: {cpu}\n              count: ")),
+            first.contains(&format!("    cpu: {cpu}\n              count:    ")),
             "{first}"
         );
     }
-    assert!(first.contains("              batch: "));
+    assert!(first.contains("              batch:    "));
 }

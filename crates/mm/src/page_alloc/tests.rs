@@ -594,7 +594,7 @@ fn per_cpu_lists_keep_every_invariant_and_drain_back() {
             for z in a.zones().filter(|z| z.is_populated()) {
                 let count = set[z.pcp_index].count();
                 assert!(
-                    count <= z.pcp_high + z.pcp_batch + (1 << 3),
+                    count <= z.pcp_high_max + z.pcp_batch + (1 << 3),
                     "{count} pages on a list"
                 );
             }
@@ -749,7 +749,7 @@ fn fast_paths_use_the_lists_count_events_and_keep_the_checks() {
     // An interrupt over the user of the lists: both fast paths stand
     // aside and the slow paths go to the buddy allocator.
     let zone = a.zone_of(got[1]).unwrap();
-    let guard = own(lists).enter(zone.pcp_index).unwrap();
+    let guard = own(lists).enter(zone.pcp_index, zone.pcp_links).unwrap();
     let parked = guard.count();
     assert!(!a.free_fast(own(lists), got[1], 0));
     assert_eq!(a.alloc_fast(own(lists), 1, 1, Gfp::KERNEL, 0), None);
