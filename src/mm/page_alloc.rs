@@ -338,6 +338,34 @@ pub fn free_pages_with_lists() -> u64 {
     allocator().zones().map(zone_free_with_lists).sum()
 }
 
+/// When each CPU last decayed its lists' `high` (ns since boot).
+static PCP_DECAYED_NS: [AtomicU64; numa::MAX_CPUS] = [const { AtomicU64::new(0) }; numa::MAX_CPUS];
+/// How often a CPU decays its lists' `high`: Linux's vmstat interval.
+const PCP_DECAY_INTERVAL_NS: u64 = 1_000_000_000;
+
+/// Linux's decay_pcp_high from its vmstat worker, here from the CPU's idle
+/// loop: at most once a second, each of this CPU's lists has its `high`
+/// brought an eighth of the way back to high_min and the pages past it
+/// trimmed, so that a CPU that once freed in bulk does not keep them for
+/// good.
+pub fn decay_pcp_high() {
+    if !is_ready() {
+        return;
+    }
+    let Some(own) = this_cpu_pcp() else {
+        return;
+    };
+    let Some(last) = PCP_DECAYED_NS.get(crate::arch::x86_64::percpu::cpu_id() as usize) else {
+        return;
+    };
+    let now = tsc::ns_since_boot();
+    if now.saturating_sub(last.load(Relaxed)) < PCP_DECAY_INTERVAL_NS {
+        return;
+    }
+    last.store(now, Relaxed);
+    x86_64::instructions::interrupts::without_interrupts(|| allocator().decay_pcp(own));
+}
+
 /// Gives this CPU's page lists back to the buddy allocators (Linux's
 /// drain_local_pages): compaction calls it after migrating, so that the
 /// pages it freed merge into the blocks it is making instead of waiting

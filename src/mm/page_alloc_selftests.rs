@@ -720,3 +720,70 @@ selftest!(
         Ok(())
     }
 );
+
+selftest!(
+    "page_alloc",
+    fn per_cpu_high_grows_with_bulk_frees_and_decays_when_idle() {
+        let before = free_counts();
+        let cpu = crate::arch::x86_64::percpu::cpu_id() as usize;
+        let node = local_mem_node();
+        let Some(probe) = alloc_pages_node(node as i32, Gfp::KERNEL, 0) else {
+            return Err(selftest::Failure::Skipped("no page on the local node"));
+        };
+        let zone = allocator().zone_of(probe.pfn()).unwrap();
+        __free_pages(probe, 0);
+        let b = zone.pcp_bounds();
+        if b.max < b.min + 4 * b.batch {
+            return Err(selftest::Failure::Skipped(
+                "the zone is too small for high to grow past high_min",
+            ));
+        }
+        let high = || {
+            allocator()
+                .pcp_sets()
+                .find(|(c, _)| *c == cpu)
+                .and_then(|(_, lists)| lists.get(zone.pcp_index))
+                .map_or(0, |l| l.high())
+        };
+        // From high_min: a drain resets it.
+        super::page_alloc::drain_all_pages();
+        let wanted = (b.min + 4 * b.batch) as usize;
+        let mut pages = alloc::vec::Vec::new();
+        kassert!(pages.try_reserve_exact(wanted).is_ok());
+        while pages.len() < wanted {
+            match alloc_pages_node(node as i32, Gfp::KERNEL | Gfp::NOWARN, 0) {
+                Some(p) => pages.push(p),
+                None => break,
+            }
+        }
+        let got = pages.len();
+        for p in pages.drain(..) {
+            __free_pages(p, 0);
+        }
+        drop(pages);
+        let grown = high();
+        kprintln!(
+            "    # CPU {cpu}, {:?} {:?}: {got} pages freed in a row took high from high_min {} to {grown} (high_max {}; zone free {}, high watermark {})",
+            zone.node,
+            zone.kind,
+            b.min,
+            b.max,
+            zone.free_pages(),
+            zone.watermarks.high
+        );
+        kassert!(got == wanted, "{got} of {wanted} pages");
+        kassert!(grown > b.min && grown <= b.max, "high {grown}");
+        // Idle for over two decay intervals: the idle loop takes high an
+        // eighth of the way back each second.
+        crate::sched::sleep_ns(2_500_000_000);
+        let decayed = high();
+        kprintln!("    #   2.5 s idle: high {decayed}");
+        kassert!(
+            decayed < grown && decayed >= b.min,
+            "high {grown} -> {decayed}"
+        );
+        super::page_alloc::drain_all_pages();
+        kassert_eq!(free_counts(), before);
+        Ok(())
+    }
+);

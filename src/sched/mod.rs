@@ -826,6 +826,7 @@ pub fn idle_loop() -> ! {
         if is_ready() && THREADS_REAPED.load(Relaxed) != THREADS_EXITED.load(Relaxed) {
             reap_dead();
         }
+        crate::mm::page_alloc::decay_pcp_high();
         interrupts::disable();
         if has_runnable() {
             schedule();

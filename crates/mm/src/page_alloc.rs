@@ -956,6 +956,26 @@ impl<'a> PageAllocator<'a> {
         lists.refilled(zone.pcp_bounds());
     }
 
+    /// Decays the `high` of each of `pcp`'s lists and trims what is past
+    /// it (see `PcpGuard::decay`); lists in use under us are skipped.
+    pub fn decay_pcp(&self, pcp: PcpSet) {
+        for zone in self.zones().filter(|z| z.is_populated()) {
+            if pcp.lists().get(zone.pcp_index).is_none() {
+                continue;
+            }
+            let Some(mut lists) = pcp.enter(zone.pcp_index, zone.pcp_links) else {
+                continue;
+            };
+            let pages = lists.decay(zone.pcp_bounds());
+            if pages > 0 {
+                let start = zone.span.start_pfn;
+                zone.give_back(|b| {
+                    lists.take_pages(pages, |o, off| give(b, start + off as u64, o));
+                });
+            }
+        }
+    }
+
     /// Gives every block on `pcp` back to the buddy allocators. False when
     /// some lists were in use under us (an interrupt handler draining over
     /// the fast path) and stayed as they were: ask again later.

@@ -153,8 +153,9 @@ pub struct Lists {
     /// The current bound on `count` (0 until the first trim sets it from
     /// the zone's high_min; the fast free path then declines).
     high: u32,
-    /// `count` just after the last refill (0 after a drain): what the
-    /// lists gained since is what the CPU freed beyond what it allocated,
+    /// `count` just after the last refill (0 after a drain), less the
+    /// pages trimmed since: what the lists gained over it is what the CPU
+    /// freed beyond what it allocated,
     /// and what `high` grows to hold (Linux counts frees in free_count
     /// and halves it on allocations; this keeps the fast paths free of
     /// the bookkeeping).
@@ -494,6 +495,9 @@ impl PcpGuard<'_> {
             p = (p + 1) % NR_PCP_LISTS;
         }
         self.next_trim = p as u8;
+        // Trimmed pages were freed here too: they still count as freed
+        // (as Linux's free_count, which trims leave alone).
+        self.refill_base = self.refill_base.saturating_sub(taken);
     }
 
     /// A refill has put blocks on a list: what the lists gain from here on
@@ -505,6 +509,20 @@ impl PcpGuard<'_> {
             self.high = bounds.min;
             self.pcp.high.store(bounds.min, Relaxed);
         }
+    }
+
+    /// Linux's decay_pcp_high, run about once a second on the owning CPU:
+    /// `high` an eighth of the way back to high_min; returns the pages
+    /// past the new `high` to trim now (at most 32 batches, as Linux).
+    pub fn decay(&mut self, b: HighBounds) -> u32 {
+        if self.high > b.min {
+            self.high = (self.high - self.high / 8).max(b.min);
+            self.pcp.high.store(self.high, Relaxed);
+        }
+        if self.high == 0 {
+            return 0; // not tuned yet: nothing to bound
+        }
+        self.count.saturating_sub(self.high).min(b.batch << 5)
     }
 
     /// Tunes `high` (see [`Lists::tune_high`]) and publishes it.
@@ -755,7 +773,21 @@ mod tests {
         assert_eq!(p.retune(b, true), 800);
         p.take_all(|_, _| {});
         assert_eq!((p.high(), pcp.high()), (0, 0), "from high_min again");
+        assert_eq!(p.decay(b), 0, "untuned lists are left alone");
         p.refilled(b);
         assert_eq!((p.high(), pcp.high()), (100, 100));
+        // Decay: an eighth of high a step, down to high_min, with the
+        // pages past it to trim.
+        p.high = 1000;
+        for i in 0..900 {
+            p.push(0, 0, i);
+        }
+        assert_eq!(p.decay(b), 900 - 875);
+        assert_eq!((p.high(), pcp.high()), (875, 875));
+        for _ in 0..40 {
+            p.decay(b);
+        }
+        assert_eq!(p.high(), 100);
+        assert_eq!(p.decay(b), 800, "at most 32 batches would be 992");
     }
 }
