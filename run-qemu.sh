@@ -65,7 +65,22 @@ access matrix):
   --bench-scale N        divide every operation count by N (default 1; 1000 under
                          a nested kvm_pvm, which emulates the guest)
   --results DIR          where the run's folder goes (default ./results)
-  --setup                install what is missing (QEMU, the pinned Rust toolchain
+  --at WHEN COMMAND      issue the QMP COMMAND ("name" or 'name {"arg": ...}') when
+                         WHEN comes: +SECONDS after start, or the first console line
+                         containing WHEN (repeatable; in order); every command,
+                         reply and event is printed
+  --host-bind auto|off|G:H,...
+                         bind each guest node's memory to a host node (host-nodes=,
+                         policy=bind, prealloc=on) and pin its vCPU threads to that
+                         node's CPUs; auto: guest nodes round-robin over the host's
+                         nodes with CPUs and memory (default off)
+  --sweep LIST|all       boot each preset of LIST (comma-separated; all: every
+                         preset) with the other options, in parallel up to the
+                         host's CPUs (one after another with --bench, which
+                         measures time), and write one summary table
+                         (results/sweep-<time>/report.md); exit status the
+                         worst of the runs
+  --setup                install what is missing (QEMU, qemu.qmp, the pinned Rust toolchain
                          and target) and exit
   -h, --help             this text
 
@@ -79,6 +94,8 @@ topology="" nodes="" cpus_per_node=1 mem_per_node=512M distances=()
 dimms=() nvdimms=() nvdimm_file=""
 bench=0 bench_select="all,peers,matrix,policy" bench_scale="" results_dir=""
 cmdline="" accel="" machine="" firmware_choice="" timeout_s="" gdb=0 build=1 kernel="" dry_run=0 setup=0 extra=()
+sweep="" ats=() host_bind=off
+orig_args=("$@")
 while [ $# -gt 0 ]; do
     case "$1" in
         -h|--help) usage; exit 0 ;;
@@ -106,6 +123,9 @@ while [ $# -gt 0 ]; do
         --bench-scale) bench_scale=${2:?}; shift ;;
         --results) results_dir=${2:?}; shift ;;
         --setup) setup=1 ;;
+        --sweep) sweep=${2:?--sweep needs 'all' or a list of presets}; shift ;;
+        --at) ats+=("${2:?--at needs WHEN and COMMAND}" "${3:?--at needs WHEN and COMMAND}"); shift 2 ;;
+        --host-bind) host_bind=${2:?--host-bind needs auto, off or G:H,...}; shift ;;
         *) echo "run-qemu: unknown option '$1'" >&2; usage >&2; exit 2 ;;
     esac
     shift
@@ -119,6 +139,11 @@ ensure_qemu() {
     as_root apt-get update -qq >&2
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 >&2
 }
+ensure_qmp() {
+    python3 -c 'import qemu.qmp' 2>/dev/null && return
+    echo "run-qemu: installing Python's qemu.qmp (pip), needed once for QMP" >&2
+    python3 -m pip install --quiet qemu.qmp >&2 || die2 "could not install qemu.qmp (pip install qemu.qmp)"
+}
 ensure_toolchain() {
     if ! rustup run "$toolchain" rustc --print target-list >/dev/null 2>&1 \
         || ! rustup target list --installed --toolchain "$toolchain" 2>/dev/null | grep -qx x86_64-unknown-none; then
@@ -128,7 +153,61 @@ ensure_toolchain() {
     fi
 }
 
-if [ "$setup" = 1 ]; then ensure_qemu; ensure_toolchain; exit 0; fi
+if [ "$setup" = 1 ]; then ensure_qemu; ensure_toolchain; ensure_qmp; exit 0; fi
+
+# --- topology sweep ----------------------------------------------------------
+# Each preset is this same launcher run again with --topology P; the kernel
+# is built once first.
+if [ -n "$sweep" ]; then
+    [ "$sweep" = all ] && sweep=${presets// /,}
+    IFS=, read -r -a sweep_list <<< "$sweep"
+    for p in "${sweep_list[@]}"; do
+        case " $presets " in *" $p "*) ;; *) die2 "--sweep: unknown preset '$p' (presets: $presets)";; esac
+    done
+    [ -z "$topology" ] && [ -z "$nodes" ] || die2 "--sweep and --topology/--nodes exclude each other"
+    [ "$gdb" = 0 ] || die2 "--sweep does not go with --gdb"
+    child_args=()
+    for ((i = 0; i < ${#orig_args[@]}; i++)); do
+        case "${orig_args[$i]}" in
+            --sweep|--results) i=$((i + 1)) ;;
+            --no-build) ;;
+            *) child_args+=("${orig_args[$i]}") ;;
+        esac
+    done
+    sweep_dir="${results_dir:-$here/results}/sweep-$(date -u +%Y%m%d-%H%M%S)"
+    mkdir -p "$sweep_dir"
+    if [ "$build" = 1 ] && [ "$dry_run" = 0 ]; then
+        ensure_toolchain
+        (cd "$here" && cargo +"$toolchain" build --release --quiet -p kernel) >&2 || die2 "kernel build failed"
+    fi
+    run_one() {
+        local p=$1 start rc
+        start=$EPOCHREALTIME
+        set +e
+        "$here/run-qemu.sh" "${child_args[@]}" --no-build --topology "$p" --results "$sweep_dir/$p" \
+            > "$sweep_dir/$p.log" 2>&1
+        rc=$?
+        set -e
+        printf '%s %s %s %s\n' "$p" "$rc" "$start" "$EPOCHREALTIME" > "$sweep_dir/$p.status"
+        echo "run-qemu: sweep: $p exit $rc ($sweep_dir/$p.log)" >&2
+    }
+    # Runs that measure time get the host to themselves.
+    jobs_max=$(nproc)
+    [ "$bench" = 0 ] || jobs_max=1
+    echo "run-qemu: sweep of ${sweep_list[*]}, up to $jobs_max at a time, into $sweep_dir" >&2
+    for p in "${sweep_list[@]}"; do
+        while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+        run_one "$p" &
+    done
+    wait
+    python3 "$here/tools/sweep-summary.py" "$sweep_dir" "${sweep_list[@]}"
+    worst=0
+    for p in "${sweep_list[@]}"; do
+        read -r _ rc _ < "$sweep_dir/$p.status"
+        case $rc in 0) ;; 1) [ "$worst" -ge 1 ] || worst=1 ;; *) worst=2 ;; esac
+    done
+    exit "$worst"
+fi
 
 # --- topology --------------------------------------------------------------
 topo_args=()
@@ -334,6 +413,79 @@ for a in "${extra[@]}"; do
 done
 firmware_name=${firmware_choice:-$([ ${#firmware[@]} -gt 0 ] && echo qboot || echo "QEMU's default")}
 
+# --- QMP and host NUMA binding ---------------------------------------------
+# Host nodes with both CPUs and memory, as `auto` binds to.
+host_nodes() {
+    local d n
+    for d in /sys/devices/system/node/node[0-9]*; do
+        [ -d "$d" ] || continue
+        n=${d##*node}
+        [ -n "$(tr -d '\n' < "$d/cpulist")" ] || continue
+        awk '/MemTotal/ { exit !($4 > 0) }' "$d/meminfo" || continue
+        echo "$n"
+    done
+}
+bind_map=""
+if [ "$host_bind" != off ]; then
+    guest_nodes=()
+    for ((i = 0; i < ${#topo_args[@]}; i++)); do
+        if [ "${topo_args[$i]}" = -numa ] && [[ "${topo_args[$((i + 1))]}" =~ ^node,nodeid=([0-9]+) ]]; then
+            guest_nodes+=("${BASH_REMATCH[1]}")
+        fi
+    done
+    [ ${#guest_nodes[@]} -gt 0 ] || guest_nodes=(0)
+    mapfile -t hnodes < <(host_nodes)
+    [ ${#hnodes[@]} -gt 0 ] || hnodes=(0)
+    if [ "$host_bind" = auto ]; then
+        k=0
+        for g in "${guest_nodes[@]}"; do
+            bind_map+="${bind_map:+,}$g:${hnodes[$((k % ${#hnodes[@]}))]}"
+            k=$((k + 1))
+        done
+    else
+        [[ "$host_bind" =~ ^[0-9]+:[0-9]+(,[0-9]+:[0-9]+)*$ ]] || die2 "--host-bind wants auto, off or G:H,... (guest node:host node), not '$host_bind'"
+        bind_map=$host_bind
+        for pair in ${bind_map//,/ }; do
+            [ -d "/sys/devices/system/node/node${pair#*:}" ] || die2 "--host-bind $pair: the host has no node ${pair#*:} (nodes: ${hnodes[*]})"
+            case " ${guest_nodes[*]} " in *" ${pair%%:*} "*) ;; *) die2 "--host-bind $pair: the guest has no node ${pair%%:*} (nodes: ${guest_nodes[*]})";; esac
+        done
+    fi
+    # Each guest node's memory backend, bound to its host node.
+    declare -A memdev_host=()
+    for pair in ${bind_map//,/ }; do
+        for ((i = 0; i < ${#topo_args[@]}; i++)); do
+            if [ "${topo_args[$i]}" = -numa ] && [[ "${topo_args[$((i + 1))]}" =~ ^node,nodeid=${pair%%:*}(,.*)?,memdev=([a-z0-9]+) ]]; then
+                memdev_host[${BASH_REMATCH[2]}]=${pair#*:}
+            fi
+        done
+    done
+    bound_mem=0
+    for ((i = 0; i < ${#topo_args[@]}; i++)); do
+        if [ "${topo_args[$i]}" = -object ] && [[ "${topo_args[$((i + 1))]}" =~ ^memory-backend-[a-z]+,id=([a-z0-9]+), ]]; then
+            h=${memdev_host[${BASH_REMATCH[1]}]:-}
+            if [ -n "$h" ]; then
+                topo_args[$((i + 1))]+=",host-nodes=$h,policy=bind,prealloc=on"
+                bound_mem=$((bound_mem + 1))
+            fi
+        fi
+    done
+    echo "run-qemu: host-bind: guest node:host node $bind_map (host nodes with CPUs and memory: ${hnodes[*]}); $bound_mem memory backends bound$([ "$bound_mem" -gt 0 ] || echo ' (this topology has none: its memory is not bound)')" >&2
+    if [ ${#hnodes[@]} -le 1 ]; then
+        echo "run-qemu: host-bind: this host has one NUMA node, so every guest node sits on it: the guest's distances are not a NUMA measurement" >&2
+    fi
+fi
+qmp_sock=""
+if [ ${#ats[@]} -gt 0 ] || [ -n "$bind_map" ]; then
+    [ "$dry_run" = 1 ] || ensure_qmp
+    qmp_sock=$(mktemp -u "${TMPDIR:-/tmp}/run-qemu-qmp.XXXXXX")
+    driver=(python3 "$here/tools/qmp-driver.py" --socket "$qmp_sock")
+    for ((i = 0; i < ${#ats[@]}; i += 2)); do driver+=(--at "${ats[$i]}" "${ats[$((i + 1))]}"); done
+    [ -z "$bind_map" ] || driver+=(--host-bind "$bind_map")
+    "${driver[@]}" --console /dev/null --check || exit 2
+    # -S: the vCPUs wait until the driver has pinned them and says `cont`.
+    extra+=(-qmp "unix:$qmp_sock,server=on,wait=off" -name "guest=$topo_name,debug-threads=on" -S)
+fi
+
 qemu=(qemu-system-x86_64 "${topo_args[@]}" "${accel_args[@]}" "${firmware[@]}"
       -kernel "$kernel" -append "$cmdline"
       -display none -vga none -nic none -monitor none -serial stdio -no-reboot
@@ -347,29 +499,53 @@ echo "run-qemu: ${qemu[*]}" >&2
 [ "$gdb" = 0 ] || echo "run-qemu: waiting for gdb: gdb $kernel -ex 'target remote :1234'" >&2
 
 set +e
+# The console is kept to tell a clean power-off (QEMU exits 0) from a
+# reset under -no-reboot, such as a triple fault (QEMU exits 0 too), and
+# for the QMP driver's console triggers.
+if [ "$bench" = 1 ]; then
+    mkdir -p "$run_dir"
+    console_log="$run_dir/console.log"
+    : > "$console_log"
+else
+    console_log=$(mktemp)
+    trap 'rm -f "$console_log"' EXIT
+fi
+driver_pid=""
+if [ -n "$qmp_sock" ]; then
+    # A driver that fails leaves no VM waiting paused behind it.
+    ("${driver[@]}" --console "$console_log" \
+        || { echo "run-qemu: the QMP driver failed; stopping the VM" >&2; pkill -f -- "unix:$qmp_sock,"; }) &
+    driver_pid=$!
+fi
 if [ "$gdb" = 1 ]; then
     "${qemu[@]}" < /dev/null
     status=$?
-elif [ "$bench" = 1 ]; then
-    mkdir -p "$run_dir"
-    timeout -k 5 "$timeout_s" "${qemu[@]}" < /dev/null | tee "$run_dir/console.log"
-    status=${PIPESTATUS[0]}
 else
-    # The console is kept to tell a clean power-off (QEMU exits 0) from a
-    # reset under -no-reboot, such as a triple fault (QEMU exits 0 too).
-    console_log=$(mktemp)
-    trap 'rm -f "$console_log"' EXIT
     timeout -k 5 "$timeout_s" "${qemu[@]}" < /dev/null | tee "$console_log"
     status=${PIPESTATUS[0]}
-    if [ "$status" = 0 ] && ! grep -aq 'reboot: Power down' "$console_log"; then
+    if [ "$bench" = 0 ] && [ "$status" = 0 ] && ! grep -aq 'reboot: Power down' "$console_log"; then
         status=reset
     fi
+fi
+if [ -n "$driver_pid" ]; then
+    # The driver ends when QEMU closes the socket; give it a moment.
+    for _ in $(seq 50); do kill -0 "$driver_pid" 2>/dev/null || break; sleep 0.1; done
+    kill "$driver_pid" 2>/dev/null
+    wait "$driver_pid" 2>/dev/null
+    rm -f "$qmp_sock"
 fi
 set -e
 if [ "$bench" = 1 ]; then
     {
-        printf 'BENCH_RUN {"topology":"%s","accelerator":"%s","date":"%s","host_cpus":%s,"bench_scale":%s}\n' \
-            "$topo_name" "$accel" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(nproc)" "$bench_scale"
+        printf 'BENCH_RUN {"topology":"%s","accelerator":"%s","date":"%s","host_cpus":%s,"bench_scale":%s,"host_bind":"%s"}\n' \
+            "$topo_name" "$accel" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(nproc)" "$bench_scale" "${bind_map:-off}"
+        if [ -n "$bind_map" ]; then
+            if [ "$(host_nodes | wc -l)" -le 1 ]; then
+                printf 'BENCH_NOTE {"note":"host-bind %s: the host has one NUMA node, so the access matrix latencies are not a NUMA measurement"}\n' "$bind_map"
+            else
+                printf 'BENCH_NOTE {"note":"host-bind %s: each guest node bound to the host node after the colon (memory and vCPU threads)"}\n' "$bind_map"
+            fi
+        fi
         grep -a '^BENCH' "$run_dir/console.log" | tr -d '\r' || true
     } > "$run_dir/results.jsonl"
     echo "run-qemu: $(grep -c '^BENCH ' "$run_dir/results.jsonl" || true) BENCH lines in $run_dir/results.jsonl" >&2

@@ -70,6 +70,20 @@ fn bad_options_exit_2_with_a_message() {
         &["--topology", "nine-node"][..],
         &["--nodes", "two"][..],
         &["--nodes", "2", "--distance", "0-1"][..],
+        &["--dry-run", "--host-bind", "0-0"][..],
+        &["--dry-run", "--host-bind", "0:99"][..],
+        &["--dry-run", "--topology", "one-node", "--host-bind", "3:0"][..],
+        &["--sweep", "one-node,nine-node"][..],
+        &["--sweep", "all", "--topology", "two-node"][..],
+        &[
+            "--at",
+            "+1",
+            r#"query-status [1]"#,
+            "--tcg",
+            "--no-build",
+            "--topology",
+            "one-node",
+        ][..],
     ] {
         let (status, _, err) = run(args);
         assert_eq!(status, 2, "{args:?}: {err}");
@@ -78,4 +92,27 @@ fn bad_options_exit_2_with_a_message() {
     let (status, out, _) = run(&["--help"]);
     assert_eq!(status, 0);
     assert!(out.contains("--topology") && out.contains("--gdb") && out.contains("Exit status"));
+}
+
+#[test]
+fn host_bind_binds_each_node_backend_and_starts_the_vm_paused_for_qmp() {
+    let (status, _, err) = run(&[
+        "--dry-run",
+        "--no-build",
+        "--tcg",
+        "--topology",
+        "two-node",
+        "--host-bind",
+        "0:0,1:0",
+    ]);
+    assert_eq!(status, 0, "{err}");
+    for want in [
+        "memory-backend-ram,id=m0,size=1G,host-nodes=0,policy=bind,prealloc=on",
+        "memory-backend-ram,id=m1,size=1G,host-nodes=0,policy=bind,prealloc=on",
+        "-name guest=two-node,debug-threads=on -S",
+        "host-bind: guest node:host node 0:0,1:0",
+    ] {
+        assert!(err.contains(want), "missing '{want}' in {err}");
+    }
+    assert!(err.contains("-qmp unix:"), "{err}");
 }
