@@ -251,6 +251,36 @@ fn balance_node(node: NodeId) {
     VMSTAT.kswapd_high_wmark_restored.fetch_add(1, Relaxed);
 }
 
+/// Linux's ZONE_RECLAIM_ACTIVE on every zone of a node while reclaim
+/// works on it: frees then keep the per-CPU lists short, so that what
+/// reclaim frees reaches the zone's free count.
+struct ReclaimActive(NodeId);
+
+impl ReclaimActive {
+    fn new(node: NodeId) -> Self {
+        for z in reclaim_zones(node) {
+            z.reclaim_started();
+        }
+        ReclaimActive(node)
+    }
+}
+
+impl Drop for ReclaimActive {
+    fn drop(&mut self) {
+        for z in reclaim_zones(self.0) {
+            z.reclaim_ended();
+        }
+    }
+}
+
+fn reclaim_zones(node: NodeId) -> impl Iterator<Item = &'static mm::page_alloc::Zone<'static>> {
+    allocator()
+        .node(node)
+        .into_iter()
+        .flat_map(|n| n.zones.iter())
+        .filter(|z| z.is_populated())
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Who {
     Kswapd,
@@ -260,6 +290,7 @@ enum Who {
 /// Reclaims up to `target` pages from `node`, priority falling until it
 /// has them: LRU pages first, then the shrinkers. Returns pages freed.
 fn shrink_node(node: NodeId, ctx: ReclaimContext, target: u64, who: Who) -> u64 {
+    let _active = ReclaimActive::new(node);
     let mut freed = 0;
     for priority in (0..=DEF_PRIORITY).rev() {
         let (a, i) = pagecache::lru_pages(node);

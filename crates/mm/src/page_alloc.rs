@@ -22,12 +22,12 @@ use crate::buddy::{
 };
 use crate::gfp::{BadGfp, Gfp, ReclaimContext};
 use crate::pcp::{
-    self, HighBounds, PcpGuard, PcpLink, PcpRegistry, PcpSet, PerCpuPages, PCP_MAX_ORDER,
+    self, HighBounds, PcpGuard, PcpLink, PcpRegistry, PcpSet, PerCpuPages, ZoneState, PCP_MAX_ORDER,
 };
 use crate::stats::{allocation_events, NumaCounters, NumaStat, NR_NUMA_STATS};
 use crate::watermark::{self, AllocFlags, Watermarks};
 use crate::zone::{ZoneSpan, ZoneType, NR_ZONES};
-use core::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use numa::{NodeId, Topology, MAX_NUMNODES};
 use spin::Mutex;
 
@@ -74,6 +74,8 @@ pub struct Zone<'a> {
     /// and high_max; see the pcp module).
     pub pcp_high_min: u32,
     pub pcp_high_max: u32,
+    /// Reclaimers working on this zone's node now.
+    reclaimers: AtomicU32,
 }
 
 /// The per-frame storage of a zone with memory.
@@ -119,6 +121,7 @@ impl<'a> Zone<'a> {
             pcp_batch: 1,
             pcp_high_min: 0,
             pcp_high_max: 0,
+            reclaimers: AtomicU32::new(0),
         }
     }
 
@@ -147,11 +150,25 @@ impl<'a> Zone<'a> {
         }
     }
 
-    /// Linux's ZONE_BELOW_HIGH: the buddy allocator's free pages under
-    /// the high watermark, when per-CPU lists should hold less.
+    /// What a tune of the per-CPU lists' `high` needs of this zone:
+    /// Linux's ZONE_BELOW_HIGH (the buddy allocator's free pages under the
+    /// high watermark) and ZONE_RECLAIM_ACTIVE.
     #[inline]
-    fn below_high(&self) -> bool {
-        self.nr_free.load(Relaxed) < self.watermarks.high
+    fn pcp_state(&self) -> ZoneState {
+        ZoneState {
+            below_high: self.nr_free.load(Relaxed) < self.watermarks.high,
+            reclaim_active: self.reclaimers.load(Relaxed) > 0,
+        }
+    }
+
+    /// Reclaim starts working on this zone's node (kswapd or a direct
+    /// reclaimer); pair with [`reclaim_ended`](Self::reclaim_ended).
+    pub fn reclaim_started(&self) {
+        self.reclaimers.fetch_add(1, Relaxed);
+    }
+
+    pub fn reclaim_ended(&self) {
+        self.reclaimers.fetch_sub(1, Relaxed);
     }
 
     #[inline]
@@ -1228,7 +1245,7 @@ impl<'a> PageAllocator<'a> {
                 if !lists.push(order, mt, (pfn - start) as u32) {
                     zone.give_back(|b| give(b, pfn, order));
                 } else if order <= PCP_MAX_ORDER {
-                    let high = lists.retune(zone.pcp_bounds(), zone.below_high());
+                    let high = lists.retune(zone.pcp_bounds(), zone.pcp_state());
                     if lists.count() > high {
                         let pages = lists.trim_size(zone.pcp_batch);
                         zone.give_back(|b| {

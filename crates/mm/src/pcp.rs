@@ -164,6 +164,16 @@ pub struct Lists {
     next_trim: u8,
 }
 
+/// What the zone's state says to a tune of `high`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ZoneState {
+    /// The buddy allocator's free pages are below the high watermark
+    /// (Linux's ZONE_BELOW_HIGH).
+    pub below_high: bool,
+    /// Reclaim is working on the zone's node (ZONE_RECLAIM_ACTIVE).
+    pub reclaim_active: bool,
+}
+
 /// A zone's bounds for its lists' `high`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HighBounds {
@@ -249,11 +259,20 @@ impl Lists {
     /// pages freed since the last refill (plus a batch), or, when the
     /// zone is below its high watermark, shrunk by them. Returns the new
     /// high.
-    pub fn tune_high(&mut self, b: HighBounds, zone_below_high: bool) -> u32 {
+    ///
+    /// While reclaim works on the zone's node (Linux's
+    /// ZONE_RECLAIM_ACTIVE) the lists hold at most 4 batches, so that what
+    /// reclaim frees goes back to the zone rather than onto a CPU's list
+    /// (kswapd frees far more than it allocates); the next tune after
+    /// reclaim clamps `high` back up to high_min.
+    pub fn tune_high(&mut self, b: HighBounds, zone: ZoneState) -> u32 {
         let (min, max) = (b.min, b.max.max(b.min));
         let freed = self.freed().min(max);
         let mut high = self.high.clamp(min, max);
-        if zone_below_high {
+        if zone.reclaim_active {
+            high = high.saturating_sub(freed.max(b.batch)).max(min);
+            high = high.min(b.batch << 2);
+        } else if zone.below_high {
             high = high.saturating_sub(freed.max(b.batch)).max(min);
         } else if self.count >= high {
             high = freed.saturating_add(b.batch).clamp(high, max);
@@ -262,9 +281,14 @@ impl Lists {
         high
     }
 
-    /// Pages a trim takes now: down to `high`, at least a batch.
+    /// Pages a trim takes now: down to `high`, at least a batch, at most
+    /// 32 batches (interrupts are off while the zone lock is held; what
+    /// is left over goes with the next frees).
     pub fn trim_size(&self, batch: u32) -> u32 {
-        self.count.saturating_sub(self.high).max(batch)
+        self.count
+            .saturating_sub(self.high)
+            .max(batch)
+            .min(batch << 5)
     }
 }
 /// One CPU's lists for one zone, with what other CPUs may read of them.
@@ -526,8 +550,8 @@ impl PcpGuard<'_> {
     }
 
     /// Tunes `high` (see [`Lists::tune_high`]) and publishes it.
-    pub fn retune(&mut self, bounds: HighBounds, zone_below_high: bool) -> u32 {
-        let high = self.tune_high(bounds, zone_below_high);
+    pub fn retune(&mut self, bounds: HighBounds, zone: ZoneState) -> u32 {
+        let high = self.tune_high(bounds, zone);
         self.pcp.high.store(high, Relaxed);
         high
     }
@@ -742,7 +766,7 @@ mod tests {
             if !p.fits(1) {
                 // The slow path: push, count, tune, trim past high.
                 p.push(0, 0, i);
-                let high = p.retune(b, false);
+                let high = p.retune(b, ZoneState::default());
                 if p.count() > high {
                     let n = p.trim_size(b.batch);
                     p.take_pages(n, |_, _| trimmed += 1);
@@ -768,9 +792,38 @@ mod tests {
         assert_eq!(p.count(), c - 300);
         // Below the zone's high watermark each tune shrinks high by the
         // freed count (at least a batch), and a trim takes at least a batch.
-        assert_eq!(p.retune(b, true), 900);
+        assert_eq!(
+            p.retune(
+                b,
+                ZoneState {
+                    below_high: true,
+                    reclaim_active: false
+                }
+            ),
+            900
+        );
         assert_eq!(p.trim_size(b.batch), 31);
-        assert_eq!(p.retune(b, true), 800);
+        assert_eq!(
+            p.retune(
+                b,
+                ZoneState {
+                    below_high: true,
+                    reclaim_active: false
+                }
+            ),
+            800
+        );
+        // Reclaim working on the node: at most 4 batches, whatever high was.
+        let reclaim = ZoneState {
+            below_high: false,
+            reclaim_active: true,
+        };
+        assert_eq!(p.retune(b, reclaim), 124);
+        assert_eq!(p.trim_size(b.batch), (p.count() - 124).min(31 << 5));
+        assert!(
+            p.retune(b, ZoneState::default()) >= b.min,
+            "back within the bounds"
+        );
         p.take_all(|_, _| {});
         assert_eq!((p.high(), pcp.high()), (0, 0), "from high_min again");
         assert_eq!(p.decay(b), 0, "untuned lists are left alone");
