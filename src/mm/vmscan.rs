@@ -109,13 +109,19 @@ pub fn kswapd(node: NodeId) -> &'static Kswapd {
     &KSWAPD[node]
 }
 
-/// The zones kswapd balances: the node's populated DMA32 and NORMAL.
-fn balanced_zones(node: NodeId) -> impl Iterator<Item = &'static mm::page_alloc::Zone<'static>> {
+/// The node's populated zones.
+fn node_zones(node: NodeId) -> impl Iterator<Item = &'static mm::page_alloc::Zone<'static>> {
     allocator()
         .node(node)
         .into_iter()
         .flat_map(|n| n.zones.iter())
-        .filter(|z| z.is_populated() && z.managed() > 0)
+        .filter(|z| z.is_populated())
+}
+
+/// The zones kswapd balances: the node's populated DMA32 and NORMAL.
+fn balanced_zones(node: NodeId) -> impl Iterator<Item = &'static mm::page_alloc::Zone<'static>> {
+    node_zones(node)
+        .filter(|z| z.managed() > 0)
         .filter(|z| matches!(z.kind, ZoneType::Dma32 | ZoneType::Normal))
 }
 
@@ -258,7 +264,7 @@ struct ReclaimActive(NodeId);
 
 impl ReclaimActive {
     fn new(node: NodeId) -> Self {
-        for z in reclaim_zones(node) {
+        for z in node_zones(node) {
             z.reclaim_started();
         }
         ReclaimActive(node)
@@ -267,18 +273,10 @@ impl ReclaimActive {
 
 impl Drop for ReclaimActive {
     fn drop(&mut self) {
-        for z in reclaim_zones(self.0) {
+        for z in node_zones(self.0) {
             z.reclaim_ended();
         }
     }
-}
-
-fn reclaim_zones(node: NodeId) -> impl Iterator<Item = &'static mm::page_alloc::Zone<'static>> {
-    allocator()
-        .node(node)
-        .into_iter()
-        .flat_map(|n| n.zones.iter())
-        .filter(|z| z.is_populated())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

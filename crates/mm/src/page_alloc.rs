@@ -973,48 +973,45 @@ impl<'a> PageAllocator<'a> {
         lists.refilled(zone.pcp_bounds());
     }
 
-    /// Decays the `high` of each of `pcp`'s lists and trims what is past
-    /// it (see `PcpGuard::decay`); lists in use under us are skipped.
-    pub fn decay_pcp(&self, pcp: PcpSet) {
+    /// Runs `f` on each of `pcp`'s lists (one per populated zone) that is
+    /// not in use under us; false when some were (an interrupt handler
+    /// over the fast path), and were left as they were.
+    fn for_each_own_lists(&self, pcp: PcpSet, mut f: impl FnMut(&Zone, &mut PcpGuard)) -> bool {
+        let mut all = true;
         for zone in self.zones().filter(|z| z.is_populated()) {
             if pcp.lists().get(zone.pcp_index).is_none() {
                 continue;
             }
-            let Some(mut lists) = pcp.enter(zone.pcp_index, zone.pcp_links) else {
-                continue;
-            };
-            let pages = lists.decay(zone.pcp_bounds());
-            if pages > 0 {
-                let start = zone.span.start_pfn;
-                zone.give_back(|b| {
-                    lists.take_pages(pages, |o, off| give(b, start + off as u64, o));
-                });
+            match pcp.enter(zone.pcp_index, zone.pcp_links) {
+                Some(mut lists) => f(zone, &mut lists),
+                None => all = false,
             }
         }
+        all
+    }
+
+    /// Decays the `high` of each of `pcp`'s lists and trims what is past
+    /// it (see `PcpGuard::decay`); lists in use under us are skipped.
+    pub fn decay_pcp(&self, pcp: PcpSet) {
+        self.for_each_own_lists(pcp, |zone, lists| {
+            let pages = lists.decay(zone.pcp_bounds());
+            trim(zone, lists, pages);
+        });
     }
 
     /// Gives every block on `pcp` back to the buddy allocators. False when
     /// some lists were in use under us (an interrupt handler draining over
     /// the fast path) and stayed as they were: ask again later.
     pub fn drain_pcp(&self, pcp: PcpSet) -> bool {
-        let mut all = true;
-        for zone in self.zones().filter(|z| z.is_populated()) {
-            if pcp.lists().get(zone.pcp_index).is_none() {
-                continue;
-            }
-            let Some(mut lists) = pcp.enter(zone.pcp_index, zone.pcp_links) else {
-                all = false;
-                continue;
-            };
+        self.for_each_own_lists(pcp, |zone, lists| {
             if lists.is_empty() {
-                continue;
+                return;
             }
             let start = zone.span.start_pfn;
             zone.give_back(|b| {
                 lists.take_all(|order, off| give(b, start + off as u64, order));
             });
-        }
-        all
+        })
     }
 
     /// Allocates 2^order pages as `req` says. Never zeroes, never prints:
@@ -1248,9 +1245,7 @@ impl<'a> PageAllocator<'a> {
                     let high = lists.retune(zone.pcp_bounds(), zone.pcp_state());
                     if lists.count() > high {
                         let pages = lists.trim_size(zone.pcp_batch);
-                        zone.give_back(|b| {
-                            lists.take_pages(pages, |o, off| give(b, start + off as u64, o));
-                        });
+                        trim(zone, &mut lists, pages);
                     }
                 }
             }
@@ -1472,6 +1467,16 @@ fn alloc_state(order: usize, mt: MigrateType) -> u8 {
 
 /// Frees a block already validated (its state byte claimed).
 #[inline]
+/// Gives the oldest `pages` pages of `lists` back to `zone`'s buddy
+/// allocator (a trim; nothing for 0).
+fn trim(zone: &Zone, lists: &mut PcpGuard, pages: u32) {
+    if pages == 0 {
+        return;
+    }
+    let start = zone.span.start_pfn;
+    zone.give_back(|b| lists.take_pages(pages, |o, off| give(b, start + off as u64, o)));
+}
+
 fn give(buddy: &mut Buddy, pfn: u64, order: usize) {
     buddy
         .free(pfn, order)

@@ -489,9 +489,8 @@ impl PcpGuard<'_> {
             give(PCP_HUGE_ORDER, off);
         }
         self.take_pages(u32::MAX, give);
-        self.high = 0;
         self.refill_base = 0;
-        self.pcp.high.store(0, Relaxed);
+        self.set_high(0);
     }
 
     /// Takes blocks of orders 0 to 3 worth at least `pages` pages off the
@@ -530,8 +529,7 @@ impl PcpGuard<'_> {
     pub fn refilled(&mut self, bounds: HighBounds) {
         self.refill_base = self.count;
         if self.high == 0 {
-            self.high = bounds.min;
-            self.pcp.high.store(bounds.min, Relaxed);
+            self.set_high(bounds.min);
         }
     }
 
@@ -540,8 +538,8 @@ impl PcpGuard<'_> {
     /// past the new `high` to trim now (at most 32 batches, as Linux).
     pub fn decay(&mut self, b: HighBounds) -> u32 {
         if self.high > b.min {
-            self.high = (self.high - self.high / 8).max(b.min);
-            self.pcp.high.store(self.high, Relaxed);
+            let high = (self.high - self.high / 8).max(b.min);
+            self.set_high(high);
         }
         if self.high == 0 {
             return 0; // not tuned yet: nothing to bound
@@ -554,6 +552,12 @@ impl PcpGuard<'_> {
         let high = self.tune_high(bounds, zone);
         self.pcp.high.store(high, Relaxed);
         high
+    }
+
+    /// Sets `high` and publishes it for the reports.
+    fn set_high(&mut self, high: u32) {
+        self.high = high;
+        self.pcp.high.store(high, Relaxed);
     }
 }
 
