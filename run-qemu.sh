@@ -53,6 +53,11 @@ Memory devices:
   --dimm NODE:SIZE       a coldplugged pc-dimm of SIZE (e.g. 1G) on NODE (repeatable);
                          adds the slots= and maxmem= that -m needs
   --nvdimm NODE:SIZE     a file-backed NVDIMM of SIZE on NODE (repeatable; -machine nvdimm=on)
+  --hotplug NODE:SIZE[@WHEN]
+                         hot-add a pc-dimm of SIZE on NODE while the VM runs
+                         (object-add + device_add through QMP) when WHEN comes
+                         (as --at's; default: the kernel's "memory hotplug: ready"
+                         line); repeatable; adds slots= and maxmem= for it
   --nvdimm-file PATH     the first NVDIMM's backing file (default target/nvdimm0.img; the
                          others target/nvdimmN.img); created if missing, kept across runs
 
@@ -94,7 +99,7 @@ topology="" nodes="" cpus_per_node=1 mem_per_node=512M distances=()
 dimms=() nvdimms=() nvdimm_file=""
 bench=0 bench_select="all,peers,matrix,policy" bench_scale="" results_dir=""
 cmdline="" accel="" machine="" firmware_choice="" timeout_s="" gdb=0 build=1 kernel="" dry_run=0 setup=0 extra=()
-sweep="" ats=() host_bind=off
+sweep="" ats=() host_bind=off hotplugs=()
 orig_args=("$@")
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -118,6 +123,7 @@ while [ $# -gt 0 ]; do
         --dimm) dimms+=("${2:?--dimm needs NODE:SIZE}"); shift ;;
         --nvdimm) nvdimms+=("${2:?--nvdimm needs NODE:SIZE}"); shift ;;
         --nvdimm-file) nvdimm_file=${2:?}; shift ;;
+        --hotplug) hotplugs+=("${2:?--hotplug needs NODE:SIZE[@WHEN]}"); shift ;;
         --bench) bench=1 ;;
         --bench-select) bench_select=${2:?}; shift ;;
         --bench-scale) bench_scale=${2:?}; shift ;;
@@ -292,8 +298,18 @@ to_mib() {
     local unit=${1//[0-9]/} num=${1//[KMGT]/}
     case "$unit" in K) echo $((num / 1024));; M|"") echo "$num";; G) echo $((num * 1024));; T) echo $((num * 1024 * 1024));; esac
 }
-if [ ${#dimms[@]} -gt 0 ] || [ ${#nvdimms[@]} -gt 0 ]; then
+if [ ${#dimms[@]} -gt 0 ] || [ ${#nvdimms[@]} -gt 0 ] || [ ${#hotplugs[@]} -gt 0 ]; then
     extra_mib=0 device_args=()
+    # Hot-added DIMMs: room in maxmem and a slot now, the devices later
+    # through QMP (the backend first, then the DIMM that uses it).
+    for ((i = 0; i < ${#hotplugs[@]}; i++)); do
+        [[ "${hotplugs[$i]}" =~ ^([0-9]+):([1-9][0-9]*[KMGT]?)(@(.+))?$ ]] || die2 "--hotplug wants NODE:SIZE[@WHEN] (e.g. 1:512M or 1:512M@+5), not '${hotplugs[$i]}'"
+        size_mib=$(to_mib "${BASH_REMATCH[2]}")
+        when=${BASH_REMATCH[4]:-memory hotplug: ready}
+        extra_mib=$((extra_mib + size_mib))
+        ats+=("$when" "object-add {\"qom-type\": \"memory-backend-ram\", \"id\": \"hpmem$i\", \"size\": $((size_mib << 20))}"
+              "$when" "device_add {\"driver\": \"pc-dimm\", \"id\": \"hpdimm$i\", \"memdev\": \"hpmem$i\", \"node\": ${BASH_REMATCH[1]}}")
+    done
     for ((i = 0; i < ${#dimms[@]}; i++)); do
         [[ "${dimms[$i]}" =~ ^([0-9]+):([1-9][0-9]*[KMGT]?)$ ]] || die2 "--dimm wants NODE:SIZE, not '${dimms[$i]}'"
         size_mib=$(to_mib "${BASH_REMATCH[2]}")
@@ -311,7 +327,7 @@ if [ ${#dimms[@]} -gt 0 ] || [ ${#nvdimms[@]} -gt 0 ]; then
         device_args+=(-object "memory-backend-file,id=nv$i,share=on,mem-path=$file,size=${size_mib}M"
                       -device "nvdimm,id=nvdimm$i,memdev=nv$i,node=${BASH_REMATCH[1]}")
     done
-    slots=$(( ${#dimms[@]} + ${#nvdimms[@]} ))
+    slots=$(( ${#dimms[@]} + ${#nvdimms[@]} + ${#hotplugs[@]} ))
     [ "$slots" -ge 4 ] || slots=4
     # -m SIZE becomes -m SIZE,slots=N,maxmem=SIZE+devices (QEMU needs both);
     # NVDIMMs need -machine ...,nvdimm=on.
@@ -327,6 +343,9 @@ if [ ${#dimms[@]} -gt 0 ] || [ ${#nvdimms[@]} -gt 0 ]; then
     topo_args+=("${device_args[@]}")
     [ ${#dimms[@]} -eq 0 ] || topo_name="$topo_name+dimm"
     [ ${#nvdimms[@]} -eq 0 ] || topo_name="$topo_name+nvdimm"
+    [ ${#hotplugs[@]} -eq 0 ] || topo_name="$topo_name+hotplug"
+    # The hot-add self-tests wait for this many devices to arrive.
+    [ ${#hotplugs[@]} -eq 0 ] || cmdline="$cmdline memhp.expect=${#hotplugs[@]}"
 fi
 
 # --- accelerator -------------------------------------------------------------

@@ -106,6 +106,30 @@ pub fn init(tables: &Tables) {
 /// (offset 0), read base and length (MRBL/MRBH at 0/4, MRLL/MRLH at 8/12)
 /// and return the same QWord memory descriptor. Installed only where that
 /// method and region exist as QEMU describes them.
+/// QEMU's memory-hotplug registers: the port of `\_SB.PCI0.MHPD.HPMR`
+/// (0 until the namespace names it).
+static HOTPLUG_PORT: core::sync::atomic::AtomicU16 = core::sync::atomic::AtomicU16::new(0);
+
+/// Held across a select-then-read of the hotplug registers (the native
+/// MCRS and the hotplug worker both select slots).
+pub static HOTPLUG_REGISTERS: Mutex<()> = Mutex::new(());
+
+/// Where QEMU's memory-hotplug registers are and how many slots they
+/// select among (`\_SB.MHPC.MDNR`), from the namespace; None where
+/// the DSDT describes no such device.
+pub fn memory_hotplug_registers() -> Option<(u16, u32)> {
+    let port = HOTPLUG_PORT.load(core::sync::atomic::Ordering::Relaxed);
+    if port == 0 {
+        return None;
+    }
+    let guard = AML.lock();
+    let aml = guard.as_ref()?;
+    let slots = ["\\_SB.MHPC.MDNR", "\\_SB.PCI0.MHPD.MDNR"]
+        .iter()
+        .find_map(|path| evaluate(aml, path).and_then(|o| to_integer(&o)))?;
+    Some((port, slots.min(256) as u32))
+}
+
 fn replace_qemu_mcrs(interpreter: &Interpreter<KernelAcpi>) {
     let (Some(mcrs), Some(hpmr)) = (name("\\_SB.MHPC.MCRS"), name("\\_SB.PCI0.MHPD.HPMR")) else {
         return;
@@ -122,6 +146,7 @@ fn replace_qemu_mcrs(interpreter: &Interpreter<KernelAcpi>) {
         }
         _ => return,
     };
+    HOTPLUG_PORT.store(port, core::sync::atomic::Ordering::Relaxed);
     let native = Object::native_method(1, move |args| {
         // MCRS converts its argument with ToInteger: QEMU passes the
         // slot's _UID, a string such as "0x00".
@@ -130,6 +155,7 @@ fn replace_qemu_mcrs(interpreter: &Interpreter<KernelAcpi>) {
             .and_then(to_integer)
             .ok_or(acpi::aml::AmlError::MethodArgCountIncorrect)?;
         let reg = |off: u16| x86_64::instructions::port::Port::<u32>::new(port + off);
+        let _regs = HOTPLUG_REGISTERS.lock();
         // SAFETY: the ports are QEMU's memory-hotplug registers, named by
         // the DSDT's HPMR region; this is the access sequence MCRS makes.
         let (base, len) = unsafe {

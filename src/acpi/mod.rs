@@ -7,6 +7,7 @@
 
 pub mod aml;
 mod handler;
+pub mod memory_hotplug;
 
 use crate::arch::x86_64::paging;
 use crate::boot::start_info::BootInfo;

@@ -13,6 +13,7 @@ pub mod kcompactd;
 pub mod kfence;
 mod kfence_selftests;
 pub mod memblock;
+pub mod memory_hotplug;
 pub mod mempolicy;
 mod mempolicy_selftests;
 pub mod migrate;

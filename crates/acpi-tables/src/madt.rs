@@ -8,6 +8,7 @@ const ENTRIES_OFFSET: usize = 44;
 
 pub const TYPE_LOCAL_APIC: u8 = 0;
 pub const TYPE_IO_APIC: u8 = 1;
+pub const TYPE_INTERRUPT_OVERRIDE: u8 = 2;
 pub const TYPE_LOCAL_APIC_ADDRESS_OVERRIDE: u8 = 5;
 pub const TYPE_LOCAL_X2APIC: u8 = 9;
 
@@ -32,6 +33,15 @@ pub enum Entry {
     },
     LocalApicAddressOverride {
         address: u64,
+    },
+    /// An ISA IRQ that arrives on another GSI or with other signalling
+    /// than ISA's edge, active high (ACPI 6.5, 5.2.12.5).
+    InterruptOverride {
+        irq: u8,
+        gsi: u32,
+        /// MPS INTI flags: bits 0-1 polarity (3 = active low), bits 2-3
+        /// trigger mode (3 = level); 0 in either means "as the bus does".
+        flags: u16,
     },
     Other {
         kind: u8,
@@ -104,6 +114,14 @@ impl<'a> Madt<'a> {
                         address: u64_at(e, 4),
                     }
                 }
+                TYPE_INTERRUPT_OVERRIDE => {
+                    need(10)?;
+                    Entry::InterruptOverride {
+                        irq: e[3],
+                        gsi: u32_at(e, 4),
+                        flags: u16::from_le_bytes([e[8], e[9]]),
+                    }
+                }
                 kind => Entry::Other {
                     kind,
                     length: e.len() as u8,
@@ -144,6 +162,18 @@ mod tests {
                 ..
             })
         )));
+    }
+
+    #[test]
+    fn qemu_routes_the_sci_irq_9_level_triggered_active_high() {
+        let t = fixture("two-node", "APIC").unwrap();
+        let m = parse(&t).unwrap();
+        let sci = m.entries().find_map(|e| match e.unwrap() {
+            Entry::InterruptOverride { irq: 9, gsi, flags } => Some((gsi, flags)),
+            _ => None,
+        });
+        // Polarity 1 (active high), trigger 3 (level).
+        assert_eq!(sci, Some((9, 0x000d)));
     }
 
     #[test]

@@ -102,6 +102,9 @@ pub struct Settings<'a> {
     /// `kfence.sample_interval=MS`: KFENCE samples a slab allocation every
     /// MS milliseconds (0: off).
     pub kfence_sample_interval: u64,
+    /// `memhp.expect=N`: the memory-hotplug self-tests wait for N memory
+    /// devices to be hot-added (the launcher's --hotplug says how many).
+    pub memhp_expect: u32,
     /// Fault injection: `fail_page_alloc=`, `failslab=`, `fail_vmalloc=`
     /// and their settings.
     pub fault: FaultSettings<'a>,
@@ -199,6 +202,7 @@ impl Default for Settings<'_> {
             workload: None,
             fault: FaultSettings::default(),
             kfence_sample_interval: DEFAULT_KFENCE_SAMPLE_INTERVAL,
+            memhp_expect: 0,
         }
     }
 }
@@ -501,6 +505,13 @@ pub fn parse<'a>(line: &'a str, mut warn: impl FnMut(Warning<'a>)) -> Settings<'
                     s.kfence_sample_interval = n;
                 }
             }
+            "memhp.expect" => {
+                let n = |v: &str| parse_u64(v).filter(|&n| n <= 64).map(|n| n as u32);
+                if let Some(n) = value(word, "a count of memory devices from 0 to 64", n, &mut warn)
+                {
+                    s.memhp_expect = n;
+                }
+            }
             "fail_page_alloc.min_order" => {
                 let n = |v: &str| parse_u64(v).filter(|&n| n <= 10).map(|n| n as u32);
                 if let Some(n) = value(word, "an order from 0 to 10", n, &mut warn) {
@@ -629,6 +640,17 @@ mod tests {
         }
         let (s, w) = parse_collect("vm.compaction_proactiveness");
         assert_eq!((s.compaction_proactiveness, w.len()), (20, 1));
+    }
+
+    #[test]
+    fn memhp_expect_takes_a_device_count_and_refuses_the_rest() {
+        let (s, w) = parse_collect("memhp.expect=2");
+        assert_eq!((s.memhp_expect, w.len()), (2, 0));
+        for bad in ["65", "-1", "two", ""] {
+            let line = std::format!("memhp.expect={bad}");
+            let (s, w) = parse_collect(&line);
+            assert_eq!((s.memhp_expect, w.len()), (0, 1), "{bad}");
+        }
     }
 
     #[test]

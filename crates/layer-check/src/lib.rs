@@ -40,13 +40,31 @@ pub fn layer_of(file: &str) -> Option<Layer> {
         f if f.starts_with("arch/") || f.starts_with("boot/") => 0,
         "console.rs" | "fatal.rs" => 0,
         "acpi/mod.rs" | "acpi/handler.rs" | "time.rs" | "rcu.rs" | "preempt.rs" => 1,
-        "mm/mod.rs" | "mm/memblock.rs" | "mm/early_heap.rs" | "mm/page_alloc.rs" | "mm/slab.rs"
-        | "mm/mempolicy.rs" | "mm/vmalloc.rs" | "mm/pmem.rs" | "mm/frames.rs" | "mm/migrate.rs"
-        | "mm/fault_inject.rs" | "mm/alloc_hooks.rs" | "mm/kfence.rs" => 2,
+        "mm/mod.rs"
+        | "mm/memblock.rs"
+        | "mm/early_heap.rs"
+        | "mm/page_alloc.rs"
+        | "mm/slab.rs"
+        | "mm/mempolicy.rs"
+        | "mm/vmalloc.rs"
+        | "mm/pmem.rs"
+        | "mm/frames.rs"
+        | "mm/migrate.rs"
+        | "mm/fault_inject.rs"
+        | "mm/alloc_hooks.rs"
+        | "mm/kfence.rs"
+        | "mm/memory_hotplug.rs" => 2,
         f if f.starts_with("numa/") => 2,
         f if f.starts_with("sched/") || f.starts_with("smp/") => 3,
-        "acpi/aml.rs" | "mm/vmscan.rs" | "mm/shrinker.rs" | "mm/pagecache.rs"
-        | "mm/oom_kill.rs" | "mm/reclaim.rs" | "mm/compaction.rs" | "mm/kcompactd.rs" => 3,
+        "acpi/aml.rs"
+        | "acpi/memory_hotplug.rs"
+        | "mm/vmscan.rs"
+        | "mm/shrinker.rs"
+        | "mm/pagecache.rs"
+        | "mm/oom_kill.rs"
+        | "mm/reclaim.rs"
+        | "mm/compaction.rs"
+        | "mm/kcompactd.rs" => 3,
         "main.rs" | "report.rs" => 4,
         f if f.starts_with("bench/") => 4,
         _ => return None,

@@ -249,6 +249,18 @@ fn from_srat(
                 end - 1));
             return false;
         }
+        // The whole hot-pluggable range is kept, RAM in it or not (boot
+        // memory there, a coldplugged DIMM, is refused at hot-add time).
+        if hot && !nv && !t.add_hotpluggable(base, end, node) {
+            log(
+                Level::Warn,
+                format_args!(
+                    "SRAT: more than {} hot-pluggable ranges; [mem {base:#x}-{:#x}] not kept",
+                    crate::MAX_HOTPLUG_RANGES,
+                    end - 1
+                ),
+            );
+        }
         if !add_clipped(t, base, end, node, inputs.ram) {
             if hot || nv {
                 log(Level::Info, format_args!(

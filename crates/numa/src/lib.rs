@@ -72,7 +72,15 @@ pub struct Topology {
     ncpus: usize,
     mem: [MemRange; MAX_MEMBLKS],
     nmem: usize,
+    /// SRAT ranges marked hot-pluggable that held no RAM at boot: where
+    /// memory may arrive later (the node is the SRAT's; a device's `_PXM`
+    /// decides where its memory goes).
+    hotplug: [MemRange; MAX_HOTPLUG_RANGES],
+    nhotplug: usize,
 }
+
+/// Hot-pluggable SRAT ranges kept (QEMU gives one).
+pub const MAX_HOTPLUG_RANGES: usize = 8;
 
 impl Topology {
     /// Back to no nodes, no CPUs and no memory, in place.
@@ -85,6 +93,7 @@ impl Topology {
         }
         self.ncpus = 0;
         self.nmem = 0;
+        self.nhotplug = 0;
     }
 
     /// A topology with nothing in it, for [`build_into`] to fill.
@@ -105,7 +114,29 @@ impl Topology {
                 node: 0,
             }; MAX_MEMBLKS],
             nmem: 0,
+            hotplug: [MemRange {
+                start: 0,
+                end: 0,
+                node: 0,
+            }; MAX_HOTPLUG_RANGES],
+            nhotplug: 0,
         }
+    }
+
+    /// Where memory may be hot-added: the SRAT's hot-pluggable ranges
+    /// that held no RAM at boot.
+    pub fn hotpluggable(&self) -> impl Iterator<Item = &MemRange> + '_ {
+        self.hotplug[..self.nhotplug].iter()
+    }
+
+    /// Records a hot-pluggable range; false when the table is full.
+    pub fn add_hotpluggable(&mut self, start: u64, end: u64, node: NodeId) -> bool {
+        if self.nhotplug == MAX_HOTPLUG_RANGES || start >= end {
+            return false;
+        }
+        self.hotplug[self.nhotplug] = MemRange { start, end, node };
+        self.nhotplug += 1;
+        true
     }
 
     /// Number of nodes; node ids are `0..node_count()`.

@@ -413,8 +413,11 @@ fn device_memory_follows_its_pxm_not_the_hotplug_range() {
         &ram,
         false,
     );
-    // The SRAT's hot-plug range [4 GiB, ...) is node 1's.
+    // The SRAT's hot-plug range [4 GiB, ...) is node 1's, and kept as
+    // where memory may arrive.
     assert_eq!(b.t.node_of_addr(5 * gib), Some(1));
+    let hot: Vec<_> = b.t.hotpluggable().map(|m| (m.start, m.node)).collect();
+    assert_eq!(hot, [(4 * gib, 1)]);
     assert!(b.t.assign_memory(5 * gib, 5 * gib + gib / 2, 0));
     assert_eq!(b.t.node_of_addr(4 * gib), Some(1));
     assert_eq!(b.t.node_of_addr(5 * gib), Some(0));

@@ -36,6 +36,8 @@ const ICR_PENDING: u32 = 1 << 12;
 pub const SPURIOUS_VECTOR: u8 = 0xff;
 pub const CALL_FUNCTION_VECTOR: u8 = 0xf0;
 pub const TIMER_VECTOR: u8 = 0xef;
+/// The ACPI SCI, from the I/O APIC.
+pub const SCI_VECTOR: u8 = 0xe0;
 
 /// Which interface every CPU uses (all CPUs use the same one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -228,6 +228,7 @@ pub fn init() {
         idt.security_exception.set_handler_fn(security);
         idt[super::apic::CALL_FUNCTION_VECTOR].set_handler_fn(super::interrupts::call_function);
         idt[super::apic::TIMER_VECTOR].set_handler_fn(super::interrupts::timer);
+        idt[super::apic::SCI_VECTOR].set_handler_fn(super::interrupts::sci);
         idt[super::apic::SPURIOUS_VECTOR].set_handler_fn(super::interrupts::spurious);
         // SAFETY: the IST indices name stacks set up in the TSS by gdt::init,
         // each used by this one vector only.

@@ -82,5 +82,23 @@ pub extern "x86-interrupt" fn timer(_frame: InterruptStackFrame) {
     exit();
 }
 
+/// What the SCI does, installed by the ACPI layer (which reads and acks
+/// the event registers); a level-triggered line, so the handler must
+/// clear the event's status before the EOI or it comes straight back.
+static SCI_HANDLER: spin::Once<fn()> = spin::Once::new();
+
+/// Installs the SCI handler; a second call keeps the first.
+pub fn set_sci_handler(handler: fn()) {
+    SCI_HANDLER.call_once(|| handler);
+}
+
+pub extern "x86-interrupt" fn sci(_frame: InterruptStackFrame) {
+    enter();
+    if let Some(handler) = SCI_HANDLER.get() {
+        handler();
+    }
+    exit();
+}
+
 /// Spurious interrupts need no EOI.
 pub extern "x86-interrupt" fn spurious(_frame: InterruptStackFrame) {}

@@ -5,6 +5,7 @@ pub mod exceptions;
 pub mod fault_probe;
 pub mod gdt;
 pub mod interrupts;
+pub mod ioapic;
 pub mod ipi;
 pub mod paging;
 pub mod percpu;
