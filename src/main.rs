@@ -120,6 +120,8 @@ fn boot(start_info_phys: u64) -> ! {
         core::sync::atomic::Ordering::Relaxed,
     );
     acpi::aml::report_memory_devices(); // PNP0C80 devices: ranges, nodes, status
+    mm::memory_hotplug::EXPECTED
+        .store(settings.memhp_expect, core::sync::atomic::Ordering::Relaxed);
     acpi::memory_hotplug::init(tables); // SCI, GPE 3 and kacpi_hotplug: memory arriving at runtime
                                         // Armed once the kernel's own set-up is done (Linux's early boot takes
                                         // memblock memory, which no fault type touches).

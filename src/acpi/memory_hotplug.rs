@@ -346,6 +346,7 @@ fn insert(slot: u32, base: u64, len: u64, pxm: u32, enabled: bool) -> u32 {
                 end - 1
             );
             ADDED.fetch_add(1, Relaxed);
+            crate::numa::print_numactl();
             OST_SUCCESS
         }
         Err(e) => refuse(&e),

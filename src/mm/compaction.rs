@@ -283,13 +283,13 @@ pub fn quiesced<R>(f: impl FnOnce() -> R) -> R {
 /// twice the block asked for (compact_gap) free; below that, reclaim has to
 /// come first (and a block behind the reserve would not serve anyway).
 pub fn suitable(zone: &Zone, order: usize, highest: ZoneType) -> bool {
-    let marks = zone.watermarks;
+    let marks = zone.watermarks();
     let mark = if order > mm::buddy::COSTLY_ORDER {
         marks.low
     } else {
         marks.min
     };
-    let floor = mark + zone.lowmem_reserve[highest.index()] + (2u64 << order);
+    let floor = mark + zone.reserve_for(highest.index()) + (2u64 << order);
     without_interrupts(|| zone.free_pages()) > floor
 }
 
@@ -385,7 +385,7 @@ pub fn node_score(node: NodeId) -> u64 {
     };
     let zones = n.zones.iter().filter(|z| z.is_populated());
     mm::compaction::node_score(
-        zones.map(|z| (z.span.present, without_interrupts(|| z.free_state().1))),
+        zones.map(|z| (z.present(), without_interrupts(|| z.free_state().1))),
     )
 }
 

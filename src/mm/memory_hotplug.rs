@@ -1,19 +1,38 @@
-//! Memory hot-add: a range of RAM that arrived while the kernel runs
-//! (an ACPI memory device), checked against what the firmware said could
-//! arrive, then onlined on its node.
+//! Memory hot-add: a range of RAM that arrived while the kernel runs (an
+//! ACPI memory device), checked against what the firmware said could
+//! arrive, direct-mapped, and onlined on its node as ZONE_MOVABLE (Linux's
+//! `online_movable`): only movable allocations land there, so that it
+//! could be emptied again. Watermarks, per-CPU list bounds, zonelists and
+//! the reports follow (the page allocator rebuilds them).
 
+use super::page_alloc::allocator;
 use core::fmt;
-use numa::NodeId;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use layout::PAGE_SIZE;
+use mm::buddy::MAX_ORDER;
+use mm::page_alloc::OnlineError;
+use mm::zone::ZoneType;
+use numa::{NodeId, MAX_NUMNODES};
+use spin::Mutex;
+use x86_64::instructions::interrupts::without_interrupts;
 
 /// What onlining did.
 #[derive(Clone, Copy, Debug)]
 pub struct Added {
+    pub start_pfn: u64,
+    pub end_pfn: u64,
     pub pages: u64,
 }
 
 impl fmt::Display for Added {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "{} pages online in ZONE_MOVABLE", self.pages)
+        write!(
+            f,
+            "{} pages online in ZONE_MOVABLE (pfn {:#x}-{:#x})",
+            self.pages,
+            self.start_pfn,
+            self.end_pfn - 1
+        )
     }
 }
 
@@ -21,39 +40,96 @@ impl fmt::Display for Added {
 pub enum HotplugError {
     /// The range is not one the SRAT marks hot-pluggable.
     NotHotpluggable,
-    /// The range overlaps memory the kernel already manages.
-    AlreadyPresent,
-    /// Onlining at runtime is not implemented yet.
-    OnliningNotImplemented,
+    /// Smaller than one whole MAX_ORDER block once aligned.
+    TooSmall,
+    /// The node has no zone for hot-added memory.
+    NoZone(NodeId),
+    /// Past what the node's hot-plug zone has descriptors for.
+    BeyondCapacity {
+        end_pfn: u64,
+    },
+    /// The direct map could not be extended over it.
+    Map,
+    Online(OnlineError),
 }
 
 impl fmt::Display for HotplugError {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(match self {
-            HotplugError::NotHotpluggable => "the SRAT lists no hot-pluggable range holding it",
-            HotplugError::AlreadyPresent => "it overlaps memory already online",
-            HotplugError::OnliningNotImplemented => {
-                "onlining memory at runtime is not implemented yet (the zones are fixed at boot)"
+        match self {
+            HotplugError::NotHotpluggable => {
+                f.write_str("the SRAT lists no hot-pluggable range holding it")
             }
-        })
+            HotplugError::TooSmall => f.write_str("it holds no whole 4 MiB block"),
+            HotplugError::NoZone(n) => write!(
+                f,
+                "node {n} has no zone for hot-added memory (its ZONE_MOVABLE holds boot memory, or the node does not exist)"
+            ),
+            HotplugError::BeyondCapacity { end_pfn } => write!(
+                f,
+                "this node's hot-plug zone has descriptors up to pfn {end_pfn:#x} only (1/32 of the node's RAM, reserved at boot)"
+            ),
+            HotplugError::Map => f.write_str("the direct map could not be extended over it"),
+            HotplugError::Online(OnlineError::Overlaps) => {
+                f.write_str("it overlaps memory already online")
+            }
+            HotplugError::Online(e) => write!(f, "the page allocator refused it ({e:?})"),
+        }
     }
 }
 
-/// Onlines `[start, start + len)` on `node`.
+/// Memory devices the launcher said it would hot-add (`memhp.expect=`),
+/// for the self-tests to wait for.
+pub static EXPECTED: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+/// Memory hotplug is one operation at a time (Linux's mem_hotplug_lock).
+static HOTPLUG_LOCK: Mutex<()> = Mutex::new(());
+/// Pages hot-added per node since boot.
+static ADDED_PAGES: [AtomicU64; MAX_NUMNODES] = [const { AtomicU64::new(0) }; MAX_NUMNODES];
+
+/// Bytes hot-added to `node` since boot.
+pub fn added_bytes(node: NodeId) -> u64 {
+    ADDED_PAGES.get(node).map_or(0, |a| a.load(Relaxed)) * PAGE_SIZE
+}
+
+/// Onlines the whole MAX_ORDER blocks of `[start, start + len)` on `node`.
 pub fn add_memory(node: NodeId, start: u64, len: u64) -> Result<Added, HotplugError> {
     let end = start.saturating_add(len);
     let t = crate::numa::topology();
     if !t.hotpluggable().any(|m| m.start <= start && end <= m.end) {
         return Err(HotplugError::NotHotpluggable);
     }
-    let a = super::page_alloc::allocator();
-    if a.zones().any(|z| {
-        z.is_populated()
-            && z.span.start_pfn * layout::PAGE_SIZE < end
-            && start < z.span.end_pfn * layout::PAGE_SIZE
-    }) {
-        return Err(HotplugError::AlreadyPresent);
+    let block = 1u64 << MAX_ORDER;
+    let s = start.div_ceil(PAGE_SIZE).div_ceil(block) * block;
+    let e = end / PAGE_SIZE / block * block;
+    if s >= e {
+        return Err(HotplugError::TooSmall);
     }
-    let _ = node;
-    Err(HotplugError::OnliningNotImplemented)
+    let a = allocator();
+    let zone = a
+        .node(node)
+        .map(|n| n.zone(ZoneType::Movable))
+        .filter(|z| z.is_hotplug())
+        .ok_or(HotplugError::NoZone(node))?;
+    if e > zone.span.end_pfn || s < zone.span.start_pfn {
+        return Err(HotplugError::BeyondCapacity {
+            end_pfn: zone.span.end_pfn,
+        });
+    }
+    let _serial = HOTPLUG_LOCK.lock();
+    if a.zones().any(|z| z.contains(s) || z.contains(e - 1)) {
+        return Err(HotplugError::Online(OnlineError::Overlaps));
+    }
+    crate::arch::x86_64::paging::extend_direct_map(s * PAGE_SIZE, e * PAGE_SIZE, node as i32)
+        .map_err(|e| {
+            log::error!("memory hotplug: direct map: {e:?}");
+            HotplugError::Map
+        })?;
+    let pages =
+        without_interrupts(|| a.online_range(node, s, e, t)).map_err(HotplugError::Online)?;
+    ADDED_PAGES[node].fetch_add(pages, Relaxed);
+    Ok(Added {
+        start_pfn: s,
+        end_pfn: e,
+        pages,
+    })
 }

@@ -14,6 +14,7 @@ pub mod kfence;
 mod kfence_selftests;
 pub mod memblock;
 pub mod memory_hotplug;
+mod memory_hotplug_selftests;
 pub mod mempolicy;
 mod mempolicy_selftests;
 pub mod migrate;

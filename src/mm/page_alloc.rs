@@ -869,7 +869,7 @@ pub fn init(settings: &cmdline::Settings) {
                 z.kind.name(),
                 z.span.start_pfn * PAGE_SIZE,
                 z.span.end_pfn * PAGE_SIZE - 1,
-                z.span.present,
+                z.present(),
                 z.managed()
             );
         }

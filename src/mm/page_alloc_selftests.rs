@@ -36,6 +36,22 @@ selftest!(
         let t = topology();
         for z in allocator().zones().filter(|z| z.is_populated()) {
             let (s, e) = (z.span.start_pfn, z.span.end_pfn);
+            if z.is_hotplug() {
+                // Hot-added memory: each online range inside a range the
+                // SRAT marks hot-pluggable, all of it present.
+                let mut online = 0;
+                for (rs, re) in z.online_ranges() {
+                    kassert!(
+                        t.hotpluggable()
+                            .any(|m| m.start <= rs * PAGE_SIZE && re * PAGE_SIZE <= m.end),
+                        "hot-added [{rs:#x}-{re:#x}) outside the SRAT's hot-pluggable ranges"
+                    );
+                    online += re - rs;
+                }
+                kassert_eq!(z.present(), online);
+                kassert!(z.managed() <= z.present());
+                continue;
+            }
             match z.kind {
                 ZoneType::Dma => kassert!(e <= DMA_END_PFN),
                 ZoneType::Dma32 => kassert!(s >= DMA_END_PFN && e <= DMA32_END_PFN),
@@ -56,7 +72,7 @@ selftest!(
             }
             kassert_eq!(t.node_of_addr(s * PAGE_SIZE), Some(z.node));
             kassert_eq!(t.node_of_addr((e - 1) * PAGE_SIZE), Some(z.node));
-            kassert!(z.managed() <= z.span.present && z.span.present <= z.span.spanned());
+            kassert!(z.managed() <= z.present() && z.present() <= z.span.spanned());
         }
         for n in 0..t.node_count() {
             let node = allocator().node(n);
@@ -67,6 +83,7 @@ selftest!(
                 t.memory_of(n)
                     .map(|m| m.end / PAGE_SIZE - m.start.div_ceil(PAGE_SIZE))
                     .sum::<u64>()
+                    + super::memory_hotplug::added_bytes(n) / PAGE_SIZE
             );
         }
         Ok(())
@@ -514,7 +531,7 @@ selftest!(
             );
             kassert!(
                 z.floor(ZoneType::Normal, atomic) < z.floor(ZoneType::Normal, kernel)
-                    || z.watermarks.min < 2
+                    || z.watermarks().min < 2
             );
         }
         kassert!(alloc_pages_node(nid, Gfp::KERNEL | here, 0).is_none());
@@ -769,7 +786,7 @@ selftest!(
             b.min,
             b.max,
             zone.free_pages(),
-            zone.watermarks.high
+            zone.watermarks().high
         );
         kassert!(got == wanted, "{got} of {wanted} pages");
         kassert!(grown > b.min && grown <= b.max, "high {grown}");

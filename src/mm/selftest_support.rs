@@ -59,7 +59,7 @@ impl Held {
     /// order suffice; a large min_free_kbytes makes them large).
     pub fn new() -> Self {
         let free = allocator().free_pages() as usize;
-        let reserves: u64 = allocator().zones().map(|z| z.watermarks.high).sum();
+        let reserves: u64 = allocator().zones().map(|z| z.watermarks().high).sum();
         let wanted = (free >> MAX_ORDER) + 4 * ENTRIES + (reserves as usize >> 6);
         let mut held = Held {
             index: [None; MAX_INDEX_PAGES],

@@ -136,13 +136,13 @@ fn usable_free(z: &mm::page_alloc::Zone) -> u64 {
 
 /// Every balanced zone of the node is at its high watermark.
 pub fn node_balanced(node: NodeId) -> bool {
-    balanced_zones(node).all(|z| usable_free(z) >= z.watermarks.high)
+    balanced_zones(node).all(|z| usable_free(z) >= z.watermarks().high)
 }
 
 /// Some zone of the node is at or below its low watermark (where the
 /// allocator's fast path stops: it needs free pages above the mark).
 pub fn node_below_low(node: NodeId) -> bool {
-    balanced_zones(node).any(|z| usable_free(z) <= z.watermarks.low)
+    balanced_zones(node).any(|z| usable_free(z) <= z.watermarks().low)
 }
 
 /// Registers the shrinkers and starts one kswapd per node with memory, bound to the node's CPUs (a
@@ -401,7 +401,7 @@ pub fn watermark_report(w: &mut dyn core::fmt::Write) -> core::fmt::Result {
             .filter(|z| z.is_populated() && z.managed() > 0)
         {
             let free = z.free_pages();
-            let m = &z.watermarks;
+            let m = &z.watermarks();
             let state = if free < m.min {
                 "below min"
             } else if free < m.low {

@@ -163,6 +163,14 @@ pub fn boot_free_bytes(node: NodeId) -> u64 {
         .sum()
 }
 
+/// Prints `numactl --hardware` as it reads now: node sizes include memory
+/// hot-added since boot.
+pub fn print_numactl() {
+    let t = topology();
+    let size = |n: NodeId| t.node_bytes(n) + crate::mm::memory_hotplug::added_bytes(n);
+    let _ = report::numactl_hardware_sized(t, &size, &boot_free_bytes, &mut crate::console::Writer);
+}
+
 /// Prints `numactl --hardware`, the HMAT figures (when there is an HMAT),
 /// the memory tiers and demotion targets, and the `NUMA_TOPOLOGY {json}`
 /// line.

@@ -232,6 +232,9 @@ pub struct Buddy<'a> {
     /// The frame ranges given to the allocator, ascending and disjoint.
     managed: [(u64, u64); MAX_MANAGED_RANGES],
     nmanaged: usize,
+    /// Only the managed ranges' descriptors may be touched (storage for
+    /// memory that arrives later is backed as it arrives).
+    sparse: bool,
 }
 
 /// Free blocks per order and type, as /proc/pagetypeinfo counts them.
@@ -254,6 +257,7 @@ impl<'a> Buddy<'a> {
             reserved_highatomic: 0,
             managed: [(0, 0); MAX_MANAGED_RANGES],
             nmanaged: 0,
+            sparse: false,
         };
         let end = b.base_pfn + b.meta.len() as u64;
         let mut pfn = base_pfn;
@@ -262,6 +266,25 @@ impl<'a> Buddy<'a> {
             pfn = (pfn | (PAGEBLOCK_PAGES - 1)) + 1;
         }
         b
+    }
+
+    /// An allocator over `meta` that touches none of it until ranges are
+    /// added: for memory that may be hot-added, whose descriptors are
+    /// backed only as it arrives. Ranges must then be added in whole
+    /// MAX_ORDER blocks, so that no buddy lookup leaves them.
+    pub fn new_sparse(base_pfn: u64, meta: &'a mut [PageMeta]) -> Self {
+        Buddy {
+            base_pfn,
+            meta,
+            heads: [[LINK_NONE; MIGRATE_TYPES]; MAX_ORDER + 1],
+            nonempty: [0; MIGRATE_TYPES],
+            counts: [[0; MIGRATE_TYPES]; MAX_ORDER + 1],
+            free_pages: 0,
+            reserved_highatomic: 0,
+            managed: [(0, 0); MAX_MANAGED_RANGES],
+            nmanaged: 0,
+            sparse: true,
+        }
     }
 
     pub fn free_pages(&self) -> usize {
@@ -298,11 +321,18 @@ impl<'a> Buddy<'a> {
     /// Pageblocks of each type (the zone's partial edge blocks included).
     pub fn pageblocks_by_type(&self) -> [usize; MIGRATE_TYPES] {
         let mut n = [0; MIGRATE_TYPES];
-        let (start, end) = self.span();
-        let mut pfn = start;
-        while pfn < end {
-            n[self.pageblock_type(pfn) as usize] += 1;
-            pfn = (pfn | (PAGEBLOCK_PAGES - 1)) + 1;
+        let whole = [self.span()];
+        let ranges = if self.sparse {
+            &self.managed[..self.nmanaged]
+        } else {
+            &whole[..]
+        };
+        for &(start, end) in ranges {
+            let mut pfn = start;
+            while pfn < end {
+                n[self.pageblock_type(pfn) as usize] += 1;
+                pfn = (pfn | (PAGEBLOCK_PAGES - 1)) + 1;
+            }
         }
         n
     }
@@ -458,6 +488,15 @@ impl<'a> Buddy<'a> {
             };
             if !self.record_managed(piece_start, piece_end) {
                 break;
+            }
+            if self.sparse {
+                // Their descriptors were never touched: every pageblock
+                // starts Movable, as at boot.
+                let mut pfn = piece_start;
+                while pfn < piece_end {
+                    self.set_pageblock_type(pfn, MigrateType::Movable);
+                    pfn = (pfn | (PAGEBLOCK_PAGES - 1)) + 1;
+                }
             }
             self.add_blocks(piece_start, piece_end);
             from = piece_end;

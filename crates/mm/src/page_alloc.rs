@@ -27,7 +27,7 @@ use crate::pcp::{
 use crate::stats::{allocation_events, NumaCounters, NumaStat, NR_NUMA_STATS};
 use crate::watermark::{self, AllocFlags, Watermarks};
 use crate::zone::{ZoneSpan, ZoneType, NR_ZONES};
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use numa::{NodeId, Topology, MAX_NUMNODES};
 use spin::Mutex;
 
@@ -42,15 +42,31 @@ const ZONE_MAP_NONE: u16 = 0;
 /// More than one zone in the entry's frames: search the sorted zones.
 const ZONE_MAP_MIXED: u16 = u16::MAX;
 
+/// Most ranges a hot-plug zone takes online (one per memory device).
+pub const MAX_ONLINE_RANGES: usize = 16;
+
 /// One zone of one node.
 pub struct Zone<'a> {
     pub node: NodeId,
     pub kind: ZoneType,
+    /// Where the zone's frames lie (holes included); fixed, since its
+    /// per-frame storage is indexed from `span.start_pfn`. A hot-plug zone
+    /// spans everywhere memory may arrive, and only its online ranges hold
+    /// frames (see [`Zone::contains`]).
     pub span: ZoneSpan,
-    managed: u64,
-    pub watermarks: Watermarks,
+    /// RAM pages present (online) in the span.
+    present: AtomicU64,
+    managed: AtomicU64,
+    /// Set at boot and again whenever memory comes online (Linux's
+    /// setup_per_zone_wmarks), so read as atomics.
+    watermarks: [AtomicU64; 3],
     /// Pages held back from allocations that could have used zone `j`.
-    pub lowmem_reserve: [u64; NR_ZONES],
+    lowmem_reserve: [AtomicU64; NR_ZONES],
+    /// Storage for memory that may be hot-added: ranges come online one
+    /// at a time, and only those hold frames.
+    hotplug: bool,
+    online: [(AtomicU64, AtomicU64); MAX_ONLINE_RANGES],
+    nr_online: AtomicUsize,
     free_area: Mutex<Option<Buddy<'a>>>,
     /// The buddy allocator's free pages, readable without the lock (pages
     /// on per-CPU lists are not counted, as in Linux's NR_FREE_PAGES).
@@ -69,11 +85,11 @@ pub struct Zone<'a> {
     pub stats: NumaCounters,
     /// This zone's slot in every CPU's per-CPU page lists.
     pub pcp_index: usize,
-    pub pcp_batch: u32,
+    pcp_batch: AtomicU32,
     /// The bounds of each CPU's `high` for this zone (Linux's high_min
     /// and high_max; see the pcp module).
-    pub pcp_high_min: u32,
-    pub pcp_high_max: u32,
+    pcp_high_min: AtomicU32,
+    pcp_high_max: AtomicU32,
     /// Reclaimers working on this zone's node now.
     reclaimers: AtomicU32,
 }
@@ -108,9 +124,13 @@ impl<'a> Zone<'a> {
             node,
             kind,
             span,
-            managed: 0,
-            watermarks: Watermarks::default(),
-            lowmem_reserve: [0; NR_ZONES],
+            present: AtomicU64::new(span.present),
+            managed: AtomicU64::new(0),
+            watermarks: [const { AtomicU64::new(0) }; 3],
+            lowmem_reserve: [const { AtomicU64::new(0) }; NR_ZONES],
+            hotplug: false,
+            online: [const { (AtomicU64::new(0), AtomicU64::new(0)) }; MAX_ONLINE_RANGES],
+            nr_online: AtomicUsize::new(0),
             free_area: Mutex::new(buddy),
             nr_free: AtomicU64::new(0),
             reserved_highatomic: AtomicU64::new(0),
@@ -118,11 +138,34 @@ impl<'a> Zone<'a> {
             pcp_links,
             stats: NumaCounters::new(),
             pcp_index: 0,
-            pcp_batch: 1,
-            pcp_high_min: 0,
-            pcp_high_max: 0,
+            pcp_batch: AtomicU32::new(1),
+            pcp_high_min: AtomicU32::new(0),
+            pcp_high_max: AtomicU32::new(0),
             reclaimers: AtomicU32::new(0),
         }
+    }
+
+    /// A ZONE_MOVABLE for memory that may arrive over `span` (nothing
+    /// present yet). `frames` covers the whole span, but none of it is
+    /// touched until a range comes online ([`PageAllocator::online_range`]),
+    /// whose storage the caller backs first.
+    pub fn new_hotplug(node: NodeId, span: ZoneSpan, frames: ZoneFrames<'a>) -> Self {
+        let n = span.spanned() as usize;
+        assert!(
+            frames.meta.len() == n && frames.state.len() == n && frames.links.len() == n,
+            "storage for every frame of the span"
+        );
+        let mut z = Zone::new(
+            node,
+            ZoneType::Movable,
+            ZoneSpan { present: 0, ..span },
+            None,
+        );
+        z.alloc_state = frames.state;
+        z.pcp_links = frames.links;
+        z.free_area = Mutex::new(Some(Buddy::new_sparse(span.start_pfn, frames.meta)));
+        z.hotplug = true;
+        z
     }
 
     /// Hands the frames `[start, end)` (clipped to the zone) to the buddy
@@ -132,22 +175,79 @@ impl<'a> Zone<'a> {
             Some(b) => b.add_free_range(start, end) as u64,
             None => 0,
         };
-        self.managed += added;
+        *self.managed.get_mut() += added;
         *self.nr_free.get_mut() += added;
         added
     }
 
+    #[inline]
     pub fn managed(&self) -> u64 {
-        self.managed
+        self.managed.load(Relaxed)
+    }
+
+    #[inline]
+    pub fn present(&self) -> u64 {
+        self.present.load(Relaxed)
+    }
+
+    #[inline]
+    pub fn watermarks(&self) -> Watermarks {
+        Watermarks {
+            min: self.watermarks[0].load(Relaxed),
+            low: self.watermarks[1].load(Relaxed),
+            high: self.watermarks[2].load(Relaxed),
+        }
+    }
+
+    fn set_watermarks(&self, w: Watermarks) {
+        for (slot, v) in self.watermarks.iter().zip([w.min, w.low, w.high]) {
+            slot.store(v, Relaxed);
+        }
+    }
+
+    /// Pages kept back from allocations that could have used zone `j`.
+    #[inline]
+    pub fn reserve_for(&self, j: usize) -> u64 {
+        self.lowmem_reserve[j].load(Relaxed)
+    }
+
+    pub fn lowmem_reserve(&self) -> [u64; NR_ZONES] {
+        core::array::from_fn(|j| self.reserve_for(j))
+    }
+
+    #[inline]
+    pub fn pcp_batch(&self) -> u32 {
+        self.pcp_batch.load(Relaxed)
+    }
+
+    pub fn pcp_high_min(&self) -> u32 {
+        self.pcp_high_min.load(Relaxed)
+    }
+
+    pub fn pcp_high_max(&self) -> u32 {
+        self.pcp_high_max.load(Relaxed)
     }
 
     /// The bounds every CPU's `high` for this zone keeps to.
     pub fn pcp_bounds(&self) -> HighBounds {
         HighBounds {
-            min: self.pcp_high_min,
-            max: self.pcp_high_max,
-            batch: self.pcp_batch,
+            min: self.pcp_high_min(),
+            max: self.pcp_high_max(),
+            batch: self.pcp_batch(),
         }
+    }
+
+    /// True for a zone that takes hot-added memory.
+    pub fn is_hotplug(&self) -> bool {
+        self.hotplug
+    }
+
+    /// The frame ranges online in a hot-plug zone, in the order they came.
+    pub fn online_ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let n = self.nr_online.load(Acquire);
+        self.online[..n]
+            .iter()
+            .map(|(s, e)| (s.load(Relaxed), e.load(Relaxed)))
     }
 
     /// What a tune of the per-CPU lists' `high` needs of this zone:
@@ -156,7 +256,7 @@ impl<'a> Zone<'a> {
     #[inline]
     fn pcp_state(&self) -> ZoneState {
         ZoneState {
-            below_high: self.nr_free.load(Relaxed) < self.watermarks.high,
+            below_high: self.nr_free.load(Relaxed) < self.watermarks().high,
             reclaim_active: self.reclaimers.load(Relaxed) > 0,
         }
     }
@@ -173,12 +273,19 @@ impl<'a> Zone<'a> {
 
     #[inline]
     pub fn is_populated(&self) -> bool {
-        self.span.present > 0
+        self.present() > 0
     }
 
+    /// Whether the zone holds frame `pfn`: inside its span, and for a
+    /// hot-plug zone inside one of its online ranges (the rest of its
+    /// span has no storage behind it).
     #[inline]
     pub fn contains(&self, pfn: u64) -> bool {
-        self.span.start_pfn <= pfn && pfn < self.span.end_pfn
+        let in_span = self.span.start_pfn <= pfn && pfn < self.span.end_pfn;
+        if !self.hotplug {
+            return in_span;
+        }
+        in_span && self.online_ranges().any(|(s, e)| s <= pfn && pfn < e)
     }
 
     /// Free pages and free blocks per order, read under the zone lock.
@@ -240,7 +347,7 @@ impl<'a> Zone<'a> {
     /// The lowest free page count an allocation with `flags` leaves this
     /// zone at, for one whose highest usable zone is `highest`.
     pub fn floor(&self, highest: ZoneType, flags: AllocFlags) -> u64 {
-        flags.effective_mark(&self.watermarks) + self.lowmem_reserve[highest.index()]
+        flags.effective_mark(&self.watermarks()) + self.reserve_for(highest.index())
     }
 
     /// The watermark check on the lock-free count (Linux's
@@ -252,7 +359,7 @@ impl<'a> Zone<'a> {
         if !flags.non_block {
             free -= self.reserved_highatomic.load(Relaxed) as i64;
         }
-        free > (flags.effective_mark(&self.watermarks) + reserve) as i64
+        free > (flags.effective_mark(&self.watermarks()) + reserve) as i64
     }
 
     /// The watermark check on the buddy allocator's own counts, under
@@ -271,7 +378,7 @@ impl<'a> Zone<'a> {
             buddy.free_pages().saturating_sub(unusable) as u64,
             buddy.has_block(order, harder),
             order,
-            &self.watermarks,
+            &self.watermarks(),
             reserve,
             flags,
         )
@@ -305,7 +412,7 @@ impl<'a> Zone<'a> {
                 .or_else(|| buddy.alloc(order, mt))
                 .or_else(|| buddy.alloc(order, MigrateType::HighAtomic));
             if let Some(p) = pfn.filter(|_| order > 0) {
-                buddy.reserve_highatomic(p, self.managed);
+                buddy.reserve_highatomic(p, self.managed());
             }
             pfn
         } else {
@@ -354,7 +461,7 @@ impl<'a> Zone<'a> {
         };
         // When the whole batch leaves the zone above the mark, one check
         // does for all of it; otherwise each block is checked.
-        let floor = flags.effective_mark(&self.watermarks) + reserve;
+        let floor = flags.effective_mark(&self.watermarks()) + reserve;
         let whole_batch_fits = buddy.free_pages() as u64 > floor + ((count as u64) << order);
         if whole_batch_fits && buddy.reserved_highatomic() == 0 {
             buddy.alloc_bulk(order, mt, count, out);
@@ -439,33 +546,54 @@ pub struct ZoneRef {
     pub zone: ZoneType,
 }
 
-/// The zones an allocation may use, in the order it tries them.
+/// The zones an allocation may use, in the order it tries them. Rebuilt
+/// in place when memory comes online, so its entries are atomics: a
+/// reader racing a rebuild sees a mix of the two lists (every zone it
+/// names is real), and the allocator retries what failed meanwhile (the
+/// zonelist generation, as Linux's zonelist_update_seq).
 pub struct Zonelist {
-    refs: [ZoneRef; MAX_ZONEREFS],
-    len: usize,
+    refs: [AtomicU16; MAX_ZONEREFS],
+    len: AtomicUsize,
 }
+
+impl ZoneRef {
+    fn pack(self) -> u16 {
+        (self.node as u16) << 8 | self.zone.index() as u16
+    }
+
+    fn unpack(v: u16) -> ZoneRef {
+        ZoneRef {
+            node: (v >> 8) as u8,
+            zone: ZoneType::ALL[(v & 0xff) as usize % NR_ZONES],
+        }
+    }
+}
+
+/// No zone (a `first_zone` slot without one).
+const NO_ZONEREF: u16 = u16::MAX;
 
 impl Zonelist {
     const fn empty() -> Self {
         Zonelist {
-            refs: [ZoneRef {
-                node: 0,
-                zone: ZoneType::Dma,
-            }; MAX_ZONEREFS],
-            len: 0,
+            refs: [const { AtomicU16::new(0) }; MAX_ZONEREFS],
+            len: AtomicUsize::new(0),
         }
     }
 
-    fn push(&mut self, node: NodeId, zone: ZoneType) {
-        self.refs[self.len] = ZoneRef {
-            node: node as u8,
-            zone,
-        };
-        self.len += 1;
+    /// Replaces the list (entries first, then the length).
+    fn set(&self, refs: &[ZoneRef]) {
+        for (slot, r) in self.refs.iter().zip(refs) {
+            slot.store(r.pack(), Relaxed);
+        }
+        self.len.store(refs.len().min(MAX_ZONEREFS), Release);
     }
 
+    #[inline]
     pub fn iter(&self) -> impl Iterator<Item = ZoneRef> + '_ {
-        self.refs[..self.len].iter().copied()
+        let len = self.len.load(Acquire);
+        self.refs[..len]
+            .iter()
+            .map(|r| ZoneRef::unpack(r.load(Relaxed)))
     }
 
     /// The nodes in the order the list visits them (each once).
@@ -475,6 +603,44 @@ impl Zonelist {
             let n = r.node as NodeId;
             (last.replace(n) != Some(n)).then_some(n)
         })
+    }
+}
+
+mod zonelist_build {
+    use super::{ZoneRef, MAX_ZONEREFS};
+    use crate::zone::ZoneType;
+    use numa::NodeId;
+
+    /// A zonelist being built, before it is stored.
+    pub struct RefList {
+        pub refs: [ZoneRef; MAX_ZONEREFS],
+        pub len: usize,
+    }
+
+    impl RefList {
+        pub fn new() -> Self {
+            RefList {
+                refs: [ZoneRef {
+                    node: 0,
+                    zone: ZoneType::Dma,
+                }; MAX_ZONEREFS],
+                len: 0,
+            }
+        }
+
+        pub fn push(&mut self, node: NodeId, zone: ZoneType) {
+            if self.len < MAX_ZONEREFS {
+                self.refs[self.len] = ZoneRef {
+                    node: node as u8,
+                    zone,
+                };
+                self.len += 1;
+            }
+        }
+
+        pub fn as_slice(&self) -> &[ZoneRef] {
+            &self.refs[..self.len]
+        }
     }
 }
 
@@ -488,7 +654,7 @@ pub struct Node<'a> {
     pub zonelist_thisnode: Zonelist,
     /// By the highest zone a request may use: the first zone of
     /// `zonelist` it may use, where its allocations try first.
-    first_zone: [Option<ZoneRef>; NR_ZONES],
+    first_zone: [AtomicU16; NR_ZONES],
 }
 
 impl<'a> Node<'a> {
@@ -498,7 +664,7 @@ impl<'a> Node<'a> {
             zones,
             zonelist: Zonelist::empty(),
             zonelist_thisnode: Zonelist::empty(),
-            first_zone: [None; NR_ZONES],
+            first_zone: [const { AtomicU16::new(NO_ZONEREF) }; NR_ZONES],
         }
     }
 
@@ -512,7 +678,7 @@ impl<'a> Node<'a> {
     }
 
     pub fn managed(&self) -> u64 {
-        self.zones.iter().map(|z| z.managed).sum()
+        self.zones.iter().map(|z| z.managed()).sum()
     }
 
     /// RAM pages present on the node: ZONE_DEVICE (persistent memory) is
@@ -521,11 +687,11 @@ impl<'a> Node<'a> {
         self.zones
             .iter()
             .filter(|z| z.kind != ZoneType::Device)
-            .map(|z| z.span.present)
+            .map(|z| z.present())
             .sum()
     }
 
-    fn push_zones(&self, list: &mut Zonelist) {
+    fn push_zones(&self, list: &mut zonelist_build::RefList) {
         for z in self.zones.iter().rev().filter(|z| z.is_populated()) {
             list.push(self.id, z.kind);
         }
@@ -629,17 +795,24 @@ pub enum AllocError {
 /// The allocator over all nodes.
 pub struct PageAllocator<'a> {
     nodes: [Option<&'a Node<'a>>; MAX_NUMNODES],
-    min_free_kbytes: u64,
+    /// `min_free_kbytes=` from the command line, kept over every
+    /// recomputation (Linux's user_min_free_kbytes).
+    min_free_kbytes_set: Option<u64>,
+    min_free_kbytes: AtomicU64,
     /// Managed pages of all zones (Linux's totalram_pages).
-    totalram_pages: u64,
-    /// Populated zones by start frame, for frame -> zone lookups.
+    totalram_pages: AtomicU64,
+    /// Zones with storage, for frame -> zone lookups: the populated ones
+    /// by start frame (`nr_by_pfn` of them), then the hot-plug zones.
     by_pfn: [Option<&'a Zone<'a>>; MAX_ZONEREFS],
     nr_by_pfn: usize,
+    nr_hotplug: usize,
     /// Frame >> zone_map_shift -> 1 + index in `by_pfn` (or NONE, MIXED):
     /// the zone of a freed frame in one load (Linux keeps it in struct
-    /// page's flags).
-    zone_map: [u16; ZONE_MAP_ENTRIES],
+    /// page's flags). Rewritten when memory comes online.
+    zone_map: [AtomicU16; ZONE_MAP_ENTRIES],
     zone_map_shift: u32,
+    /// Bumped by every zonelist rebuild (Linux's zonelist_update_seq).
+    zonelist_generation: AtomicU64,
     /// Every CPU's page lists, for the counts and NUMA events they hold.
     pcp_sets: PcpRegistry<'a>,
     /// Operations that found their CPU's lists in use under them (an
@@ -652,6 +825,21 @@ pub struct PageAllocator<'a> {
     pub bad_frees: AtomicU64,
 }
 
+/// Why memory could not come online.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnlineError {
+    /// The node has no zone that takes hot-added memory (none was set up
+    /// at boot: no hot-pluggable SRAT range, or its ZONE_MOVABLE already
+    /// holds boot memory).
+    NoHotplugZone,
+    /// Outside the zone's span, empty, or not in whole MAX_ORDER blocks.
+    BadRange,
+    /// It overlaps a range already online.
+    Overlaps,
+    /// The zone has taken as many ranges as it can hold.
+    TooManyRanges,
+}
+
 impl<'a> PageAllocator<'a> {
     /// Completes the nodes (watermarks, lowmem_reserve, zonelists) and
     /// makes them shared. `min_free_kbytes` overrides Linux's default; it is
@@ -661,9 +849,78 @@ impl<'a> PageAllocator<'a> {
         topology: &Topology,
         min_free_kbytes: Option<u64>,
     ) -> Self {
-        let all_zones = || nodes.iter().flatten().flat_map(|n| n.zones.iter());
-        let lowmem = watermark::lowmem_pages(all_zones().map(|z| (z.kind, z.managed)));
-        let min_free_kbytes = min_free_kbytes
+        // Every zone with storage gets a slot in the per-CPU lists, a
+        // hot-plug zone too (its lists stay empty until memory arrives).
+        let mut pcp_index = 0;
+        for node in nodes.iter_mut().flatten() {
+            for z in node.zones.iter_mut() {
+                if z.is_populated() || z.hotplug {
+                    z.pcp_index = pcp_index;
+                    pcp_index += 1;
+                }
+            }
+        }
+        let mut shared: [Option<&'a Node<'a>>; MAX_NUMNODES] = [None; MAX_NUMNODES];
+        for (slot, node) in shared.iter_mut().zip(nodes) {
+            *slot = node.map(|n| &*n);
+        }
+        let mut by_pfn = [None; MAX_ZONEREFS];
+        let mut nr_by_pfn = 0;
+        for z in shared.iter().flatten().flat_map(|n| n.zones.iter()) {
+            if z.is_populated() && !z.hotplug {
+                by_pfn[nr_by_pfn] = Some(z);
+                nr_by_pfn += 1;
+            }
+        }
+        by_pfn[..nr_by_pfn].sort_unstable_by_key(|z| z.map_or(0, |z| z.span.start_pfn));
+        let mut nr_hotplug = 0;
+        for z in shared.iter().flatten().flat_map(|n| n.zones.iter()) {
+            if z.hotplug {
+                by_pfn[nr_by_pfn + nr_hotplug] = Some(z);
+                nr_hotplug += 1;
+            }
+        }
+        let map_end = by_pfn
+            .iter()
+            .flatten()
+            .map(|z| z.span.end_pfn)
+            .max()
+            .unwrap_or(0);
+        let mut zone_map_shift = 9;
+        while (map_end >> zone_map_shift) > ZONE_MAP_ENTRIES as u64 {
+            zone_map_shift += 1;
+        }
+        let a = PageAllocator {
+            nodes: shared,
+            min_free_kbytes_set: min_free_kbytes,
+            min_free_kbytes: AtomicU64::new(0),
+            totalram_pages: AtomicU64::new(0),
+            by_pfn,
+            nr_by_pfn,
+            nr_hotplug,
+            zone_map: [const { AtomicU16::new(ZONE_MAP_NONE) }; ZONE_MAP_ENTRIES],
+            zone_map_shift,
+            zonelist_generation: AtomicU64::new(0),
+            pcp_sets: PcpRegistry::new(pcp_index),
+            pcp_bypasses: AtomicU64::new(0),
+            interleave_next: AtomicUsize::new(0),
+            failures: AtomicU64::new(0),
+            bad_frees: AtomicU64::new(0),
+        };
+        a.setup_zone_parameters(topology);
+        a.build_zonelists(topology);
+        a.build_zone_map();
+        a
+    }
+
+    /// min_free_kbytes, watermarks, lowmem_reserve and the per-CPU list
+    /// bounds of every zone from the managed pages now (Linux's
+    /// init_per_zone_wmark_min, at boot and after memory comes online).
+    fn setup_zone_parameters(&self, topology: &Topology) {
+        let all_zones = || self.nodes.iter().flatten().flat_map(|n| n.zones.iter());
+        let lowmem = watermark::lowmem_pages(all_zones().map(|z| (z.kind, z.managed())));
+        let min_free_kbytes = self
+            .min_free_kbytes_set
             .unwrap_or_else(|| {
                 // Linux's order: watermarks from the square-root default at
                 // boot, then khugepaged's raise for huge pages, computed
@@ -674,8 +931,8 @@ impl<'a> PageAllocator<'a> {
                 let free_buffer_pages: u64 = kernel_zones()
                     .map(|z| {
                         let high =
-                            watermark::zone_watermarks(z.kind, z.managed, default, lowmem).high;
-                        z.managed.saturating_sub(high)
+                            watermark::zone_watermarks(z.kind, z.managed(), default, lowmem).high;
+                        z.managed().saturating_sub(high)
                     })
                     .sum();
                 let zones = kernel_zones().count() as u64;
@@ -685,83 +942,151 @@ impl<'a> PageAllocator<'a> {
                 ))
             })
             .min(watermark::max_min_free_kbytes(lowmem));
+        self.min_free_kbytes.store(min_free_kbytes, Relaxed);
         let cpus_online = topology.cpus().len() as u32;
-        let mut pcp_index = 0;
-        for node in nodes.iter_mut().flatten() {
-            let managed: [u64; NR_ZONES] = core::array::from_fn(|i| node.zones[i].managed);
+        for node in self.nodes.iter().flatten() {
+            let managed: [u64; NR_ZONES] = core::array::from_fn(|i| node.zones[i].managed());
             let reserve = watermark::lowmem_reserve(&managed);
             let cpus_on_node = topology.cpus_of(node.id).count() as u32;
-            for (i, z) in node.zones.iter_mut().enumerate() {
-                z.watermarks =
-                    watermark::zone_watermarks(z.kind, z.managed, min_free_kbytes, lowmem);
-                z.lowmem_reserve = reserve[i];
+            for (i, z) in node.zones.iter().enumerate() {
+                let marks =
+                    watermark::zone_watermarks(z.kind, z.managed(), min_free_kbytes, lowmem);
+                z.set_watermarks(marks);
+                for (slot, &r) in z.lowmem_reserve.iter().zip(&reserve[i]) {
+                    slot.store(r, Relaxed);
+                }
                 if z.is_populated() {
-                    z.pcp_index = pcp_index;
-                    pcp_index += 1;
-                    z.pcp_batch = pcp::batch_size(z.managed);
-                    z.pcp_high_min =
-                        pcp::high_min(z.watermarks.low, z.pcp_batch, cpus_on_node, cpus_online);
-                    z.pcp_high_max =
-                        pcp::high_max(z.managed, z.pcp_batch, cpus_on_node, cpus_online);
+                    let batch = pcp::batch_size(z.managed());
+                    z.pcp_batch.store(batch, Relaxed);
+                    z.pcp_high_min.store(
+                        pcp::high_min(marks.low, batch, cpus_on_node, cpus_online),
+                        Relaxed,
+                    );
+                    z.pcp_high_max.store(
+                        pcp::high_max(z.managed(), batch, cpus_on_node, cpus_online),
+                        Relaxed,
+                    );
                 }
             }
         }
-        // Zonelists: nodes by Linux's find_next_best_node, each node's
-        // zones from the highest type down.
+        self.totalram_pages
+            .store(all_zones().map(|z| z.managed()).sum(), Relaxed);
+    }
+
+    /// Zonelists: nodes by Linux's find_next_best_node, each node's
+    /// populated zones from the highest type down.
+    fn build_zonelists(&self, topology: &Topology) {
         for id in 0..MAX_NUMNODES {
-            if nodes[id].is_none() {
+            let Some(node) = self.nodes[id] else {
                 continue;
-            }
-            let mut list = Zonelist::empty();
+            };
+            let mut list = zonelist_build::RefList::new();
             let mut used = [false; MAX_NUMNODES];
             while let Some(next) = topology.next_best_node(id, &used) {
                 used[next] = true;
-                if let Some(n) = &nodes[next] {
+                if let Some(n) = self.nodes[next] {
                     n.push_zones(&mut list);
                 }
             }
-            let mut own = Zonelist::empty();
-            nodes[id].as_ref().unwrap().push_zones(&mut own);
-            let node = nodes[id].as_mut().unwrap();
-            node.first_zone =
-                core::array::from_fn(|highest| list.iter().find(|r| r.zone.index() <= highest));
-            node.zonelist = list;
-            node.zonelist_thisnode = own;
-        }
-        let mut shared: [Option<&'a Node<'a>>; MAX_NUMNODES] = [None; MAX_NUMNODES];
-        for (slot, node) in shared.iter_mut().zip(nodes) {
-            *slot = node.map(|n| &*n);
-        }
-        let mut by_pfn = [None; MAX_ZONEREFS];
-        let mut nr_by_pfn = 0;
-        for z in shared.iter().flatten().flat_map(|n| n.zones.iter()) {
-            if z.is_populated() {
-                by_pfn[nr_by_pfn] = Some(z);
-                nr_by_pfn += 1;
+            let mut own = zonelist_build::RefList::new();
+            node.push_zones(&mut own);
+            for (highest, slot) in node.first_zone.iter().enumerate() {
+                let first = list.as_slice().iter().find(|r| r.zone.index() <= highest);
+                slot.store(first.map_or(NO_ZONEREF, |r| r.pack()), Relaxed);
             }
+            node.zonelist.set(list.as_slice());
+            node.zonelist_thisnode.set(own.as_slice());
         }
-        by_pfn[..nr_by_pfn].sort_unstable_by_key(|z| z.map_or(0, |z| z.span.start_pfn));
-        let (zone_map, zone_map_shift) = build_zone_map(&by_pfn[..nr_by_pfn]);
-        let totalram_pages = shared
-            .iter()
-            .flatten()
-            .flat_map(|n| n.zones.iter())
-            .map(|z| z.managed)
-            .sum();
-        PageAllocator {
-            nodes: shared,
-            min_free_kbytes,
-            totalram_pages,
-            by_pfn,
-            nr_by_pfn,
-            zone_map,
-            zone_map_shift,
-            pcp_sets: PcpRegistry::new(nr_by_pfn),
-            pcp_bypasses: AtomicU64::new(0),
-            interleave_next: AtomicUsize::new(0),
-            failures: AtomicU64::new(0),
-            bad_frees: AtomicU64::new(0),
+        self.zonelist_generation.fetch_add(1, Release);
+    }
+
+    /// How many times the zonelists were built: an allocation that
+    /// failed while this moved tries again.
+    pub fn zonelist_generation(&self) -> u64 {
+        self.zonelist_generation.load(Acquire)
+    }
+
+    fn build_zone_map(&self) {
+        let zones = &self.by_pfn[..self.nr_by_pfn + self.nr_hotplug];
+        let shift = self.zone_map_shift;
+        for (e, entry) in self.zone_map.iter().enumerate() {
+            let (lo, hi) = ((e as u64) << shift, ((e as u64) + 1) << shift);
+            let mut v = ZONE_MAP_NONE;
+            for (i, z) in zones.iter().enumerate() {
+                let Some(z) = z else { continue };
+                let overlaps = |(s, end): (u64, u64)| s < hi && lo < end;
+                let hit = if z.hotplug {
+                    z.online_ranges().any(overlaps)
+                } else {
+                    overlaps((z.span.start_pfn, z.span.end_pfn))
+                };
+                if hit {
+                    v = if v == ZONE_MAP_NONE {
+                        i as u16 + 1
+                    } else {
+                        ZONE_MAP_MIXED
+                    };
+                }
+            }
+            entry.store(v, Relaxed);
         }
+    }
+
+    /// Brings frames `[start, end)` online in `node`'s hot-plug zone: the
+    /// buddy allocator takes them as Movable pageblocks, and watermarks,
+    /// per-CPU list bounds, the zonelists and the frame -> zone map are
+    /// built again (Linux's online_pages). The storage of those frames
+    /// must be backed and zeroed before. One caller at a time (memory
+    /// hotplug is serialised by its caller, as Linux's mem_hotplug_lock).
+    pub fn online_range(
+        &self,
+        node: NodeId,
+        start: u64,
+        end: u64,
+        topology: &Topology,
+    ) -> Result<u64, OnlineError> {
+        let zone = self
+            .node(node)
+            .map(|n| n.zone(ZoneType::Movable))
+            .filter(|z| z.hotplug)
+            .ok_or(OnlineError::NoHotplugZone)?;
+        let block = 1u64 << MAX_ORDER;
+        if start >= end
+            || start < zone.span.start_pfn
+            || end > zone.span.end_pfn
+            || !start.is_multiple_of(block)
+            || !end.is_multiple_of(block)
+        {
+            return Err(OnlineError::BadRange);
+        }
+        if self
+            .zones()
+            .any(|z| (start..end).step_by(block as usize).any(|p| z.contains(p)))
+        {
+            return Err(OnlineError::Overlaps);
+        }
+        let n = zone.nr_online.load(Relaxed);
+        if n == MAX_ONLINE_RANGES {
+            return Err(OnlineError::TooManyRanges);
+        }
+        // The range is published before its pages are free, so that
+        // every page handed out is found again by its free.
+        zone.online[n].0.store(start, Relaxed);
+        zone.online[n].1.store(end, Relaxed);
+        zone.nr_online.store(n + 1, Release);
+        let added = {
+            let mut area = zone.free_area.lock();
+            let buddy = area.as_mut().ok_or(OnlineError::NoHotplugZone)?;
+            let added = buddy.add_free_range(start, end) as u64;
+            zone.publish(buddy);
+            added
+        };
+        zone.present.fetch_add(end - start, Relaxed);
+        zone.managed.fetch_add(added, Relaxed);
+        self.setup_zone_parameters(topology);
+        self.build_zone_map();
+        self.build_zonelists(topology);
+        Ok(added)
     }
 
     pub fn node(&self, id: NodeId) -> Option<&'a Node<'a>> {
@@ -778,16 +1103,17 @@ impl<'a> PageAllocator<'a> {
 
     /// Managed pages of all zones, kept (Linux's totalram_pages).
     pub fn totalram_pages(&self) -> u64 {
-        self.totalram_pages
+        self.totalram_pages.load(Relaxed)
     }
 
     pub fn min_free_kbytes(&self) -> u64 {
-        self.min_free_kbytes
+        self.min_free_kbytes.load(Relaxed)
     }
 
-    /// How many per-CPU page lists each CPU needs (one per populated zone).
+    /// How many per-CPU page lists each CPU needs (one per populated or
+    /// hot-plug zone).
     pub fn nr_pcp_zones(&self) -> usize {
-        self.nr_by_pfn
+        self.nr_by_pfn + self.nr_hotplug
     }
 
     /// The allocated block `pfn` lies in: its head frame and order, from
@@ -816,20 +1142,31 @@ impl<'a> PageAllocator<'a> {
     /// zone map, a search only where zones meet inside one of its entries.
     #[inline(always)]
     pub fn zone_of(&self, pfn: u64) -> Option<&'a Zone<'a>> {
-        match self.zone_map.get((pfn >> self.zone_map_shift) as usize) {
-            Some(&ZONE_MAP_NONE) => None,
-            Some(&ZONE_MAP_MIXED) | None => self.search_zone(pfn),
-            Some(&i) => self.by_pfn[i as usize - 1].filter(|z| z.contains(pfn)),
+        match self
+            .zone_map
+            .get((pfn >> self.zone_map_shift) as usize)
+            .map(|e| e.load(Relaxed))
+        {
+            Some(ZONE_MAP_NONE) => None,
+            Some(ZONE_MAP_MIXED) | None => self.search_zone(pfn),
+            Some(i) => self.by_pfn[i as usize - 1].filter(|z| z.contains(pfn)),
         }
     }
 
     #[inline(never)]
     fn search_zone(&self, pfn: u64) -> Option<&'a Zone<'a>> {
         let table = &self.by_pfn[..self.nr_by_pfn];
-        let i = table
+        let boot = table
             .partition_point(|z| z.is_some_and(|z| z.span.start_pfn <= pfn))
-            .checked_sub(1)?;
-        table[i].filter(|z| z.contains(pfn))
+            .checked_sub(1)
+            .and_then(|i| table[i].filter(|z| z.contains(pfn)));
+        boot.or_else(|| {
+            self.by_pfn[self.nr_by_pfn..self.nr_by_pfn + self.nr_hotplug]
+                .iter()
+                .flatten()
+                .copied()
+                .find(|z| z.contains(pfn))
+        })
     }
 
     /// Makes CPU `cpu`'s lists known, so that reports and conservation
@@ -897,7 +1234,7 @@ impl<'a> PageAllocator<'a> {
         let ok = |node: u8| allowed.is_none_or(|m| m & 1 << node != 0);
         for r in list.iter().filter(|r| r.zone <= highest && ok(r.node)) {
             let zone = self.node(r.node as NodeId)?.zone(r.zone);
-            let reserve = zone.lowmem_reserve[highest.index()];
+            let reserve = zone.reserve_for(highest.index());
             let from_lists = match pcp {
                 Some(pcp) if order <= PCP_MAX_ORDER && zone.is_populated() => {
                     if !zone.watermark_fast(order, reserve, flags) {
@@ -966,7 +1303,7 @@ impl<'a> PageAllocator<'a> {
         reserve: u64,
         flags: AllocFlags,
     ) {
-        let blocks = (zone.pcp_batch as usize >> order).max(1);
+        let blocks = (zone.pcp_batch() as usize >> order).max(1);
         zone.take_bulk(order, mt, blocks, reserve, flags, |pfn| {
             lists.push(order, mt as usize, (pfn - zone.span.start_pfn) as u32);
         });
@@ -1244,7 +1581,7 @@ impl<'a> PageAllocator<'a> {
                 } else if order <= PCP_MAX_ORDER {
                     let high = lists.retune(zone.pcp_bounds(), zone.pcp_state());
                     if lists.count() > high {
-                        let pages = lists.trim_size(zone.pcp_batch);
+                        let pages = lists.trim_size(zone.pcp_batch());
                         trim(zone, &mut lists, pages);
                     }
                 }
@@ -1261,7 +1598,11 @@ impl<'a> PageAllocator<'a> {
     #[inline(always)]
     fn fast_zone(&self, node: NodeId, gfp: Gfp) -> Option<(&'a Zone<'a>, usize)> {
         let highest = gfp.zone().ok()?.index();
-        let first = (*self.nodes.get(node)?)?.first_zone[highest]?;
+        let first = (*self.nodes.get(node)?)?.first_zone[highest].load(Relaxed);
+        if first == NO_ZONEREF {
+            return None;
+        }
+        let first = ZoneRef::unpack(first);
         if gfp.contains(Gfp::THISNODE) && first.node as usize != node {
             return None;
         }
@@ -1287,7 +1628,7 @@ impl<'a> PageAllocator<'a> {
             return None;
         }
         let (zone, highest) = self.fast_zone(node, gfp)?;
-        if !zone.watermark_fast(order, zone.lowmem_reserve[highest], AllocFlags::FAST) {
+        if !zone.watermark_fast(order, zone.reserve_for(highest), AllocFlags::FAST) {
             return None;
         }
         let mt = gfp.migratetype();
@@ -1320,7 +1661,7 @@ impl<'a> PageAllocator<'a> {
         let Some((zone, highest)) = self.fast_zone(node, gfp) else {
             return 0;
         };
-        let reserve = zone.lowmem_reserve[highest];
+        let reserve = zone.reserve_for(highest);
         let mt = gfp.migratetype();
         let Some(mut lists) = self.enter_lists(pcp, zone) else {
             return 0;
@@ -1367,7 +1708,7 @@ impl<'a> PageAllocator<'a> {
             return None;
         }
         let (zone, highest) = self.fast_zone(node, gfp)?;
-        let reserve = zone.lowmem_reserve[highest];
+        let reserve = zone.reserve_for(highest);
         if !zone.watermark_fast(order, reserve, AllocFlags::FAST) {
             return None;
         }
@@ -1485,33 +1826,5 @@ fn give(buddy: &mut Buddy, pfn: u64, order: usize) {
 
 /// The frame -> zone map over the sorted populated zones, and its shift:
 /// entries of at least 512 frames, as many as the highest frame needs.
-fn build_zone_map(zones: &[Option<&Zone>]) -> ([u16; ZONE_MAP_ENTRIES], u32) {
-    let end = zones
-        .iter()
-        .flatten()
-        .map(|z| z.span.end_pfn)
-        .max()
-        .unwrap_or(0);
-    let mut shift = 9;
-    while (end >> shift) > ZONE_MAP_ENTRIES as u64 {
-        shift += 1;
-    }
-    let mut map = [ZONE_MAP_NONE; ZONE_MAP_ENTRIES];
-    for (e, entry) in map.iter_mut().enumerate() {
-        let (lo, hi) = ((e as u64) << shift, ((e as u64) + 1) << shift);
-        for (i, z) in zones.iter().enumerate() {
-            let Some(z) = z else { continue };
-            if z.span.start_pfn < hi && lo < z.span.end_pfn {
-                *entry = if *entry == ZONE_MAP_NONE {
-                    i as u16 + 1
-                } else {
-                    ZONE_MAP_MIXED
-                };
-            }
-        }
-    }
-    (map, shift)
-}
-
 #[cfg(test)]
 mod tests;

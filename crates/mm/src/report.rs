@@ -75,7 +75,7 @@ pub fn pagetypeinfo(w: &mut dyn Write, a: &PageAllocator) -> fmt::Result {
 pub fn zoneinfo(w: &mut dyn Write, a: &PageAllocator) -> fmt::Result {
     for z in a.zones() {
         let (free, _) = z.free_state();
-        let wm = z.watermarks;
+        let wm = z.watermarks();
         writeln!(w, "Node {}, zone {:>8}", z.node, z.kind.name())?;
         writeln!(w, "  pages free     {free}")?;
         writeln!(w, "        boost    0")?;
@@ -83,11 +83,11 @@ pub fn zoneinfo(w: &mut dyn Write, a: &PageAllocator) -> fmt::Result {
         writeln!(w, "        low      {}", wm.low)?;
         writeln!(w, "        high     {}", wm.high)?;
         writeln!(w, "        spanned  {}", z.span.spanned())?;
-        writeln!(w, "        present  {}", z.span.present)?;
+        writeln!(w, "        present  {}", z.present())?;
         writeln!(w, "        managed  {}", z.managed())?;
         writeln!(w, "        cma      0")?;
         write!(w, "        protection: (")?;
-        for (i, r) in z.lowmem_reserve.iter().enumerate() {
+        for (i, r) in z.lowmem_reserve().iter().enumerate() {
             write!(w, "{}{r}", if i == 0 { "" } else { ", " })?;
         }
         writeln!(w, ")")?;
@@ -103,13 +103,13 @@ pub fn zoneinfo(w: &mut dyn Write, a: &PageAllocator) -> fmt::Result {
             let set = lists.get(z.pcp_index);
             let count = set.map_or(0, |l| l.count());
             // Not tuned yet: it starts from high_min.
-            let high = set.map_or(0, |l| l.high()).max(z.pcp_high_min);
+            let high = set.map_or(0, |l| l.high()).max(z.pcp_high_min());
             writeln!(w, "    cpu: {cpu}")?;
             writeln!(w, "              count:    {count}")?;
             writeln!(w, "              high:     {high}")?;
-            writeln!(w, "              batch:    {}", z.pcp_batch)?;
-            writeln!(w, "              high_min: {}", z.pcp_high_min)?;
-            writeln!(w, "              high_max: {}", z.pcp_high_max)?;
+            writeln!(w, "              batch:    {}", z.pcp_batch())?;
+            writeln!(w, "              high_min: {}", z.pcp_high_min())?;
+            writeln!(w, "              high_max: {}", z.pcp_high_max())?;
         }
         writeln!(w, "  start_pfn:           {}", z.span.start_pfn)?;
     }
@@ -161,7 +161,7 @@ impl Write for Cursor<'_> {
 }
 
 fn zone_line(w: &mut dyn Write, z: &Zone) -> fmt::Result {
-    let wm = z.watermarks;
+    let wm = z.watermarks();
     writeln!(
         w,
         "Node {} {} free:{}kB boost:0kB min:{}kB low:{}kB high:{}kB present:{}kB managed:{}kB",
@@ -171,11 +171,11 @@ fn zone_line(w: &mut dyn Write, z: &Zone) -> fmt::Result {
         wm.min * PAGE_KIB,
         wm.low * PAGE_KIB,
         wm.high * PAGE_KIB,
-        z.span.present * PAGE_KIB,
+        z.present() * PAGE_KIB,
         z.managed() * PAGE_KIB
     )?;
     write!(w, "lowmem_reserve[]:")?;
-    for r in z.lowmem_reserve {
+    for r in z.lowmem_reserve() {
         write!(w, " {r}")?;
     }
     writeln!(w)
@@ -219,7 +219,7 @@ pub fn allocation_failure(
     for z in a.zones().filter(|z| z.is_populated()) {
         buddy_line(w, z)?;
     }
-    let present: u64 = a.zones().map(|z| z.span.present).sum();
+    let present: u64 = a.zones().map(|z| z.present()).sum();
     let managed: u64 = a.zones().map(|z| z.managed()).sum();
     writeln!(w, "{present} pages RAM")?;
     writeln!(w, "{} pages reserved", present - managed)

@@ -7,7 +7,7 @@ use crate::buddy::PageMeta;
 use crate::movable::{movable_starts, CoreSize};
 use crate::page_alloc::{Node, PageAllocator, Zone, ZoneFrames};
 use crate::pcp::PcpLink;
-use crate::zone::{node_zone_spans, pfn_range, ZoneType, NR_ZONES};
+use crate::zone::{node_zone_spans, pfn_range, ZoneSpan, ZoneType, NR_ZONES};
 use core::sync::atomic::AtomicU8;
 use numa::{NodeId, Topology, MAX_MEMBLKS, MAX_NUMNODES};
 
@@ -31,6 +31,10 @@ pub struct Setup {
 
 pub const MAX_MOVABLE_FROM: usize = 16;
 
+/// Storage per frame: descriptor, allocation-state byte, per-CPU list link.
+const PER_FRAME_BYTES: usize =
+    core::mem::size_of::<PageMeta>() + 1 + core::mem::size_of::<PcpLink>();
+
 /// Where node data and page descriptors live. The kernel takes them from
 /// the node's own memory; host tests from the heap.
 pub trait NodeStorage<'a> {
@@ -40,6 +44,16 @@ pub trait NodeStorage<'a> {
     fn page_state(&mut self, node: NodeId, count: usize) -> &'a [AtomicU8];
     /// `count` per-CPU list links on `node`, each zero.
     fn pcp_links(&mut self, node: NodeId, count: usize) -> &'a [PcpLink];
+    /// Storage for `count` frames of memory that may be hot-added, on
+    /// `node` (descriptors, state bytes and links, zeroed). The default
+    /// takes it as boot storage; None means no hot-add there.
+    fn hotplug_frames(&mut self, node: NodeId, count: usize) -> Option<ZoneFrames<'a>> {
+        Some(ZoneFrames {
+            meta: self.page_meta(node, count),
+            state: self.page_state(node, count),
+            links: self.pcp_links(node, count),
+        })
+    }
     /// Moves a node's data onto `node`'s memory.
     fn node(&mut self, node: NodeId, data: Node<'a>) -> &'a mut Node<'a>;
 }
@@ -121,15 +135,30 @@ pub fn build<'a>(
             }
         }
         let spans = node_zone_spans(&ranges[..n], movable[id], &device[..nd]);
+        // A node without ZONE_MOVABLE at boot gets one for hot-added
+        // memory, its descriptors taken now for as much of the hot-plug
+        // span as 1/32 of its home node's RAM can describe.
+        let home_pages: u64 = ram
+            .iter()
+            .filter(|r| r.0 == topology.mem_node(id))
+            .map(|r| r.2 - r.1)
+            .sum();
+        let mut hotplug = hotplug_span(topology)
+            .filter(|_| spans[ZoneType::Movable.index()].is_empty())
+            .map(|span| capped_hotplug_span(span, home_pages))
+            .filter(|span| span.spanned() > 0)
+            .and_then(|span| {
+                let n = span.spanned() as usize;
+                cost.descriptor_bytes += (n * PER_FRAME_BYTES) as u64;
+                Some((span, storage.hotplug_frames(topology.mem_node(id), n)?))
+            });
         // A memory-less node keeps its data on its nearest node with memory.
         let home = topology.mem_node(id);
         let zones: [Zone<'a>; NR_ZONES] = core::array::from_fn(|i| {
             let span = spans[i];
             let meta = (!span.is_empty()).then(|| {
                 let n = span.spanned() as usize;
-                let per_frame =
-                    core::mem::size_of::<PageMeta>() + 1 + core::mem::size_of::<PcpLink>();
-                cost.descriptor_bytes += (n * per_frame) as u64;
+                cost.descriptor_bytes += (n * PER_FRAME_BYTES) as u64;
                 ZoneFrames {
                     meta: storage.page_meta(home, n),
                     state: storage.page_state(home, n),
@@ -137,7 +166,15 @@ pub fn build<'a>(
                 }
             });
             cost.present_pages += span.present;
-            Zone::new(id, ZoneType::ALL[i], span, meta)
+            match hotplug.take() {
+                Some((span, frames)) if ZoneType::ALL[i] == ZoneType::Movable => {
+                    Zone::new_hotplug(id, span, frames)
+                }
+                other => {
+                    hotplug = other;
+                    Zone::new(id, ZoneType::ALL[i], span, meta)
+                }
+            }
         });
         cost.node_bytes += core::mem::size_of::<Node>() as u64;
         *slot = Some(storage.node(home, Node::new(id, zones)));
@@ -156,4 +193,37 @@ pub fn build<'a>(
         PageAllocator::new(nodes, topology, setup.min_free_kbytes),
         cost,
     )
+}
+
+/// Where memory may be hot-added, as one span: the SRAT's hot-pluggable
+/// ranges from the lowest to the highest, widened to whole MAX_ORDER
+/// blocks (hot-added ranges come online in whole blocks).
+pub fn hotplug_span(topology: &Topology) -> Option<ZoneSpan> {
+    let block = 1u64 << crate::buddy::MAX_ORDER;
+    let start = topology
+        .hotpluggable()
+        .map(|m| m.start / layout::PAGE_SIZE)
+        .min()?;
+    let end = topology
+        .hotpluggable()
+        .map(|m| m.end.div_ceil(layout::PAGE_SIZE))
+        .max()?;
+    let (start, end) = (start & !(block - 1), end.div_ceil(block) * block);
+    (start < end).then_some(ZoneSpan {
+        start_pfn: start,
+        end_pfn: end,
+        present: 0,
+    })
+}
+
+/// The part of the hot-plug span whose descriptors 1/32 of `home_pages`
+/// of RAM hold, from its start, in whole MAX_ORDER blocks.
+pub fn capped_hotplug_span(span: ZoneSpan, home_pages: u64) -> ZoneSpan {
+    let block = 1u64 << crate::buddy::MAX_ORDER;
+    let affordable = home_pages * layout::PAGE_SIZE / 32 / PER_FRAME_BYTES as u64;
+    let frames = span.spanned().min(affordable) & !(block - 1);
+    ZoneSpan {
+        end_pfn: span.start_pfn + frames,
+        ..span
+    }
 }

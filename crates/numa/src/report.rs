@@ -46,6 +46,17 @@ pub fn numactl_hardware(
     free_bytes: &dyn Fn(NodeId) -> u64,
     w: &mut dyn Write,
 ) -> fmt::Result {
+    numactl_hardware_sized(t, &|n| t.node_bytes(n), free_bytes, w)
+}
+
+/// As [`numactl_hardware`], each node's size from `size_bytes` (the
+/// topology's boot memory plus what was hot-added since).
+pub fn numactl_hardware_sized(
+    t: &Topology,
+    size_bytes: &dyn Fn(NodeId) -> u64,
+    free_bytes: &dyn Fn(NodeId) -> u64,
+    w: &mut dyn Write,
+) -> fmt::Result {
     let n = t.node_count();
     write!(w, "available: {n} nodes (")?;
     write_ranges(w, 0..n)?;
@@ -56,7 +67,7 @@ pub fn numactl_hardware(
             write!(w, " {cpu}")?;
         }
         writeln!(w)?;
-        writeln!(w, "node {node} size: {} MB", t.node_bytes(node) >> 20)?;
+        writeln!(w, "node {node} size: {} MB", size_bytes(node) >> 20)?;
         writeln!(w, "node {node} free: {} MB", free_bytes(node) >> 20)?;
     }
     writeln!(w, "node distances:")?;

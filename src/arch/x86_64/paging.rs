@@ -418,8 +418,14 @@ pub fn map_mmio(phys: u64, len: u64) -> Result<u64, PagingError> {
 /// pc-dimm memory, found through AML), before the page allocator exists.
 /// Every page must be unmapped so far.
 pub fn extend_direct_map_early(start: u64, end: u64) -> Result<(), PagingError> {
+    extend_direct_map(start, end, ANY_NODE)
+}
+
+/// As [`extend_direct_map_early`], at runtime (hot-added memory), page
+/// tables from `node`'s memory.
+pub fn extend_direct_map(start: u64, end: u64, node: i32) -> Result<(), PagingError> {
     with_live_mapper(|mapper, huge_1g| {
-        let mut frames = InstalledFrames { node: ANY_NODE };
+        let mut frames = InstalledFrames { node };
         map_direct(mapper, start, end, huge_1g, &mut frames, true)
     })
 }

@@ -44,7 +44,7 @@ fn four_node_asym_zones_match_the_memory_map() {
         "the 0x9fc00-1M hole"
     );
     let n3 = a.node(3).unwrap();
-    assert_eq!(n3.zone(ZoneType::Dma32).span.present, (1 << 30) / 4096);
+    assert_eq!(n3.zone(ZoneType::Dma32).present(), (1 << 30) / 4096);
     assert!(
         !n3.zone(ZoneType::Normal).is_populated(),
         "all 2.5 GiB lie below 4 GiB"
@@ -53,13 +53,13 @@ fn four_node_asym_zones_match_the_memory_map() {
         let n = a.node(node).unwrap();
         assert_eq!(n.present() * 4096, topo.node_bytes(node) / 4096 * 4096);
         for z in &n.zones {
-            assert!(z.managed() <= z.span.present && z.span.present <= z.span.spanned());
+            assert!(z.managed() <= z.present() && z.present() <= z.span.spanned());
         }
     }
     // Only the first MiB is kept back.
     assert_eq!(
         a.free_pages(),
-        a.zones().map(|z| z.span.present).sum::<u64>() - 256 + 0x61
+        a.zones().map(|z| z.present()).sum::<u64>() - 256 + 0x61
     );
 }
 
@@ -171,11 +171,11 @@ fn atomic_and_nofail_reach_below_where_kernel_stops() {
             live.push(g.pfn);
         }
     };
-    let kernel_floor = |z: &Zone| z.watermarks.min + z.lowmem_reserve[ZoneType::Normal.index()];
+    let kernel_floor = |z: &Zone| z.watermarks().min + z.reserve_for(ZoneType::Normal.index());
     let atomic_floor = |z: &Zone| {
-        let m = z.watermarks.min;
+        let m = z.watermarks().min;
         let half = m - m / 2;
-        half - half / 4 + z.lowmem_reserve[ZoneType::Normal.index()]
+        half - half / 4 + z.reserve_for(ZoneType::Normal.index())
     };
     struct FreeWhileWaiting<'b> {
         a: &'b PageAllocator<'static>,
@@ -400,14 +400,14 @@ fn thisnode_never_falls_back() {
 fn lowmem_reserve_protects_dma_from_normal_allocations() {
     let (a, _) = allocator("one-node", Setup::default());
     let dma = a.node(0).unwrap().zone(ZoneType::Dma);
-    let protection = dma.lowmem_reserve[ZoneType::Normal.index()];
+    let protection = dma.reserve_for(ZoneType::Normal.index());
     assert!(protection > 0);
     let mut live = Vec::new();
     while let Ok(g) = a.alloc(req(Gfp::KERNEL | Gfp::NOWARN, 0, None), &NoReclaim) {
         live.push(g.pfn);
     }
     // GFP_KERNEL could use DMA32 too, so DMA keeps min + reserve back from it.
-    assert!(dma.free_pages() > dma.watermarks.min + protection - 1);
+    assert!(dma.free_pages() > dma.watermarks().min + protection - 1);
     // A GFP_DMA caller still gets DMA pages.
     let g = a
         .alloc(req(Gfp::KERNEL | Gfp::DMA, 0, None), &NoReclaim)
@@ -474,7 +474,7 @@ fn kernelcore_makes_a_movable_zone_only_movable_callers_use() {
     let movable: u64 = a
         .zones()
         .filter(|z| z.kind == ZoneType::Movable)
-        .map(|z| z.span.present)
+        .map(|z| z.present())
         .sum();
     assert!(movable > 0);
     for node in 3..8 {
@@ -594,7 +594,7 @@ fn per_cpu_lists_keep_every_invariant_and_drain_back() {
             for z in a.zones().filter(|z| z.is_populated()) {
                 let count = set[z.pcp_index].count();
                 assert!(
-                    count <= z.pcp_high_max + z.pcp_batch + (1 << 3),
+                    count <= z.pcp_high_max() + z.pcp_batch() + (1 << 3),
                     "{count} pages on a list"
                 );
             }
@@ -898,12 +898,12 @@ fn bulk_allocation_refills_as_it_goes_and_stops_at_the_watermark() {
     });
     assert_eq!(n, all.len());
     assert!(
-        zone.free_pages() <= zone.watermarks.low + zone.pcp_batch as u64,
+        zone.free_pages() <= zone.watermarks().low + zone.pcp_batch() as u64,
         "{} free",
         zone.free_pages()
     );
     assert!(
-        zone.free_pages() + a.parked_pages(zone) >= zone.watermarks.low - zone.pcp_batch as u64
+        zone.free_pages() + a.parked_pages(zone) >= zone.watermarks().low - zone.pcp_batch() as u64
     );
     for &p in &all {
         a.free(p, 0, None).unwrap();
