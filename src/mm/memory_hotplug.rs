@@ -66,7 +66,7 @@ impl fmt::Display for HotplugError {
             ),
             HotplugError::BeyondCapacity { end_pfn } => write!(
                 f,
-                "this node's hot-plug zone has descriptors up to pfn {end_pfn:#x} only (1/32 of the node's RAM, reserved at boot)"
+                "this node's hot-plug zone has descriptors up to pfn {end_pfn:#x} only (1/64 of the node's RAM, reserved at boot)"
             ),
             HotplugError::Map => f.write_str("the direct map could not be extended over it"),
             HotplugError::Online(OnlineError::Overlaps) => {

@@ -874,6 +874,15 @@ pub fn init(settings: &cmdline::Settings) {
             );
         }
     }
+    for z in a.zones().filter(|z| z.is_hotplug()) {
+        log::info!(
+            "  node {} Movable for hot-added memory: [mem {:#018x}-{:#018x}], descriptors {} KiB reserved",
+            z.node,
+            z.span.start_pfn * PAGE_SIZE,
+            z.span.end_pfn * PAGE_SIZE - 1,
+            (z.span.spanned() * mm::setup::PER_FRAME_BYTES as u64) >> 10
+        );
+    }
     for node in a.nodes() {
         let mut order = heapless_name::Name::new();
         for n in node.zonelist.nodes() {

@@ -237,6 +237,22 @@ impl<'a> Zone<'a> {
         }
     }
 
+    /// The span as Linux reports it (zone_start_pfn, spanned): for a
+    /// hot-plug zone, from its lowest online frame to its highest (empty
+    /// while nothing is online); for any other, `span`.
+    pub fn reported_span(&self) -> ZoneSpan {
+        if !self.hotplug {
+            return self.span;
+        }
+        let start = self.online_ranges().map(|r| r.0).min().unwrap_or(0);
+        let end = self.online_ranges().map(|r| r.1).max().unwrap_or(0);
+        ZoneSpan {
+            start_pfn: start,
+            end_pfn: end,
+            present: self.present(),
+        }
+    }
+
     /// True for a zone that takes hot-added memory.
     pub fn is_hotplug(&self) -> bool {
         self.hotplug
@@ -1354,7 +1370,14 @@ impl<'a> PageAllocator<'a> {
     /// Allocates 2^order pages as `req` says. Never zeroes, never prints:
     /// that is the caller's part (it owns the memory window and the log).
     pub fn alloc(&self, req: Request, reclaim: &dyn Reclaim) -> Result<Allocation, AllocError> {
-        let result = self.alloc_inner(req, reclaim);
+        let generation = self.zonelist_generation();
+        let mut result = self.alloc_inner(req, reclaim);
+        // A zonelist rebuilt meanwhile (memory came online) may have been
+        // read half old, half new: try once more before failing, as
+        // Linux's check_retry_zonelist does.
+        if result.is_err() && self.zonelist_generation() != generation {
+            result = self.alloc_inner(req, reclaim);
+        }
         if result.is_err() {
             self.failures.fetch_add(1, Relaxed);
         }

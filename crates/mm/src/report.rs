@@ -82,7 +82,7 @@ pub fn zoneinfo(w: &mut dyn Write, a: &PageAllocator) -> fmt::Result {
         writeln!(w, "        min      {}", wm.min)?;
         writeln!(w, "        low      {}", wm.low)?;
         writeln!(w, "        high     {}", wm.high)?;
-        writeln!(w, "        spanned  {}", z.span.spanned())?;
+        writeln!(w, "        spanned  {}", z.reported_span().spanned())?;
         writeln!(w, "        present  {}", z.present())?;
         writeln!(w, "        managed  {}", z.managed())?;
         writeln!(w, "        cma      0")?;
@@ -111,7 +111,7 @@ pub fn zoneinfo(w: &mut dyn Write, a: &PageAllocator) -> fmt::Result {
             writeln!(w, "              high_min: {}", z.pcp_high_min())?;
             writeln!(w, "              high_max: {}", z.pcp_high_max())?;
         }
-        writeln!(w, "  start_pfn:           {}", z.span.start_pfn)?;
+        writeln!(w, "  start_pfn:           {}", z.reported_span().start_pfn)?;
     }
     Ok(())
 }

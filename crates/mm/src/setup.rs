@@ -32,7 +32,7 @@ pub struct Setup {
 pub const MAX_MOVABLE_FROM: usize = 16;
 
 /// Storage per frame: descriptor, allocation-state byte, per-CPU list link.
-const PER_FRAME_BYTES: usize =
+pub const PER_FRAME_BYTES: usize =
     core::mem::size_of::<PageMeta>() + 1 + core::mem::size_of::<PcpLink>();
 
 /// Where node data and page descriptors live. The kernel takes them from
@@ -137,7 +137,7 @@ pub fn build<'a>(
         let spans = node_zone_spans(&ranges[..n], movable[id], &device[..nd]);
         // A node without ZONE_MOVABLE at boot gets one for hot-added
         // memory, its descriptors taken now for as much of the hot-plug
-        // span as 1/32 of its home node's RAM can describe.
+        // span as 1/64 of its home node's RAM can describe.
         let home_pages: u64 = ram
             .iter()
             .filter(|r| r.0 == topology.mem_node(id))
@@ -216,11 +216,16 @@ pub fn hotplug_span(topology: &Topology) -> Option<ZoneSpan> {
     })
 }
 
-/// The part of the hot-plug span whose descriptors 1/32 of `home_pages`
+/// At most this share (1/N) of a node's RAM holds descriptors for memory
+/// that may be hot-added to it: about what Linux's own memmap costs.
+const HOTPLUG_STORAGE_SHARE: u64 = 64;
+
+/// The part of the hot-plug span whose descriptors 1/64 of `home_pages`
 /// of RAM hold, from its start, in whole MAX_ORDER blocks.
 pub fn capped_hotplug_span(span: ZoneSpan, home_pages: u64) -> ZoneSpan {
     let block = 1u64 << crate::buddy::MAX_ORDER;
-    let affordable = home_pages * layout::PAGE_SIZE / 32 / PER_FRAME_BYTES as u64;
+    let affordable =
+        home_pages * layout::PAGE_SIZE / HOTPLUG_STORAGE_SHARE / PER_FRAME_BYTES as u64;
     let frames = span.spanned().min(affordable) & !(block - 1);
     ZoneSpan {
         end_pfn: span.start_pfn + frames,

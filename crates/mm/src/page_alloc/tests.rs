@@ -909,3 +909,97 @@ fn bulk_allocation_refills_as_it_goes_and_stops_at_the_watermark() {
         a.free(p, 0, None).unwrap();
     }
 }
+
+/// Memory hot-added to the hotplug-dimm VM (its SRAT marks [4 GiB, 14 GiB)
+/// hot-pluggable): onlined in node 1's hot-plug zone, movable requests
+/// bound to the node land there, GFP_KERNEL never does, and ranges that
+/// are misaligned, outside the span or already online are refused.
+#[test]
+fn hot_added_memory_comes_online_as_zone_movable_and_serves_only_movable_requests() {
+    let (a, topo) = allocator("hotplug-dimm", Setup::default());
+    let hot = a.node(1).unwrap().zone(ZoneType::Movable);
+    assert!(hot.is_hotplug() && !hot.is_populated());
+    assert_eq!(hot.span.start_pfn, (4u64 << 30) / 4096);
+    let before = (
+        a.totalram_pages(),
+        a.min_free_kbytes(),
+        a.node(1).unwrap().zone(ZoneType::Normal).watermarks(),
+    );
+    let (s, e) = (hot.span.start_pfn, hot.span.start_pfn + (512 << 20) / 4096);
+    assert_eq!(
+        a.online_range(1, s + 1, e, &topo),
+        Err(OnlineError::BadRange)
+    );
+    assert_eq!(
+        a.online_range(1, s, hot.span.end_pfn + 1024, &topo),
+        Err(OnlineError::BadRange)
+    );
+    assert_eq!(a.online_range(1, s, e, &topo), Ok(e - s));
+    assert_eq!(a.online_range(1, s, e, &topo), Err(OnlineError::Overlaps));
+    assert_eq!(a.online_range(0, s, e, &topo), Err(OnlineError::Overlaps));
+    assert!(hot.is_populated() && hot.present() == e - s && hot.managed() == e - s);
+    assert_eq!(a.totalram_pages(), before.0 + (e - s));
+    // Watermarks were computed again with the new memory counted.
+    assert!(hot.watermarks().min > 0 && hot.pcp_batch() > 1);
+    assert!(a.min_free_kbytes() >= before.1);
+    let first = a.node(1).unwrap().zonelist_thisnode.iter().next().unwrap();
+    assert_eq!((first.node, first.zone), (1, ZoneType::Movable));
+    assert!(a.zonelist_generation() >= 2);
+    let inside = |pfn: u64| (s..e).contains(&pfn);
+    let mut held = Vec::new();
+    for _ in 0..4096 {
+        let g = a
+            .alloc(req(Gfp::KERNEL | Gfp::THISNODE, 0, Some(1)), &NoReclaim)
+            .unwrap();
+        assert!(
+            !inside(g.pfn),
+            "GFP_KERNEL page {:#x} in hot-added memory",
+            g.pfn
+        );
+        held.push(g.pfn);
+    }
+    for _ in 0..4096 {
+        let g = a
+            .alloc(
+                req(Gfp::HIGHUSER_MOVABLE | Gfp::THISNODE, 0, Some(1)),
+                &NoReclaim,
+            )
+            .unwrap();
+        assert!(
+            inside(g.pfn),
+            "movable page {:#x} outside hot-added memory",
+            g.pfn
+        );
+        assert_eq!(
+            a.zone_of(g.pfn).map(|z| (z.node, z.kind)),
+            Some((1, ZoneType::Movable))
+        );
+        held.push(g.pfn);
+    }
+    // A whole order-10 block from the new memory, too.
+    let big = a
+        .alloc(
+            req(Gfp::HIGHUSER_MOVABLE | Gfp::THISNODE, MAX_ORDER, Some(1)),
+            &NoReclaim,
+        )
+        .unwrap();
+    assert!(inside(big.pfn));
+    a.free(big.pfn, MAX_ORDER, None).unwrap();
+    for pfn in held {
+        a.free(pfn, 0, None).unwrap();
+    }
+    assert_eq!(hot.free_pages(), e - s);
+    // A second range, not adjacent to the first, comes online beside it.
+    let (s2, e2) = (e + 1024, e + 1024 + (256 << 20) / 4096);
+    assert_eq!(a.online_range(1, s2, e2, &topo), Ok(e2 - s2));
+    assert_eq!(hot.online_ranges().count(), 2);
+    assert!(
+        a.zone_of(e).is_none(),
+        "the hole between the ranges is in no zone"
+    );
+    assert!(a.zone_of(s2).is_some());
+    assert!(matches!(
+        a.free(e + 10, 0, None),
+        Err(FreeError::OutOfZone { .. })
+    ));
+}
