@@ -247,30 +247,16 @@ impl<'a> Buddy<'a> {
     /// Movable, as Linux's memmap_init makes them.
     pub fn new(base_pfn: u64, meta: &'a mut [PageMeta]) -> Self {
         debug_assert!(meta.iter().all(|m| m.state == PageState::Reserved));
-        let mut b = Buddy {
-            base_pfn,
-            meta,
-            heads: [[LINK_NONE; MIGRATE_TYPES]; MAX_ORDER + 1],
-            nonempty: [0; MIGRATE_TYPES],
-            counts: [[0; MIGRATE_TYPES]; MAX_ORDER + 1],
-            free_pages: 0,
-            reserved_highatomic: 0,
-            managed: [(0, 0); MAX_MANAGED_RANGES],
-            nmanaged: 0,
-            sparse: false,
-        };
-        let end = b.base_pfn + b.meta.len() as u64;
-        let mut pfn = base_pfn;
-        while pfn < end {
-            b.set_pageblock_type(pfn, MigrateType::Movable);
-            pfn = (pfn | (PAGEBLOCK_PAGES - 1)) + 1;
-        }
+        let mut b = Buddy::new_sparse(base_pfn, meta);
+        b.sparse = false;
+        let (start, end) = b.span();
+        b.set_pageblocks(start, end, MigrateType::Movable);
         b
     }
 
     /// An allocator over `meta` that touches none of it until ranges are
-    /// added: for memory that may be hot-added, whose descriptors are
-    /// backed only as it arrives. Ranges must then be added in whole
+    /// added: for memory that may be hot-added, whose pageblocks get their
+    /// type only when they arrive. Ranges must then be added in whole
     /// MAX_ORDER blocks, so that no buddy lookup leaves them.
     pub fn new_sparse(base_pfn: u64, meta: &'a mut [PageMeta]) -> Self {
         Buddy {
@@ -284,6 +270,15 @@ impl<'a> Buddy<'a> {
             managed: [(0, 0); MAX_MANAGED_RANGES],
             nmanaged: 0,
             sparse: true,
+        }
+    }
+
+    /// Sets every pageblock that `[start, end)` touches to `mt`.
+    fn set_pageblocks(&mut self, start: u64, end: u64, mt: MigrateType) {
+        let mut pfn = start;
+        while pfn < end {
+            self.set_pageblock_type(pfn, mt);
+            pfn = (pfn | (PAGEBLOCK_PAGES - 1)) + 1;
         }
     }
 
@@ -492,11 +487,7 @@ impl<'a> Buddy<'a> {
             if self.sparse {
                 // Their descriptors were never touched: every pageblock
                 // starts Movable, as at boot.
-                let mut pfn = piece_start;
-                while pfn < piece_end {
-                    self.set_pageblock_type(pfn, MigrateType::Movable);
-                    pfn = (pfn | (PAGEBLOCK_PAGES - 1)) + 1;
-                }
+                self.set_pageblocks(piece_start, piece_end, MigrateType::Movable);
             }
             self.add_blocks(piece_start, piece_end);
             from = piece_end;
