@@ -301,7 +301,14 @@ impl<'a> Zone<'a> {
         if !self.hotplug {
             return in_span;
         }
-        in_span && self.online_ranges().any(|(s, e)| s <= pfn && pfn < e)
+        in_span && self.is_online(pfn)
+    }
+
+    /// The hot-plug half of [`contains`](Self::contains), out of line:
+    /// `contains` is inlined into every free path.
+    #[inline(never)]
+    fn is_online(&self, pfn: u64) -> bool {
+        self.online_ranges().any(|(s, e)| s <= pfn && pfn < e)
     }
 
     /// Free pages and free blocks per order, read under the zone lock.
@@ -888,7 +895,16 @@ impl<'a> PageAllocator<'a> {
                 nr_by_pfn += 1;
             }
         }
-        by_pfn[..nr_by_pfn].sort_unstable_by_key(|z| z.map_or(0, |z| z.span.start_pfn));
+        // At most a few dozen zones: an insertion sort, not the standard
+        // library's (whose sorting networks cost several KiB of image).
+        let key = |z: &Option<&Zone>| z.map_or(0, |z| z.span.start_pfn);
+        for i in 1..nr_by_pfn {
+            let mut j = i;
+            while j > 0 && key(&by_pfn[j - 1]) > key(&by_pfn[j]) {
+                by_pfn.swap(j - 1, j);
+                j -= 1;
+            }
+        }
         let mut nr_hotplug = 0;
         for z in shared.iter().flatten().flat_map(|n| n.zones.iter()) {
             if z.hotplug {
@@ -1370,13 +1386,19 @@ impl<'a> PageAllocator<'a> {
     /// Allocates 2^order pages as `req` says. Never zeroes, never prints:
     /// that is the caller's part (it owns the memory window and the log).
     pub fn alloc(&self, req: Request, reclaim: &dyn Reclaim) -> Result<Allocation, AllocError> {
-        let generation = self.zonelist_generation();
-        let mut result = self.alloc_inner(req, reclaim);
         // A zonelist rebuilt meanwhile (memory came online) may have been
         // read half old, half new: try once more before failing, as
-        // Linux's check_retry_zonelist does.
-        if result.is_err() && self.zonelist_generation() != generation {
+        // Linux's check_retry_zonelist does (one call site, so that the
+        // slow path is not inlined twice).
+        let mut result;
+        let mut attempt = 0;
+        loop {
+            let generation = self.zonelist_generation();
             result = self.alloc_inner(req, reclaim);
+            attempt += 1;
+            if result.is_ok() || attempt == 2 || self.zonelist_generation() == generation {
+                break;
+            }
         }
         if result.is_err() {
             self.failures.fetch_add(1, Relaxed);
