@@ -50,10 +50,12 @@ macro_rules! selftest {
         };
     };
     (explicit $suite:literal, fn $name:ident() $body:block) => {
+        #[optimize(size)]
         fn $name() -> $crate::selftest::Outcome $body
         $crate::selftest!(@register $suite, $name, true);
     };
     ($suite:literal, fn $name:ident() $body:block) => {
+        #[optimize(size)]
         fn $name() -> $crate::selftest::Outcome $body
         $crate::selftest!(@register $suite, $name, false);
     };
