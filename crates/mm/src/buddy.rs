@@ -801,6 +801,107 @@ impl<'a> Buddy<'a> {
         taken
     }
 
+    /// Gives every pageblock of `[start, end)` the type `mt`, its free
+    /// blocks moved to `mt`'s lists (Linux's set_migratetype_isolate with
+    /// Isolate, undo_isolate_page_range with Movable): an isolated range
+    /// is never allocated from, and what is freed into it stays there.
+    /// The range is whole MAX_ORDER blocks inside the zone.
+    pub fn set_range_type(&mut self, start: u64, end: u64, mt: MigrateType) {
+        let mut pfn = start;
+        while pfn < end {
+            if self.pageblock_type(pfn) == MigrateType::HighAtomic {
+                self.reserved_highatomic = self
+                    .reserved_highatomic
+                    .saturating_sub(PAGEBLOCK_PAGES as usize);
+            }
+            self.set_pageblock_type(pfn, mt);
+            self.move_free_pages_of_block(pfn, mt);
+            pfn += PAGEBLOCK_PAGES;
+        }
+    }
+
+    /// Free pages on the Isolate lists (Linux leaves them out of the free
+    /// count the watermarks see).
+    #[inline]
+    pub fn isolated_free_pages(&self) -> usize {
+        let t = MigrateType::Isolate as usize;
+        if self.nonempty[t] == 0 {
+            return 0;
+        }
+        (0..=MAX_ORDER).map(|o| self.counts[o][t] << o).sum()
+    }
+
+    /// The first frame of `[start, end)` that is not in a free block
+    /// (allocated, on a per-CPU list, or never given), or None when the
+    /// whole range is free (Linux's test_pages_isolated).
+    pub fn first_busy(&self, start: u64, end: u64) -> Option<u64> {
+        let (zs, ze) = self.span();
+        if start < zs || end > ze {
+            return Some(start);
+        }
+        let mut pfn = start;
+        while pfn < end {
+            let m = self.meta[(pfn - zs) as usize];
+            if m.state != PageState::FreeHead || !self.is_managed(pfn) {
+                return Some(pfn);
+            }
+            pfn += 1 << m.order;
+        }
+        None
+    }
+
+    /// Takes the free range `[start, end)` away from the allocator (Linux's
+    /// __offline_isolated_pages): its blocks leave the free lists, its
+    /// descriptors go back to reserved and it is no longer managed.
+    /// Refused (None, nothing changed) unless every frame of it is free
+    /// ([`first_busy`](Self::first_busy)) or when the managed table has no
+    /// room to split a range around it. Returns the pages taken.
+    pub fn remove_free_range(&mut self, start: u64, end: u64) -> Option<usize> {
+        let block = 1u64 << MAX_ORDER;
+        if start >= end
+            || !start.is_multiple_of(block)
+            || !end.is_multiple_of(block)
+            || self.first_busy(start, end).is_some()
+        {
+            return None;
+        }
+        // The managed range holding it, split around it.
+        let n = self.nmanaged;
+        let at = self.managed[..n]
+            .iter()
+            .position(|&(s, e)| s <= start && end <= e)?;
+        let (s, e) = self.managed[at];
+        match (s == start, e == end) {
+            (true, true) => {
+                self.managed.copy_within(at + 1..n, at);
+                self.nmanaged -= 1;
+            }
+            (true, false) => self.managed[at].0 = end,
+            (false, true) => self.managed[at].1 = start,
+            (false, false) => {
+                if n == MAX_MANAGED_RANGES {
+                    return None;
+                }
+                self.managed.copy_within(at + 1..n, at + 2);
+                self.managed[at] = (s, start);
+                self.managed[at + 1] = (end, e);
+                self.nmanaged += 1;
+            }
+        }
+        let before = self.free_pages;
+        let zs = self.base_pfn;
+        let mut i = (start - zs) as usize;
+        while i < (end - zs) as usize {
+            let pages = 1usize << self.meta[i].order;
+            self.unlink(i);
+            for m in &mut self.meta[i..i + pages] {
+                *m = PageMeta::RESERVED;
+            }
+            i += pages;
+        }
+        Some(before - self.free_pages)
+    }
+
     /// Checks that `pfn` heads a block allocated with `order`.
     pub fn check_free(&self, pfn: u64, order: usize) -> Result<usize, FreeError> {
         if order > MAX_ORDER {
@@ -884,6 +985,79 @@ mod tests {
         let r = PageMeta::RESERVED;
         assert_eq!((r.next, r.prev, r.state as u8, r.order), (0, 0, 0, 0));
         assert_eq!(core::mem::size_of::<PageMeta>(), 12);
+    }
+
+    #[test]
+    fn an_isolated_range_is_never_allocated_and_leaves_only_when_all_free() {
+        let block = 1u64 << MAX_ORDER;
+        let mut meta = vec![PageMeta::RESERVED; 4 * block as usize];
+        let mut b = Buddy::new_sparse(0, &mut meta);
+        assert_eq!(b.add_free_range(0, 3 * block), 3 * block as usize);
+        // A page in the middle block, held while that block is isolated.
+        let mut held = Vec::new();
+        while let Some(p) = b.alloc(0, MigrateType::Movable) {
+            if (block..2 * block).contains(&p) {
+                held.push(p);
+                break;
+            }
+            held.push(p);
+        }
+        let inside = *held.last().unwrap();
+        for &p in &held[..held.len() - 1] {
+            b.free(p, 0).unwrap();
+        }
+        b.set_range_type(block, 2 * block, MigrateType::Isolate);
+        assert_eq!(b.isolated_free_pages(), block as usize - 1);
+        assert_eq!(b.first_busy(block, 2 * block), Some(inside));
+        assert_eq!(
+            b.remove_free_range(block, 2 * block),
+            None,
+            "a page is in use"
+        );
+        // Allocation never reaches the isolated block.
+        let mut rest = Vec::new();
+        while let Some(p) = b.alloc(0, MigrateType::Movable) {
+            assert!(!(block..2 * block).contains(&p), "pfn {p:#x} is isolated");
+            rest.push(p);
+        }
+        assert_eq!(rest.len(), 2 * block as usize);
+        // Freed, the page stays with its isolated block; then it all goes.
+        b.free(inside, 0).unwrap();
+        assert_eq!(b.isolated_free_pages(), block as usize);
+        assert_eq!(b.first_busy(block, 2 * block), None);
+        assert_eq!(b.remove_free_range(block, 2 * block), Some(block as usize));
+        assert!(!b.is_managed(block) && b.is_managed(block - 1) && b.is_managed(2 * block));
+        assert_eq!(b.isolated_free_pages(), 0);
+        assert_eq!(b.free_pages(), 0);
+        assert!(
+            b.free(inside, 0).is_err(),
+            "a removed frame frees as reserved"
+        );
+        for p in rest {
+            b.free(p, 0).unwrap();
+        }
+        assert_eq!(b.free_pages(), 2 * block as usize);
+        // The range comes back whole, Movable again.
+        assert_eq!(b.add_free_range(block, 2 * block), block as usize);
+        assert_eq!(b.pageblock_type(block), MigrateType::Movable);
+        assert_eq!(b.free_blocks()[MAX_ORDER], 3);
+    }
+
+    #[test]
+    fn isolation_undone_gives_the_blocks_back() {
+        let block = 1u64 << MAX_ORDER;
+        let mut meta = vec![PageMeta::RESERVED; 2 * block as usize];
+        let mut b = Buddy::new_sparse(0, &mut meta);
+        b.add_free_range(0, 2 * block);
+        b.set_range_type(0, block, MigrateType::Isolate);
+        assert_eq!(b.isolated_free_pages(), block as usize);
+        assert!(b.remove_free_range(1, block + 1).is_none(), "unaligned");
+        b.set_range_type(0, block, MigrateType::Movable);
+        assert_eq!(b.isolated_free_pages(), 0);
+        let got: Vec<u64> = (0..2)
+            .filter_map(|_| b.alloc(MAX_ORDER, MigrateType::Movable))
+            .collect();
+        assert_eq!(got.len(), 2);
     }
 
     #[test]

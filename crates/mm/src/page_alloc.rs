@@ -258,12 +258,14 @@ impl<'a> Zone<'a> {
         self.hotplug
     }
 
-    /// The frame ranges online in a hot-plug zone, in the order they came.
+    /// The frame ranges online in a hot-plug zone, in the order they came
+    /// (a range taken offline leaves an empty slot, skipped here).
     pub fn online_ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         let n = self.nr_online.load(Acquire);
         self.online[..n]
             .iter()
             .map(|(s, e)| (s.load(Relaxed), e.load(Relaxed)))
+            .filter(|(s, e)| s < e)
     }
 
     /// What a tune of the per-CPU lists' `high` needs of this zone:
@@ -448,7 +450,10 @@ impl<'a> Zone<'a> {
     /// The lock-free copies of the buddy allocator's counts.
     #[inline]
     fn publish(&self, buddy: &Buddy) {
-        self.nr_free.store(buddy.free_pages() as u64, Relaxed);
+        // Isolated pages are free but not for allocation: the watermarks
+        // do not count them (Linux keeps them out of NR_FREE_PAGES).
+        let usable = buddy.free_pages() - buddy.isolated_free_pages();
+        self.nr_free.store(usable as u64, Relaxed);
         self.reserved_highatomic
             .store(buddy.reserved_highatomic() as u64, Relaxed);
     }
@@ -848,6 +853,19 @@ pub struct PageAllocator<'a> {
     pub bad_frees: AtomicU64,
 }
 
+/// Why memory could not go offline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OfflineError {
+    /// The node has no zone that takes hot-added memory.
+    NoHotplugZone,
+    /// The range is not one that came online (whole) in that zone.
+    NotOnline,
+    /// A frame of the range is still in use (the first one found).
+    Busy { pfn: u64 },
+    /// The buddy allocator's table of managed ranges cannot split around it.
+    TooManyRanges,
+}
+
 /// Why memory could not come online.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OnlineError {
@@ -1097,15 +1115,21 @@ impl<'a> PageAllocator<'a> {
         {
             return Err(OnlineError::Overlaps);
         }
+        // A slot a range offline left empty, else a new one.
         let n = zone.nr_online.load(Relaxed);
-        if n == MAX_ONLINE_RANGES {
+        let slot = (0..n)
+            .find(|&i| zone.online[i].0.load(Relaxed) >= zone.online[i].1.load(Relaxed))
+            .unwrap_or(n);
+        if slot == MAX_ONLINE_RANGES {
             return Err(OnlineError::TooManyRanges);
         }
         // The range is published before its pages are free, so that
         // every page handed out is found again by its free.
-        zone.online[n].0.store(start, Relaxed);
-        zone.online[n].1.store(end, Relaxed);
-        zone.nr_online.store(n + 1, Release);
+        zone.online[slot].0.store(start, Relaxed);
+        zone.online[slot].1.store(end, Release);
+        if slot == n {
+            zone.nr_online.store(n + 1, Release);
+        }
         let added = {
             let mut area = zone.free_area.lock();
             let buddy = area.as_mut().ok_or(OnlineError::NoHotplugZone)?;
@@ -1119,6 +1143,104 @@ impl<'a> PageAllocator<'a> {
         self.build_zone_map();
         self.build_zonelists(topology);
         Ok(added)
+    }
+
+    /// The hot-plug zone of `node` holding exactly the online range
+    /// `[start, end)`, and that range's slot.
+    fn online_slot(
+        &self,
+        node: NodeId,
+        start: u64,
+        end: u64,
+    ) -> Result<(&'a Zone<'a>, usize), OfflineError> {
+        let zone = self
+            .node(node)
+            .map(|n| n.zone(ZoneType::Movable))
+            .filter(|z| z.hotplug)
+            .ok_or(OfflineError::NoHotplugZone)?;
+        let n = zone.nr_online.load(Acquire);
+        let slot = (0..n)
+            .find(|&i| {
+                (
+                    zone.online[i].0.load(Relaxed),
+                    zone.online[i].1.load(Relaxed),
+                ) == (start, end)
+            })
+            .ok_or(OfflineError::NotOnline)?;
+        Ok((zone, slot))
+    }
+
+    /// Takes the online range `[start, end)` of `node`'s hot-plug zone
+    /// out of use (Linux's start_isolate_page_range): its pageblocks become
+    /// Isolate, so nothing is allocated from it and pages freed into it
+    /// stay free, while its users are migrated away. Undone by
+    /// [`undo_isolate_range`](Self::undo_isolate_range); completed by
+    /// [`offline_range`](Self::offline_range).
+    pub fn isolate_range(&self, node: NodeId, start: u64, end: u64) -> Result<(), OfflineError> {
+        self.set_range_type(node, start, end, MigrateType::Isolate)
+    }
+
+    /// Gives an isolated range back to allocations (a refused offline).
+    pub fn undo_isolate_range(
+        &self,
+        node: NodeId,
+        start: u64,
+        end: u64,
+    ) -> Result<(), OfflineError> {
+        self.set_range_type(node, start, end, MigrateType::Movable)
+    }
+
+    fn set_range_type(
+        &self,
+        node: NodeId,
+        start: u64,
+        end: u64,
+        mt: MigrateType,
+    ) -> Result<(), OfflineError> {
+        let (zone, _) = self.online_slot(node, start, end)?;
+        let mut area = zone.free_area.lock();
+        let buddy = area.as_mut().ok_or(OfflineError::NoHotplugZone)?;
+        buddy.set_range_type(start, end, mt);
+        zone.publish(buddy);
+        Ok(())
+    }
+
+    /// Takes the isolated range `[start, end)` offline (Linux's
+    /// offline_pages once the range is empty): refused with the first
+    /// frame still in use (allocated, or parked on a CPU's list: the
+    /// caller drains those first); otherwise its pages leave the buddy
+    /// allocator and the zone, and watermarks, per-CPU list bounds, the
+    /// frame -> zone map and the zonelists are built again. Returns the
+    /// pages taken. One caller at a time, as for `online_range`.
+    pub fn offline_range(
+        &self,
+        node: NodeId,
+        start: u64,
+        end: u64,
+        topology: &Topology,
+    ) -> Result<u64, OfflineError> {
+        let (zone, slot) = self.online_slot(node, start, end)?;
+        let removed = {
+            let mut area = zone.free_area.lock();
+            let buddy = area.as_mut().ok_or(OfflineError::NoHotplugZone)?;
+            if let Some(pfn) = buddy.first_busy(start, end) {
+                return Err(OfflineError::Busy { pfn });
+            }
+            let removed = buddy
+                .remove_free_range(start, end)
+                .ok_or(OfflineError::TooManyRanges)? as u64;
+            zone.publish(buddy);
+            removed
+        };
+        // No page of the range is in use, so no free looks it up any more.
+        zone.online[slot].1.store(0, Relaxed);
+        zone.online[slot].0.store(0, Release);
+        zone.present.fetch_sub(end - start, Relaxed);
+        zone.managed.fetch_sub(removed, Relaxed);
+        self.setup_zone_parameters(topology);
+        self.build_zone_map();
+        self.build_zonelists(topology);
+        Ok(removed)
     }
 
     pub fn node(&self, id: NodeId) -> Option<&'a Node<'a>> {

@@ -1003,3 +1003,82 @@ fn hot_added_memory_comes_online_as_zone_movable_and_serves_only_movable_request
         Err(FreeError::OutOfZone { .. })
     ));
 }
+
+#[test]
+fn an_isolated_hot_added_range_goes_offline_once_empty_and_can_come_back() {
+    let (a, topo) = allocator("hotplug-dimm", Setup::default());
+    let hot = a.node(1).unwrap().zone(ZoneType::Movable);
+    let movable = || req(Gfp::HIGHUSER_MOVABLE | Gfp::THISNODE, 0, Some(1));
+    let block = 1u64 << MAX_ORDER;
+    let (s, e) = (hot.span.start_pfn, hot.span.start_pfn + 16 * block);
+    let (s2, e2) = (e, e + 16 * block);
+    a.online_range(1, s, e, &topo).unwrap();
+    a.online_range(1, s2, e2, &topo).unwrap();
+    let ram = a.totalram_pages();
+    // One page held in the first range (the others given back).
+    let mut others = Vec::new();
+    let held = loop {
+        let g = a.alloc(movable(), &NoReclaim).unwrap();
+        if (s..e).contains(&g.pfn) {
+            break g;
+        }
+        others.push(g.pfn);
+    };
+    for pfn in others {
+        a.free(pfn, 0, None).unwrap();
+    }
+    assert_eq!(
+        a.isolate_range(1, s, e - block),
+        Err(OfflineError::NotOnline),
+        "only a range that came online, whole"
+    );
+    assert!(a.isolate_range(0, s, e).is_err(), "not online on node 0");
+    a.isolate_range(1, s, e).unwrap();
+    // Nothing comes from the isolated range now, and the watermarks no
+    // longer count it as free.
+    assert!(hot.nr_free.load(Relaxed) <= e2 - s2);
+    for _ in 0..64 {
+        let g = a.alloc(movable(), &NoReclaim).unwrap();
+        assert!((s2..e2).contains(&g.pfn), "pfn {:#x}", g.pfn);
+        a.free(g.pfn, 0, None).unwrap();
+    }
+    assert_eq!(
+        a.offline_range(1, s, e, &topo),
+        Err(OfflineError::Busy { pfn: held.pfn })
+    );
+    a.free(held.pfn, 0, None).unwrap();
+    let generation = a.zonelist_generation();
+    assert_eq!(a.offline_range(1, s, e, &topo), Ok(e - s));
+    assert_eq!(hot.online_ranges().collect::<Vec<_>>(), [(s2, e2)]);
+    assert_eq!((hot.present(), hot.managed()), (e2 - s2, e2 - s2));
+    assert_eq!(a.totalram_pages(), ram - (e - s));
+    assert!(a.zonelist_generation() > generation);
+    assert!(a.zone_of(s).is_none() && a.zone_of(s2).is_some());
+    assert!(matches!(
+        a.free(held.pfn, 0, None),
+        Err(FreeError::OutOfZone { .. })
+    ));
+    assert_eq!(
+        a.offline_range(1, s, e, &topo),
+        Err(OfflineError::NotOnline)
+    );
+    // The second range goes too, undone once first; then the zone is
+    // empty and out of the zonelists.
+    a.isolate_range(1, s2, e2).unwrap();
+    a.undo_isolate_range(1, s2, e2).unwrap();
+    let g = a.alloc(movable(), &NoReclaim).unwrap();
+    assert!((s2..e2).contains(&g.pfn));
+    a.free(g.pfn, 0, None).unwrap();
+    a.isolate_range(1, s2, e2).unwrap();
+    assert_eq!(a.offline_range(1, s2, e2, &topo), Ok(e2 - s2));
+    assert!(!hot.is_populated());
+    let first = a.node(1).unwrap().zonelist_thisnode.iter().next().unwrap();
+    assert_ne!(first.zone, ZoneType::Movable);
+    // The same memory can arrive again (a DIMM plugged back).
+    assert_eq!(a.online_range(1, s, e, &topo), Ok(e - s));
+    assert_eq!(hot.online_ranges().collect::<Vec<_>>(), [(s, e)]);
+    let g = a.alloc(movable(), &NoReclaim).unwrap();
+    assert!((s..e).contains(&g.pfn));
+    a.free(g.pfn, 0, None).unwrap();
+    assert_eq!(hot.free_pages(), e - s);
+}
