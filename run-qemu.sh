@@ -58,6 +58,11 @@ Memory devices:
                          (object-add + device_add through QMP) when WHEN comes
                          (as --at's; default: the kernel's "memory hotplug: ready"
                          line); repeatable; adds slots= and maxmem= for it
+  --hotunplug ID[@WHEN]  hot-remove the DIMM with QMP id ID (the Nth --hotplug's is
+                         hpdimmN, counting from 0) through device_del when WHEN comes
+                         (default: the hotplug self-tests' "memory hotplug: ready for
+                         removal" line, after they placed pages on it); repeatable;
+                         QEMU's DEVICE_DELETED event says it went
   --nvdimm-file PATH     the first NVDIMM's backing file (default target/nvdimm0.img; the
                          others target/nvdimmN.img); created if missing, kept across runs
 
@@ -99,7 +104,7 @@ topology="" nodes="" cpus_per_node=1 mem_per_node=512M distances=()
 dimms=() nvdimms=() nvdimm_file=""
 bench=0 bench_select="all,peers,matrix,policy" bench_scale="" results_dir=""
 cmdline="" accel="" machine="" firmware_choice="" timeout_s="" gdb=0 build=1 kernel="" dry_run=0 setup=0 extra=()
-sweep="" ats=() host_bind=off hotplugs=()
+sweep="" ats=() host_bind=off hotplugs=() hotunplugs=()
 orig_args=("$@")
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -124,6 +129,7 @@ while [ $# -gt 0 ]; do
         --nvdimm) nvdimms+=("${2:?--nvdimm needs NODE:SIZE}"); shift ;;
         --nvdimm-file) nvdimm_file=${2:?}; shift ;;
         --hotplug) hotplugs+=("${2:?--hotplug needs NODE:SIZE[@WHEN]}"); shift ;;
+        --hotunplug) hotunplugs+=("${2:?--hotunplug needs ID[@WHEN]}"); shift ;;
         --bench) bench=1 ;;
         --bench-select) bench_select=${2:?}; shift ;;
         --bench-scale) bench_scale=${2:?}; shift ;;
@@ -346,6 +352,17 @@ if [ ${#dimms[@]} -gt 0 ] || [ ${#nvdimms[@]} -gt 0 ] || [ ${#hotplugs[@]} -gt 0
     [ ${#hotplugs[@]} -eq 0 ] || topo_name="$topo_name+hotplug"
     # The hot-add self-tests wait for this many devices to arrive.
     [ ${#hotplugs[@]} -eq 0 ] || cmdline="$cmdline memhp.expect=${#hotplugs[@]}"
+fi
+# Hot-removal: device_del after the additions (their --at entries come
+# first, and the driver issues them in order).
+for ((i = 0; i < ${#hotunplugs[@]}; i++)); do
+    [[ "${hotunplugs[$i]}" =~ ^([A-Za-z][A-Za-z0-9_.-]*)(@(.+))?$ ]] || die2 "--hotunplug wants ID[@WHEN] (e.g. hpdimm0 or hpdimm0@+20), not '${hotunplugs[$i]}'"
+    ats+=("${BASH_REMATCH[3]:-memory hotplug: ready for removal}" "device_del {\"id\": \"${BASH_REMATCH[1]}\"}")
+done
+if [ ${#hotunplugs[@]} -gt 0 ]; then
+    topo_name="$topo_name+hotunplug"
+    # The self-tests place pages on that many devices and wait for them to go.
+    cmdline="$cmdline memhp.unplug=${#hotunplugs[@]}"
 fi
 
 # --- accelerator -------------------------------------------------------------

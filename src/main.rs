@@ -123,6 +123,8 @@ fn boot(start_info_phys: u64) -> ! {
     acpi::aml::report_memory_devices(); // PNP0C80 devices: ranges, nodes, status
     mm::memory_hotplug::EXPECTED
         .store(settings.memhp_expect, core::sync::atomic::Ordering::Relaxed);
+    mm::memory_hotplug::EXPECTED_REMOVALS
+        .store(settings.memhp_unplug, core::sync::atomic::Ordering::Relaxed);
     acpi::memory_hotplug::init(tables); // SCI, GPE 3 and kacpi_hotplug: memory arriving at runtime
                                         // Armed once the kernel's own set-up is done (Linux's early boot takes
                                         // memblock memory, which no fault type touches).
@@ -148,6 +150,10 @@ fn boot(start_info_phys: u64) -> ! {
         Some(cmdline::Workload::Pressure) => &["pressure"],
         None => &[],
     };
+    // Memory the launcher hot-adds (memhp.expect=) arrives before the
+    // self-tests and the benchmark start, so that none of them sees the
+    // zones change under its counts.
+    acpi::memory_hotplug::wait_for_expected(settings.memhp_expect as u64);
     let totals = selftest::run(settings.selftest, also);
     if let Some(which) = settings.bench {
         bench::run(which, settings.bench_scale);

@@ -9,8 +9,11 @@
 //! `query-acpi-ospm-status`. Without a GPE block or an I/O APIC the
 //! thread polls the slots once a second instead, and says so.
 //!
-//! Removal requests are answered with "eject not supported" (status
-//! 0x80): taking memory away needs every page on it migrated first.
+//! A removal request (QEMU's `device_del`) takes the range offline
+//! through `mm::memory_hotplug::remove_memory` (its pages migrated off
+//! it first); then the device is ejected (`_EJ0`: QEMU unplugs it and
+//! sends DEVICE_DELETED) and `_OST` reports success, or, when a page
+//! there cannot move, `_OST` reports the device busy and it stays.
 
 use super::aml;
 use crate::arch::x86_64::apic;
@@ -38,13 +41,15 @@ const REG_FLAGS: u16 = 0x14;
 const FLAG_ENABLED: u8 = 1 << 0;
 const FLAG_INSERT: u8 = 1 << 1;
 const FLAG_REMOVE: u8 = 1 << 2;
+/// Written to the control register: eject the selected device (`_EJ0`).
+const CONTROL_EJECT: u8 = 1 << 3;
 
 /// _OST source events and status codes (ACPI 6.5, 6.3.5).
 const OST_DEVICE_CHECK: u32 = 0x01;
 const OST_EJECT_REQUEST: u32 = 0x03;
 const OST_SUCCESS: u32 = 0x00;
 const OST_FAILURE: u32 = 0x01;
-const OST_EJECT_NOT_SUPPORTED: u32 = 0x80;
+const OST_DEVICE_BUSY: u32 = 0x82;
 
 /// PM1 control: SCI_EN, set once the hardware is in ACPI mode.
 const SCI_EN: u16 = 1;
@@ -64,8 +69,27 @@ pub static SCI_EVENTS: AtomicU64 = AtomicU64::new(0);
 /// Ranges onlined, and insertions refused, since boot.
 pub static ADDED: AtomicU64 = AtomicU64::new(0);
 pub static REFUSED: AtomicU64 = AtomicU64::new(0);
+/// Devices taken offline and ejected, and removals refused, since boot.
+pub static REMOVED: AtomicU64 = AtomicU64::new(0);
+pub static REMOVAL_REFUSED: AtomicU64 = AtomicU64::new(0);
 /// Woken after every slot scan, for whoever waits for memory to arrive.
 pub static SCANNED: WaitQueue = WaitQueue::new();
+
+/// Waits up to 60 s for `expected` hot-added devices to be handled
+/// (onlined or refused), saying so; returns how many were.
+pub fn wait_for_expected(expected: u64) -> u64 {
+    let handled = || ADDED.load(Relaxed) + REFUSED.load(Relaxed);
+    if expected == 0 || handled() >= expected {
+        return handled();
+    }
+    log::info!("ACPI: memory hotplug: waiting for {expected} devices (memhp.expect=)");
+    SCANNED.wait_event(|| handled() >= expected, Some(60_000_000_000));
+    let got = handled();
+    if got < expected {
+        log::warn!("ACPI: memory hotplug: {got} of {expected} expected devices arrived in 60 s");
+    }
+    got
+}
 
 /// How events reach the kernel.
 pub fn mode() -> Option<&'static str> {
@@ -279,9 +303,12 @@ impl Slot<'_> {
         unsafe { Port::<u8>::new(self.h.port + REG_FLAGS).read() }
     }
 
-    fn clear(&self, flag: u8) {
-        // SAFETY: writing an event bit to the flags register clears it.
-        unsafe { Port::<u8>::new(self.h.port + REG_FLAGS).write(flag) }
+    /// Writes the control register: an event bit clears that event,
+    /// the eject bit ejects the device.
+    fn control(&self, bits: u8) {
+        // SAFETY: the control register at the flags offset; the bits
+        // written are the documented event-clear and eject bits.
+        unsafe { Port::<u8>::new(self.h.port + REG_FLAGS).write(bits) }
     }
 
     fn ost(&self, event: u32, status: u32) {
@@ -308,16 +335,24 @@ fn scan(h: &Hotplug) {
             let _regs = aml::HOTPLUG_REGISTERS.lock();
             slot.write(REG_SELECTOR, n);
             slot.ost(OST_DEVICE_CHECK, status);
-            slot.clear(FLAG_INSERT);
+            slot.control(FLAG_INSERT);
         }
         if flags & FLAG_REMOVE != 0 {
-            log::warn!(
-                "ACPI: memory hotplug: slot {n}: removal requested; refused: offlining memory (migrating every page off it first) is not implemented"
-            );
+            {
+                let _regs = aml::HOTPLUG_REGISTERS.lock();
+                slot.write(REG_SELECTOR, n);
+                slot.control(FLAG_REMOVE);
+            }
+            let ejected = remove(n, base, len, pxm);
             let _regs = aml::HOTPLUG_REGISTERS.lock();
             slot.write(REG_SELECTOR, n);
-            slot.ost(OST_EJECT_REQUEST, OST_EJECT_NOT_SUPPORTED);
-            slot.clear(FLAG_REMOVE);
+            if ejected {
+                // _OST first, while the slot still names its device.
+                slot.ost(OST_EJECT_REQUEST, OST_SUCCESS);
+                slot.control(CONTROL_EJECT);
+            } else {
+                slot.ost(OST_EJECT_REQUEST, OST_DEVICE_BUSY);
+            }
         }
     }
 }
@@ -350,5 +385,35 @@ fn insert(slot: u32, base: u64, len: u64, pxm: u32, enabled: bool) -> u32 {
             OST_SUCCESS
         }
         Err(e) => refuse(&e),
+    }
+}
+
+/// Takes one device's memory offline for its ejection; whether it may go.
+fn remove(slot: u32, base: u64, len: u64, pxm: u32) -> bool {
+    let end = base.saturating_add(len).saturating_sub(1);
+    let Some(node) = crate::numa::topology().node_of_pxm(pxm) else {
+        log::error!("ACPI: memory hotplug: slot {slot}: removal refused: PXM {pxm} names no node");
+        REMOVAL_REFUSED.fetch_add(1, Relaxed);
+        return false;
+    };
+    log::info!(
+        "ACPI: memory hotplug: slot {slot}: [mem {base:#018x}-{end:#018x}] on node {node}: removal requested"
+    );
+    match crate::mm::memory_hotplug::remove_memory(node, base, len) {
+        Ok(removed) => {
+            log::info!(
+                "ACPI: memory hotplug: slot {slot}: [mem {base:#018x}-{end:#018x}] on node {node}: {removed}; ejecting"
+            );
+            REMOVED.fetch_add(1, Relaxed);
+            crate::numa::print_numactl();
+            true
+        }
+        Err(e) => {
+            log::error!(
+                "ACPI: memory hotplug: slot {slot}: [mem {base:#018x}-{end:#018x}] on node {node}: removal refused: {e}"
+            );
+            REMOVAL_REFUSED.fetch_add(1, Relaxed);
+            false
+        }
     }
 }

@@ -105,6 +105,9 @@ pub struct Settings<'a> {
     /// `memhp.expect=N`: the memory-hotplug self-tests wait for N memory
     /// devices to be hot-added (the launcher's --hotplug says how many).
     pub memhp_expect: u32,
+    /// `memhp.unplug=N`: of those, the self-tests expect N to be asked
+    /// for removal (the launcher's --hotunplug) and place pages on them.
+    pub memhp_unplug: u32,
     /// Fault injection: `fail_page_alloc=`, `failslab=`, `fail_vmalloc=`
     /// and their settings.
     pub fault: FaultSettings<'a>,
@@ -203,6 +206,7 @@ impl Default for Settings<'_> {
             fault: FaultSettings::default(),
             kfence_sample_interval: DEFAULT_KFENCE_SAMPLE_INTERVAL,
             memhp_expect: 0,
+            memhp_unplug: 0,
         }
     }
 }
@@ -512,6 +516,13 @@ pub fn parse<'a>(line: &'a str, mut warn: impl FnMut(Warning<'a>)) -> Settings<'
                     s.memhp_expect = n;
                 }
             }
+            "memhp.unplug" => {
+                let n = |v: &str| parse_u64(v).filter(|&n| n <= 64).map(|n| n as u32);
+                if let Some(n) = value(word, "a count of memory devices from 0 to 64", n, &mut warn)
+                {
+                    s.memhp_unplug = n;
+                }
+            }
             "fail_page_alloc.min_order" => {
                 let n = |v: &str| parse_u64(v).filter(|&n| n <= 10).map(|n| n as u32);
                 if let Some(n) = value(word, "an order from 0 to 10", n, &mut warn) {
@@ -650,7 +661,12 @@ mod tests {
             let line = std::format!("memhp.expect={bad}");
             let (s, w) = parse_collect(&line);
             assert_eq!((s.memhp_expect, w.len()), (0, 1), "{bad}");
+            let line = std::format!("memhp.unplug={bad}");
+            let (s, w) = parse_collect(&line);
+            assert_eq!((s.memhp_unplug, w.len()), (0, 1), "{bad}");
         }
+        let (s, w) = parse_collect("memhp.expect=2 memhp.unplug=2");
+        assert_eq!((s.memhp_unplug, w.len()), (2, 0));
     }
 
     #[test]

@@ -430,6 +430,44 @@ pub fn extend_direct_map(start: u64, end: u64, node: i32) -> Result<(), PagingEr
     })
 }
 
+/// Takes the direct map off physical `[start, end)` (memory hot-removed),
+/// in the pages [`extend_direct_map`] used for it, and flushes every
+/// CPU's TLB. The page-table pages that held the entries stay, empty: a
+/// later hot-add of the range fills them again.
+pub fn remove_direct_map(start: u64, end: u64) -> Result<(), PagingError> {
+    with_live_mapper(|mapper, huge_1g| {
+        for c in layout::chunks(start, end, huge_1g) {
+            let virt = phys_to_virt(c.start);
+            match c.size {
+                SIZE_1G => unmap::<Size1GiB>(mapper, virt)?,
+                SIZE_2M => unmap::<Size2MiB>(mapper, virt)?,
+                _ => unmap::<Size4KiB>(mapper, virt)?,
+            }
+        }
+        Ok(())
+    })?;
+    let flush = |_cpu: u32| x86_64::instructions::tlb::flush_all();
+    if let Err(e) = super::ipi::on_each_cpu(&flush) {
+        log::error!("direct map: TLB shootdown after an unmap: {e:?}");
+    }
+    Ok(())
+}
+
+fn unmap<S: PageSize>(mapper: &mut OffsetPageTable<'_>, virt: u64) -> Result<(), PagingError>
+where
+    for<'a> OffsetPageTable<'a>: Mapper<S>,
+{
+    let page = Page::<S>::containing_address(VirtAddr::new(virt));
+    match mapper.unmap(page) {
+        // Flushed on every CPU by the caller.
+        Ok((_, flush)) => {
+            flush.ignore();
+            Ok(())
+        }
+        Err(_) => Err(PagingError::MapFailed(virt)),
+    }
+}
+
 /// Runs `f` with a mapper over the live tables (and whether 1 GiB pages
 /// are in use), the page-table lock held.
 fn with_live_mapper<R>(

@@ -87,3 +87,71 @@ fn a_hot_add_the_kernel_cannot_online_is_refused_and_reported_to_the_firmware() 
         b.dump()
     );
 }
+
+/// Hot-remove: two DIMMs onto node 1, task pages on both and on the
+/// second also a page nobody can migrate; the launcher then asks QEMU to
+/// remove both. The first goes offline with its task pages migrated
+/// (intact, the self-test checks) and is ejected: QEMU's DEVICE_DELETED
+/// arrives. The second is refused as busy, with the page named, and
+/// stays online; the firmware hears both outcomes through _OST.
+#[test]
+fn hot_remove_migrates_the_pages_off_one_dimm_and_refuses_the_busy_one() {
+    let b = boot(&[
+        "--tcg",
+        "--topology",
+        "two-node",
+        "--hotplug",
+        "1:64M",
+        "--hotplug",
+        "1:64M",
+        "--hotunplug",
+        "hpdimm0",
+        "--hotunplug",
+        "hpdimm1",
+        "--cmdline",
+        "selftest=hotplug",
+    ]);
+    assert_eq!(b.problem(), None, "{}", b.dump());
+    let ktap = b.ktap();
+    let case = ktap
+        .cases
+        .iter()
+        .find(|c| c.name == "removal_migrates_owned_pages_off_and_refuses_a_page_nobody_can_move");
+    assert_eq!(
+        case.map(|c| c.result.clone()),
+        Some(Result::Ok),
+        "{}",
+        b.dump()
+    );
+    for want in [
+        "memory hotplug: ready for removal (2 devices on node 1; 64 task pages on each, one page nobody can move on the last)",
+        "ACPI: memory hotplug: slot 0: [mem 0x0000000100000000-0x0000000103ffffff] on node 1: removal requested",
+        "ACPI: memory hotplug: slot 0: [mem 0x0000000100000000-0x0000000103ffffff] on node 1: 16384 pages offline (pfn 0x100000-0x103fff), 64 migrated off it first; ejecting",
+        "ACPI: memory hotplug: slot 1: [mem 0x0000000104000000-0x0000000107ffffff] on node 1: removal refused: pfn 0x",
+        "is in use by an allocation no owner can move (unmovable in practice); the range stays online",
+        "node 1 size: 1152 MB",
+    ] {
+        assert!(b.console.contains(want), "missing '{want}'\n{}", b.dump());
+    }
+    // numactl after the removal: back to one DIMM's worth.
+    let after = b
+        .console
+        .split("64 migrated off it first")
+        .nth(1)
+        .unwrap_or("");
+    assert!(after.contains("node 1 size: 1088 MB"), "{}", b.dump());
+    for want in [
+        r#"{"execute": "device_del", "arguments": {"id": "hpdimm0"}}"#,
+        r#"event ACPI_DEVICE_OST {"info": {"device": "hpdimm0", "source": 3, "status": 0, "slot": "0", "slot-type": "DIMM"}}"#,
+        r#"event DEVICE_DELETED {"device": "hpdimm0", "path": "/machine/peripheral/hpdimm0"}"#,
+        r#"event ACPI_DEVICE_OST {"info": {"device": "hpdimm1", "source": 3, "status": 130, "slot": "1", "slot-type": "DIMM"}}"#,
+    ] {
+        assert!(b.stderr.contains(want), "missing '{want}'\n{}", b.dump());
+    }
+    assert!(
+        !b.stderr
+            .contains(r#"event DEVICE_DELETED {"device": "hpdimm1""#),
+        "the busy DIMM went\n{}",
+        b.dump()
+    );
+}
