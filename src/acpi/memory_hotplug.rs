@@ -399,7 +399,7 @@ fn remove(slot: u32, base: u64, len: u64, pxm: u32) -> bool {
     log::info!(
         "ACPI: memory hotplug: slot {slot}: [mem {base:#018x}-{end:#018x}] on node {node}: removal requested"
     );
-    match crate::mm::memory_hotplug::remove_memory(node, base, len) {
+    match crate::mm::memory_offline::remove_memory(node, base, len) {
         Ok(removed) => {
             log::info!(
                 "ACPI: memory hotplug: slot {slot}: [mem {base:#018x}-{end:#018x}] on node {node}: {removed}; ejecting"

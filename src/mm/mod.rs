@@ -15,6 +15,7 @@ mod kfence_selftests;
 pub mod memblock;
 pub mod memory_hotplug;
 mod memory_hotplug_selftests;
+pub mod memory_offline;
 pub mod mempolicy;
 mod mempolicy_selftests;
 pub mod migrate;

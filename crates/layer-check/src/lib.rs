@@ -64,7 +64,8 @@ pub fn layer_of(file: &str) -> Option<Layer> {
         | "mm/oom_kill.rs"
         | "mm/reclaim.rs"
         | "mm/compaction.rs"
-        | "mm/kcompactd.rs" => 3,
+        | "mm/kcompactd.rs"
+        | "mm/memory_offline.rs" => 3,
         "main.rs" | "report.rs" => 4,
         f if f.starts_with("bench/") => 4,
         _ => return None,
