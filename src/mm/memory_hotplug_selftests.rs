@@ -219,7 +219,8 @@ selftest!(
         );
         let removed_before = removed_bytes(node);
         crate::kprintln!(
-            "memory hotplug: ready for removal ({unplug} devices on node {node}; {PER_RANGE} task pages on each{})",
+            "memory hotplug: ready for removal ({unplug} {} on node {node}; {PER_RANGE} task pages on each{})",
+            if unplug == 1 { "device" } else { "devices" },
             if pinned.is_some() { ", one page nobody can move on the last" } else { "" }
         );
         let handled = || {

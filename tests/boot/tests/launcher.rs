@@ -73,6 +73,8 @@ fn bad_options_exit_2_with_a_message() {
         &["--dry-run", "--host-bind", "0-0"][..],
         &["--dry-run", "--host-bind", "0:99"][..],
         &["--dry-run", "--topology", "one-node", "--host-bind", "3:0"][..],
+        &["--dry-run", "--hotplug", "1:lots"][..],
+        &["--dry-run", "--hotunplug", "0dimm"][..],
         &["--sweep", "one-node,nine-node"][..],
         &["--sweep", "all", "--topology", "two-node"][..],
         &[
