@@ -84,12 +84,13 @@ access matrix):
                          policy=bind, prealloc=on) and pin its vCPU threads to that
                          node's CPUs; auto: guest nodes round-robin over the host's
                          nodes with CPUs and memory (default off)
-  --sweep LIST|all       boot each preset of LIST (comma-separated; all: every
+  --sweep LIST|all       boot each VM of LIST (comma-separated presets, or free-form
+                         NxC@SIZE: N nodes of C CPUs and SIZE each; all: every
                          preset) with the other options, in parallel up to the
                          host's CPUs (one after another with --bench, which
                          measures time), and write one summary table
-                         (results/sweep-<time>/report.md); exit status the
-                         worst of the runs
+                         (results/sweep-<time>/report.md; with --bench also
+                         sweep.svg); exit status the worst of the runs
   --setup                install what is missing (QEMU, qemu.qmp, the pinned Rust toolchain
                          and target) and exit
   -h, --help             this text
@@ -173,8 +174,18 @@ if [ "$setup" = 1 ]; then ensure_qemu; ensure_toolchain; ensure_qmp; exit 0; fi
 if [ -n "$sweep" ]; then
     [ "$sweep" = all ] && sweep=${presets// /,}
     IFS=, read -r -a sweep_list <<< "$sweep"
+    # A preset's name, or a free-form VM: NxC@SIZE (N nodes of C CPUs and
+    # SIZE of RAM each, all at distance 20).
+    sweep_topology() {
+        case " $presets " in *" $1 "*) echo "--topology $1"; return ;; esac
+        if [[ "$1" =~ ^([1-9][0-9]*)x([0-9]+)@([1-9][0-9]*[MG])$ ]]; then
+            echo "--nodes ${BASH_REMATCH[1]} --cpus-per-node ${BASH_REMATCH[2]} --mem-per-node ${BASH_REMATCH[3]}"
+            return
+        fi
+        return 1
+    }
     for p in "${sweep_list[@]}"; do
-        case " $presets " in *" $p "*) ;; *) die2 "--sweep: unknown preset '$p' (presets: $presets)";; esac
+        sweep_topology "$p" > /dev/null || die2 "--sweep: '$p' is neither a preset ($presets) nor a free-form NxC@SIZE (e.g. 3x2@512M: 3 nodes of 2 CPUs and 512 MiB)"
     done
     [ -z "$topology" ] && [ -z "$nodes" ] || die2 "--sweep and --topology/--nodes exclude each other"
     [ "$gdb" = 0 ] || die2 "--sweep does not go with --gdb"
@@ -196,7 +207,8 @@ if [ -n "$sweep" ]; then
         local p=$1 start rc
         start=$EPOCHREALTIME
         set +e
-        "$here/run-qemu.sh" "${child_args[@]}" --no-build --topology "$p" --results "$sweep_dir/$p" \
+        # shellcheck disable=SC2046 # the topology words split on purpose
+        "$here/run-qemu.sh" "${child_args[@]}" --no-build $(sweep_topology "$p") --results "$sweep_dir/$p" \
             > "$sweep_dir/$p.log" 2>&1
         rc=$?
         set -e
@@ -213,6 +225,24 @@ if [ -n "$sweep" ]; then
     done
     wait
     python3 "$here/tools/sweep-summary.py" "$sweep_dir" "${sweep_list[@]}"
+    if [ "$bench" = 1 ]; then
+        # One plot across the sweep: each VM's headline workloads.
+        plot_args=()
+        for p in "${sweep_list[@]}"; do
+            f=$(ls "$sweep_dir/$p"/*/results.jsonl 2>/dev/null | tail -1 || true)
+            [ -z "$f" ] || plot_args+=("$p=$f")
+        done
+        if [ -n "${BENCH_REPORT_BIN:-}" ]; then
+            report=("$BENCH_REPORT_BIN")
+        else
+            report=(cargo +"$toolchain" run --quiet --release --target x86_64-unknown-linux-gnu -p bench-report --)
+        fi
+        if [ ${#plot_args[@]} -gt 0 ] && (cd "$here" && "${report[@]}" --sweep "$sweep_dir/sweep.svg" "${plot_args[@]}") > /dev/null; then
+            echo "run-qemu: sweep plot in $sweep_dir/sweep.svg" >&2
+        else
+            echo "run-qemu: no sweep plot (no benchmark results, or the plot failed)" >&2
+        fi
+    fi
     worst=0
     for p in "${sweep_list[@]}"; do
         read -r _ rc _ < "$sweep_dir/$p.status"

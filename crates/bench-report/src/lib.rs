@@ -10,7 +10,9 @@
 //! - `matrix-latency.svg`, `matrix-bandwidth.svg`: the access matrix as
 //!   heat maps, the distance in each cell.
 //!
-//! Every title names the topology and the accelerator.
+//! Every title names the topology and the accelerator. For a topology
+//! sweep (`bench-report --sweep OUT.svg NAME=RESULTS.jsonl...`),
+//! `sweep.svg` puts each VM's headline workloads side by side.
 #![forbid(unsafe_code)]
 
 mod parse;
@@ -18,7 +20,9 @@ mod plots;
 mod tables;
 
 pub use parse::{Bench, Cell, Results};
-pub use plots::{matrix_svg, peers_svg, scaling_svg, PlotError};
+pub use plots::{
+    best_peer_over_ours, matrix_svg, peers_svg, scaling_svg, sweep_svg, PlotError, SWEEP_HEADLINE,
+};
 use std::path::{Path, PathBuf};
 pub use tables::{markdown, sig3};
 
@@ -45,6 +49,11 @@ pub fn write_report(r: &Results, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         out.push(p);
     }
     Ok(out)
+}
+
+/// Writes the sweep plot of `runs` (each VM's name and results) to `path`.
+pub fn write_sweep_plot(runs: &[(String, Results)], path: &Path) -> std::io::Result<()> {
+    std::fs::write(path, sweep_svg(runs).map_err(plot_failed)?)
 }
 
 fn plot_failed(e: PlotError) -> std::io::Error {

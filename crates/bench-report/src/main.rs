@@ -1,5 +1,7 @@
 //! `bench-report RESULTS.jsonl --out DIR`: writes DIR/report.md and the
 //! SVG plots beside it (see the library for what each shows).
+//! `bench-report --sweep OUT.svg NAME=RESULTS.jsonl...`: the plot of a
+//! topology sweep, one VM per NAME.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -7,6 +9,9 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--sweep") {
+        return sweep(&args[1..]);
+    }
     let (mut input, mut out) = (None, None);
     let mut i = 0;
     while i < args.len() {
@@ -43,6 +48,42 @@ fn main() -> ExitCode {
             for f in files {
                 println!("{}", f.display());
             }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench-report: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn sweep(args: &[String]) -> ExitCode {
+    let usage = "usage: bench-report --sweep OUT.svg NAME=RESULTS.jsonl...";
+    let Some((out, runs)) = args.split_first() else {
+        eprintln!("{usage}");
+        return ExitCode::from(2);
+    };
+    let mut parsed = Vec::new();
+    for run in runs {
+        let Some((name, file)) = run.split_once('=') else {
+            eprintln!("bench-report: '{run}' is not NAME=RESULTS.jsonl\n{usage}");
+            return ExitCode::from(2);
+        };
+        match std::fs::read_to_string(file) {
+            Ok(text) => parsed.push((name.to_string(), bench_report::Results::parse(&text))),
+            Err(e) => {
+                eprintln!("bench-report: cannot read {file}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if parsed.is_empty() {
+        eprintln!("{usage}");
+        return ExitCode::from(2);
+    }
+    match bench_report::write_sweep_plot(&parsed, std::path::Path::new(out)) {
+        Ok(()) => {
+            println!("{out}");
             ExitCode::SUCCESS
         }
         Err(e) => {

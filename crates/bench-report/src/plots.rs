@@ -211,6 +211,112 @@ pub fn peers_svg(r: &Results) -> Result<String, PlotError> {
     })
 }
 
+/// The headline workloads a sweep plot compares across VMs (as the
+/// README's benchmark table has them): (bench, size or order, label).
+pub const SWEEP_HEADLINE: [(&str, u64, &str); 5] = [
+    ("slab_pair", 64, "slab_pair 64"),
+    ("cache_pair", 192, "cache_pair"),
+    ("page_pair", 0, "page_pair 0"),
+    ("page_batch", 0, "page_batch"),
+    ("slab_batch", 1024, "slab_batch 1024"),
+];
+
+/// The fastest peer's time over ours for one single-CPU workload of a
+/// run (above 1: ours faster); None when either side is missing.
+pub fn best_peer_over_ours(r: &Results, bench: &str, size: u64) -> Option<f64> {
+    let ours = r.benches.iter().find(|b| {
+        b.allocator == "ours"
+            && b.bench == bench
+            && b.size == size
+            && b.cpus == 1
+            && b.target_node.is_none()
+    })?;
+    r.benches
+        .iter()
+        .filter(|b| {
+            b.allocator != "ours"
+                && (&b.bench, &b.size_key, b.size, b.cpus, b.target_node)
+                    == (&ours.bench, &ours.size_key, ours.size, 1, None)
+        })
+        .map(|b| b.ns_per_op / ours.ns_per_op)
+        .reduce(f64::min)
+}
+
+/// A topology sweep's headline workloads side by side: per workload one
+/// bar per VM, the fastest peer's time over ours (right of the dashed 1:
+/// ours faster than every peer).
+pub fn sweep_svg(runs: &[(String, Results)]) -> Result<String, PlotError> {
+    let ratio =
+        |r: &Results, k: usize| best_peer_over_ours(r, SWEEP_HEADLINE[k].0, SWEEP_HEADLINE[k].1);
+    let rows = SWEEP_HEADLINE.len();
+    let max_r = runs
+        .iter()
+        .flat_map(|(_, r)| (0..rows).filter_map(move |k| ratio(r, k)))
+        .fold(1.0, f64::max)
+        * 1.1;
+    let bar = 1.0 / (runs.len().max(1) as f64 + 1.0);
+    let n = rows as f64;
+    let h = 110 + (rows * (runs.len().max(1) * 10 + 10)) as u32;
+    let accel = runs.first().map_or("", |(_, r)| r.accelerator.as_str());
+    render(820, h, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                format!("Topology sweep under {accel}: fastest peer's time over ours (right of 1: ours faster)"),
+                ("sans-serif", 14),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(140)
+            .build_cartesian_2d(0.0..max_r, 0.0..n)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .disable_y_axis()
+            .x_desc("fastest peer ns/op divided by ours")
+            .x_label_formatter(&|v| format!("{v:.2}"))
+            .draw()
+            .map_err(err)?;
+        let row_top = |k: usize| n - k as f64;
+        for (i, (name, r)) in runs.iter().enumerate() {
+            let c = color(i);
+            let bars = (0..rows).filter_map(|k| {
+                let top = row_top(k) - bar * (i as f64 + 0.5);
+                ratio(r, k).map(|v| Rectangle::new([(0.0, top), (v, top - bar * 0.9)], c.filled()))
+            });
+            chart
+                .draw_series(bars)
+                .map_err(err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+        }
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(1.0, 0.0), (1.0, n)],
+                5,
+                4,
+                BLACK.stroke_width(1),
+            ))
+            .map_err(err)?;
+        let label = ("sans-serif", 11)
+            .into_font()
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Right, VPos::Center));
+        for (k, (_, _, text)) in SWEEP_HEADLINE.iter().enumerate() {
+            let (x, y) = chart.backend_coord(&(0.0, row_top(k) - 0.5));
+            root.draw(&Text::new(*text, (x - 6, y), label.clone()))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)
+    })
+}
+
 /// The access matrix as a heat map of latency (`bandwidth` false) or
 /// read bandwidth, each cell with its value and SLIT distance; worse is
 /// darker.

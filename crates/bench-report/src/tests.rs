@@ -94,3 +94,21 @@ fn files_are_written() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_sweep_plot_shows_each_vm_and_the_best_peer_over_ours() {
+    let one = Results::parse(SAMPLE);
+    // talc's 100 ns against ours' 400: the best peer is 0.25 of ours.
+    assert_eq!(best_peer_over_ours(&one, "slab_pair", 64), Some(0.25));
+    assert_eq!(
+        best_peer_over_ours(&one, "page_pair", 0),
+        None,
+        "no peer line"
+    );
+    let other = Results::parse(&SAMPLE.replace("\"ns_per_op\":400.0", "\"ns_per_op\":50.0"));
+    assert_eq!(best_peer_over_ours(&other, "slab_pair", 64), Some(2.0));
+    let svg = sweep_svg(&[("two-node".into(), one), ("3x1@512M".into(), other)]).unwrap();
+    for want in ["two-node", "3x1@512M", "slab_pair 64", "under tcg"] {
+        assert!(svg.contains(want), "missing {want}");
+    }
+}

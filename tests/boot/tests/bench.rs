@@ -153,3 +153,53 @@ fn bench_run_writes_every_workload_the_peers_the_matrix_and_the_report() {
     assert!(console.contains("# bench [1/") && console.contains("# bench: done"));
     std::fs::remove_dir_all(&out_dir).unwrap();
 }
+
+/// A sweep of a preset and a free-form VM with the benchmark: one table
+/// with both rows and their headline figures, and the plot across them.
+#[test]
+fn a_bench_sweep_with_a_free_form_vm_writes_one_table_and_its_plot() {
+    let out_dir = std::env::temp_dir().join(format!("bench-sweep-test-{}", std::process::id()));
+    let report_bin = repo_root().join("target/x86_64-unknown-linux-gnu/debug/bench-report");
+    let out = Command::new(repo_root().join("run-qemu.sh"))
+        .args(["--no-build", "--tcg", "--sweep", "one-node,2x1@256M"])
+        .args([
+            "--bench",
+            "--bench-select",
+            "all,peers",
+            "--bench-scale",
+            "1000",
+        ])
+        .arg("--results")
+        .arg(&out_dir)
+        .env("BENCH_REPORT_BIN", &report_bin)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    for row in [
+        "| one-node | pass | 1 node, 2 CPUs, 512M |",
+        "| 2x1@256M | pass | 2 nodes, 2 CPUs, 512M |",
+    ] {
+        let line = stdout.lines().find(|l| l.starts_with(row));
+        assert!(line.is_some(), "no row '{row}'\n{stdout}");
+        // The headline figures are there: slab_pair 64 with its ratio.
+        assert!(line.unwrap().contains(") |"), "{}", line.unwrap());
+    }
+    let sweep = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("sweep-")
+        })
+        .expect("the sweep's folder");
+    let svg = std::fs::read_to_string(sweep.join("sweep.svg")).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&out_dir);
+    for want in ["one-node", "2x1@256M", "slab_pair 64", "page_batch"] {
+        assert!(svg.contains(want), "sweep.svg lacks '{want}'\n{stderr}");
+    }
+}
