@@ -142,46 +142,74 @@ pub fn peers_svg(r: &Results) -> Result<String, PlotError> {
         .into_iter()
         .filter(|b| peers.iter().any(|p| r.find(p, b).is_some()))
         .collect();
-    let ratio = |p: &str, b: &Bench| r.find(p, b).map(|pb| pb.ns_per_op / b.ns_per_op);
-    let max_r = rows
+    let series: Vec<(String, Vec<Option<f64>>)> = peers
         .iter()
-        .flat_map(|b| peers.iter().filter_map(|p| ratio(p, b)))
+        .map(|p| {
+            let ratios = rows
+                .iter()
+                .map(|b| r.find(p, b).map(|pb| pb.ns_per_op / b.ns_per_op))
+                .collect();
+            (p.clone(), ratios)
+        })
+        .collect();
+    let labels: Vec<String> = rows.iter().map(|b| b.label()).collect();
+    ratio_bars_svg(
+        &r.title("Peer time per operation over ours (right of 1: ours faster)"),
+        "peer ns/op divided by ours",
+        &labels,
+        &series,
+        1,
+        220,
+    )
+}
+
+/// Grouped horizontal bars of ratios: one row per label, one bar per
+/// series in each row (None: no bar), a dashed line at 1. `first_color`
+/// offsets the palette; `label_width` is the room for the row labels.
+fn ratio_bars_svg(
+    title: &str,
+    x_desc: &str,
+    labels: &[String],
+    series: &[(String, Vec<Option<f64>>)],
+    first_color: usize,
+    label_width: u32,
+) -> Result<String, PlotError> {
+    let max_r = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().flatten().copied())
         .fold(1.0, f64::max)
         * 1.1;
-    let bar = 1.0 / (peers.len().max(1) as f64 + 1.0);
-    let n = rows.len().max(1) as f64;
-    let h = 110 + (rows.len().max(1) * (peers.len().max(1) * 9 + 8)) as u32;
+    let bar = 1.0 / (series.len().max(1) as f64 + 1.0);
+    let n = labels.len().max(1) as f64;
+    let h = 110 + (labels.len().max(1) * (series.len().max(1) * 9 + 8)) as u32;
     render(800, h, |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(
-                r.title("Peer time per operation over ours (right of 1: ours faster)"),
-                ("sans-serif", 15),
-            )
+            .caption(title, ("sans-serif", 15))
             .margin(12)
             .x_label_area_size(40)
-            .y_label_area_size(220)
+            .y_label_area_size(label_width)
             .build_cartesian_2d(0.0..max_r, 0.0..n)
             .map_err(err)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
             .disable_y_axis()
-            .x_desc("peer ns/op divided by ours")
+            .x_desc(x_desc)
             .x_label_formatter(&|v| format!("{v:.2}"))
             .draw()
             .map_err(err)?;
-        // Row k runs from n-k-1 to n-k (the first workload on top).
+        // Row k runs from n-k-1 to n-k (the first label on top).
         let row_top = |k: usize| n - k as f64;
-        for (i, p) in peers.iter().enumerate() {
-            let c = color(i + 1);
-            let bars = rows.iter().enumerate().filter_map(|(k, b)| {
+        for (i, (name, values)) in series.iter().enumerate() {
+            let c = color(i + first_color);
+            let bars = values.iter().enumerate().filter_map(|(k, v)| {
                 let top = row_top(k) - bar * (i as f64 + 0.5);
-                ratio(p, b).map(|v| Rectangle::new([(0.0, top), (v, top - bar * 0.9)], c.filled()))
+                v.map(|v| Rectangle::new([(0.0, top), (v, top - bar * 0.9)], c.filled()))
             });
             chart
                 .draw_series(bars)
                 .map_err(err)?
-                .label(p.as_str())
+                .label(name.as_str())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
         }
         chart
@@ -196,9 +224,9 @@ pub fn peers_svg(r: &Results) -> Result<String, PlotError> {
             .into_font()
             .color(&BLACK)
             .pos(Pos::new(HPos::Right, VPos::Center));
-        for (k, b) in rows.iter().enumerate() {
+        for (k, text) in labels.iter().enumerate() {
             let (x, y) = chart.backend_coord(&(0.0, row_top(k) - 0.5));
-            root.draw(&Text::new(b.label(), (x - 6, y), label.clone()))
+            root.draw(&Text::new(text.as_str(), (x - 6, y), label.clone()))
                 .map_err(err)?;
         }
         chart
@@ -246,75 +274,28 @@ pub fn best_peer_over_ours(r: &Results, bench: &str, size: u64) -> Option<f64> {
 /// bar per VM, the fastest peer's time over ours (right of the dashed 1:
 /// ours faster than every peer).
 pub fn sweep_svg(runs: &[(String, Results)]) -> Result<String, PlotError> {
-    let ratio =
-        |r: &Results, k: usize| best_peer_over_ours(r, SWEEP_HEADLINE[k].0, SWEEP_HEADLINE[k].1);
-    let rows = SWEEP_HEADLINE.len();
-    let max_r = runs
+    let series: Vec<(String, Vec<Option<f64>>)> = runs
         .iter()
-        .flat_map(|(_, r)| (0..rows).filter_map(move |k| ratio(r, k)))
-        .fold(1.0, f64::max)
-        * 1.1;
-    let bar = 1.0 / (runs.len().max(1) as f64 + 1.0);
-    let n = rows as f64;
-    let h = 110 + (rows * (runs.len().max(1) * 10 + 10)) as u32;
+        .map(|(name, r)| {
+            let ratios = SWEEP_HEADLINE
+                .iter()
+                .map(|&(bench, size, _)| best_peer_over_ours(r, bench, size))
+                .collect();
+            (name.clone(), ratios)
+        })
+        .collect();
+    let labels: Vec<String> = SWEEP_HEADLINE.iter().map(|h| h.2.to_string()).collect();
     let accel = runs.first().map_or("", |(_, r)| r.accelerator.as_str());
-    render(820, h, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                format!("Topology sweep under {accel}: fastest peer's time over ours (right of 1: ours faster)"),
-                ("sans-serif", 14),
-            )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(140)
-            .build_cartesian_2d(0.0..max_r, 0.0..n)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .disable_y_axis()
-            .x_desc("fastest peer ns/op divided by ours")
-            .x_label_formatter(&|v| format!("{v:.2}"))
-            .draw()
-            .map_err(err)?;
-        let row_top = |k: usize| n - k as f64;
-        for (i, (name, r)) in runs.iter().enumerate() {
-            let c = color(i);
-            let bars = (0..rows).filter_map(|k| {
-                let top = row_top(k) - bar * (i as f64 + 0.5);
-                ratio(r, k).map(|v| Rectangle::new([(0.0, top), (v, top - bar * 0.9)], c.filled()))
-            });
-            chart
-                .draw_series(bars)
-                .map_err(err)?
-                .label(name.as_str())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
-        }
-        chart
-            .draw_series(DashedLineSeries::new(
-                [(1.0, 0.0), (1.0, n)],
-                5,
-                4,
-                BLACK.stroke_width(1),
-            ))
-            .map_err(err)?;
-        let label = ("sans-serif", 11)
-            .into_font()
-            .color(&BLACK)
-            .pos(Pos::new(HPos::Right, VPos::Center));
-        for (k, (_, _, text)) in SWEEP_HEADLINE.iter().enumerate() {
-            let (x, y) = chart.backend_coord(&(0.0, row_top(k) - 0.5));
-            root.draw(&Text::new(*text, (x - 6, y), label.clone()))
-                .map_err(err)?;
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)
-    })
+    ratio_bars_svg(
+        &format!(
+            "Topology sweep under {accel}: fastest peer's time over ours (right of 1: ours faster)"
+        ),
+        "fastest peer ns/op divided by ours",
+        &labels,
+        &series,
+        0,
+        140,
+    )
 }
 
 /// The access matrix as a heat map of latency (`bandwidth` false) or

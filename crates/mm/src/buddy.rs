@@ -691,13 +691,7 @@ impl<'a> Buddy<'a> {
                 continue;
             }
             let pfn = self.base_pfn + head as u64 - 1;
-            if self.pageblock_type(pfn) == MigrateType::HighAtomic {
-                self.reserved_highatomic = self
-                    .reserved_highatomic
-                    .saturating_sub(PAGEBLOCK_PAGES as usize);
-            }
-            self.set_pageblock_type(pfn, mt);
-            self.move_free_pages_of_block(pfn, mt);
+            self.retype_pageblock(pfn, mt);
             if self.meta[head as usize - 1].state == PageState::FreeHead
                 && self.meta[head as usize - 1].mt == ht as u8
             {
@@ -809,15 +803,21 @@ impl<'a> Buddy<'a> {
     pub fn set_range_type(&mut self, start: u64, end: u64, mt: MigrateType) {
         let mut pfn = start;
         while pfn < end {
-            if self.pageblock_type(pfn) == MigrateType::HighAtomic {
-                self.reserved_highatomic = self
-                    .reserved_highatomic
-                    .saturating_sub(PAGEBLOCK_PAGES as usize);
-            }
-            self.set_pageblock_type(pfn, mt);
-            self.move_free_pages_of_block(pfn, mt);
+            self.retype_pageblock(pfn, mt);
             pfn += PAGEBLOCK_PAGES;
         }
+    }
+
+    /// Gives `pfn`'s pageblock the type `mt`, its free blocks with it; a
+    /// HighAtomic pageblock leaves the reserve.
+    fn retype_pageblock(&mut self, pfn: u64, mt: MigrateType) {
+        if self.pageblock_type(pfn) == MigrateType::HighAtomic {
+            self.reserved_highatomic = self
+                .reserved_highatomic
+                .saturating_sub(PAGEBLOCK_PAGES as usize);
+        }
+        self.set_pageblock_type(pfn, mt);
+        self.move_free_pages_of_block(pfn, mt);
     }
 
     /// Free pages on the Isolate lists (Linux leaves them out of the free
