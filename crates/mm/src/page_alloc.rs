@@ -41,6 +41,9 @@ const ZONE_MAP_ENTRIES: usize = 4096;
 const ZONE_MAP_NONE: u16 = 0;
 /// More than one zone in the entry's frames: search the sorted zones.
 const ZONE_MAP_MIXED: u16 = u16::MAX;
+/// Set beside a zone's index when the zone covers only part of the
+/// entry's frames (a free there checks the zone holds the frame).
+const ZONE_MAP_PARTIAL: u16 = 1 << 15;
 
 /// Most ranges a hot-plug zone takes online (one per memory device).
 pub const MAX_ONLINE_RANGES: usize = 16;
@@ -384,7 +387,8 @@ impl<'a> Zone<'a> {
         if !flags.non_block {
             free -= self.reserved_highatomic.load(Relaxed) as i64;
         }
-        free > (flags.effective_mark(&self.watermarks()) + reserve) as i64
+        let mark = self.watermarks[flags.mark as usize].load(Relaxed);
+        free > (flags.effective(mark) + reserve) as i64
     }
 
     /// The watermark check on the buddy allocator's own counts, under
@@ -597,9 +601,6 @@ impl ZoneRef {
     }
 }
 
-/// No zone (a `first_zone` slot without one).
-const NO_ZONEREF: u16 = u16::MAX;
-
 impl Zonelist {
     const fn empty() -> Self {
         Zonelist {
@@ -681,9 +682,13 @@ pub struct Node<'a> {
     /// This node only (__GFP_THISNODE).
     pub zonelist_thisnode: Zonelist,
     /// By the highest zone a request may use: the first zone of
-    /// `zonelist` it may use, where its allocations try first.
+    /// `zonelist` it may use, where its allocations try first, as its
+    /// index in the allocator's `zone_table` (NO_ZONE: none).
     first_zone: [AtomicU16; NR_ZONES],
 }
+
+/// No zone (a `first_zone` slot without one).
+const NO_ZONE: u16 = u16::MAX;
 
 impl<'a> Node<'a> {
     pub fn new(id: NodeId, zones: [Zone<'a>; NR_ZONES]) -> Self {
@@ -692,7 +697,7 @@ impl<'a> Node<'a> {
             zones,
             zonelist: Zonelist::empty(),
             zonelist_thisnode: Zonelist::empty(),
-            first_zone: [const { AtomicU16::new(NO_ZONEREF) }; NR_ZONES],
+            first_zone: [const { AtomicU16::new(NO_ZONE) }; NR_ZONES],
         }
     }
 
@@ -834,6 +839,8 @@ pub struct PageAllocator<'a> {
     by_pfn: [Option<&'a Zone<'a>>; MAX_ZONEREFS],
     nr_by_pfn: usize,
     nr_hotplug: usize,
+    /// Every zone by node * NR_ZONES + type: what `first_zone` indexes.
+    zone_table: [Option<&'a Zone<'a>>; MAX_ZONEREFS],
     /// Frame >> zone_map_shift -> 1 + index in `by_pfn` (or NONE, MIXED):
     /// the zone of a freed frame in one load (Linux keeps it in struct
     /// page's flags). Rewritten when memory comes online.
@@ -936,6 +943,12 @@ impl<'a> PageAllocator<'a> {
             .map(|z| z.span.end_pfn)
             .max()
             .unwrap_or(0);
+        let mut zone_table = [None; MAX_ZONEREFS];
+        for n in shared.iter().flatten() {
+            for (k, z) in n.zones.iter().enumerate() {
+                zone_table[n.id * NR_ZONES + k] = Some(z);
+            }
+        }
         let mut zone_map_shift = 9;
         while (map_end >> zone_map_shift) > ZONE_MAP_ENTRIES as u64 {
             zone_map_shift += 1;
@@ -948,6 +961,7 @@ impl<'a> PageAllocator<'a> {
             by_pfn,
             nr_by_pfn,
             nr_hotplug,
+            zone_table,
             zone_map: [const { AtomicU16::new(ZONE_MAP_NONE) }; ZONE_MAP_ENTRIES],
             zone_map_shift,
             zonelist_generation: AtomicU64::new(0),
@@ -1042,7 +1056,10 @@ impl<'a> PageAllocator<'a> {
             node.push_zones(&mut own);
             for (highest, slot) in node.first_zone.iter().enumerate() {
                 let first = list.as_slice().iter().find(|r| r.zone.index() <= highest);
-                slot.store(first.map_or(NO_ZONEREF, |r| r.pack()), Relaxed);
+                let index = first.map_or(NO_ZONE, |r| {
+                    (r.node as usize * NR_ZONES + r.zone.index()) as u16
+                });
+                slot.store(index, Relaxed);
             }
             node.zonelist.set(list.as_slice());
             node.zonelist_thisnode.set(own.as_slice());
@@ -1064,17 +1081,24 @@ impl<'a> PageAllocator<'a> {
             let mut v = ZONE_MAP_NONE;
             for (i, z) in zones.iter().enumerate() {
                 let Some(z) = z else { continue };
-                let overlaps = |(s, end): (u64, u64)| s < hi && lo < end;
-                let hit = if z.hotplug {
-                    z.online_ranges().any(overlaps)
+                let overlaps = |&(s, end): &(u64, u64)| s < hi && lo < end;
+                let covers = |&(s, end): &(u64, u64)| s <= lo && hi <= end;
+                let span = (z.span.start_pfn, z.span.end_pfn);
+                let (hit, whole) = if z.hotplug {
+                    (
+                        z.online_ranges().any(|r| overlaps(&r)),
+                        z.online_ranges().any(|r| covers(&r)),
+                    )
                 } else {
-                    overlaps((z.span.start_pfn, z.span.end_pfn))
+                    (overlaps(&span), covers(&span))
                 };
                 if hit {
-                    v = if v == ZONE_MAP_NONE {
+                    v = if v != ZONE_MAP_NONE {
+                        ZONE_MAP_MIXED
+                    } else if whole {
                         i as u16 + 1
                     } else {
-                        ZONE_MAP_MIXED
+                        (i as u16 + 1) | ZONE_MAP_PARTIAL
                     };
                 }
             }
@@ -1130,6 +1154,9 @@ impl<'a> PageAllocator<'a> {
         if slot == n {
             zone.nr_online.store(n + 1, Release);
         }
+        // The map too: a page handed out from the range as soon as it is
+        // free must find its zone when it is freed.
+        self.build_zone_map();
         let added = {
             let mut area = zone.free_area.lock();
             let buddy = area.as_mut().ok_or(OnlineError::NoHotplugZone)?;
@@ -1140,7 +1167,6 @@ impl<'a> PageAllocator<'a> {
         zone.present.fetch_add(end - start, Relaxed);
         zone.managed.fetch_add(added, Relaxed);
         self.setup_zone_parameters(topology);
-        self.build_zone_map();
         self.build_zonelists(topology);
         Ok(added)
     }
@@ -1303,7 +1329,10 @@ impl<'a> PageAllocator<'a> {
         {
             Some(ZONE_MAP_NONE) => None,
             Some(ZONE_MAP_MIXED) | None => self.search_zone(pfn),
-            Some(i) => self.by_pfn[i as usize - 1].filter(|z| z.contains(pfn)),
+            Some(i) if i & ZONE_MAP_PARTIAL == 0 => self.by_pfn[i as usize - 1],
+            Some(i) => {
+                self.by_pfn[(i & !ZONE_MAP_PARTIAL) as usize - 1].filter(|z| z.contains(pfn))
+            }
         }
     }
 
@@ -1766,14 +1795,10 @@ impl<'a> PageAllocator<'a> {
     fn fast_zone(&self, node: NodeId, gfp: Gfp) -> Option<(&'a Zone<'a>, usize)> {
         let highest = gfp.zone().ok()?.index();
         let first = (*self.nodes.get(node)?)?.first_zone[highest].load(Relaxed);
-        if first == NO_ZONEREF {
+        let zone = (*self.zone_table.get(first as usize)?)?;
+        if gfp.contains(Gfp::THISNODE) && zone.node != node {
             return None;
         }
-        let first = ZoneRef::unpack(first);
-        if gfp.contains(Gfp::THISNODE) && first.node as usize != node {
-            return None;
-        }
-        let zone = (*self.nodes.get(first.node as usize)?)?.zone(first.zone);
         Some((zone, highest))
     }
 

@@ -177,7 +177,14 @@ impl AllocFlags {
     /// The watermark these flags must stay above.
     #[inline]
     pub fn effective_mark(self, marks: &Watermarks) -> u64 {
-        let mut min = marks.get(self.mark);
+        self.effective(marks.get(self.mark))
+    }
+
+    /// As [`effective_mark`](Self::effective_mark), from the value of
+    /// `self.mark` alone (a fast path reads only that one).
+    #[inline]
+    pub fn effective(self, mark: u64) -> u64 {
+        let mut min = mark;
         if self.min_reserve {
             min -= min / 2;
             if self.non_block {
