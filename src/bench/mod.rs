@@ -2,8 +2,8 @@
 //! `bench=slab`, `bench=page`, `bench=vmalloc`, or workload names), after
 //! the self-tests; `peers` adds the peer allocators on the same
 //! workloads, `matrix` the access matrix, `policy` the memory-policy
-//! workloads, `fragmentation` the fragmentation workload (`all` includes
-//! none of them).
+//! workloads, `fragmentation` the fragmentation workload, `churn` the
+//! churn workload (`all` includes none of them).
 //!
 //! Output, one JSON object a line, each line prefixed so that it can be
 //! grepped out of the console:
@@ -22,6 +22,7 @@
 //! says what ran).
 
 mod allocators;
+pub mod churn;
 pub mod fragmentation;
 mod matrix;
 pub mod policy;
@@ -377,12 +378,13 @@ pub fn run(selection: &str, scale: u64) {
             "matrix",
             "policy",
             "fragmentation",
+            "churn",
             "kfence",
         ]
         .contains(&word);
         if !special && !known.borrow().iter().any(|k| k == word) {
             log::warn!(
-                "bench: no workload or group named '{word}' (workloads: {}; groups: slab, page, vmalloc; also all, peers, matrix, policy, fragmentation, kfence); ignored",
+                "bench: no workload or group named '{word}' (workloads: {}; groups: slab, page, vmalloc; also all, peers, matrix, policy, fragmentation, churn, kfence); ignored",
                 names.join(", ")
             );
         }
@@ -390,7 +392,14 @@ pub fn run(selection: &str, scale: u64) {
     if steps.is_empty()
         && !with_any(
             selection,
-            &["peers", "matrix", "policy", "fragmentation", "kfence"],
+            &[
+                "peers",
+                "matrix",
+                "policy",
+                "fragmentation",
+                "churn",
+                "kfence",
+            ],
         )
     {
         kprintln!("# bench: bench={selection} names no workload; nothing to run");
@@ -400,6 +409,7 @@ pub fn run(selection: &str, scale: u64) {
     let with_matrix = selection.split(',').any(|w| w == "matrix");
     let with_policy = selection.split(',').any(|w| w == "policy");
     let with_fragmentation = selection.split(',').any(|w| w == "fragmentation");
+    let with_churn = selection.split(',').any(|w| w == "churn");
     let with_kfence = selection.split(',').any(|w| w == "kfence");
     let Some(cache) =
         crate::mm::slab::kmem_cache_create("bench-192", 192, 8, SlabFlags::HWCACHE_ALIGN, None)
@@ -418,6 +428,7 @@ pub fn run(selection: &str, scale: u64) {
         + with_matrix as usize
         + with_policy as usize
         + with_fragmentation as usize
+        + with_churn as usize
         + with_kfence as usize;
     let mut done = 0;
     let mut progress = |what: &str| {
@@ -469,6 +480,10 @@ pub fn run(selection: &str, scale: u64) {
     if with_fragmentation {
         progress("fragmentation (a node filled, three pages in four freed, order-9 blocks taken)");
         fragmentation::run();
+    }
+    if with_churn {
+        progress("churn (movable pages and long-lived unmovable objects, order-9 blocks after each round)");
+        churn::run();
     }
     if with_kfence {
         progress(
