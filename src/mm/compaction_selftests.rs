@@ -163,3 +163,68 @@ selftest!(
         Ok(())
     }
 );
+
+selftest!(
+    explicit "compaction",
+    fn kswapd_woken_for_a_missing_huge_block_reclaims_then_hands_it_to_kcompactd() {
+        use super::kcompactd;
+        use super::vmscan;
+        use crate::bench::fragmentation::{fragmented, give_back, take_huge, NoCompaction};
+        use core::sync::atomic::Ordering::{Acquire, Relaxed};
+        use mm::zone::ZoneType;
+        let node = topology().mem_node(numa_node_id());
+        let (k, kc) = (vmscan::kswapd(node), kcompactd::kcompactd(node));
+        let was = kcompactd::proactiveness();
+        // A node of movable task pages with a quarter of each pageblock
+        // kept: free memory enough, but no free 2 MiB block, and nothing
+        // reclaim could free. kcompactd is held off while it is made.
+        // The free 2 MiB blocks the fill left (it stops at the watermark)
+        // are taken and held too.
+        let (task, held) = {
+            let _off = NoCompaction::new();
+            kcompactd::set_proactiveness(0);
+            let (task, _, _) = fragmented(node, u64::MAX).ok_or(crate::selftest::Failure::Failed)?;
+            (task, take_huge(node).0)
+        };
+        let quiet = || !k.running.load(Acquire) && kc.is_idle();
+        crate::sched::wait_for(20_000_000_000, quiet);
+        let order = PAGEBLOCK_ORDER;
+        let result = (|| {
+            if vmscan::node_balanced_for(node, order) || !vmscan::node_balanced(node) {
+                return Err(crate::selftest::Failure::Skipped(
+                    "the fragmented node still had a free order-9 block, or was below its high marks",
+                ));
+            }
+            // The fill drove kswapd to give up on the node (nothing it
+            // could reclaim: Linux's kswapd_failures); progress by direct
+            // reclaim resets that, as this does.
+            k.failures.store(0, Relaxed);
+            let (passes, runs) = (k.passes.load(Relaxed), kc.runs.load(Relaxed));
+            // A caller that could compact itself (Linux wakes kswapd for
+            // it all the same: the node is not balanced at order 9).
+            vmscan::wakeup_kswapd(node, order, ZoneType::Normal, true);
+            let made = crate::sched::wait_for(60_000_000_000, || {
+                quiet() && vmscan::node_balanced_for(node, order)
+            });
+            kassert!(k.passes.load(Relaxed) > passes, "kswapd reclaimed for the order first");
+            kassert_eq!(
+                k.failures.load(Relaxed),
+                0,
+                "a fruitless pass for a block does not count the node hopeless"
+            );
+            kassert!(kc.runs.load(Relaxed) > runs, "kswapd woke kcompactd for order {order}");
+            kassert!(made, "no order-9 block within 60 s");
+            kprintln!(
+                "    # node {node}: kswapd {} passes, then kcompactd: an order-9 block again",
+                k.passes.load(Relaxed) - passes
+            );
+            Ok(())
+        })();
+        kcompactd::set_proactiveness(was);
+        give_back(held);
+        task.release_memory();
+        drop(task);
+        crate::sched::reap_all_dead(1_000_000_000);
+        result
+    }
+);
