@@ -23,6 +23,7 @@ use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::*};
 use layout::PAGE_SIZE;
 use mm::gfp::Gfp;
+use mm::page_chain;
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
@@ -38,6 +39,30 @@ enum Pick {
     Move(Page),
     Skip,
     Stop,
+}
+
+/// A task's chained pages through the direct map, for
+/// `mm::page_chain::relink`. Used only under the task's page lock, with
+/// frames that are the task's own or fresh migration targets.
+struct ChainPages;
+
+impl page_chain::FrameWords for ChainPages {
+    fn link(&self, pfn: u64) -> u64 {
+        // SAFETY: a page of the chain, held still by the task's lock; its
+        // first word is the link.
+        unsafe { (page_address(Page::from_pfn(pfn)) as *const u64).read() }
+    }
+
+    fn set_link(&mut self, pfn: u64, next: u64) {
+        // SAFETY: as in `link`; the walk writes only link words.
+        unsafe { (page_address(Page::from_pfn(pfn)) as *mut u64).write(next) }
+    }
+
+    fn copy_page(&mut self, from: u64, to: u64) {
+        // SAFETY: `from` is the task's page (its lock keeps everyone else
+        // off it) and `to` a fresh page given for it.
+        unsafe { crate::mm::migrate::copy_page(Page::from_pfn(from), Page::from_pfn(to)) }
+    }
 }
 
 #[derive(Default)]
@@ -366,15 +391,14 @@ impl Task {
     /// whose link comes next) under the task's lock, asking `pick` what to
     /// do with each page: move it into the target it gives (copied, its
     /// link re-pointed, the old page freed), skip it, or stop (the cursor
-    /// then says where to go on). Nothing here allocates: this runs when
-    /// memory is short.
+    /// then says where to go on): `mm::page_chain::relink` over the direct
+    /// map. Nothing here allocates: this runs when memory is short.
     fn relink(
         &self,
         cursor: &mut u64,
         try_lock: bool,
         mut pick: impl FnMut(Page) -> Pick,
     ) -> Relinked {
-        use crate::mm::migrate::copy_page;
         let mut walk = Relinked::default();
         without_interrupts(|| {
             let mut head = if try_lock {
@@ -388,38 +412,20 @@ impl Task {
             } else {
                 self.pages.lock()
             };
-            loop {
-                let link: *mut u64 = if *cursor == 0 {
-                    &mut *head
-                } else {
-                    page_address(Page::from_pfn(*cursor - 1)) as *mut u64
-                };
-                // SAFETY: `link` is the head or the first word of a page of
-                // this chain (the lock holds the chain in place).
-                let next = unsafe { link.read() };
-                if next == 0 {
-                    return;
-                }
-                let page = Page::from_pfn(next - 1);
-                match pick(page) {
-                    Pick::Skip => *cursor = next,
-                    Pick::Stop => {
-                        walk.stopped = true;
-                        return;
-                    }
-                    Pick::Move(target) => {
-                        // SAFETY: `page` is this task's (the lock keeps
-                        // everyone else off it) and `target` is fresh.
-                        unsafe { copy_page(page, target) };
-                        // SAFETY: as for the read above.
-                        unsafe { link.write(target.pfn() + 1) };
-                        // Freeing takes only the zone lock, below this one.
-                        __free_pages(page, 0);
-                        walk.moved += 1;
-                        *cursor = target.pfn() + 1;
-                    }
-                }
-            }
+            let w = page_chain::relink(
+                &mut head,
+                cursor,
+                &mut ChainPages,
+                |pfn| match pick(Page::from_pfn(pfn)) {
+                    Pick::Move(target) => page_chain::Pick::Move(target.pfn()),
+                    Pick::Skip => page_chain::Pick::Skip,
+                    Pick::Stop => page_chain::Pick::Stop,
+                },
+                // Freeing takes only the zone lock, below this one.
+                |pfn| __free_pages(Page::from_pfn(pfn), 0),
+            );
+            walk.moved = w.moved;
+            walk.stopped = w.stopped;
         });
         walk
     }

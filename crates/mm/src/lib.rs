@@ -21,6 +21,7 @@ pub mod mempolicy;
 pub mod movable;
 pub mod oom;
 pub mod page_alloc;
+pub mod page_chain;
 #[allow(unsafe_code)]
 pub mod pcp;
 #[allow(unsafe_code)]
