@@ -154,9 +154,20 @@ fn boot(start_info_phys: u64) -> ! {
     // self-tests and the benchmark start, so that none of them sees the
     // zones change under its counts.
     acpi::memory_hotplug::wait_for_expected(settings.memhp_expect as u64);
+    // Removals the launcher will ask for (memhp.unplug=): the hotplug
+    // self-tests give the cue once they have placed pages; without them
+    // the kernel gives it now, and waits for the removals before the end.
+    let removals = settings.memhp_unplug as u64;
+    let cue_here = removals > 0 && !selftest::will_run(settings.selftest, also, "hotplug");
+    if cue_here {
+        kprintln!("memory hotplug: ready for removal ({removals} expected; no hotplug self-tests place pages first)");
+    }
     let totals = selftest::run(settings.selftest, also);
     if let Some(which) = settings.bench {
         bench::run(which, settings.bench_scale);
+    }
+    if cue_here {
+        acpi::memory_hotplug::wait_for_removals(removals);
     }
     report::print_all("end of run");
     let boot_ns = tsc::ns_since_boot();

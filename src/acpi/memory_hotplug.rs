@@ -91,6 +91,23 @@ pub fn wait_for_expected(expected: u64) -> u64 {
     got
 }
 
+/// Waits up to 60 s for `expected` removal requests to be handled
+/// (ejected or refused), saying so if they do not come.
+pub fn wait_for_removals(expected: u64) {
+    let handled = || REMOVED.load(Relaxed) + REMOVAL_REFUSED.load(Relaxed);
+    if handled() >= expected {
+        return;
+    }
+    log::info!("ACPI: memory hotplug: waiting for {expected} removal requests (memhp.unplug=)");
+    SCANNED.wait_event(|| handled() >= expected, Some(60_000_000_000));
+    if handled() < expected {
+        log::warn!(
+            "ACPI: memory hotplug: {} of {expected} expected removal requests came in 60 s",
+            handled()
+        );
+    }
+}
+
 /// How events reach the kernel.
 pub fn mode() -> Option<&'static str> {
     HOTPLUG

@@ -16,4 +16,4 @@ pub mod registry;
 pub mod runner;
 
 pub use registry::{Failure, Outcome, SelfTest};
-pub use runner::{run, suite_names};
+pub use runner::{run, suite_names, will_run};

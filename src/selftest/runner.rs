@@ -141,6 +141,18 @@ pub fn run(selection: SelfTestSelection, also: &[&str]) -> Totals {
     totals
 }
 
+/// Whether `selection` (with `also`) runs suite `name`.
+pub fn will_run(selection: SelfTestSelection, also: &[&str], name: &str) -> bool {
+    also.contains(&name)
+        || match selection {
+            SelfTestSelection::Suites(list) => list.contains(name),
+            SelfTestSelection::Off => false,
+            SelfTestSelection::Default => registered()
+                .iter()
+                .any(|t| t.suite == name && !t.explicit_only),
+        }
+}
+
 /// The names of all suites, for the boot log.
 pub fn suite_names() -> impl Iterator<Item = (&'static str, bool)> {
     suites(registered()).map(|t| (t.suite, t.explicit_only))

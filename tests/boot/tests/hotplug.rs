@@ -167,3 +167,35 @@ fn hot_remove_migrates_the_pages_off_one_dimm_and_refuses_the_busy_one() {
         b.dump()
     );
 }
+
+/// Without the hotplug self-tests the kernel gives the removal cue itself
+/// and waits for the removal before the run ends: the DIMM, with nothing
+/// on it to migrate, goes.
+#[test]
+fn hot_remove_without_the_hotplug_self_tests_is_cued_and_waited_for_by_the_kernel() {
+    let b = boot(&[
+        "--tcg",
+        "--topology",
+        "two-node",
+        "--hotplug",
+        "1:256M",
+        "--hotunplug",
+        "hpdimm0",
+        "--cmdline",
+        "selftest=numa",
+    ]);
+    assert_eq!(b.problem(), None, "{}", b.dump());
+    for want in [
+        "memory hotplug: ready for removal (1 expected; no hotplug self-tests place pages first)",
+        "on node 1: 65536 pages offline (pfn 0x100000-0x10ffff), 0 migrated off it first; ejecting",
+    ] {
+        assert!(b.console.contains(want), "missing '{want}'\n{}", b.dump());
+    }
+    assert!(
+        b.stderr.contains(
+            r#"event DEVICE_DELETED {"device": "hpdimm0", "path": "/machine/peripheral/hpdimm0"}"#
+        ),
+        "{}",
+        b.dump()
+    );
+}
