@@ -86,25 +86,80 @@ pub fn blame_left(addr: usize, left: Option<(usize, bool)>, right: Option<(usize
     }
 }
 
+/// Eight canary bytes from an 8-aligned address on, as one word.
+const CANARY_WORD: u64 = u64::from_le_bytes([
+    canary(0),
+    canary(1),
+    canary(2),
+    canary(3),
+    canary(4),
+    canary(5),
+    canary(6),
+    canary(7),
+]);
+
+/// The parts of the page at `page` (`len` bytes) around the object
+/// `[addr, addr + size)`, as (offset, length) in the page.
+fn around(page: usize, len: usize, addr: usize, size: usize) -> [(usize, usize); 2] {
+    let lo = addr.saturating_sub(page).min(len);
+    let hi = (addr + size).saturating_sub(page).clamp(lo, len);
+    [(0, lo), (hi, len - hi)]
+}
+
+/// Writes the canary over `bytes`, whose first byte is at `at`: bytes up
+/// to an 8-aligned address, then whole words (the pattern repeats every
+/// 8 bytes), then the tail.
+fn fill(bytes: &mut [u8], at: usize) {
+    let head = ((8 - at % 8) % 8).min(bytes.len());
+    let body_end = head + (bytes.len() - head) / 8 * 8;
+    for (i, b) in bytes[..head].iter_mut().enumerate() {
+        *b = canary(at + i);
+    }
+    for w in bytes[head..body_end].chunks_exact_mut(8) {
+        w.copy_from_slice(&CANARY_WORD.to_le_bytes());
+    }
+    for (i, b) in bytes[body_end..].iter_mut().enumerate() {
+        *b = canary(at + body_end + i);
+    }
+}
+
 /// Fills the page at `page_bytes` (whose first byte is at address
 /// `page`) with the canary, except the object `[addr, addr + size)`.
 pub fn fill_canary(page_bytes: &mut [u8], page: usize, addr: usize, size: usize) {
-    for (i, b) in page_bytes.iter_mut().enumerate() {
-        let a = page + i;
-        if a < addr || a >= addr + size {
-            *b = canary(a);
-        }
+    for (off, len) in around(page, page_bytes.len(), addr, size) {
+        fill(&mut page_bytes[off..off + len], page + off);
     }
 }
 
 /// The first byte around the object that is not the canary, if any
 /// (Linux checks on free: a write past the object that stayed inside its
-/// page hit no guard page).
+/// page hit no guard page). Whole words are compared first; a word that
+/// differs is searched byte by byte.
 pub fn first_corrupt(page_bytes: &[u8], page: usize, addr: usize, size: usize) -> Option<usize> {
-    page_bytes.iter().enumerate().find_map(|(i, &b)| {
-        let a = page + i;
-        ((a < addr || a >= addr + size) && b != canary(a)).then_some(a)
-    })
+    around(page, page_bytes.len(), addr, size)
+        .into_iter()
+        .find_map(|(off, len)| {
+            let bytes = &page_bytes[off..off + len];
+            let at = page + off;
+            let bad_byte = |from: usize, to: usize| {
+                (from..to)
+                    .find(|&i| bytes[i] != canary(at + i))
+                    .map(|i| at + i)
+            };
+            let head = ((8 - at % 8) % 8).min(len);
+            if let Some(a) = bad_byte(0, head) {
+                return Some(a);
+            }
+            let mut i = head;
+            while i + 8 <= len {
+                let w = u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap());
+                if w != CANARY_WORD {
+                    return bad_byte(i, i + 8);
+                }
+                i += 8;
+            }
+            bad_byte(i, len)
+        })
 }
 
 /// The bytes from `from` on, up to 16 and not into the object, as Linux
@@ -136,6 +191,40 @@ mod tests {
     use super::*;
     use std::string::String;
     use std::vec;
+
+    proptest::proptest! {
+        /// The word-wise canary fill and check agree with the byte-wise
+        /// definition for any object placement and any corrupted byte.
+        #[test]
+        fn canary_by_words_matches_canary_by_bytes(
+            page_off in 0usize..64,
+            start in 0usize..4096,
+            size in 0usize..4096,
+            corrupt in proptest::option::of(0usize..4096),
+        ) {
+            let page = 0x10_0000 + page_off;
+            let len = 4096;
+            let addr = page + start.min(len);
+            let size = size.min(len - start.min(len));
+            let mut bytes = std::vec![0x11u8; len];
+            fill_canary(&mut bytes, page, addr, size);
+            for (i, &b) in bytes.iter().enumerate() {
+                let a = page + i;
+                let want = if a < addr || a >= addr + size { canary(a) } else { 0x11 };
+                proptest::prop_assert_eq!(b, want, "byte {}", i);
+            }
+            let reference = |bytes: &[u8]| {
+                bytes.iter().enumerate().find_map(|(i, &b)| {
+                    let a = page + i;
+                    ((a < addr || a >= addr + size) && b != canary(a)).then_some(a)
+                })
+            };
+            if let Some(c) = corrupt {
+                bytes[c] ^= 0x40;
+            }
+            proptest::prop_assert_eq!(first_corrupt(&bytes, page, addr, size), reference(&bytes));
+        }
+    }
 
     #[test]
     fn the_pool_is_2_mib_with_every_object_between_guard_pages() {
