@@ -28,6 +28,17 @@ mod matrix;
 pub mod policy;
 mod workloads;
 
+/// The bench= words that run only when named (`all` is the spec's
+/// workloads, none of these).
+const NAMED_ONLY: [&str; 6] = [
+    "peers",
+    "matrix",
+    "policy",
+    "fragmentation",
+    "churn",
+    "kfence",
+];
+
 use crate::arch::x86_64::{percpu, tsc};
 use crate::kprintln;
 use crate::mm::page_alloc::allocator;
@@ -372,36 +383,16 @@ pub fn run(selection: &str, scale: u64) {
     let steps = plan(&wanted, scale);
     let names: Vec<String> = known.borrow().iter().step_by(2).cloned().collect();
     for word in selection.split(',') {
-        let special = [
-            "all",
-            "peers",
-            "matrix",
-            "policy",
-            "fragmentation",
-            "churn",
-            "kfence",
-        ]
-        .contains(&word);
+        let special = word == "all" || NAMED_ONLY.contains(&word);
         if !special && !known.borrow().iter().any(|k| k == word) {
             log::warn!(
-                "bench: no workload or group named '{word}' (workloads: {}; groups: slab, page, vmalloc; also all, peers, matrix, policy, fragmentation, churn, kfence); ignored",
-                names.join(", ")
+                "bench: no workload or group named '{word}' (workloads: {}; groups: slab, page, vmalloc; also all, {}); ignored",
+                names.join(", "),
+                NAMED_ONLY.join(", ")
             );
         }
     }
-    if steps.is_empty()
-        && !with_any(
-            selection,
-            &[
-                "peers",
-                "matrix",
-                "policy",
-                "fragmentation",
-                "churn",
-                "kfence",
-            ],
-        )
-    {
+    if steps.is_empty() && !with_any(selection, &NAMED_ONLY) {
         kprintln!("# bench: bench={selection} names no workload; nothing to run");
     }
     // Named only: `all` is the spec's workloads.
