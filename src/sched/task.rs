@@ -203,6 +203,23 @@ impl Task {
         node: i32,
         fill: impl FnOnce(&mut [u64]),
     ) -> Result<(), TaskAllocError> {
+        let mut fill = Some(fill);
+        self.alloc_page_filled(gfp, node, &mut |w| {
+            if let Some(f) = fill.take() {
+                f(w)
+            }
+        })
+    }
+
+    /// `alloc_page` past its closure: one copy of the allocation and the
+    /// charging for every caller.
+    #[inline(never)]
+    fn alloc_page_filled(
+        &self,
+        gfp: Gfp,
+        node: i32,
+        fill: &mut dyn FnMut(&mut [u64]),
+    ) -> Result<(), TaskAllocError> {
         if self.is_killed() {
             return Err(TaskAllocError::Killed);
         }
@@ -516,6 +533,13 @@ impl Task {
 
 /// Every task in the table, in pid order (the order Linux walks them).
 pub fn for_each_task(f: impl FnMut(&Arc<Task>)) {
+    tasks_by_pid().iter().flatten().for_each(f);
+}
+
+/// The table's tasks sorted by pid: out of line, so that the sort is
+/// compiled once and not into every caller of `for_each_task`.
+#[inline(never)]
+fn tasks_by_pid() -> [Option<Arc<Task>>; MAX_TASKS] {
     let mut list: [Option<Arc<Task>>; MAX_TASKS] = [const { None }; MAX_TASKS];
     {
         let table = TASKS.lock();
@@ -523,8 +547,8 @@ pub fn for_each_task(f: impl FnMut(&Arc<Task>)) {
             list[i] = t.clone();
         }
     }
-    list.sort_by_key(|t| t.as_ref().map_or(u32::MAX, |t| t.pid));
-    list.iter().flatten().for_each(f);
+    list.sort_unstable_by_key(|t| t.as_ref().map_or(u32::MAX, |t| t.pid));
+    list
 }
 
 /// Every page the OOM killer may consider: all managed RAM (no swap).
