@@ -139,19 +139,6 @@ pub fn node_balanced(node: NodeId) -> bool {
     balanced_zones(node).all(|z| usable_free(z) >= z.watermarks().high)
 }
 
-/// Balanced for an allocation of `order` (Linux's pgdat_balanced with
-/// the order): at the high watermarks, and some balanced zone has a free
-/// block of that order.
-pub fn node_balanced_for(node: NodeId, order: usize) -> bool {
-    node_balanced(node) && (order == 0 || balanced_zones(node).any(|z| z.has_free_block(order)))
-}
-
-/// Linux's compact_gap: reclaim for a high order stops at twice its
-/// pages; making the block from them is compaction's work.
-fn compact_gap(order: usize) -> u64 {
-    2 << order
-}
-
 /// Some zone of the node is at or below its low watermark (where the
 /// allocator's fast path stops: it needs free pages above the mark).
 pub fn node_below_low(node: NodeId) -> bool {
@@ -201,7 +188,7 @@ pub fn wakeup_kswapd(node: NodeId, order: usize, highest: ZoneType, may_compact:
     if k.thread.get().is_none() {
         return;
     }
-    if k.failures.load(Relaxed) >= MAX_RECLAIM_RETRIES || node_balanced_for(node, order) {
+    if k.failures.load(Relaxed) >= MAX_RECLAIM_RETRIES || node_balanced(node) {
         if !may_compact {
             super::kcompactd::wakeup(node, order, highest);
         }
@@ -225,29 +212,22 @@ fn kswapd_main(node: NodeId) {
         k.wait.wait_event(|| k.pending.load(Acquire), None);
         k.running.store(true, Release);
         k.pending.store(false, Release);
-        let reclaim_order = balance_node(node, k.order.load(Acquire));
+        balance_node(node);
         k.running.store(false, Release);
-        // Reclaim made free pages; the block a high-order request woke it
-        // for, if reclaim did not make it, is compaction's (Linux's
-        // kswapd wakes kcompactd before it sleeps, once balanced at the
-        // order it last reclaimed for).
+        // Reclaim made order-0 pages; the blocks a high-order request
+        // woke it for are compaction's to make (Linux's kswapd wakes
+        // kcompactd before it sleeps).
         let order = k.order.swap(0, AcqRel);
         let highest = k.highest.swap(NR_ZONES - 1, AcqRel);
-        if order > 0 && node_balanced_for(node, reclaim_order) {
+        if order > 0 && node_balanced(node) {
             super::kcompactd::wakeup(node, order, ZoneType::ALL[highest]);
         }
     }
 }
 
-/// kswapd's work (Linux's balance_pgdat): reclaim until the node is
-/// balanced for `order` or hopeless. A high order is given up for order
-/// 0 once twice its pages are reclaimed, or when a pass frees nothing
-/// (the block is then compaction's to make, and a fruitless pass for it
-/// must not count the node as hopeless). Returns the order it ended at.
-fn balance_node(node: NodeId, order: usize) -> usize {
+/// kswapd's work: reclaim until the node is balanced or hopeless.
+fn balance_node(node: NodeId) {
     let k = &KSWAPD[node];
-    let mut order = order;
-    let mut reclaimed = 0;
     let ctx = ReclaimContext {
         may_sleep: true,
         may_io: true,
@@ -255,31 +235,26 @@ fn balance_node(node: NodeId, order: usize) -> usize {
         wake_kswapd: false,
         this_node: true,
     };
-    while !node_balanced_for(node, order) {
+    while !node_balanced(node) {
         if k.failures.load(Relaxed) >= MAX_RECLAIM_RETRIES {
-            return order;
+            return;
         }
         k.passes.fetch_add(1, Relaxed);
         let freed = shrink_node(node, ctx, SWAP_CLUSTER_MAX, Who::Kswapd);
-        reclaimed += freed;
-        if freed > 0 {
+        if freed == 0 {
+            if k.failures.fetch_add(1, Relaxed) + 1 >= MAX_RECLAIM_RETRIES {
+                log::info!(
+                    "vmscan: kswapd{node}: {MAX_RECLAIM_RETRIES} passes freed nothing; it sleeps until direct reclaim makes progress here"
+                );
+                return;
+            }
+        } else {
             k.failures.store(0, Relaxed);
             k.reclaimed.fetch_add(freed, Relaxed);
-        }
-        if order > 0 && (freed == 0 || reclaimed >= compact_gap(order)) {
-            order = 0;
-            continue;
-        }
-        if freed == 0 && k.failures.fetch_add(1, Relaxed) + 1 >= MAX_RECLAIM_RETRIES {
-            log::info!(
-                "vmscan: kswapd{node}: {MAX_RECLAIM_RETRIES} passes freed nothing; it sleeps until direct reclaim makes progress here"
-            );
-            return order;
         }
         sched::cond_resched();
     }
     VMSTAT.kswapd_high_wmark_restored.fetch_add(1, Relaxed);
-    order
 }
 
 /// Linux's ZONE_RECLAIM_ACTIVE on every zone of a node while reclaim
