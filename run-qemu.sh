@@ -168,6 +168,17 @@ ensure_toolchain() {
 
 if [ "$setup" = 1 ]; then ensure_qemu; ensure_toolchain; ensure_qmp; exit 0; fi
 
+# Sets `report` to the bench-report command: BENCH_REPORT_BIN, a
+# bench-report already built (the tests set it: a cargo run inside cargo
+# test would wait for cargo's own lock), else cargo run.
+bench_report_command() {
+    if [ -n "${BENCH_REPORT_BIN:-}" ]; then
+        report=("$BENCH_REPORT_BIN")
+    else
+        report=(cargo +"$toolchain" run --quiet --release --target x86_64-unknown-linux-gnu -p bench-report --)
+    fi
+}
+
 # --- topology sweep ----------------------------------------------------------
 # Each preset is this same launcher run again with --topology P; the kernel
 # is built once first.
@@ -232,11 +243,7 @@ if [ -n "$sweep" ]; then
             f=$(ls "$sweep_dir/$p"/*/results.jsonl 2>/dev/null | tail -1 || true)
             [ -z "$f" ] || plot_args+=("$p=$f")
         done
-        if [ -n "${BENCH_REPORT_BIN:-}" ]; then
-            report=("$BENCH_REPORT_BIN")
-        else
-            report=(cargo +"$toolchain" run --quiet --release --target x86_64-unknown-linux-gnu -p bench-report --)
-        fi
+        bench_report_command
         if [ ${#plot_args[@]} -gt 0 ] && (cd "$here" && "${report[@]}" --sweep "$sweep_dir/sweep.svg" "${plot_args[@]}") > /dev/null; then
             echo "run-qemu: sweep plot in $sweep_dir/sweep.svg" >&2
         else
@@ -615,13 +622,7 @@ if [ "$bench" = 1 ]; then
         grep -a '^BENCH' "$run_dir/console.log" | tr -d '\r' || true
     } > "$run_dir/results.jsonl"
     echo "run-qemu: $(grep -c '^BENCH ' "$run_dir/results.jsonl" || true) BENCH lines in $run_dir/results.jsonl" >&2
-    # BENCH_REPORT_BIN: a bench-report already built (the tests set it:
-    # a cargo run inside cargo test would wait for cargo's own lock).
-    if [ -n "${BENCH_REPORT_BIN:-}" ]; then
-        report=("$BENCH_REPORT_BIN")
-    else
-        report=(cargo +"$toolchain" run --quiet --release --target x86_64-unknown-linux-gnu -p bench-report --)
-    fi
+    bench_report_command
     if (cd "$here" && "${report[@]}" "$run_dir/results.jsonl" --out "$run_dir") >&2; then
         echo "run-qemu: report and plots in $run_dir (report.md, *.svg)" >&2
     else

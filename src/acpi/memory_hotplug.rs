@@ -79,33 +79,29 @@ pub static SCANNED: WaitQueue = WaitQueue::new();
 /// (onlined or refused), saying so; returns how many were.
 pub fn wait_for_expected(expected: u64) -> u64 {
     let handled = || ADDED.load(Relaxed) + REFUSED.load(Relaxed);
-    if expected == 0 || handled() >= expected {
+    wait_for_events(&handled, expected, "devices", "memhp.expect=")
+}
+
+/// Waits up to 60 s until `expected` removal requests in all have been
+/// handled since boot (ejected or refused), saying so if they do not come.
+pub fn wait_for_removals(expected: u64) {
+    let handled = || REMOVED.load(Relaxed) + REMOVAL_REFUSED.load(Relaxed);
+    wait_for_events(&handled, expected, "removal requests", "memhp.unplug=");
+}
+
+/// Waits on the slot scans until `handled()` reaches `expected`, at most
+/// 60 s; says what it waits for (`what`, set by `word`) and what came.
+fn wait_for_events(handled: &dyn Fn() -> u64, expected: u64, what: &str, word: &str) -> u64 {
+    if handled() >= expected {
         return handled();
     }
-    log::info!("ACPI: memory hotplug: waiting for {expected} devices (memhp.expect=)");
+    log::info!("ACPI: memory hotplug: waiting for {expected} {what} ({word})");
     SCANNED.wait_event(|| handled() >= expected, Some(60_000_000_000));
     let got = handled();
     if got < expected {
-        log::warn!("ACPI: memory hotplug: {got} of {expected} expected devices arrived in 60 s");
+        log::warn!("ACPI: memory hotplug: {got} of {expected} expected {what} came in 60 s");
     }
     got
-}
-
-/// Waits up to 60 s for `expected` removal requests to be handled
-/// (ejected or refused), saying so if they do not come.
-pub fn wait_for_removals(expected: u64) {
-    let handled = || REMOVED.load(Relaxed) + REMOVAL_REFUSED.load(Relaxed);
-    if handled() >= expected {
-        return;
-    }
-    log::info!("ACPI: memory hotplug: waiting for {expected} removal requests (memhp.unplug=)");
-    SCANNED.wait_event(|| handled() >= expected, Some(60_000_000_000));
-    if handled() < expected {
-        log::warn!(
-            "ACPI: memory hotplug: {} of {expected} expected removal requests came in 60 s",
-            handled()
-        );
-    }
 }
 
 /// How events reach the kernel.

@@ -13,7 +13,7 @@
 //! still held) and once the task's pages are freed (what the unmovable
 //! objects alone cost). One `BENCH` line a round.
 
-use super::fragmentation::{give_back, take_huge, unusable, NoCompaction};
+use super::fragmentation::{give_back, milli, take_huge, unusable, NoCompaction};
 use crate::kprintln;
 use crate::mm::compaction;
 use crate::mm::page_alloc::{allocator, zone_free_with_lists};
@@ -59,11 +59,6 @@ fn measure(node: usize) -> Sample {
     }
 }
 
-fn milli(n: u64, d: u64) -> alloc::string::String {
-    let m = n * 1000 / d.max(1);
-    alloc::format!("{}.{:03}", m / 1000, m % 1000)
-}
-
 pub fn run() {
     let node = topology().mem_node(numa_node_id());
     let Ok(task) = Task::create("churn", 0) else {
@@ -81,8 +76,8 @@ pub fn run() {
             s.ns,
             s.possible,
             s.got,
-            milli(s.got, s.possible),
-            milli(s.unusable.max(0) as u64, 1000),
+            milli((s.got * 1000 / s.possible.max(1)) as i64),
+            milli(s.unusable.max(0)),
         )
     };
     {

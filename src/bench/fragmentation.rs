@@ -171,7 +171,7 @@ pub fn unusable(node: usize) -> i64 {
 }
 
 /// Thousandths as Linux prints its indices.
-fn milli(v: i64) -> alloc::string::String {
+pub fn milli(v: i64) -> alloc::string::String {
     alloc::format!(
         "{}{}.{:03}",
         if v < 0 { "-" } else { "" },

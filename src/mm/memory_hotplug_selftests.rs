@@ -223,12 +223,7 @@ selftest!(
             if unplug == 1 { "device" } else { "devices" },
             if pinned.is_some() { ", one page nobody can move on the last" } else { "" }
         );
-        let handled = || {
-            acpi_hotplug::REMOVED.load(Relaxed) + acpi_hotplug::REMOVAL_REFUSED.load(Relaxed)
-                - removed0
-                - refused0
-        };
-        acpi_hotplug::SCANNED.wait_event(|| handled() >= unplug as u64, Some(60_000_000_000));
+        acpi_hotplug::wait_for_removals(removed0 + refused0 + unplug as u64);
         let removed = acpi_hotplug::REMOVED.load(Relaxed) - removed0;
         let refused = acpi_hotplug::REMOVAL_REFUSED.load(Relaxed) - refused0;
         let want_refused = pinned.is_some() as u64;

@@ -23,7 +23,7 @@ use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::*};
 use layout::PAGE_SIZE;
 use mm::gfp::Gfp;
-use mm::page_chain;
+use mm::page_chain::{self, Pick, Relinked};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
@@ -33,13 +33,6 @@ pub const MAX_TASKS: usize = 32;
 const WORDS: usize = (PAGE_SIZE / 8) as usize;
 /// Bytes before a charged object: the chain link and the object's size.
 const OBJECT_HEADER: usize = 16;
-
-/// What a chain walk does with a page (see `Task::relink`).
-enum Pick {
-    Move(Page),
-    Skip,
-    Stop,
-}
 
 /// A task's chained pages through the direct map, for
 /// `mm::page_chain::relink`. Used only under the task's page lock, with
@@ -63,15 +56,6 @@ impl page_chain::FrameWords for ChainPages {
         // off it) and `to` a fresh page given for it.
         unsafe { crate::mm::migrate::copy_page(Page::from_pfn(from), Page::from_pfn(to)) }
     }
-}
-
-#[derive(Default)]
-struct Relinked {
-    moved: u64,
-    /// `pick` said stop.
-    stopped: bool,
-    /// The lock was held elsewhere (asynchronous mode).
-    busy: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -352,6 +336,7 @@ impl Task {
             for &(n, _) in &targets {
                 had[n] = true;
             }
+            // Never busy: the lock is waited for.
             let walk = self.relink(&mut cursor, false, |page| {
                 let Some(d) = page.nid().and_then(|n| remap_node(n, from, to)) else {
                     return Pick::Skip;
@@ -360,7 +345,7 @@ impl Task {
                     return Pick::Skip;
                 }
                 match targets.iter().position(|&(n, _)| n == d) {
-                    Some(i) => Pick::Move(targets.swap_remove(i).1),
+                    Some(i) => Pick::Move(targets.swap_remove(i).1.pfn()),
                     // This round's targets for `d` are used up: next round.
                     None if had[d] => Pick::Stop,
                     // `d` had no room at all: the page stays.
@@ -370,6 +355,7 @@ impl Task {
                     }
                 }
             });
+            let walk = walk.unwrap_or_default();
             moved += walk.moved;
             for (_, p) in targets {
                 __free_pages(p, 0);
@@ -399,9 +385,9 @@ impl Task {
             if sources.binary_search(&page.pfn()).is_err() {
                 return Pick::Skip;
             }
-            target().map_or(Pick::Stop, Pick::Move)
+            target().map_or(Pick::Stop, |t| Pick::Move(t.pfn()))
         });
-        (!walk.busy).then_some(walk.moved)
+        walk.map(|w| w.moved)
     }
 
     /// Walks the page chain from `cursor` (0: the head; else the frame + 1
@@ -409,42 +395,30 @@ impl Task {
     /// do with each page: move it into the target it gives (copied, its
     /// link re-pointed, the old page freed), skip it, or stop (the cursor
     /// then says where to go on): `mm::page_chain::relink` over the direct
-    /// map. Nothing here allocates: this runs when memory is short.
+    /// map. None when `try_lock` found the lock held elsewhere
+    /// (asynchronous compaction). Nothing here allocates: this runs when
+    /// memory is short.
     fn relink(
         &self,
         cursor: &mut u64,
         try_lock: bool,
         mut pick: impl FnMut(Page) -> Pick,
-    ) -> Relinked {
-        let mut walk = Relinked::default();
+    ) -> Option<Relinked> {
         without_interrupts(|| {
             let mut head = if try_lock {
-                match self.pages.try_lock() {
-                    Some(h) => h,
-                    None => {
-                        walk.busy = true;
-                        return;
-                    }
-                }
+                self.pages.try_lock()?
             } else {
                 self.pages.lock()
             };
-            let w = page_chain::relink(
+            Some(page_chain::relink(
                 &mut head,
                 cursor,
                 &mut ChainPages,
-                |pfn| match pick(Page::from_pfn(pfn)) {
-                    Pick::Move(target) => page_chain::Pick::Move(target.pfn()),
-                    Pick::Skip => page_chain::Pick::Skip,
-                    Pick::Stop => page_chain::Pick::Stop,
-                },
+                |pfn| pick(Page::from_pfn(pfn)),
                 // Freeing takes only the zone lock, below this one.
                 |pfn| __free_pages(Page::from_pfn(pfn), 0),
-            );
-            walk.moved = w.moved;
-            walk.stopped = w.stopped;
-        });
-        walk
+            ))
+        })
     }
 
     /// `size` bytes from kmalloc, charged to the task until it exits.

@@ -509,18 +509,15 @@ pub fn parse<'a>(line: &'a str, mut warn: impl FnMut(Warning<'a>)) -> Settings<'
                     s.kfence_sample_interval = n;
                 }
             }
-            "memhp.expect" => {
+            key @ ("memhp.expect" | "memhp.unplug") => {
                 let n = |v: &str| parse_u64(v).filter(|&n| n <= 64).map(|n| n as u32);
                 if let Some(n) = value(word, "a count of memory devices from 0 to 64", n, &mut warn)
                 {
-                    s.memhp_expect = n;
-                }
-            }
-            "memhp.unplug" => {
-                let n = |v: &str| parse_u64(v).filter(|&n| n <= 64).map(|n| n as u32);
-                if let Some(n) = value(word, "a count of memory devices from 0 to 64", n, &mut warn)
-                {
-                    s.memhp_unplug = n;
+                    if key == "memhp.expect" {
+                        s.memhp_expect = n;
+                    } else {
+                        s.memhp_unplug = n;
+                    }
                 }
             }
             "fail_page_alloc.min_order" => {

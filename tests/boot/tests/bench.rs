@@ -8,15 +8,22 @@ use boot_tests::repo_root;
 use serde_json::Value;
 use std::process::Command;
 
+/// The bench-report the launcher is given (BENCH_REPORT_BIN): a cargo
+/// run inside cargo test would wait for cargo's own lock.
+fn report_bin() -> std::path::PathBuf {
+    let bin = repo_root().join("target/x86_64-unknown-linux-gnu/debug/bench-report");
+    assert!(
+        bin.exists(),
+        "build bench-report first (run-tests.sh does): {}",
+        bin.display()
+    );
+    bin
+}
+
 #[test]
 fn bench_run_writes_every_workload_the_peers_the_matrix_and_the_report() {
     let out_dir = std::env::temp_dir().join(format!("bench-test-{}", std::process::id()));
-    let report_bin = repo_root().join("target/x86_64-unknown-linux-gnu/debug/bench-report");
-    assert!(
-        report_bin.exists(),
-        "build bench-report first (run-tests.sh does): {}",
-        report_bin.display()
-    );
+    let report_bin = report_bin();
     let kernel = repo_root().join("target/x86_64-unknown-none/release/kernel");
     let out = Command::new(repo_root().join("run-qemu.sh"))
         .args([
@@ -159,7 +166,7 @@ fn bench_run_writes_every_workload_the_peers_the_matrix_and_the_report() {
 #[test]
 fn a_bench_sweep_with_a_free_form_vm_writes_one_table_and_its_plot() {
     let out_dir = std::env::temp_dir().join(format!("bench-sweep-test-{}", std::process::id()));
-    let report_bin = repo_root().join("target/x86_64-unknown-linux-gnu/debug/bench-report");
+    let report_bin = report_bin();
     let out = Command::new(repo_root().join("run-qemu.sh"))
         .args(["--no-build", "--tcg", "--sweep", "one-node,2x1@256M"])
         .args([
