@@ -442,8 +442,14 @@ fn kmem_cache_alloc_slow(
         let Some((block, got)) = Pages::of(cache, gfp).alloc(from, cache.layout.order) else {
             break Ok(None);
         };
-        // SAFETY: a fresh block of the cache's slab size.
-        without_interrupts(|| unsafe { cache.add_slab(block, got) });
+        // SAFETY: a fresh block of the cache's slab size, on this CPU
+        // with interrupts off.
+        let obj = without_interrupts(|| unsafe {
+            cache.add_slab_active(percpu::cpu_id() as usize, block, got, want)
+        });
+        if let Some(obj) = obj {
+            break Ok(Some(obj));
+        }
         from = got;
     };
     match r {

@@ -1079,18 +1079,6 @@ impl KmemCache {
         Ok((slab, i))
     }
 
-    /// Makes a new slab of the block `pages` gives for `node` and puts it
-    /// on its node's partial list. Returns the node it is on.
-    ///
-    /// # Safety
-    /// The cache does not move.
-    unsafe fn new_slab(&self, node: usize, pages: &dyn SlabPages) -> Option<usize> {
-        let (block, got_node) = pages.alloc(node, self.layout.order)?;
-        // SAFETY: the caller's contract; the block is fresh.
-        unsafe { self.add_slab(block, got_node) };
-        Some(got_node)
-    }
-
     /// Turns a fresh block of 2^order pages on `node` into a slab with
     /// every object free, on the node's partial list.
     ///
@@ -1101,17 +1089,7 @@ impl KmemCache {
         let slab = block as *mut SlabHeader;
         // SAFETY: the header and every object lie inside the block.
         unsafe {
-            slab.write(SlabHeader {
-                magic: SLAB_MAGIC ^ (self as *const _ as u64),
-                cache: self,
-                freelist: ptr::null_mut(),
-                next: ptr::null_mut(),
-                prev: ptr::null_mut(),
-                inuse: 0,
-                node: node as u32,
-                frozen: 0,
-                on_partial: 0,
-            });
+            slab.write(self.fresh_header(node, 0, 0));
             if self.debug() {
                 for i in (0..self.layout.objects).rev() {
                     let obj = self.object(slab, i);
@@ -1122,25 +1100,107 @@ impl KmemCache {
                     (*slab).freelist = obj;
                 }
             } else {
-                // Nothing to poison or mark: only the chain, built in
-                // locals (the header's fields would be reloaded after
-                // every store through an object pointer).
-                let (random, fp) = (self.random as usize, self.layout.fp_offset);
-                let mut next: *mut u8 = ptr::null_mut();
-                for i in (0..self.layout.objects).rev() {
-                    let obj = self.object(slab, i);
-                    let slot = obj.wrapping_add(fp) as *mut usize;
-                    // The free pointer as `set_fp` stores it.
-                    slot.write_unaligned(encode_fp(next, slot as usize, random));
-                    next = obj;
-                }
-                (*slab).freelist = next;
+                (*slab).freelist = self.chain_objects(slab);
             }
             let mut n = self.nodes[node].lock();
             n.nr_slabs += 1;
             Self::push_partial(&mut n, slab);
         }
         self.slabs.fetch_add(1, Relaxed);
+    }
+
+    /// The header of a fresh slab on `node`, on no list, with no free
+    /// list of its own yet.
+    fn fresh_header(&self, node: usize, inuse: u32, frozen: u32) -> SlabHeader {
+        SlabHeader {
+            magic: SLAB_MAGIC ^ (self as *const _ as u64),
+            cache: self,
+            freelist: ptr::null_mut(),
+            next: ptr::null_mut(),
+            prev: ptr::null_mut(),
+            inuse,
+            node: node as u32,
+            frozen,
+            on_partial: 0,
+        }
+    }
+
+    /// Makes the fresh `block` on `node` CPU `cpu`'s active slab and takes
+    /// its first object, when the slot is free for it: a fast cache, no
+    /// fast path under us, no active slab (the caller's `alloc_cached`
+    /// found none with room and no interrupt installed one since), and
+    /// `node` the one `want_node` names if any. This skips the node's
+    /// partial list and a second `alloc_cached`. Otherwise the slab goes
+    /// onto the node's partial list as [`add_slab`](Self::add_slab) puts
+    /// it, and None says: call `alloc_cached` again.
+    ///
+    /// # Safety
+    /// As for `add_slab` and `alloc_cached`.
+    pub unsafe fn add_slab_active(
+        &self,
+        cpu: usize,
+        block: *mut u8,
+        node: usize,
+        want_node: Option<usize>,
+    ) -> Option<*mut u8> {
+        let slot = &self.cpus[cpu];
+        // SAFETY: this CPU's slot (the caller's contract); only read
+        // unless it is free for the slab.
+        let c = unsafe { &mut *slot.slab.get() };
+        if !self.fast
+            || slot.busy.load(Relaxed)
+            || !c.slab.is_null()
+            || !c.freelist.is_null()
+            || want_node.is_some_and(|w| w != node)
+        {
+            // SAFETY: the caller's contract.
+            unsafe { self.add_slab(block, node) };
+            return None;
+        }
+        let slab = block as *mut SlabHeader;
+        // SAFETY: the block is fresh and ours (the caller's contract);
+        // frozen to this CPU, the slab is on no list.
+        let obj = unsafe {
+            slab.write(self.fresh_header(node, self.layout.objects as u32, cpu as u32 + 1));
+            let head = self.chain_objects(slab);
+            c.freelist = self.get_fp(head);
+            head
+        };
+        c.slab = slab;
+        if want_node.is_none() {
+            c.home = node as u32;
+        }
+        self.nodes[node].lock().nr_slabs += 1;
+        self.slabs.fetch_add(1, Relaxed);
+        slot.count(1);
+        Some(obj)
+    }
+
+    /// Chains every object of the fresh `slab` of a fast cache (nothing to
+    /// poison or mark) in address order; the head. Built from locals,
+    /// walking down by the stride: the layout's fields would be reloaded
+    /// after every store through an object pointer.
+    ///
+    /// # Safety
+    /// `slab` is a fresh block of this cache's slab size that nothing else uses.
+    #[inline(always)]
+    unsafe fn chain_objects(&self, slab: *mut SlabHeader) -> *mut u8 {
+        let (random, fp, size, objects) = (
+            self.random as usize,
+            self.layout.fp_offset,
+            self.layout.size,
+            self.layout.objects,
+        );
+        let mut slot = self.object(slab, objects - 1).wrapping_add(fp) as *mut usize;
+        let mut next: *mut u8 = ptr::null_mut();
+        for _ in 0..objects {
+            // SAFETY: every slot lies inside the block (the caller's contract).
+            // The free pointer as `set_fp` stores it.
+            unsafe { slot.write_unaligned(encode_fp(next, slot as usize, random)) };
+            next = (slot as *mut u8).wrapping_sub(fp);
+            slot = (slot as *mut u8).wrapping_sub(size) as *mut usize;
+        }
+        next
     }
 
     /// # Safety
@@ -1197,11 +1257,14 @@ impl KmemCache {
             if let Some(obj) = unsafe { self.alloc_cached(cpu, node, None, caller)? } {
                 return Ok(Some(obj));
             }
-            // SAFETY: a new slab, installed on its node.
-            match unsafe { self.new_slab(node, pages) } {
-                Some(got) => node = got,
-                None => return Ok(None),
+            let Some((block, got)) = pages.alloc(node, self.layout.order) else {
+                return Ok(None);
+            };
+            // SAFETY: the caller's contract; the block is fresh.
+            if let Some(obj) = unsafe { self.add_slab_active(cpu, block, got, None) } {
+                return Ok(Some(obj));
             }
+            node = got;
         }
     }
 
@@ -1542,14 +1605,8 @@ impl KmemCache {
         // One node lock for a run of objects of the same node (most of
         // a batch), not one an object.
         let mut held: Option<(u32, spin::MutexGuard<'_, NodeSlabs>)> = None;
-        // An object popped while looking for the end of a run.
-        let mut next: *mut u8 = ptr::null_mut();
         loop {
-            let obj = if next.is_null() {
-                self.pop_list(c, remote)
-            } else {
-                core::mem::replace(&mut next, ptr::null_mut())
-            };
+            let obj = self.pop_list(c, remote);
             if obj.is_null() {
                 break;
             }
@@ -1584,15 +1641,9 @@ impl KmemCache {
                     continue; // discarded: it had no other object in use
                 };
                 // The rest of the run (objects freed in allocation order
-                // share their slab) only goes onto its list; a slab no CPU
-                // holds is settled once at the end.
-                loop {
-                    next = self.pop_list(c, remote);
-                    if next.is_null() || self.slab_base(next) != slab as *mut u8 {
-                        break;
-                    }
-                    record(self.push_locked(next, slab, &mut n));
-                }
+                // share their slab) goes onto its list whole; a slab no
+                // CPU holds is settled once at the end.
+                record(self.splice_run(c, remote, slab, &mut n));
                 held = if (*slab).frozen == 0 {
                     self.settle(n, slab, pages)
                 } else {
@@ -1602,6 +1653,58 @@ impl KmemCache {
             }
         }
         first_error
+    }
+
+    /// Moves the objects at the head of slot `c`'s deferred list (`remote`:
+    /// its remote list) that lie in `slab` onto the slab's own list in one
+    /// splice. They are chained already: a free pointer encodes only the
+    /// next object and its own slot's address, not the list it is on. The
+    /// walk is bounded by the list's length, so a list a double free
+    /// looped still ends. The naive double-free check of the one new link
+    /// (the run's last object onto the slab's head) comes first; a run
+    /// that fails it is left out whole and reported.
+    ///
+    /// # Safety
+    /// As for [`push_locked`](Self::push_locked); the list's objects are
+    /// free objects of live slabs of this cache.
+    unsafe fn splice_run(
+        &self,
+        c: &mut CpuSlab,
+        remote: bool,
+        slab: *mut SlabHeader,
+        locked: &mut spin::MutexGuard<'_, NodeSlabs>,
+    ) -> Result<(), SlabReport> {
+        let (list, len) = c.list(remote);
+        let head = *list;
+        let (mut tail, mut cur, mut count) = (ptr::null_mut(), head, 0u8);
+        while count < *len && !cur.is_null() && self.slab_base(cur) == slab as *mut u8 {
+            tail = cur;
+            // SAFETY: a free object of a live slab (the caller's contract).
+            cur = unsafe { self.get_fp(cur) };
+            count += 1;
+        }
+        if count == 0 {
+            return Ok(());
+        }
+        *list = cur;
+        *len -= count;
+        // SAFETY: the caller's contract: the slab is live, its list and
+        // counts under its node's lock (`locked`).
+        unsafe {
+            let _ = locked;
+            if (*slab).freelist == tail || (*slab).freelist == head {
+                return Err(self.report(
+                    tail,
+                    SlabError::DoubleFree {
+                        addr: tail as usize,
+                    },
+                ));
+            }
+            self.set_fp(tail, (*slab).freelist);
+            (*slab).freelist = head;
+            (*slab).inuse -= u32::from(count);
+        }
+        Ok(())
     }
 
     /// After a free into `slab`, which no CPU holds: an empty slab beyond

@@ -529,3 +529,52 @@ fn every_size_gets_the_smallest_class_that_holds_it() {
         );
     }
 }
+
+/// A fresh slab becomes the CPU's active slab directly (on no list); a
+/// batch freed in allocation order reaches its slabs run by run (one
+/// splice a run) with every count exact; and every object comes back
+/// once, not lost or doubled, when the batch is allocated again.
+#[test]
+fn fresh_slabs_go_active_and_batches_go_back_whole() {
+    let p = pages();
+    let c = cache(256, SlabFlags(0));
+    let per_slab = c.layout.objects;
+    let n = 5 * per_slab + 3;
+    // SAFETY (all below): cpu 0 is this thread's; every pointer freed is
+    // a live object of `c`, freed once.
+    let first = unsafe { c.alloc(0, 0, &p, 0) }.unwrap().unwrap();
+    let active = unsafe { (*c.cpus[0].slab.get()).slab };
+    assert_eq!(active as usize, first as usize & !(PAGE - 1));
+    assert_eq!(unsafe { (*active).frozen }, 1, "frozen to CPU 0");
+    assert_eq!(c.nodes[0].lock().nr_partial, 0, "on no list");
+    unsafe { c.free(0, first, &p, 0) }.unwrap();
+    for round in 0..3 {
+        let objs: Vec<*mut u8> = (0..n)
+            .map(|_| unsafe { c.alloc(0, 0, &p, 0) }.unwrap().unwrap())
+            .collect();
+        let mut seen: Vec<usize> = objs.iter().map(|&o| o as usize).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), n, "round {round}: an object handed out twice");
+        assert_eq!(c.active_objects(), n as u64);
+        for &o in &objs {
+            if !unsafe { c.free_fast_tagged(0, o) } {
+                unsafe { c.free(0, o, &p, 0) }.unwrap();
+            }
+        }
+        assert_eq!(c.active_objects(), 0);
+        assert!(unsafe { c.flush_cpu(0, &p) });
+        // Every slab's count matches its list: all free.
+        let mut slab = c.nodes[0].lock().partial;
+        while !slab.is_null() {
+            assert_eq!(unsafe { (*slab).inuse }, 0, "round {round}");
+            slab = unsafe { (*slab).next };
+        }
+    }
+    unsafe { c.shrink(&p) };
+    assert_eq!(
+        (c.total_slabs(), p.live.get()),
+        (0, 0),
+        "every slab went back"
+    );
+}
