@@ -45,7 +45,23 @@ static LARGE_PAGES: AtomicU64 = AtomicU64::new(0);
 /// `SLAB_TAG | registry index`, or 0 (Linux keeps this in the slab's
 /// struct page). kfree finds an object's cache with one load and no
 /// search; frames beyond the map (memory added later) take the search.
-static SLAB_MAP: Once<&'static [AtomicU16]> = Once::new();
+/// The map is a start and a length rather than a `Once<&[_]>`: kfree's
+/// fast path reads the two words with no initialisation state to test
+/// (the length is 0 until the map exists, and is published after it).
+static SLAB_MAP: AtomicPtr<AtomicU16> = AtomicPtr::new(ptr::null_mut());
+static SLAB_MAP_LEN: AtomicUsize = AtomicUsize::new(0);
+
+/// The frame map as a slice (empty until reserved).
+#[inline(always)]
+fn slab_map() -> &'static [AtomicU16] {
+    let len = SLAB_MAP_LEN.load(Acquire);
+    if len == 0 {
+        return &[];
+    }
+    // SAFETY: set once in reserve_slab_map to memblock memory of `len`
+    // entries that lives for good, before the length is published.
+    unsafe { core::slice::from_raw_parts(SLAB_MAP.load(Relaxed), len) }
+}
 const SLAB_TAG: u16 = 0x8000;
 
 /// Reserves the frame map for RAM up to `end_pfn` (before memblock
@@ -57,11 +73,9 @@ pub fn reserve_slab_map(end_pfn: u64) {
             let p = layout::phys_to_virt(phys) as *mut u8;
             // SAFETY: memblock reserved `bytes` of RAM in the direct map
             // for good; zeroed here, then used only as atomics.
-            let map = unsafe {
-                ptr::write_bytes(p, 0, bytes as usize);
-                core::slice::from_raw_parts(p as *const AtomicU16, end_pfn as usize)
-            };
-            SLAB_MAP.call_once(|| map);
+            unsafe { ptr::write_bytes(p, 0, bytes as usize) };
+            SLAB_MAP.store(p as *mut AtomicU16, Relaxed);
+            SLAB_MAP_LEN.store(end_pfn as usize, Release);
         }
         Err(e) => log::warn!(
             "slab: no {} KiB for the frame map ({e:?}); kfree searches instead",
@@ -73,7 +87,7 @@ pub fn reserve_slab_map(end_pfn: u64) {
 /// The entries of the map for the `1 << order` frames at `block`.
 fn map_entries(block: *mut u8, order: u32) -> Option<&'static [AtomicU16]> {
     let pfn = (layout::virt_to_phys(block as u64)? / PAGE_SIZE) as usize;
-    SLAB_MAP.get()?.get(pfn..pfn + (1 << order))
+    slab_map().get(pfn..pfn + (1 << order))
 }
 
 /// The registered cache whose slab holds `obj`, from its frame's tag;
@@ -82,7 +96,7 @@ fn map_entries(block: *mut u8, order: u32) -> Option<&'static [AtomicU16]> {
 #[inline(always)]
 fn tagged_cache_of(obj: *const u8) -> Option<&'static KmemCache> {
     let pfn = layout::virt_to_phys(obj as u64)? / PAGE_SIZE;
-    let tag = SLAB_MAP.get()?.get(pfn as usize)?.load(Relaxed);
+    let tag = slab_map().get(pfn as usize)?.load(Relaxed);
     if tag & SLAB_TAG == 0 {
         return None;
     }

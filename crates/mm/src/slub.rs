@@ -364,6 +364,11 @@ pub struct KmemCache {
     /// ceil(2^32 / layout.size): an object's index from its offset by a
     /// multiply, checked by multiplying back (no division on a free).
     size_recip: u64,
+    /// `!(slab bytes - 1)`: a slab's address from any of its objects'.
+    slab_mask: usize,
+    /// Offset of the first object in its slab (`layout.first +
+    /// layout.red_left`), kept whole for the free path's start check.
+    object_base: usize,
     /// Objects allocated minus freed by slow paths that found their CPU's
     /// slot busy (an interrupt over a fast path): they cannot count in
     /// the slot, whose count the interrupted code is updating.
@@ -560,6 +565,8 @@ impl KmemCache {
                 random: _,
                 fast: _,
                 size_recip: _,
+                slab_mask: _,
+                object_base: _,
                 bypass_active: _,
                 bypasses: _,
                 defer_max: _,
@@ -585,6 +592,8 @@ impl KmemCache {
             at!((*dst).random).write(random | 1);
             at!((*dst).fast).write(fast);
             at!((*dst).size_recip).write((1u64 << 32).div_ceil(layout.size as u64));
+            at!((*dst).slab_mask).write(!((PAGE << layout.order) - 1));
+            at!((*dst).object_base).write(layout.first + layout.red_left);
             at!((*dst).bypass_active).write(AtomicI64::new(0));
             at!((*dst).bypasses).write(AtomicU64::new(0));
             at!((*dst).defer_max).write(if fast {
@@ -636,11 +645,6 @@ impl KmemCache {
     /// The slots of the CPUs that can exist.
     fn possible_cpus(&self) -> &[CpuSlot] {
         &self.cpus[..self.nr_cpu_ids]
-    }
-
-    #[inline(always)]
-    fn slab_bytes(&self) -> usize {
-        PAGE << self.layout.order
     }
 
     /// Objects handed out and not yet freed, over every CPU.
@@ -776,7 +780,7 @@ impl KmemCache {
     /// The slab `obj` would lie in: slabs are naturally aligned blocks.
     #[inline(always)]
     fn slab_base(&self, obj: *mut u8) -> *mut u8 {
-        obj.map_addr(|a| a & !(self.slab_bytes() - 1))
+        obj.map_addr(|a| a & self.slab_mask)
     }
 
     /// Pushes the free object `obj` onto a slot's list (`list`, of `len`
@@ -823,7 +827,7 @@ impl KmemCache {
     #[inline(always)]
     fn is_object_start(&self, base: *mut u8, obj: *mut u8) -> bool {
         let l = &self.layout;
-        let Some(off) = (obj as usize).checked_sub(base as usize + l.first + l.red_left) else {
+        let Some(off) = (obj as usize).checked_sub(base as usize + self.object_base) else {
             return false;
         };
         let i = ((off as u64 * self.size_recip) >> 32) as usize;
