@@ -12,6 +12,13 @@ Start QEMU with its stub first, e.g. (the kernel waits for the debugger):
   tools/gdbstub-profile.py trace 'BenchAlloc>::page_alloc$' --skip 300 --iterations 1
 or, for sampling a running VM, `--qemu-arg -s` instead of `--gdb`.
 
+`--skip` counts every call, boot's included (kmem_cache_alloc_slow runs
+thousands of times before a benchmark starts), and only one vCPU runs
+while it is stepped: a path that waits on another CPU (an IPI) spins in
+the trace. To trace one phase of a workload, call an #[inline(never)]
+marker function once at the point wanted (behind a static counter, say)
+and trace the marker with no --skip and a --limit.
+
 Symbols come from `addr2line -i` over the kernel ELF (debug info is on in
 the release profile). Standard library only.
 """
@@ -154,10 +161,19 @@ def trace(args):
     print(f"breaking at {addr:#x} {name}")
     stub = Stub(args.port)
     stub.cmd(f"Z0,{addr:x},1")
-    for _ in range(args.skip + 1):
+    # Only a stop at the breakpoint counts as a call: QEMU also reports
+    # stops for other reasons (a vCPU coming up, a signal), and a stop
+    # that came before the skip is used up says so.
+    hits, stops = 0, 0
+    while hits < args.skip + 1:
         stub.send("c")
         stop = stub.wait_stop()
-    thread = stop.split("thread:")[1].split(";")[0] if "thread:" in stop else "1"
+        stops += 1
+        thread = stop.split("thread:")[1].split(";")[0] if "thread:" in stop else "1"
+        if stub.rip(thread) == addr:
+            hits += 1
+    if stops != hits:
+        print(f"({stops - hits} stops away from the breakpoint not counted)")
     stub.cmd(f"z0,{addr:x},1")
     pcs, entries = [], 0
     while len(pcs) < args.limit:
