@@ -161,9 +161,8 @@ def trace(args):
     print(f"breaking at {addr:#x} {name}")
     stub = Stub(args.port)
     stub.cmd(f"Z0,{addr:x},1")
-    # Only a stop at the breakpoint counts as a call: QEMU also reports
-    # stops for other reasons (a vCPU coming up, a signal), and a stop
-    # that came before the skip is used up says so.
+    # Only a stop at the breakpoint counts as a call: QEMU may also stop
+    # for other reasons, and how many such stops there were is printed.
     hits, stops = 0, 0
     while hits < args.skip + 1:
         stub.send("c")

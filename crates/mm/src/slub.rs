@@ -367,7 +367,8 @@ pub struct KmemCache {
     /// `!(slab bytes - 1)`: a slab's address from any of its objects'.
     slab_mask: usize,
     /// Offset of the first object in its slab (`layout.first +
-    /// layout.red_left`), kept whole for the free path's start check.
+    /// layout.red_left`), kept whole: the free path's start check, `locate`
+    /// and `object` all start from it.
     object_base: usize,
     /// Objects allocated minus freed by slow paths that found their CPU's
     /// slot busy (an interrupt over a fast path): they cannot count in
@@ -881,7 +882,7 @@ impl KmemCache {
     /// The user pointer of object `i` of `slab`.
     fn object(&self, slab: *mut SlabHeader, i: usize) -> *mut u8 {
         let l = &self.layout;
-        (slab as *mut u8).wrapping_add(l.first + i * l.size + l.red_left)
+        (slab as *mut u8).wrapping_add(self.object_base + i * l.size)
     }
 
     /// The stored form of a free pointer: its address (provenance exposed,
@@ -1064,11 +1065,11 @@ impl KmemCache {
         // allocator), and the magic check rejects them.
         let magic = unsafe { ptr::addr_of!((*slab).magic).read() };
         let cache = unsafe { ptr::addr_of!((*slab).cache).read() };
-        if magic != SLAB_MAGIC ^ (self as *const _ as u64) || !core::ptr::eq(cache, self) {
+        if magic != self.slab_magic() || !core::ptr::eq(cache, self) {
             return Err(SlabError::ForeignPointer { addr: a });
         }
         let from_first = a
-            .checked_sub(slab as usize + self.layout.first + self.layout.red_left)
+            .checked_sub(slab as usize + self.object_base)
             .ok_or(SlabError::ForeignPointer { addr: a })?;
         if from_first >= self.layout.objects * self.layout.size {
             return Err(SlabError::ForeignPointer { addr: a });
@@ -1113,11 +1114,18 @@ impl KmemCache {
         self.slabs.fetch_add(1, Relaxed);
     }
 
+    /// What a slab of this cache holds in its header's `magic`: the
+    /// constant mixed with the cache's address, so a slab of another
+    /// cache (or a stale one) does not pass for ours.
+    fn slab_magic(&self) -> u64 {
+        SLAB_MAGIC ^ (self as *const _ as u64)
+    }
+
     /// The header of a fresh slab on `node`, on no list, with no free
     /// list of its own yet.
     fn fresh_header(&self, node: usize, inuse: u32, frozen: u32) -> SlabHeader {
         SlabHeader {
-            magic: SLAB_MAGIC ^ (self as *const _ as u64),
+            magic: self.slab_magic(),
             cache: self,
             freelist: ptr::null_mut(),
             next: ptr::null_mut(),
@@ -1676,7 +1684,7 @@ impl KmemCache {
         c: &mut CpuSlab,
         remote: bool,
         slab: *mut SlabHeader,
-        locked: &mut spin::MutexGuard<'_, NodeSlabs>,
+        _locked: &mut spin::MutexGuard<'_, NodeSlabs>,
     ) -> Result<(), SlabReport> {
         let (list, len) = c.list(remote);
         let head = *list;
@@ -1693,9 +1701,8 @@ impl KmemCache {
         *list = cur;
         *len -= count;
         // SAFETY: the caller's contract: the slab is live, its list and
-        // counts under its node's lock (`locked`).
+        // counts under its node's lock (`_locked`).
         unsafe {
-            let _ = locked;
             if (*slab).freelist == tail || (*slab).freelist == head {
                 return Err(self.report(
                     tail,
