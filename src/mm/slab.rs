@@ -19,7 +19,7 @@ use crate::numa::numa_node_id;
 use core::alloc::{GlobalAlloc, Layout};
 use core::panic::Location;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicU16, AtomicU64, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use layout::PAGE_SIZE;
 use mm::slub::{KmemCache, SlabFlags, SlabPages, SlabReport};
 use spin::Once;
@@ -30,51 +30,62 @@ pub use mm::slub::KMALLOC_SIZES;
 pub const KMALLOC_MAX_CACHE_SIZE: usize = 2 * PAGE_SIZE as usize;
 /// The largest kmalloc: one MAX_ORDER block.
 pub const KMALLOC_MAX_SIZE: usize = (PAGE_SIZE as usize) << mm::buddy::MAX_ORDER;
+/// Caches that can exist at once: registry slots 1 to 128 (slot 0 is
+/// never used, so a frame tag of 0 names no cache).
 const MAX_CACHES: usize = 128;
 
 /// Every cache, so kfree can tell a cache pointer read from a slab header
-/// is one of ours before following it.
-static CACHES: [AtomicPtr<KmemCache>; MAX_CACHES] =
-    [const { AtomicPtr::new(ptr::null_mut()) }; MAX_CACHES];
+/// is one of ours before following it. A cache's slot is also the tag its
+/// slabs' frames carry in SLAB_MAP; the table has an entry for every
+/// byte value, so a tag indexes it with no bounds check.
+static CACHES: [AtomicPtr<KmemCache>; 256] = [const { AtomicPtr::new(ptr::null_mut()) }; 256];
+
+/// The registry slots a cache may take.
+fn registry() -> &'static [AtomicPtr<KmemCache>] {
+    &CACHES[1..=MAX_CACHES]
+}
 static KMALLOC: Once<[&'static KmemCache; 13]> = Once::new();
 static SLUB_DEBUG: Once<Option<(SlabFlags, Option<&'static str>)>> = Once::new();
 pub static SLAB_REPORTS: AtomicU64 = AtomicU64::new(0);
 /// Pages held by large kmalloc allocations (not slabs).
 static LARGE_PAGES: AtomicU64 = AtomicU64::new(0);
-/// Per frame of RAM present at boot: the cache whose slab holds it, as
-/// `SLAB_TAG | registry index`, or 0 (Linux keeps this in the slab's
-/// struct page). kfree finds an object's cache with one load and no
-/// search; frames beyond the map (memory added later) take the search.
-/// The map is a start and a length rather than a `Once<&[_]>`: kfree's
-/// fast path reads the two words with no initialisation state to test
-/// (the length is 0 until the map exists, and is published after it).
-static SLAB_MAP: AtomicPtr<AtomicU16> = AtomicPtr::new(ptr::null_mut());
+/// Per frame of RAM present at boot: the registry slot of the cache whose
+/// slab holds it, or 0 (Linux keeps this in the slab's struct page).
+/// kfree finds an object's cache with two loads and no search; frames
+/// beyond the map (memory added later) take the search. The map is a
+/// start and a length rather than a `Once<&[_]>`: kfree's fast path reads
+/// the two words with no initialisation state to test (the length is 0
+/// until the map exists, and is published after it).
+static SLAB_MAP: AtomicPtr<AtomicU8> = AtomicPtr::new(ptr::null_mut());
 static SLAB_MAP_LEN: AtomicUsize = AtomicUsize::new(0);
 
-/// The frame map as a slice (empty until reserved).
+/// The map's entry for the frame holding `addr`, if the map covers it.
+/// One bounds check covers everything outside the direct map too: below
+/// it the offset wraps far above any frame count, and above it (the
+/// kernel image, vmalloc) it lies 68 TiB or more past the direct map's
+/// start, beyond the RAM this kernel can be given.
 #[inline(always)]
-fn slab_map() -> &'static [AtomicU16] {
-    let len = SLAB_MAP_LEN.load(Acquire);
-    if len == 0 {
-        return &[];
+fn map_entry(addr: usize) -> Option<&'static AtomicU8> {
+    let pfn = addr.wrapping_sub(layout::DIRECT_MAP_BASE as usize) / PAGE_SIZE as usize;
+    if pfn >= SLAB_MAP_LEN.load(Acquire) {
+        return None;
     }
-    // SAFETY: set once in reserve_slab_map to memblock memory of `len`
-    // entries that lives for good, before the length is published.
-    unsafe { core::slice::from_raw_parts(SLAB_MAP.load(Relaxed), len) }
+    // SAFETY: set once in reserve_slab_map to memblock memory of the
+    // published length, which lives for good; `pfn` is below it.
+    Some(unsafe { &*SLAB_MAP.load(Relaxed).add(pfn) })
 }
-const SLAB_TAG: u16 = 0x8000;
 
 /// Reserves the frame map for RAM up to `end_pfn` (before memblock
-/// hands its memory to the page allocator): 2 bytes a frame, 0.05%.
+/// hands its memory to the page allocator): a byte a frame, 0.025%.
 pub fn reserve_slab_map(end_pfn: u64) {
-    let bytes = end_pfn * 2;
+    let bytes = end_pfn;
     match super::memblock::alloc_on_node(numa_node_id(), bytes, PAGE_SIZE) {
         Ok(phys) => {
             let p = layout::phys_to_virt(phys) as *mut u8;
             // SAFETY: memblock reserved `bytes` of RAM in the direct map
             // for good; zeroed here, then used only as atomics.
             unsafe { ptr::write_bytes(p, 0, bytes as usize) };
-            SLAB_MAP.store(p as *mut AtomicU16, Relaxed);
+            SLAB_MAP.store(p as *mut AtomicU8, Relaxed);
             SLAB_MAP_LEN.store(end_pfn as usize, Release);
         }
         Err(e) => log::warn!(
@@ -84,10 +95,14 @@ pub fn reserve_slab_map(end_pfn: u64) {
     }
 }
 
-/// The entries of the map for the `1 << order` frames at `block`.
-fn map_entries(block: *mut u8, order: u32) -> Option<&'static [AtomicU16]> {
-    let pfn = (layout::virt_to_phys(block as u64)? / PAGE_SIZE) as usize;
-    slab_map().get(pfn..pfn + (1 << order))
+/// Tags the `1 << order` frames of the slab at `block` (where the map
+/// covers them: a block is never split across its end).
+fn tag_frames(block: *mut u8, order: u32, tag: u8) {
+    for i in 0..1usize << order {
+        if let Some(e) = map_entry(block as usize + i * PAGE_SIZE as usize) {
+            e.store(tag, Relaxed);
+        }
+    }
 }
 
 /// The registered cache whose slab holds `obj`, from its frame's tag;
@@ -95,12 +110,8 @@ fn map_entries(block: *mut u8, order: u32) -> Option<&'static [AtomicU16]> {
 /// frames the map does not cover).
 #[inline(always)]
 fn tagged_cache_of(obj: *const u8) -> Option<&'static KmemCache> {
-    let pfn = layout::virt_to_phys(obj as u64)? / PAGE_SIZE;
-    let tag = slab_map().get(pfn as usize)?.load(Relaxed);
-    if tag & SLAB_TAG == 0 {
-        return None;
-    }
-    let cache = CACHES.get((tag & !SLAB_TAG) as usize)?.load(Acquire);
+    let tag = map_entry(obj as usize)?.load(Relaxed);
+    let cache = CACHES[tag as usize].load(Acquire);
     // SAFETY: registered caches live until destroyed, and destroy
     // unregisters (and frees its slabs, clearing their tags) first.
     unsafe { cache.as_ref() }
@@ -118,14 +129,14 @@ struct Pages {
     rcu: bool,
     /// Counted as reclaimable slab (a SLAB_RECLAIM_ACCOUNT cache).
     reclaimable: bool,
-    /// What the frames of its slabs say in SLAB_MAP (0 for a cache not
-    /// registered yet).
-    tag: u16,
+    /// What the frames of its slabs say in SLAB_MAP: the cache's registry
+    /// slot (0 for a cache not registered yet).
+    tag: u8,
 }
 
 impl Pages {
     fn of(cache: &KmemCache, gfp: Gfp) -> Pages {
-        let index = cache.owner_tag.load(Relaxed);
+        let slot = cache.owner_tag.load(Relaxed) as usize;
         let reclaimable = cache.flags.contains(SlabFlags::RECLAIM_ACCOUNT);
         // Slab pages never move; a SLAB_RECLAIM_ACCOUNT cache's are
         // reclaimable (Linux adds __GFP_RECLAIMABLE to its allocflags).
@@ -137,8 +148,8 @@ impl Pages {
             gfp,
             rcu: cache.flags.contains(SlabFlags::TYPESAFE_BY_RCU),
             reclaimable,
-            tag: if (index as usize) < MAX_CACHES {
-                SLAB_TAG | index as u16
+            tag: if (1..=MAX_CACHES).contains(&slot) {
+                slot as u8
             } else {
                 0
             },
@@ -163,17 +174,13 @@ impl SlabPages for Pages {
         let page = alloc_pages_node(node as i32, self.gfp | Gfp::NOWARN, order)?;
         self.counter().fetch_add(1 << order, Relaxed);
         let block = page_address(page);
-        for e in map_entries(block, order).into_iter().flatten() {
-            e.store(self.tag, Relaxed);
-        }
+        tag_frames(block, order, self.tag);
         Some((block, page.nid().unwrap_or(node)))
     }
 
     fn free(&self, block: *mut u8, order: u32) {
         self.counter().fetch_sub(1 << order, Relaxed);
-        for e in map_entries(block, order).into_iter().flatten() {
-            e.store(0, Relaxed);
-        }
+        tag_frames(block, order, 0);
         if self.rcu {
             // Readers may still look at these objects: free after a grace period.
             crate::rcu::call_rcu(free_slab_block, block as usize | order as usize);
@@ -258,7 +265,7 @@ pub fn kmem_cache_create(
     }
     // SAFETY: initialised just above; it stays there.
     let cache: &'static KmemCache = unsafe { &*at };
-    let slot = CACHES.iter().position(|s| {
+    let slot = registry().iter().position(|s| {
         s.compare_exchange(
             ptr::null_mut(),
             cache as *const _ as *mut _,
@@ -268,8 +275,9 @@ pub fn kmem_cache_create(
         .is_ok()
     });
     if let Some(index) = slot {
-        // Before any slab exists: every slab's frames name the cache.
-        cache.owner_tag.store(index as u32, Relaxed);
+        // Before any slab exists: every slab's frames name the cache by
+        // its slot in CACHES (the registry starts at slot 1).
+        cache.owner_tag.store(index as u32 + 1, Relaxed);
     } else {
         log::error!("kmem_cache_create({name}): more than {MAX_CACHES} caches");
         __free_pages(page, order);
@@ -279,14 +287,14 @@ pub fn kmem_cache_create(
 }
 
 fn is_registered(cache: *const KmemCache) -> bool {
-    CACHES.iter().any(|s| ptr::eq(s.load(Acquire), cache))
+    registry().iter().any(|s| ptr::eq(s.load(Acquire), cache))
 }
 
 /// Every cache, for reports.
 pub fn caches() -> impl Iterator<Item = &'static KmemCache> {
     // SAFETY: registered caches live until destroyed, and destroy
     // unregisters first.
-    CACHES
+    registry()
         .iter()
         .filter_map(|s| unsafe { s.load(Acquire).as_ref() })
 }
@@ -346,7 +354,7 @@ pub fn kmem_cache_destroy(cache: &'static KmemCache) -> Result<(), u64> {
         );
         return Err(left);
     }
-    for s in &CACHES {
+    for s in registry() {
         let _ = s.compare_exchange(
             cache as *const _ as *mut _,
             ptr::null_mut(),

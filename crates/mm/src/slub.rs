@@ -36,6 +36,9 @@ use core::sync::atomic::{
 use numa::{MAX_CPUS, MAX_NUMNODES};
 use spin::Mutex;
 
+mod exact_div;
+use exact_div::ExactDivisor;
+
 const PAGE: usize = layout::PAGE_SIZE as usize;
 
 /// kmalloc's size classes, as Linux's (with the 96 and 192 classes).
@@ -361,9 +364,10 @@ pub struct KmemCache {
     /// The fast paths apply: no debug flag and no constructor (those
     /// caches keep every check on the slow path).
     fast: bool,
-    /// ceil(2^32 / layout.size): an object's index from its offset by a
-    /// multiply, checked by multiplying back (no division on a free).
-    size_recip: u64,
+    /// `layout.size` prepared for exact division: an object's index from
+    /// its offset, and the start check, by one multiply (no division on a
+    /// free).
+    stride: ExactDivisor,
     /// `!(slab bytes - 1)`: a slab's address from any of its objects'.
     slab_mask: usize,
     /// Offset of the first object in its slab (`layout.first +
@@ -390,7 +394,7 @@ pub struct KmemCache {
     slabs: AtomicU64,
     pub reports: AtomicU64,
     /// The tag the kernel gave the cache when it registered it (its
-    /// registry index), so that the frames of its slabs can name it.
+    /// registry slot, from 1), so that the frames of its slabs can name it.
     pub owner_tag: AtomicU32,
 }
 
@@ -565,7 +569,7 @@ impl KmemCache {
                 ctor: _,
                 random: _,
                 fast: _,
-                size_recip: _,
+                stride: _,
                 slab_mask: _,
                 object_base: _,
                 bypass_active: _,
@@ -592,7 +596,7 @@ impl KmemCache {
             at!((*dst).ctor).write(ctor);
             at!((*dst).random).write(random | 1);
             at!((*dst).fast).write(fast);
-            at!((*dst).size_recip).write((1u64 << 32).div_ceil(layout.size as u64));
+            at!((*dst).stride).write(ExactDivisor::new(layout.size as u64));
             at!((*dst).slab_mask).write(!((PAGE << layout.order) - 1));
             at!((*dst).object_base).write(layout.first + layout.red_left);
             at!((*dst).bypass_active).write(AtomicI64::new(0));
@@ -824,15 +828,14 @@ impl KmemCache {
         self.pop_list(c, false)
     }
 
-    /// Whether `obj` is the start of an object slot of the slab at `base`.
+    /// Whether `obj` is the start of an object slot of the slab at `base`:
+    /// the exact quotient of its offset from the first object is below the
+    /// slab's count only for an object's start (an offset below the first
+    /// object wraps and fails the same compare).
     #[inline(always)]
     fn is_object_start(&self, base: *mut u8, obj: *mut u8) -> bool {
-        let l = &self.layout;
-        let Some(off) = (obj as usize).checked_sub(base as usize + self.object_base) else {
-            return false;
-        };
-        let i = ((off as u64 * self.size_recip) >> 32) as usize;
-        i < l.objects && i * l.size == off
+        let off = (obj as usize).wrapping_sub(base as usize + self.object_base);
+        self.stride.quotient(off as u64) < self.layout.objects as u64
     }
 
     /// One object from a partial slab of `node` without touching CPU
@@ -1068,20 +1071,20 @@ impl KmemCache {
         if magic != self.slab_magic() || !core::ptr::eq(cache, self) {
             return Err(SlabError::ForeignPointer { addr: a });
         }
-        let from_first = a
-            .checked_sub(slab as usize + self.object_base)
-            .ok_or(SlabError::ForeignPointer { addr: a })?;
-        if from_first >= self.layout.objects * self.layout.size {
-            return Err(SlabError::ForeignPointer { addr: a });
+        let first = slab as usize + self.object_base;
+        let from_first = a.wrapping_sub(first);
+        let i = self.stride.quotient(from_first as u64);
+        if i < self.layout.objects as u64 {
+            return Ok((slab, i as usize));
         }
-        // The quotient by a multiply (exact below a slab's size; see
-        // `size_recip`), no division on a free.
-        let i = ((from_first as u64 * self.size_recip) >> 32) as usize;
-        let offset = from_first - i * self.layout.size;
-        if offset != 0 {
+        // Not a start (rare, so a division is fine here): inside the
+        // objects, the report says how far into one it points.
+        let k = from_first / self.layout.size;
+        if a >= first && k < self.layout.objects {
+            let offset = from_first - k * self.layout.size;
             return Err(SlabError::NotObjectStart { addr: a, offset });
         }
-        Ok((slab, i))
+        Err(SlabError::ForeignPointer { addr: a })
     }
 
     /// Turns a fresh block of 2^order pages on `node` into a slab with
