@@ -1193,29 +1193,36 @@ impl KmemCache {
 
     /// Chains every object of the fresh `slab` of a fast cache (nothing to
     /// poison or mark) in address order; the head. Built from locals,
-    /// walking down by the stride: the layout's fields would be reloaded
-    /// after every store through an object pointer.
+    /// walking up by the stride, with one pointer and its bound live in
+    /// the loop: the layout's fields would be reloaded after every store
+    /// through an object pointer, and a loop counted separately was
+    /// unrolled into a pointer per lane, spilled (20 instructions an
+    /// object instead of 7).
     ///
     /// # Safety
     /// `slab` is a fresh block of this cache's slab size that nothing else uses.
     #[inline(always)]
     unsafe fn chain_objects(&self, slab: *mut SlabHeader) -> *mut u8 {
-        let (random, fp, size, objects) = (
+        let (random, fp, size) = (
             self.random as usize,
             self.layout.fp_offset,
             self.layout.size,
-            self.layout.objects,
         );
-        let mut slot = self.object(slab, objects - 1).wrapping_add(fp) as *mut usize;
-        let mut next: *mut u8 = ptr::null_mut();
-        for _ in 0..objects {
+        let first = self.object(slab, 0);
+        let last = self.object(slab, self.layout.objects - 1);
+        let mut obj = first;
+        while obj != last {
+            let next = obj.wrapping_add(size);
+            let slot = obj.wrapping_add(fp) as *mut usize;
             // SAFETY: every slot lies inside the block (the caller's contract).
             // The free pointer as `set_fp` stores it.
             unsafe { slot.write_unaligned(encode_fp(next, slot as usize, random)) };
-            next = (slot as *mut u8).wrapping_sub(fp);
-            slot = (slot as *mut u8).wrapping_sub(size) as *mut usize;
+            obj = next;
         }
-        next
+        let slot = last.wrapping_add(fp) as *mut usize;
+        // SAFETY: as above; the last object ends the chain.
+        unsafe { slot.write_unaligned(encode_fp(ptr::null_mut(), slot as usize, random)) };
+        first
     }
 
     /// # Safety
