@@ -59,20 +59,20 @@ static LARGE_PAGES: AtomicU64 = AtomicU64::new(0);
 static SLAB_MAP: AtomicPtr<AtomicU8> = AtomicPtr::new(ptr::null_mut());
 static SLAB_MAP_LEN: AtomicUsize = AtomicUsize::new(0);
 
-/// The map's entry for the frame holding `addr`, if the map covers it.
-/// One bounds check covers everything outside the direct map too: below
-/// it the offset wraps far above any frame count, and above it (the
-/// kernel image, vmalloc) it lies 68 TiB or more past the direct map's
-/// start, beyond the RAM this kernel can be given.
+/// The map's entries for the `frames` frames from the one holding `addr`,
+/// if the map covers them all. One bounds check covers everything outside
+/// the direct map too: below it the offset wraps far above any frame
+/// count, and above it (the kernel image, vmalloc) it lies 68 TiB or more
+/// past the direct map's start, beyond the RAM this kernel can be given.
 #[inline(always)]
-fn map_entry(addr: usize) -> Option<&'static AtomicU8> {
+fn map_entries(addr: usize, frames: usize) -> Option<&'static [AtomicU8]> {
     let pfn = addr.wrapping_sub(layout::DIRECT_MAP_BASE as usize) / PAGE_SIZE as usize;
-    if pfn >= SLAB_MAP_LEN.load(Acquire) {
+    if pfn.checked_add(frames)? > SLAB_MAP_LEN.load(Acquire) {
         return None;
     }
     // SAFETY: set once in reserve_slab_map to memblock memory of the
-    // published length, which lives for good; `pfn` is below it.
-    Some(unsafe { &*SLAB_MAP.load(Relaxed).add(pfn) })
+    // published length, which lives for good; the range is below it.
+    Some(unsafe { core::slice::from_raw_parts(SLAB_MAP.load(Relaxed).add(pfn), frames) })
 }
 
 /// Reserves the frame map for RAM up to `end_pfn` (before memblock
@@ -98,10 +98,11 @@ pub fn reserve_slab_map(end_pfn: u64) {
 /// Tags the `1 << order` frames of the slab at `block` (where the map
 /// covers them: a block is never split across its end).
 fn tag_frames(block: *mut u8, order: u32, tag: u8) {
-    for i in 0..1usize << order {
-        if let Some(e) = map_entry(block as usize + i * PAGE_SIZE as usize) {
-            e.store(tag, Relaxed);
-        }
+    for e in map_entries(block as usize, 1 << order)
+        .into_iter()
+        .flatten()
+    {
+        e.store(tag, Relaxed);
     }
 }
 
@@ -110,7 +111,7 @@ fn tag_frames(block: *mut u8, order: u32, tag: u8) {
 /// frames the map does not cover).
 #[inline(always)]
 fn tagged_cache_of(obj: *const u8) -> Option<&'static KmemCache> {
-    let tag = map_entry(obj as usize)?.load(Relaxed);
+    let tag = map_entries(obj as usize, 1)?[0].load(Relaxed);
     let cache = CACHES[tag as usize].load(Acquire);
     // SAFETY: registered caches live until destroyed, and destroy
     // unregisters (and frees its slabs, clearing their tags) first.
