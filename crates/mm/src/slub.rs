@@ -1698,8 +1698,10 @@ impl KmemCache {
     ) -> Result<(), SlabReport> {
         let (list, len) = c.list(remote);
         let head = *list;
+        // The end of the list (null) fails the slab test too.
+        let (max, mask, base) = (*len, self.slab_mask, slab as usize);
         let (mut tail, mut cur, mut count) = (ptr::null_mut(), head, 0u8);
-        while count < *len && !cur.is_null() && self.slab_base(cur) == slab as *mut u8 {
+        while count < max && cur as usize & mask == base {
             tail = cur;
             // SAFETY: a free object of a live slab (the caller's contract).
             cur = unsafe { self.get_fp(cur) };
