@@ -1546,13 +1546,34 @@ impl KmemCache {
         // under its node's lock.
         unsafe {
             self.push_locked(obj, slab, &mut n)?;
+            Ok(self.settle_freed(cpu, c, slab, n, pages))
+        }
+    }
+
+    /// After frees into `slab` on CPU `cpu` (slot `c`): a slab a CPU holds
+    /// is left to it; one that was full (on no list) and is of the CPU's
+    /// home node becomes its partial slab, even if the frees emptied it,
+    /// as Linux's __slab_free freezes a slab that had no free object; any
+    /// other is settled. The lock comes back unless the slab was discarded.
+    ///
+    /// # Safety
+    /// `n` is the lock of the live `slab`'s node; the slot is the running
+    /// CPU's.
+    unsafe fn settle_freed<'n>(
+        &'n self,
+        cpu: usize,
+        c: &mut CpuSlab,
+        slab: *mut SlabHeader,
+        n: spin::MutexGuard<'n, NodeSlabs>,
+        pages: &dyn SlabPages,
+    ) -> Option<spin::MutexGuard<'n, NodeSlabs>> {
+        // SAFETY: the caller's contract; the slab's list and counts are
+        // under its node's lock.
+        unsafe {
             if (*slab).frozen != 0 {
-                return Ok(Some(n)); // its CPU will find it
+                return Some(n); // its CPU will find it
             }
-            if (*slab).on_partial == 0
-                && (*slab).inuse > 0
-                && (*slab).node == c.home
-                && c.nr_partial < CPU_PARTIAL_SLABS
+            if (*slab).on_partial == 0 && (*slab).node == c.home && c.nr_partial < CPU_PARTIAL_SLABS
             {
                 // It was full: it becomes this CPU's partial slab, taken
                 // again without the node's list (Linux's put_cpu_partial).
@@ -1560,9 +1581,9 @@ impl KmemCache {
                 (*slab).next = c.partial;
                 c.partial = slab;
                 c.nr_partial += 1;
-                return Ok(Some(n));
+                return Some(n);
             }
-            Ok(self.settle(n, slab, pages))
+            self.settle(n, slab, pages)
         }
     }
 
@@ -1628,8 +1649,11 @@ impl KmemCache {
         // a batch), not one an object.
         let mut held: Option<(u32, spin::MutexGuard<'_, NodeSlabs>)> = None;
         loop {
-            let obj = self.pop_list(c, remote);
-            if obj.is_null() {
+            let (list, len) = c.list(remote);
+            let obj = *list;
+            if obj.is_null() || *len == 0 {
+                *list = ptr::null_mut();
+                *len = 0;
                 break;
             }
             // SAFETY: deferred objects are free objects of live slabs of
@@ -1647,31 +1671,20 @@ impl KmemCache {
                 if c.slab == slab {
                     // Its slab became the active one since: onto the
                     // active slab's own list, as a remote free would.
+                    let obj = self.pop_list(c, remote);
                     record(self.push_locked(obj, slab, &mut n));
                     held = Some((node, n));
                     continue;
                 }
-                // The first object of a run takes the slab through its
-                // state changes (full to partial, a CPU's partial slab).
-                let Some(mut n) = self
-                    .free_to_slab_locked(cpu, c, obj, slab, n, pages)
-                    .unwrap_or_else(|e| {
-                        record(Err(e));
-                        Some(self.nodes[node as usize].lock())
-                    })
-                else {
-                    continue; // discarded: it had no other object in use
-                };
-                // The rest of the run (objects freed in allocation order
-                // share their slab) goes onto its list whole; a slab no
-                // CPU holds is settled once at the end.
-                record(self.splice_run(c, remote, slab, &mut n));
-                held = if (*slab).frozen == 0 {
-                    self.settle(n, slab, pages)
-                } else {
-                    Some(n)
+                // The run at the list's head (objects freed in allocation
+                // order share their slab) goes onto the slab's list whole,
+                // then the slab takes its state change once.
+                if let Err(e) = self.splice_run(c, remote, slab, &mut n) {
+                    record(Err(e));
+                    held = Some((node, n));
+                    continue;
                 }
-                .map(|n| (node, n));
+                held = self.settle_freed(cpu, c, slab, n, pages).map(|n| (node, n));
             }
         }
         first_error
