@@ -47,7 +47,9 @@ impl ExactDivisor {
     }
 }
 
-#[cfg(test)]
+// Pure arithmetic with no unsafe code: nothing for Miri to check, and
+// the exhaustive test would take it hours.
+#[cfg(all(test, not(miri)))]
 mod tests {
     use super::ExactDivisor;
     use proptest::prelude::*;
