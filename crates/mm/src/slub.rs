@@ -1197,7 +1197,7 @@ impl KmemCache {
     /// the loop: the layout's fields would be reloaded after every store
     /// through an object pointer, and a loop counted separately was
     /// unrolled into a pointer per lane, spilled (20 instructions an
-    /// object instead of 7).
+    /// object instead of 8).
     ///
     /// # Safety
     /// `slab` is a fresh block of this cache's slab size that nothing else uses.
@@ -1521,33 +1521,14 @@ impl KmemCache {
         slab: *mut SlabHeader,
         pages: &dyn SlabPages,
     ) -> Result<(), SlabReport> {
-        // SAFETY: the caller's contract.
-        let n = unsafe { self.nodes[(*slab).node as usize].lock() };
-        // SAFETY: as above, with the slab's node locked.
-        unsafe { self.free_to_slab_locked(cpu, c, obj, slab, n, pages) }.map(drop)
-    }
-
-    /// As [`free_to_slab`](Self::free_to_slab) with `slab`'s node list
-    /// locked (`n`); the lock comes back unless the slab was discarded
-    /// (which needs it dropped), so a batch can keep it.
-    ///
-    /// # Safety
-    /// As for `free_to_slab`; `n` is the lock of `slab`'s node.
-    unsafe fn free_to_slab_locked<'n>(
-        &'n self,
-        cpu: usize,
-        c: &mut CpuSlab,
-        obj: *mut u8,
-        slab: *mut SlabHeader,
-        mut n: spin::MutexGuard<'n, NodeSlabs>,
-        pages: &dyn SlabPages,
-    ) -> Result<Option<spin::MutexGuard<'n, NodeSlabs>>, SlabReport> {
         // SAFETY: the caller's contract; the slab's list and counts are
         // under its node's lock.
         unsafe {
+            let mut n = self.nodes[(*slab).node as usize].lock();
             self.push_locked(obj, slab, &mut n)?;
-            Ok(self.settle_freed(cpu, c, slab, n, pages))
+            self.settle_freed(cpu, c, slab, n, pages);
         }
+        Ok(())
     }
 
     /// After frees into `slab` on CPU `cpu` (slot `c`): a slab a CPU holds
