@@ -196,6 +196,13 @@ pub fn applies(gfp: Gfp) -> bool {
         && current_policy().is_set()
 }
 
+/// Whether any policy is in force (a thread's or the system's): the
+/// allocators' fast paths look no further when none is.
+#[inline(always)]
+pub fn in_force() -> bool {
+    IN_USE.load(Relaxed)
+}
+
 /// Where an allocation with no named node goes, or None for the plain
 /// local path (no policy in force, or one this request ignores).
 /// The running CPU's node is looked up only when a policy is in force.

@@ -8,6 +8,7 @@
 //! the layer above installs (`set_reclaim`; kswapd, direct reclaim and the
 //! OOM killer, in mm/reclaim.rs) with interrupts as the caller had them.
 
+use crate::arch::x86_64::percpu::{CpuPageLists, PerCpu};
 use crate::arch::x86_64::tsc;
 use crate::mm::{fault_inject, memblock};
 use crate::numa::{numa_node_id, topology};
@@ -88,9 +89,19 @@ pub fn alloc_pages(gfp: Gfp, order: u32) -> Option<Page> {
     {
         return None;
     }
+    if super::mempolicy::in_force() {
+        return alloc_under_policy(gfp, order, Location::caller());
+    }
+    alloc_on(NUMA_NO_NODE, gfp, order, Location::caller())
+}
+
+/// alloc_pages once some policy is in force (this request may still
+/// ignore it: then the local path).
+#[inline(never)]
+fn alloc_under_policy(gfp: Gfp, order: u32, caller: &'static Location) -> Option<Page> {
     match super::mempolicy::placement(gfp) {
-        None => alloc_on(NUMA_NO_NODE, gfp, order, Location::caller()),
-        Some(p) => alloc_placed(p, gfp, order, Location::caller()),
+        None => alloc_on(NUMA_NO_NODE, gfp, order, caller),
+        Some(p) => alloc_placed(p, gfp, order, caller),
     }
 }
 
@@ -203,15 +214,22 @@ pub fn alloc_pages_bulk_node(nid: i32, gfp: Gfp, count: usize, mut put: impl FnM
         return given;
     }
     let mut given = 0;
-    if let Some((pcp, cpu_node)) = this_cpu_pcp_and_node() {
-        might_sleep(gfp, Location::caller(), true, false);
+    let local = this_cpu_lists();
+    might_sleep_fast(gfp, Location::caller(), local);
+    if let Some(LocalLists {
+        pcp,
+        node: cpu_node,
+        allocator: a,
+        ..
+    }) = local
+    {
         let target = node.unwrap_or(cpu_node);
         let mut chunk = [0u64; CHUNK];
         while given < count {
             let want = (count - given).min(CHUNK);
             let mut n = 0;
             x86_64::instructions::interrupts::without_interrupts(|| {
-                allocator().alloc_bulk(pcp, cpu_node, target, gfp, want, |pfn| {
+                a.alloc_bulk(pcp, cpu_node, target, gfp, want, |pfn| {
                     chunk[n] = pfn;
                     n += 1;
                 })
@@ -256,8 +274,11 @@ pub fn get_zeroed_page(gfp: Gfp) -> usize {
 #[track_caller]
 #[inline(always)]
 pub fn __free_pages(page: Page, order: u32) {
-    if let Some(pcp) = this_cpu_pcp() {
-        if allocator().free_fast(pcp, page.pfn(), order as usize) {
+    if let Some(local) = this_cpu_lists() {
+        if local
+            .allocator
+            .free_fast(local.pcp, page.pfn(), order as usize)
+        {
             return;
         }
     }
@@ -312,18 +333,33 @@ pub static RECLAIM_CALLS: ReclaimCalls = ReclaimCalls {
 /// The running CPU's page lists (none before its per-CPU area exists).
 #[inline(always)]
 fn this_cpu_pcp() -> Option<PcpSet<'static>> {
-    this_cpu_pcp_and_node().map(|(lists, _)| lists)
+    this_cpu_lists().map(|l| l.pcp)
 }
 
-/// As `this_cpu_pcp`, with the CPU's node.
+/// What a fast path works with: the running CPU's lists, its node, and
+/// the allocator (found with the lists, so it takes no check of its own).
+#[derive(Clone, Copy)]
+struct LocalLists {
+    cpu: &'static PerCpu,
+    pcp: PcpSet<'static>,
+    node: NodeId,
+    allocator: &'static PageAllocator<'static>,
+}
+
+/// The running CPU's [`LocalLists`], once it has lists.
 #[inline(always)]
-fn this_cpu_pcp_and_node() -> Option<(PcpSet<'static>, NodeId)> {
+fn this_cpu_lists() -> Option<LocalLists> {
     let cpu = crate::arch::x86_64::percpu::this_cpu()?;
-    let lists = cpu.pcp.get()?;
-    // SAFETY: these are the running CPU's own lists, and nothing moves a
-    // thread to another CPU (there is no preemption); interrupt handlers
-    // on this CPU reach them only through the same busy flag.
-    Some((unsafe { PcpSet::new(lists) }, cpu.node))
+    let set = cpu.pcp.get()?;
+    Some(LocalLists {
+        // SAFETY: these are the running CPU's own lists, and nothing moves
+        // a thread to another CPU (there is no preemption); interrupt
+        // handlers on this CPU reach them only through the same busy flag.
+        pcp: unsafe { PcpSet::new(set.lists) },
+        node: cpu.node,
+        allocator: set.allocator,
+        cpu,
+    })
 }
 
 /// A zone's free pages counting those parked on every CPU's lists (what
@@ -402,7 +438,7 @@ pub fn drain_all_pages() {
 
 /// Gives CPU `cpu`'s lists a home on its node: one list set per populated
 /// zone, registered with the allocator for the reports.
-pub fn alloc_pcp_lists(cpu: usize, node: NodeId) -> Option<&'static [PerCpuPages]> {
+pub fn alloc_pcp_lists(cpu: usize, node: NodeId) -> Option<CpuPageLists> {
     let count = allocator().nr_pcp_zones();
     let bytes = (count * core::mem::size_of::<PerCpuPages>()) as u64;
     let order = bytes
@@ -421,7 +457,10 @@ pub fn alloc_pcp_lists(cpu: usize, node: NodeId) -> Option<&'static [PerCpuPages
     if !allocator().register_pcp(cpu, lists) {
         log::warn!("CPU {cpu}: its page lists are not counted in the reports");
     }
-    Some(lists)
+    Some(CpuPageLists {
+        lists,
+        allocator: allocator(),
+    })
 }
 
 /// The reclaim the allocator calls when memory is short (kswapd, direct
@@ -551,6 +590,23 @@ fn might_sleep(gfp: Gfp, caller: &Location, fast: bool, fast_checked: bool) {
     }
 }
 
+/// The fast path's check, `might_sleep(.., true, false)` on the CPU its
+/// lists came with (no second look at the per-CPU pointer).
+#[inline(always)]
+fn might_sleep_fast(gfp: Gfp, caller: &Location, local: Option<LocalLists>) {
+    match local {
+        Some(l) => {
+            if gfp.can_direct_reclaim()
+                && l.cpu.irq_depth.load(Relaxed) > 0
+                && crate::preempt::scheduling()
+            {
+                might_sleep_warning(gfp, caller, true);
+            }
+        }
+        None => might_sleep(gfp, caller, true, false),
+    }
+}
+
 #[cold]
 fn might_sleep_warning(gfp: Gfp, caller: &Location, in_irq: bool) {
     // Counted every time, said once.
@@ -579,9 +635,15 @@ fn alloc(
         nofail_order_warning(order, caller);
     }
     if !interleave {
-        might_sleep(gfp, caller, true, false);
-        if let Some((pcp, cpu_node)) = this_cpu_pcp_and_node() {
-            let a = allocator();
+        let local = this_cpu_lists();
+        might_sleep_fast(gfp, caller, local);
+        if let Some(LocalLists {
+            pcp,
+            node: cpu_node,
+            allocator: a,
+            ..
+        }) = local
+        {
             let target = node.unwrap_or(cpu_node);
             // Orders 0 to 3 and huge blocks from the CPU's lists; other
             // orders, and a huge block the lists lack, from the zone.

@@ -288,14 +288,16 @@ selftest!(
         });
         kassert_eq!(r, Ok(()));
         let parked = |c: &percpu::PerCpu| -> u32 {
-            c.pcp.get().map_or(0, |l| l.iter().map(|x| x.count()).sum())
+            c.pcp
+                .get()
+                .map_or(0, |l| l.lists.iter().map(|x| x.count()).sum())
         };
         for c in percpu::online() {
             kassert!(
                 parked(c) > 0,
                 "cpu {} has no pages on its lists (pcp set: {})",
                 c.cpu,
-                c.pcp.get().map_or(0, |l| l.len())
+                c.pcp.get().map_or(0, |l| l.lists.len())
             );
         }
         let total: u64 = percpu::online().map(|c| parked(c) as u64).sum();

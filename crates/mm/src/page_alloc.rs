@@ -536,6 +536,15 @@ impl<'a> Zone<'a> {
         }
     }
 
+    /// As `mark_allocated`, for the block at `offset` frames into the span
+    /// (what the per-CPU lists hold: no conversion to a frame and back).
+    #[inline(always)]
+    fn mark_allocated_at(&self, offset: u32, order: usize, mt: MigrateType) {
+        if let Some(s) = self.alloc_state.get(offset as usize) {
+            s.store(alloc_state(order, mt), Release);
+        }
+    }
+
     /// Claims the block for freeing: it must be an allocated head of
     /// exactly `order`. Anything else is refused with the buddy
     /// allocator's own reason, and nothing changes. Returns the per-CPU
@@ -1816,9 +1825,25 @@ impl<'a> PageAllocator<'a> {
         gfp: Gfp,
         order: usize,
     ) -> Option<u64> {
-        if !pcp::keeps(order) {
-            return None;
+        // As in `free_fast`: a copy of the path for each kind of order.
+        if order <= PCP_MAX_ORDER {
+            self.alloc_from_lists(pcp, cpu_node, node, gfp, order)
+        } else if order == pcp::PCP_HUGE_ORDER {
+            self.alloc_from_lists(pcp, cpu_node, node, gfp, pcp::PCP_HUGE_ORDER)
+        } else {
+            None
         }
+    }
+
+    #[inline(always)]
+    fn alloc_from_lists(
+        &self,
+        pcp: PcpSet,
+        cpu_node: NodeId,
+        node: NodeId,
+        gfp: Gfp,
+        order: usize,
+    ) -> Option<u64> {
         let (zone, highest) = self.fast_zone(node, gfp)?;
         if !zone.watermark_fast(order, zone.reserve_for(highest), AllocFlags::FAST) {
             return None;
@@ -1828,9 +1853,8 @@ impl<'a> PageAllocator<'a> {
         let offset = lists.pop(order, mt as usize)?;
         count_fast_events(&mut lists, zone, cpu_node, 1);
         drop(lists);
-        let pfn = zone.span.start_pfn + offset as u64;
-        zone.mark_allocated(pfn, order, mt);
-        Some(pfn)
+        zone.mark_allocated_at(offset, order, mt);
+        Some(zone.span.start_pfn + offset as u64)
     }
 
     /// Linux's alloc_pages_bulk for the fast path: up to `count` order-0
@@ -1919,13 +1943,26 @@ impl<'a> PageAllocator<'a> {
     /// trims lists, and checks and reports bad frees.
     #[inline(always)]
     pub fn free_fast(&self, pcp: PcpSet, pfn: u64, order: usize) -> bool {
-        if !pcp::keeps(order) {
-            return false;
+        // Two copies of the path, each knowing its order's kind, so that
+        // the list's bound and the push test the order no further.
+        if order <= PCP_MAX_ORDER {
+            self.free_to_lists(pcp, pfn, order)
+        } else if order == pcp::PCP_HUGE_ORDER {
+            self.free_to_lists(pcp, pfn, pcp::PCP_HUGE_ORDER)
+        } else {
+            false
         }
+    }
+
+    #[inline(always)]
+    fn free_to_lists(&self, pcp: PcpSet, pfn: u64, order: usize) -> bool {
         let Some(zone) = self.zone_of(pfn) else {
             return false;
         };
-        let Some(state) = zone.state(pfn) else {
+        let Some(offset) = pfn.checked_sub(zone.span.start_pfn) else {
+            return false;
+        };
+        let Some(state) = zone.alloc_state.get(offset as usize) else {
             return false;
         };
         let Some(mut lists) = pcp.enter(zone.pcp_index, zone.pcp_links) else {
@@ -1949,7 +1986,7 @@ impl<'a> PageAllocator<'a> {
             return false;
         }
         let mt = (v >> STATE_MT_SHIFT) as usize;
-        if lists.push(order, mt, (pfn - zone.span.start_pfn) as u32) {
+        if lists.push(order, mt, offset as u32) {
             return true;
         }
         // A full list after all: undo the claim for the slow path.

@@ -412,7 +412,12 @@ impl PcpGuard<'_> {
         lists.count -= 1 << order;
         let off = l.newest;
         if l.len > 0 {
-            l.newest = links[off as usize].older.load(Relaxed);
+            // SAFETY: `off` is on the list, and `push` put it there only
+            // after checking it against these links (`enter`'s contract
+            // gives the lists the same links every time).
+            l.newest = unsafe { links.get_unchecked(off as usize) }
+                .older
+                .load(Relaxed);
         }
         Some(off)
     }
@@ -437,25 +442,35 @@ impl PcpGuard<'_> {
         l.len = l.len.checked_sub(1)?;
         let off = l.oldest;
         if l.len > 0 {
-            l.oldest = links[off as usize].newer.load(Relaxed);
+            // SAFETY: as in `pop`: a block on the list has a link.
+            l.oldest = unsafe { links.get_unchecked(off as usize) }
+                .newer
+                .load(Relaxed);
         }
         Some(off)
     }
 
     /// Puts a block at the newest end of its list; false only for a full
-    /// huge list or an order not kept (orders 0 to 3 always go on: the
-    /// caller keeps them within `high`).
+    /// huge list, an order not kept or an offset outside the zone (orders
+    /// 0 to 3 always go on: the caller keeps them within `high`). Every
+    /// block on a list has a link: the one check `pop` relies on.
     #[inline(always)]
     pub fn push(&mut self, order: usize, mt: usize, offset: u32) -> bool {
         if order > PCP_MAX_ORDER {
             return self.push_huge(order, offset);
         }
         let links = self.links;
+        let Some(link) = links.get(offset as usize) else {
+            return false;
+        };
         let lists = &mut **self;
         let l = &mut lists.lists[pindex(order, mt)];
         if l.len > 0 {
-            links[offset as usize].older.store(l.newest, Relaxed);
-            links[l.newest as usize].newer.store(offset, Relaxed);
+            link.older.store(l.newest, Relaxed);
+            // SAFETY: the newest block is on the list (see `pop`).
+            unsafe { links.get_unchecked(l.newest as usize) }
+                .newer
+                .store(offset, Relaxed);
         } else {
             l.oldest = offset;
         }

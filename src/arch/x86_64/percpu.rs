@@ -68,12 +68,20 @@ pub struct PerCpu {
     pub call: CallSlot,
     pub work: CallSlot,
     /// This CPU's page lists, one set per populated zone.
-    pub pcp: spin::Once<&'static [mm::pcp::PerCpuPages]>,
+    pub pcp: spin::Once<CpuPageLists>,
     tss: TaskStateSegment,
     gdt: GlobalDescriptorTable,
     code: SegmentSelector,
     data: SegmentSelector,
     tss_sel: SegmentSelector,
+}
+
+/// A CPU's page lists and the allocator whose zones they serve, set
+/// together: a fast path finds both with one check.
+#[derive(Clone, Copy)]
+pub struct CpuPageLists {
+    pub lists: &'static [mm::pcp::PerCpuPages],
+    pub allocator: &'static mm::page_alloc::PageAllocator<'static>,
 }
 
 // SAFETY: the raw self pointer is only an address; everything shared
@@ -105,12 +113,18 @@ pub fn init_early() {
 }
 
 /// The running CPU's number.
+///
+/// The reads of GS are `pure`: the compiler may merge two of them with no
+/// memory write in between (the self pointer changes only when GS is
+/// written, which wrmsr does as an asm block that clobbers memory, and a
+/// thread never moves to another CPU), so a fast path that asks for its
+/// CPU twice loads it once.
 pub fn cpu_id() -> u32 {
     let id: u32;
     // SAFETY: GS always points at an area whose offset 8 is the CPU number
     // (the early area or a PerCpu, both repr(C) with that layout).
     unsafe {
-        core::arch::asm!("mov {0:e}, gs:[8]", out(reg) id, options(nostack, readonly, preserves_flags))
+        core::arch::asm!("mov {0:e}, gs:[8]", out(reg) id, options(pure, nostack, readonly, preserves_flags))
     };
     id
 }
@@ -120,7 +134,7 @@ pub fn this_cpu() -> Option<&'static PerCpu> {
     let p: *const PerCpu;
     // SAFETY: as in `cpu_id`; offset 0 is null in the early area.
     unsafe {
-        core::arch::asm!("mov {}, gs:[0]", out(reg) p, options(nostack, readonly, preserves_flags))
+        core::arch::asm!("mov {}, gs:[0]", out(reg) p, options(pure, nostack, readonly, preserves_flags))
     };
     // SAFETY: a non-null self pointer is a PerCpu that lives forever.
     unsafe { p.as_ref() }
