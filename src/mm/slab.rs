@@ -98,11 +98,10 @@ pub fn reserve_slab_map(end_pfn: u64) {
 /// Tags the `1 << order` frames of the slab at `block` (where the map
 /// covers them: a block is never split across its end).
 fn tag_frames(block: *mut u8, order: u32, tag: u8) {
-    for e in map_entries(block as usize, 1 << order)
-        .into_iter()
-        .flatten()
-    {
-        e.store(tag, Relaxed);
+    if let Some(entries) = map_entries(block as usize, 1 << order) {
+        for e in entries {
+            e.store(tag, Relaxed);
+        }
     }
 }
 
