@@ -26,8 +26,8 @@ translation cache), lock-prefixed and exchange instructions (host
 atomics), and the interrupt-flag instructions (pushf, popf, cli, sti:
 helpers). Measured on this project's host under TCG, a loop of plain
 stores took 7-8 ns an iteration, a call and return 26-30, a lock add
-14-15, a without_interrupts bracket 40-45, a store to a page not in
-TCG's (direct-mapped, 256-entry) software TLB about 190.
+14-15, a without_interrupts bracket 40-45, a store to each of 1,024
+pages in turn (each missing TCG's software TLB) about 190.
 
 Symbols come from `addr2line -i` over the kernel ELF (debug info is on in
 the release profile). Standard library only (objdump and addr2line from
