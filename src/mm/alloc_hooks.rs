@@ -2,7 +2,10 @@
 //! must see slab and page allocations as they happen (a fault type armed,
 //! a thread's fail-nth pending, KFENCE's sampling gate open). The fast
 //! paths pay one relaxed load for all of them and branch to their
-//! out-of-line, checked paths only while it is set.
+//! out-of-line, checked paths only while a bit that concerns them is set:
+//! the slab paths for any, the page and vmalloc paths for fault injection
+//! alone (KFENCE samples slab objects, and its gate stays open until the
+//! next slab allocation, which a page-only workload never makes).
 
 use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
@@ -15,10 +18,17 @@ pub const KFENCE_GATE: u32 = 1 << 30;
 /// The low bits count the threads with a fail-nth pending.
 const NTH_MASK: u32 = KFENCE_GATE - 1;
 
-/// Whether the checked paths must run.
+/// Whether a slab allocation must take the checked path (fault
+/// injection or KFENCE).
 #[inline(always)]
-pub fn active() -> bool {
+pub fn slab_checks() -> bool {
     HOOKS.load(Relaxed) != 0
+}
+
+/// Whether a page or vmalloc allocation must: fault injection only.
+#[inline(always)]
+pub fn fault_checks() -> bool {
+    HOOKS.load(Relaxed) & !KFENCE_GATE != 0
 }
 
 /// Sets or clears one of the flag bits.

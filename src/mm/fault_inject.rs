@@ -6,7 +6,8 @@
 //! thread's fail-nth (through a hook: the scheduler is above mm) and prints
 //! Linux's report.
 //!
-//! The allocation sites call `alloc_hooks::active` first, one relaxed
+//! The allocation sites call `alloc_hooks::fault_checks` (slab sites
+//! `slab_checks`, which KFENCE's gate also sets) first, one relaxed
 //! load, so that nothing else runs on the fast paths unless a fault type
 //! is armed or a thread has a fail-nth set. Requests with `__GFP_NOFAULT` (the Rust
 //! heap: Box and Vec abort on failure) are never failed.

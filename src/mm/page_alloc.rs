@@ -84,7 +84,7 @@ pub fn virt_to_page(addr: *const u8) -> Option<Page> {
 #[track_caller]
 #[inline(always)]
 pub fn alloc_pages(gfp: Gfp, order: u32) -> Option<Page> {
-    if super::alloc_hooks::active()
+    if super::alloc_hooks::fault_checks()
         && fault_inject::should_fail_alloc_page(gfp, order, Location::caller())
     {
         return None;
@@ -129,7 +129,7 @@ fn alloc_placed(p: Placement, gfp: Gfp, order: u32, caller: &'static Location) -
 #[track_caller]
 #[inline(always)]
 pub fn alloc_pages_node(nid: i32, gfp: Gfp, order: u32) -> Option<Page> {
-    if super::alloc_hooks::active()
+    if super::alloc_hooks::fault_checks()
         && fault_inject::should_fail_alloc_page(gfp, order, Location::caller())
     {
         return None;
@@ -172,7 +172,7 @@ fn no_such_node(n: i32, what: &str, caller: &Location) {
 /// interleave policy yet).
 #[track_caller]
 pub fn alloc_pages_interleave(gfp: Gfp, order: u32) -> Option<Page> {
-    if super::alloc_hooks::active()
+    if super::alloc_hooks::fault_checks()
         && fault_inject::should_fail_alloc_page(gfp, order, Location::caller())
     {
         return None;
@@ -192,7 +192,7 @@ pub fn alloc_pages_interleave(gfp: Gfp, order: u32) -> Option<Page> {
 pub fn alloc_pages_bulk_node(nid: i32, gfp: Gfp, count: usize, mut put: impl FnMut(Page)) -> usize {
     const CHUNK: usize = 64;
     // One check for the call, as Linux's prepare_alloc_pages.
-    if super::alloc_hooks::active()
+    if super::alloc_hooks::fault_checks()
         && fault_inject::should_fail_alloc_page(gfp, 0, Location::caller())
     {
         return 0;
@@ -811,7 +811,7 @@ impl crate::arch::x86_64::paging::TableFrames for PageTables {
 
     fn alloc_vmalloc_table(&self, node: i32) -> Option<u64> {
         let gfp = Gfp::KERNEL | Gfp::ZERO;
-        if super::alloc_hooks::active()
+        if super::alloc_hooks::fault_checks()
             && fault_inject::should_fail_vmalloc(gfp, Location::caller())
         {
             return None;

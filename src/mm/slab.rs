@@ -392,7 +392,7 @@ pub fn kmem_cache_shrink(cache: &'static KmemCache) -> u64 {
 #[track_caller]
 #[inline(always)]
 pub fn kmem_cache_alloc_node(cache: &'static KmemCache, gfp: Gfp, node: Option<usize>) -> *mut u8 {
-    if super::alloc_hooks::active() {
+    if super::alloc_hooks::slab_checks() {
         return alloc_checked(cache, gfp, node, Location::caller());
     }
     if node.is_none() {

@@ -221,7 +221,7 @@ fn vmalloc_request(
     }
     let wanted = (size / chunk) as usize;
     // fail_vmalloc: the area gets its pages up to the first one failed.
-    let granted = if super::alloc_hooks::active() {
+    let granted = if super::alloc_hooks::fault_checks() {
         (0..wanted)
             .position(|_| super::fault_inject::should_fail_vmalloc(gfp, caller))
             .unwrap_or(wanted)
