@@ -233,6 +233,8 @@ def costly(kernel, pcs):
     print("== instructions TCG charges most for")
     for name, _ in COSTLY:
         print(f"{counts[name]:7} {name}")
+    crossings = sum(1 for a, b in zip(pcs, pcs[1:]) if a >> 12 != b >> 12)
+    print(f"{crossings:7} steps onto another 4 KiB page of code")
 
 
 def main():
