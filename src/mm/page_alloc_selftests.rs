@@ -804,3 +804,39 @@ selftest!(
         Ok(())
     }
 );
+
+selftest!(
+    "page_alloc",
+    fn an_open_kfence_gate_keeps_page_allocations_on_the_fast_path() {
+        use super::alloc_hooks::{fault_checks, set, slab_checks, take, FAULTS_ARMED, KFENCE_GATE};
+        // KFENCE samples slab objects only, and its gate stays open until a
+        // slab allocation takes it: page and vmalloc allocations must not
+        // take their checked path for it (a page-only workload would pay
+        // it on every allocation). Fault injection still reaches them.
+        let was_open = take(KFENCE_GATE);
+        if fault_checks() {
+            if was_open {
+                set(KFENCE_GATE, true);
+            }
+            return Err(selftest::Failure::Skipped("fault injection is armed"));
+        }
+        set(KFENCE_GATE, true);
+        let (page_checks, slab) = (fault_checks(), slab_checks());
+        set(FAULTS_ARMED, true);
+        let page_checks_armed = fault_checks();
+        set(FAULTS_ARMED, false);
+        if !was_open {
+            take(KFENCE_GATE);
+        }
+        kassert!(
+            !page_checks,
+            "the gate alone sent page allocations to the checked path"
+        );
+        kassert!(slab, "the gate did not reach the slab allocations");
+        kassert!(
+            page_checks_armed,
+            "armed fault injection did not reach page allocations"
+        );
+        Ok(())
+    }
+);

@@ -2035,10 +2035,9 @@ fn alloc_state(order: usize, mt: MigrateType) -> u8 {
     (order as u8 + 1) | (mt as u8) << STATE_MT_SHIFT
 }
 
-/// Frees a block already validated (its state byte claimed).
-#[inline]
 /// Gives the oldest `pages` pages of `lists` back to `zone`'s buddy
 /// allocator (a trim; nothing for 0).
+#[inline]
 fn trim(zone: &Zone, lists: &mut PcpGuard, pages: u32) {
     if pages == 0 {
         return;
