@@ -27,7 +27,11 @@ atomics), and the interrupt-flag instructions (pushf, popf, cli, sti:
 helpers). Measured on this project's host under TCG, a loop of plain
 stores took 7-8 ns an iteration, a call and return 26-30, a lock add
 14-15, a without_interrupts bracket 40-45, a store to each of 1,024
-pages in turn (each missing TCG's software TLB) about 190.
+pages in turn (each missing TCG's software TLB) about 190. Then the
+steps onto another 4 KiB page of code (TCG chains translation blocks
+only within a page, so such a step looks its target up), and the
+instructions with a memory operand by function: TCG's generated code
+checks its software TLB for each.
 
 Symbols come from `addr2line -i` over the kernel ELF (debug info is on in
 the release profile). Standard library only (objdump and addr2line from
@@ -210,20 +214,28 @@ COSTLY = (
 )
 
 
+MEMORY_OPERAND = re.compile(r"^(?!lea|nop|prefetch)\S+\s+.*(\(|%[gf]s:)")
+STACK_OP = re.compile(r"^(push|pop|call|ret)")
+
+
 def costly(kernel, pcs):
     """Counts, among the traced instructions, those TCG charges most for."""
     lo, hi = min(pcs), max(pcs) + 16
     dis = subprocess.run(
-        ["objdump", "-d", "--no-show-raw-insn", f"--start-address={lo:#x}", f"--stop-address={hi:#x}", kernel],
+        ["objdump", "-d", "-C", "--no-show-raw-insn", f"--start-address={lo:#x}", f"--stop-address={hi:#x}", kernel],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    mnemonic = {}
+    mnemonic, function, current = {}, {}, "?"
     for line in dis.splitlines():
+        head = re.match(r"^[0-9a-f]+ <(.*)>:$", line)
+        if head:
+            current = head.group(1)
         m = re.match(r"^\s*([0-9a-f]+):\s+(.*)$", line)
         if m:
             mnemonic[int(m.group(1), 16)] = m.group(2).strip()
+            function[int(m.group(1), 16)] = current
     counts = collections.Counter()
     for p in pcs:
         text = mnemonic.get(p, "")
@@ -235,6 +247,17 @@ def costly(kernel, pcs):
         print(f"{counts[name]:7} {name}")
     crossings = sum(1 for a, b in zip(pcs, pcs[1:]) if a >> 12 != b >> 12)
     print(f"{crossings:7} steps onto another 4 KiB page of code")
+    # Each guest load or store goes through TCG's inline TLB check (and
+    # its refill on a miss): an instruction with a memory operand costs
+    # more than one without. lea and nop only look like one; push, pop,
+    # call and ret touch the stack without a written operand.
+    loads = [p for p in pcs if MEMORY_OPERAND.search(mnemonic.get(p, ""))]
+    stack = sum(1 for p in pcs if STACK_OP.search(mnemonic.get(p, "")))
+    print(f"{len(loads):7} with a memory operand (and {stack} pushes, pops, calls and returns)")
+    by_function = collections.Counter(function.get(p, "?") for p in loads)
+    print("== memory operands by function (not inlined)")
+    for f, c in by_function.most_common(12):
+        print(f"{c:7} {f}")
 
 
 def main():
