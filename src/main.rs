@@ -109,6 +109,19 @@ fn boot(start_info_phys: u64) -> ! {
     mm::page_alloc::init(&settings); // zones, buddy allocators, zonelists; memblock retires
     mm::reclaim::init(); // kswapd, direct reclaim and the OOM killer, into the allocator
     smp::init(&settings); // local APICs, per-CPU areas on their nodes, every CPU online
+    BOOT_REST.call_once(|| (settings, tables));
+    // The boot CPU goes on on its node's memory, as every other CPU runs.
+    arch::x86_64::smp::run_on_node_stack(boot_rest)
+}
+
+/// What the boot flow takes with it onto the boot CPU's own stack.
+static BOOT_REST: spin::Once<(cmdline::Settings<'static>, &'static acpi::Tables)> =
+    spin::Once::new();
+
+/// The rest of the boot, on the boot CPU's node-local stack: SLUB and
+/// everything above it, the self-tests, the benchmark, the verdict.
+fn boot_rest() -> ! {
+    let &(settings, tables) = BOOT_REST.get().expect("set before the stack switch");
     mm::slab::init(&settings); // kmalloc caches; Box and Vec work from here
     mm::vmalloc::init(); // the vmalloc region: vmalloc, vmap, vfree
     rcu::init(); // RCU callbacks run on the last CPU's idle loop
@@ -182,6 +195,22 @@ fn boot(start_info_phys: u64) -> ! {
         (boot_stack.top - boot_stack.bottom) >> 10,
         arch::x86_64::stacks::used_bytes(&boot_stack) >> 10
     );
+    if let Some((bottom, top)) = arch::x86_64::percpu::this_cpu()
+        .map(|c| c.stacks.kernel)
+        .filter(|&(_, top)| top != boot_stack.top)
+    {
+        let own = arch::x86_64::stacks::StackRange {
+            name: "boot CPU node-local stack",
+            guard: bottom - 4096,
+            bottom,
+            top,
+        };
+        log::info!(
+            "boot: deepest use of the boot CPU's {} KiB node-local stack: {} KiB",
+            (top - bottom) >> 10,
+            arch::x86_64::stacks::used_bytes(&own) >> 10
+        );
+    }
     if totals.failed > 0 {
         exit_qemu(Verdict::Fail);
     }

@@ -143,8 +143,14 @@ ap_start64:
 );
 
 /// A CPU's stacks in its slot of the CPU stack area, on `node`'s memory,
-/// each with an unmapped page below it.
-fn map_stacks(cpu: u32, node: i32, mem: &dyn CpuMemory) -> Result<CpuStacks, &'static str> {
+/// each with an unmapped page below it: a kernel stack of `kernel_size`
+/// bytes and the IST stacks.
+fn map_stacks(
+    cpu: u32,
+    node: i32,
+    kernel_size: u64,
+    mem: &dyn CpuMemory,
+) -> Result<CpuStacks, &'static str> {
     let slot = CPU_STACKS_BASE + cpu as u64 * CPU_STACKS_SLOT;
     let mut at = slot + PAGE_SIZE; // the first guard page
     let mut stack = |size: u64| -> Result<(u64, u64), &'static str> {
@@ -157,7 +163,7 @@ fn map_stacks(cpu: u32, node: i32, mem: &dyn CpuMemory) -> Result<CpuStacks, &'s
         Ok(range)
     };
     Ok(CpuStacks {
-        kernel: stack(KERNEL_STACK_SIZE)?,
+        kernel: stack(kernel_size)?,
         double_fault: stack(IST_STACK_SIZE)?,
         nmi: stack(IST_STACK_SIZE)?,
         machine_check: stack(IST_STACK_SIZE)?,
@@ -191,19 +197,56 @@ fn new_area(
     Some(area)
 }
 
-/// Gives the boot CPU (`desc`) its node-local area (its stacks stay the
-/// image's).
+/// Gives the boot CPU (`desc`) its node-local area and stacks: IST stacks
+/// in use from here on, and a kernel stack as large as the image's boot
+/// stack, which [`run_on_node_stack`] moves the boot flow onto. The
+/// image's stacks lie wherever the loader put the kernel, which is on
+/// another node when the boot CPU's node is not the one holding low
+/// memory (QEMU gives the first -numa node low memory, whatever CPUs it
+/// has). Without memory for them the image's stacks stay in use.
 pub fn init_boot_cpu(desc: &CpuDesc, mem: &dyn CpuMemory) {
     let boot = super::stacks::all();
-    let stacks = CpuStacks {
+    let image = CpuStacks {
         kernel: (boot[0].bottom, boot[0].top),
         double_fault: (boot[1].bottom, boot[1].top),
         nmi: (boot[2].bottom, boot[2].top),
         machine_check: (boot[3].bottom, boot[3].top),
     };
+    let size = super::stacks::BOOT_STACK_SIZE as u64;
+    let stacks = map_stacks(0, desc.home, size, mem).unwrap_or_else(|e| {
+        log::warn!("SMP: boot CPU: {e}; it keeps the image's stacks");
+        image
+    });
     let area = new_area(0, desc, stacks, mem).expect("memory for the boot CPU's area");
     area.install();
     percpu::mark_online(area);
+}
+
+/// Runs `rest` on the boot CPU's node-local kernel stack, leaving the
+/// image's boot stack and the frames on it for good (their owners have
+/// returned: the caller passes what `rest` needs through statics); on the
+/// image's stack itself when the CPU has no stack of its own.
+pub fn run_on_node_stack(rest: fn() -> !) -> ! {
+    let image_top = super::stacks::all()[0].top;
+    let top = percpu::this_cpu().map_or(image_top, |c| c.stacks.kernel.1);
+    if top == image_top {
+        rest();
+    }
+    // SAFETY: `top` is the top of CPU 0's mapped, writable, page-aligned
+    // kernel stack, used by nothing yet; `rest` never returns, so nothing
+    // comes back to the frames left on the old stack. The stack is 16-byte
+    // aligned at the call, as the ABI wants.
+    unsafe {
+        core::arch::asm!(
+            "mov rsp, {top}",
+            "xor ebp, ebp",
+            "call {rest}",
+            "ud2",
+            top = in(reg) top,
+            rest = in(reg) rest,
+            options(noreturn)
+        )
+    }
 }
 
 /// What an application processor runs once it is online (the
@@ -251,7 +294,7 @@ pub fn boot_secondary_cpus(
             );
             continue;
         }
-        let stacks = match map_stacks(cpu, c.home, mem) {
+        let stacks = match map_stacks(cpu, c.home, KERNEL_STACK_SIZE, mem) {
             Ok(s) => s,
             Err(e) => {
                 log::error!("SMP: CPU {cpu}: {e}; left offline");

@@ -116,3 +116,33 @@ fn zoneinfo_shows_every_cpus_pagesets() {
     }
     assert!(first.contains("              batch:    "));
 }
+
+/// A VM whose first node (the one QEMU gives low memory, where the kernel
+/// image lies) has no CPU: the boot CPU is on node 0 of the kernel's
+/// numbering (PXM 1) and still runs on its own node's stacks, so the smp
+/// suite's placement check passes and the boot says where it moved.
+#[test]
+fn the_boot_cpu_runs_on_its_own_node_when_low_memory_is_on_a_cpu_less_node() {
+    let b = boot_ok(&[
+        "--tcg",
+        "--nodes",
+        "4",
+        "--cpus-per-node",
+        "0,1,0,1",
+        "--mem-per-node",
+        "100M",
+        "--cmdline",
+        "selftest=smp",
+    ]);
+    let case = b
+        .console
+        .lines()
+        .find(|l| l.contains("per_cpu_areas_and_stacks_lie_on_their_node"))
+        .unwrap_or_else(|| panic!("no placement case: {}", b.dump()));
+    assert!(case.trim_start().starts_with("ok "), "{case}\n{}", b.dump());
+    assert!(
+        b.console.contains("boot CPU's 256 KiB node-local stack"),
+        "{}",
+        b.dump()
+    );
+}
