@@ -92,9 +92,9 @@ fn boot(start_info_phys: u64) -> ! {
     mm::memblock::init(boot, tables, settings.mem_limit); // memblock: RAM, reservations, mem=
     if let Err(free) = mm::memblock::enough_to_boot() {
         log::error!(
-            "boot: {} KiB of free RAM, below the {} MiB this kernel needs (the smallest VM that boots is -m 8M); stopping",
+            "boot: {} KiB of free RAM, below the {} KiB this kernel needs (the smallest VM that boots is -m 7M); stopping",
             free >> 10,
-            mm::memblock::MIN_BOOT_FREE >> 20
+            mm::memblock::MIN_BOOT_FREE >> 10
         );
         exit_qemu(Verdict::Fail);
     }

@@ -197,13 +197,13 @@ fn new_area(
     Some(area)
 }
 
-/// Gives the boot CPU (`desc`) its node-local area and stacks: IST stacks
+/// Gives the boot CPU (`desc`) its node-local area and, where the image's
+/// stacks are on another node, stacks of its own on its node: IST stacks
 /// in use from here on, and a kernel stack as large as the image's boot
 /// stack, which [`run_on_node_stack`] moves the boot flow onto. The
-/// image's stacks lie wherever the loader put the kernel, which is on
-/// another node when the boot CPU's node is not the one holding low
-/// memory (QEMU gives the first -numa node low memory, whatever CPUs it
-/// has). Without memory for them the image's stacks stay in use.
+/// image lies wherever the loader put the kernel, in low memory, which
+/// QEMU gives the first -numa node whatever CPUs it has. Without memory
+/// for them the image's stacks stay in use.
 pub fn init_boot_cpu(desc: &CpuDesc, mem: &dyn CpuMemory) {
     let boot = super::stacks::all();
     let image = CpuStacks {
@@ -212,11 +212,30 @@ pub fn init_boot_cpu(desc: &CpuDesc, mem: &dyn CpuMemory) {
         nmi: (boot[2].bottom, boot[2].top),
         machine_check: (boot[3].bottom, boot[3].top),
     };
-    let size = super::stacks::BOOT_STACK_SIZE as u64;
-    let stacks = map_stacks(0, desc.home, size, mem).unwrap_or_else(|e| {
-        log::warn!("SMP: boot CPU: {e}; it keeps the image's stacks");
+    let image_node = match paging::translate(boot[0].bottom) {
+        paging::Mapping::Mapped { phys, .. } => mem.node_of(phys),
+        paging::Mapping::NotMapped => None,
+    };
+    // Stacks of its own only where the image's are remote: on a small VM
+    // the 304 KiB they take matter, and on most VMs the image is local.
+    let stacks = if image_node == Some(desc.home as numa::NodeId) {
         image
-    });
+    } else {
+        let size = super::stacks::BOOT_STACK_SIZE as u64;
+        match map_stacks(0, desc.home, size, mem) {
+            Ok(own) => {
+                log::info!(
+                    "SMP: boot CPU: the image's stacks lie on node {image_node:?}, not its node {}: it moves onto stacks of its own there",
+                    desc.home
+                );
+                own
+            }
+            Err(e) => {
+                log::warn!("SMP: boot CPU: {e}; it keeps the image's stacks");
+                image
+            }
+        }
+    };
     let area = new_area(0, desc, stacks, mem).expect("memory for the boot CPU's area");
     area.install();
     percpu::mark_online(area);

@@ -232,7 +232,7 @@ fn the_smallest_vm_boots_and_below_it_a_clear_failure() {
     let b = boot(&["--tcg", "--nodes", "1", "--mem-per-node", "6M"]);
     assert_eq!(b.status, 1, "{}", b.dump());
     assert!(
-        b.console.contains("below the 4 MiB this kernel needs"),
+        b.console.contains("below the 3840 KiB this kernel needs"),
         "{}",
         b.dump()
     );
