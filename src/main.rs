@@ -201,7 +201,7 @@ fn boot_rest() -> ! {
     {
         let own = arch::x86_64::stacks::StackRange {
             name: "boot CPU node-local stack",
-            guard: bottom - 4096,
+            guard: bottom - arch::x86_64::stacks::GUARD_SIZE as u64,
             bottom,
             top,
         };
