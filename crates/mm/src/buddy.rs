@@ -407,7 +407,7 @@ impl<'a> Buddy<'a> {
         self.free_pages += 1 << order;
     }
 
-    #[inline]
+    #[inline(always)]
     fn unlink(&mut self, i: usize) {
         let m = self.meta[i];
         let (order, t) = (m.order as usize, m.mt as usize);
@@ -903,7 +903,25 @@ impl<'a> Buddy<'a> {
     }
 
     /// Checks that `pfn` heads a block allocated with `order`.
+    #[inline]
     pub fn check_free(&self, pfn: u64, order: usize) -> Result<usize, FreeError> {
+        // The common case in a few instructions (a free goes through here
+        // once per page a per-CPU list gives back); the reason for a
+        // refusal is worked out out of line.
+        if let Some(i) = self.index(pfn) {
+            let m = self.meta[i];
+            if m.state == PageState::AllocatedHead && m.order as usize == order {
+                return Ok(i);
+            }
+        }
+        self.refuse_free(pfn, order)
+    }
+
+    /// The same checks in full, for a block the quick test refused: the
+    /// reason (an allocated head of that order still passes).
+    #[cold]
+    #[inline(never)]
+    fn refuse_free(&self, pfn: u64, order: usize) -> Result<usize, FreeError> {
         if order > MAX_ORDER {
             return Err(FreeError::BadOrder { order });
         }

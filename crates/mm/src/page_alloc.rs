@@ -1860,7 +1860,9 @@ impl<'a> PageAllocator<'a> {
     /// Linux's alloc_pages_bulk for the fast path: up to `count` order-0
     /// pages for `node`, handed to `out` one by one, from the first zone
     /// through the CPU's list, which is refilled from the zone as it runs
-    /// dry; each page held to the watermark the fast path checks. Returns
+    /// dry (or, while more than a refill's worth is still wanted, bypassed:
+    /// the zone's pages go to `out` directly); each page held to the
+    /// watermark the fast path checks. Returns
     /// how many it gave (fewer when the zone reaches its watermark or the
     /// lists are busy under us: the caller takes the rest through
     /// [`alloc`](Self::alloc)). The caller masks interrupts (refills take
@@ -1892,6 +1894,21 @@ impl<'a> PageAllocator<'a> {
                 if !zone.watermark_fast(0, reserve, AllocFlags::FAST) {
                     break;
                 }
+                let wanted = count - given;
+                if wanted > zone.pcp_batch() as usize {
+                    // More than a refill's worth still wanted: the list
+                    // would only pass the pages through (a push and a pop
+                    // each), so take them from the zone straight away.
+                    let taken = Self::take_direct(zone, mt, wanted, reserve, &mut out);
+                    if taken == 0 {
+                        break;
+                    }
+                    // What the list gains from here on is freed pages, as
+                    // after a refill (the tuning of `high` counts them).
+                    lists.refilled(zone.pcp_bounds());
+                    given += taken;
+                    continue;
+                }
                 Self::refill(zone, &mut lists, 0, mt, reserve, AllocFlags::FAST);
             }
             let Some(offset) = lists.pop(0, mt as usize) else {
@@ -1904,6 +1921,37 @@ impl<'a> PageAllocator<'a> {
         }
         count_fast_events(&mut lists, zone, cpu_node, given as u64);
         given
+    }
+
+    /// Up to `wanted` order-0 pages (at most [`DIRECT_CHUNK`]) from
+    /// `zone`'s buddy allocator, held to the fast path's watermark as a
+    /// refill is, each marked allocated and handed to `out` after the
+    /// zone lock is dropped (`out` may be anything: it runs unlocked).
+    fn take_direct(
+        zone: &Zone,
+        mt: MigrateType,
+        wanted: usize,
+        reserve: u64,
+        out: &mut impl FnMut(u64),
+    ) -> usize {
+        let mut pfns = [0u64; DIRECT_CHUNK];
+        let mut n = 0;
+        zone.take_bulk(
+            0,
+            mt,
+            wanted.min(DIRECT_CHUNK),
+            reserve,
+            AllocFlags::FAST,
+            |pfn| {
+                pfns[n] = pfn;
+                n += 1;
+            },
+        );
+        for &pfn in &pfns[..n] {
+            zone.mark_allocated(pfn, 0, mt);
+            out(pfn);
+        }
+        n
     }
 
     /// The fast path for blocks the lists do not keep (orders above 3):
@@ -2025,6 +2073,11 @@ fn count_fast_events(lists: &mut PcpGuard, zone: &Zone, cpu_node: NodeId, n: u64
     };
     lists.count_event(locality, n);
 }
+
+/// Most pages a bulk allocation takes from a zone in one go when it
+/// bypasses the CPU's list (2 KiB of frame numbers on the stack; one zone
+/// lock per chunk, where refills take one per `batch`).
+const DIRECT_CHUNK: usize = 256;
 
 /// The allocation-state byte of an allocated head (see `Zone::alloc_state`).
 const STATE_ORDER: u8 = 0xf;
