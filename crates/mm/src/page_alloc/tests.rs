@@ -860,7 +860,8 @@ fn huge_blocks_cycle_through_the_per_cpu_huge_list() {
 }
 
 /// The bulk path fills a request from the CPU's list, refilling it from
-/// the zone as it runs dry, counts every page as the fast path does,
+/// the zone as it runs dry (taking from the zone directly while more than
+/// a refill's worth is wanted), counts every page as the fast path does,
 /// serves another node's memory from this CPU's list of that zone, and
 /// stops at the watermark for the caller to go the slow way.
 #[test]
@@ -887,11 +888,25 @@ fn bulk_allocation_refills_as_it_goes_and_stops_at_the_watermark() {
         1000,
         "a node-0 CPU"
     );
+    // Far more than a refill's worth from an empty list: the pages came
+    // straight from the zone, and none were left parked on the list.
+    let zone = a.zone_of(got[0]).unwrap();
+    assert_eq!(a.parked_pages(zone), 0);
+    // A small request refills the list, and the rest of the batch waits
+    // there for the next.
+    let mut few = Vec::new();
+    assert_eq!(
+        a.alloc_bulk(own(lists), 0, 1, Gfp::KERNEL, 5, |pfn| few.push(pfn)),
+        5
+    );
+    assert!(a.parked_pages(zone) > 0);
+    for &p in &few {
+        a.free(p, 0, Some(own(lists))).unwrap();
+    }
     for &p in &got {
         a.free(p, 0, Some(own(lists))).unwrap();
     }
     // Exhaust: the bulk path stops above the low watermark.
-    let zone = a.zone_of(got[0]).unwrap();
     let mut all = Vec::new();
     let n = a.alloc_bulk(own(lists), 0, 1, Gfp::KERNEL, usize::MAX, |pfn| {
         all.push(pfn)
