@@ -184,12 +184,15 @@ pub fn alloc_pages_interleave(gfp: Gfp, order: u32) -> Option<Page> {
 /// Linux's alloc_pages_bulk_array_node: `count` order-0 pages preferring
 /// node `nid` (NUMA_NO_NODE: the caller's), each handed to `put`. Most come
 /// from the CPU's list in one pass (refilled from the zone as it runs dry,
-/// interrupts masked once per 64 pages); the rest, if the fast path stops,
+/// or straight from the zone while the list is empty, interrupts masked
+/// once per 64 pages); the rest, if the fast path stops,
 /// one by one through the full path. Returns how many were given: fewer
 /// than `count` only when an allocation failed (reported unless
 /// __GFP_NOWARN), and the caller owns those it got.
 #[track_caller]
 pub fn alloc_pages_bulk_node(nid: i32, gfp: Gfp, count: usize, mut put: impl FnMut(Page)) -> usize {
+    // One more than the largest per-CPU batch (63): a chunk that finds
+    // the list empty takes its pages from the zone directly.
     const CHUNK: usize = 64;
     // One check for the call, as Linux's prepare_alloc_pages.
     if super::alloc_hooks::fault_checks()
