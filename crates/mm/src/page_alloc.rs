@@ -1860,9 +1860,9 @@ impl<'a> PageAllocator<'a> {
     /// Linux's alloc_pages_bulk for the fast path: up to `count` order-0
     /// pages for `node`, handed to `out` one by one, from the first zone
     /// through the CPU's list, which is refilled from the zone as it runs
-    /// dry (or, while more than a refill's worth is still wanted, bypassed:
-    /// the zone's pages go to `out` directly); each page held to the
-    /// watermark the fast path checks. Returns
+    /// dry (or, once it is empty while more than a refill's worth is still
+    /// wanted, bypassed: the zone's pages go to `out` directly); each page
+    /// held to the watermark the fast path checks. Returns
     /// how many it gave (fewer when the zone reaches its watermark or the
     /// lists are busy under us: the caller takes the rest through
     /// [`alloc`](Self::alloc)). The caller masks interrupts (refills take
