@@ -109,20 +109,30 @@ impl SlabPages for ClassPages<'_> {
 /// kmalloc and kfree over the 13 kmalloc classes, for one thread.
 pub struct Kmalloc<'a> {
     arena: &'a Arena,
-    caches: Vec<Box<KmemCache>>,
+    /// The arena's start and frame map, held here as the kernel holds its
+    /// SLAB_MAP (a static pointer), so that a free reaches its frame's
+    /// tag in one load rather than through the arena first.
+    base: usize,
+    map: &'a [Cell<u16>],
+    /// The caches by class, an array as the kernel's registry is: one
+    /// load from a class to its cache.
+    caches: [Box<KmemCache>; KMALLOC_SIZES.len()],
 }
 
 impl<'a> Kmalloc<'a> {
     pub fn new(arena: &'a Arena) -> Kmalloc<'a> {
         let ids = IdLimits { cpus: 1, nodes: 1 };
-        let caches = KMALLOC_SIZES
-            .iter()
-            .map(|&size| {
-                let c = KmemCache::new("kmalloc", size, 8, SlabFlags(0), None, 0x5eed_1234, ids);
-                Box::new(c.expect("a kmalloc class"))
-            })
-            .collect();
-        Kmalloc { arena, caches }
+        let caches = core::array::from_fn(|class| {
+            let size = KMALLOC_SIZES[class];
+            let c = KmemCache::new("kmalloc", size, 8, SlabFlags(0), None, 0x5eed_1234, ids);
+            Box::new(c.expect("a kmalloc class"))
+        });
+        Kmalloc {
+            arena,
+            base: arena.base as usize,
+            map: &arena.map,
+            caches,
+        }
     }
 
     fn pages(&self, class: usize) -> ClassPages<'a> {
@@ -162,8 +172,8 @@ impl<'a> Kmalloc<'a> {
     /// `obj` came from this wrapper's `alloc` and is not freed yet.
     #[inline(always)]
     pub unsafe fn free(&self, obj: *mut u8) {
-        let frame = self.arena.frame(obj).expect("an object of the arena");
-        let class = self.arena.map[frame].get() as usize - 1;
+        let frame = (obj as usize).wrapping_sub(self.base) / PAGE;
+        let class = self.map.get(frame).expect("an object of the arena").get() as usize - 1;
         let cache = &self.caches[class];
         // SAFETY: as in `alloc`; the map says a live slab of `cache` holds it.
         if unsafe { cache.free_fast_tagged(0, obj) } {
