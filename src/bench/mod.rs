@@ -359,7 +359,7 @@ fn with_any(selection: &str, words: &[&str]) -> bool {
     selection.split(',').any(|w| words.contains(&w))
 }
 
-/// Runs the selected workloads (ours, then each peer on the same steps),
+/// Runs the selected workloads (each on ours, then on each peer),
 /// then the access matrix if selected.
 pub fn run(selection: &str, scale: u64) {
     let scale = scale.max(1);
@@ -426,38 +426,39 @@ pub fn run(selection: &str, scale: u64) {
         done += 1;
         kprintln!("# bench [{done}/{total}] {what}");
     };
-    let mut results: Vec<(String, u64)> = Vec::new();
+    // Each workload runs on ours and then at once on each peer (set up
+    // afresh on its region for it), so that a ratio compares runs seconds
+    // apart: a shared host's speed drifts over the minutes a whole pass
+    // of the workloads takes.
     for &step in &steps {
         progress(&format!("{} ({}) ours", step.name(), step.key()));
         let before = node_stats();
-        let Some((ns, extra)) = execute(&ours, step) else {
+        let ours_ps = execute(&ours, step).map(|(ns, extra)| {
+            let after = node_stats();
+            kprintln!("{}", bench_line(step, "ours", ns, &extra));
+            print_locality(step, &before, &after);
+            ns * 1000 / step.ops().max(1)
+        });
+        if !with_peers || !step.peers_can_run() {
             continue;
-        };
-        let after = node_stats();
-        kprintln!("{}", bench_line(step, "ours", ns, &extra));
-        print_locality(step, &before, &after);
-        results.push((step.key(), ns * 1000 / step.ops().max(1)));
-    }
-    if with_peers {
+        }
         allocators::for_each_peer(|peer| {
-            for &step in steps.iter().filter(|s| s.peers_can_run()) {
-                progress(&format!("{} ({}) {}", step.name(), step.key(), peer.name()));
-                let Some((ns, mut extra)) = execute(peer, step) else {
-                    continue;
-                };
-                let peer_ps = ns * 1000 / step.ops().max(1);
-                if let Some(&(_, ours_ps)) = results.iter().find(|r| r.0 == step.key()) {
-                    let ratio_milli = peer_ps * 1000 / ours_ps.max(1);
-                    extra.push_str(&format!(
-                        ",\"ours_ns_per_op\":{}.{},\"peer_over_ours\":{}.{:03}",
-                        ours_ps / 1000,
-                        ours_ps % 1000 / 100,
-                        ratio_milli / 1000,
-                        ratio_milli % 1000
-                    ));
-                }
-                kprintln!("{}", bench_line(step, peer.name(), ns, &extra));
+            progress(&format!("{} ({}) {}", step.name(), step.key(), peer.name()));
+            let Some((ns, mut extra)) = execute(peer, step) else {
+                return;
+            };
+            let peer_ps = ns * 1000 / step.ops().max(1);
+            if let Some(ours_ps) = ours_ps {
+                let ratio_milli = peer_ps * 1000 / ours_ps.max(1);
+                extra.push_str(&format!(
+                    ",\"ours_ns_per_op\":{}.{},\"peer_over_ours\":{}.{:03}",
+                    ours_ps / 1000,
+                    ours_ps % 1000 / 100,
+                    ratio_milli / 1000,
+                    ratio_milli % 1000
+                ));
             }
+            kprintln!("{}", bench_line(step, peer.name(), ns, &extra));
         });
     }
     if with_matrix {
